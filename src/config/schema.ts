@@ -1,0 +1,125 @@
+/**
+ * The shape of warren's configuration: the YAML file (after `${VAR}` substitution) merged with the environment.
+ * This is the single place that says which keys exist, their types and defaults; docs/configuration.md is
+ * checked against it. Unknown keys are rejected everywhere, because a typo silently ignored is a check that
+ * silently never runs.
+ */
+import { z } from 'zod';
+
+const amqpUrl = z.url({ protocol: /^amqps?$/, error: 'not an AMQP URL (amqp://host:port or amqps://…)' });
+const httpUrl = z.url({ protocol: /^https?$/, error: 'not a URL (http://host:port or https://…)' });
+/** Slack ids: users (U…/W…), user groups (S…), channels (C…/G…/D…). */
+const slackId = z.string().regex(/^[A-Z][A-Z0-9]{2,}$/, 'not a Slack id (e.g. U024BE7LH, S0614TZR7, C024BE91L)');
+
+export const clusterSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'letters, digits, "-", "_" and "." only (used in commands)'),
+  amqp: z.array(amqpUrl).min(1, 'at least one AMQP URL (one per node)'),
+  management: z.array(httpUrl).min(1, 'at least one management URL (one per node)'),
+  managementUser: z.string().min(1).optional(),
+  managementPassword: z.string().min(1).optional(),
+  vhost: z.string().min(1).default('/'),
+});
+
+export const slackSchema = z.strictObject({
+  command: z
+    .string()
+    .regex(/^\/[a-z0-9_-]+$/, 'a slash command such as /rabbit')
+    .default('/rabbit'),
+  alertChannel: slackId.optional(),
+});
+
+export const accessSchema = z.strictObject({
+  operators: z.array(slackId).default([]),
+  approvers: z.array(slackId).default([]),
+  channels: z.array(slackId).default([]),
+});
+
+/** Owned by the notification tap, health check and remediation issues; empty until they add keys. */
+export const tapSchema = z.strictObject({});
+export const healthSchema = z.strictObject({});
+export const remediationSchema = z.strictObject({});
+
+export const fileSchema = z.strictObject({
+  clusters: z.array(clusterSchema).default([]),
+  slack: slackSchema.default({ command: '/rabbit' }),
+  access: accessSchema.default({ operators: [], approvers: [], channels: [] }),
+  tap: tapSchema.default({}),
+  health: healthSchema.default({}),
+  remediation: remediationSchema.default({}),
+});
+
+const commaList = (item: z.ZodURL) =>
+  z
+    .string()
+    .transform((text) =>
+      text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(item).min(1));
+
+/** Environment variables warren reads; validated like the file so `env.PORT: …` errors look the same. */
+export const envSchema = z.object({
+  WARREN_CONFIG: z.string().min(1).optional(),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'not a Redis URL (redis://host:port)' }).optional(),
+  PORT: z
+    .string()
+    .regex(/^\d{1,5}$/, 'not a port number (0–65535)')
+    .transform(Number)
+    .pipe(z.number().max(65535, 'not a port number (0–65535)'))
+    .optional(),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
+  SLACK_BOT_TOKEN: z
+    .string()
+    .regex(/^xox[bp]-/, 'not a Slack bot token (xoxb-…)')
+    .optional(),
+  SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  SLACK_APP_TOKEN: z
+    .string()
+    .regex(/^xapp-/, 'not a Slack app-level token (xapp-…)')
+    .optional(),
+  SLACK_API_URL: httpUrl.optional(),
+  RABBITMQ_URL: commaList(amqpUrl).optional(),
+  RABBITMQ_MANAGEMENT_URL: commaList(httpUrl).optional(),
+});
+
+export type FileConfig = z.infer<typeof fileSchema>;
+export type EnvConfig = z.infer<typeof envSchema>;
+
+export interface ClusterConfig {
+  name: string;
+  amqp: string[];
+  /** Base URLs with any userinfo stripped: credentials live only in managementUser/managementPassword. */
+  management: string[];
+  managementUser: string;
+  managementPassword: string;
+  vhost: string;
+}
+
+export type SlackMode = 'http' | 'socket' | 'console';
+
+export interface WarrenConfig {
+  /** Empty when warren should start and watch the embedded local stack. */
+  clusters: ClusterConfig[];
+  slack: {
+    mode: SlackMode;
+    command: string;
+    alertChannel?: string;
+    botToken?: string;
+    signingSecret?: string;
+    appToken?: string;
+    apiUrl?: string;
+  };
+  access: z.infer<typeof accessSchema>;
+  tap: z.infer<typeof tapSchema>;
+  health: z.infer<typeof healthSchema>;
+  remediation: z.infer<typeof remediationSchema>;
+  redisUrl: string;
+  /** False when REDIS_URL was not given, so the embedded stack may provide Redis. */
+  redisExplicit: boolean;
+  port: number;
+  logLevel: string;
+  /** Where the file came from, for `check-config` and logs; undefined when no file was used. */
+  file?: string;
+}

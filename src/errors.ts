@@ -1,0 +1,102 @@
+/**
+ * warren's error vocabulary. Every error that crosses a module boundary is a `WarrenError` with a stable
+ * string code, so callers branch on codes (and operators can grep logs for them) instead of parsing messages.
+ * Messages must never contain secrets: constructors take already-sanitised text.
+ */
+
+export enum ErrorCode {
+  ConfigError = 'warren_config_error',
+  ManagementApiError = 'warren_management_api_error',
+  ManagementUnreachableError = 'warren_management_unreachable',
+  UnknownClusterError = 'warren_unknown_cluster',
+  CommandUsageError = 'warren_command_usage',
+  UnknownCommandError = 'warren_unknown_command',
+  AccessDeniedError = 'warren_access_denied',
+  UnknownError = 'warren_unknown_error',
+}
+
+export interface CodedError extends Error {
+  code: ErrorCode;
+}
+
+export class WarrenError extends Error implements CodedError {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+/** Bad configuration: carries one entry per problem so the CLI can print them all at once and exit 2. */
+export class ConfigError extends WarrenError {
+  readonly problems: ConfigProblem[];
+  constructor(problems: ConfigProblem[]) {
+    super(ErrorCode.ConfigError, problems.map((p) => `${p.path || '(root)'}: ${p.message}`).join('\n'));
+    this.problems = problems;
+  }
+}
+
+export class ManagementApiError extends WarrenError {
+  readonly status: number | undefined;
+  readonly endpoint: string;
+  constructor(endpoint: string, status: number | undefined, message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.ManagementApiError, message, options);
+    this.status = status;
+    this.endpoint = endpoint;
+  }
+}
+
+/** Every management URL of a cluster failed; `attempts` names each base URL (without credentials) and why. */
+export class ManagementUnreachableError extends WarrenError {
+  readonly attempts: string[];
+  constructor(cluster: string, attempts: string[]) {
+    super(
+      ErrorCode.ManagementUnreachableError,
+      `no management endpoint of cluster ${cluster} answered: ${attempts.join('; ')}`,
+    );
+    this.attempts = attempts;
+  }
+}
+
+export class UnknownClusterError extends WarrenError {
+  constructor(name: string, known: string[]) {
+    super(ErrorCode.UnknownClusterError, `unknown cluster "${name}"; known clusters: ${known.join(', ') || '(none)'}`);
+  }
+}
+
+export class CommandUsageError extends WarrenError {
+  readonly usage: string;
+  constructor(message: string, usage: string) {
+    super(ErrorCode.CommandUsageError, message);
+    this.usage = usage;
+  }
+}
+
+export class UnknownCommandError extends WarrenError {
+  constructor(name: string) {
+    super(ErrorCode.UnknownCommandError, `unknown command "${name}"`);
+  }
+}
+
+export class AccessDeniedError extends WarrenError {
+  constructor(reason: string) {
+    super(ErrorCode.AccessDeniedError, reason);
+  }
+}
+
+export function isCodedError(error: unknown): error is CodedError {
+  return error instanceof WarrenError;
+}
+
+/** Wraps anything thrown into a coded error without losing the original as `cause`. */
+export function asCodedError(error: unknown): CodedError {
+  if (isCodedError(error)) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new WarrenError(ErrorCode.UnknownError, message, { cause: error });
+}

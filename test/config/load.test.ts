@@ -1,0 +1,213 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'warren-config-'));
+let n = 0;
+function file(yaml: string): string {
+  const path = join(dir, `c${n++}.yaml`);
+  writeFileSync(path, yaml);
+  return path;
+}
+
+function problems(yaml: string | undefined, env: Record<string, string> = {}): string[] {
+  try {
+    loadConfig({ env, file: yaml === undefined ? undefined : file(yaml), cwd: dir });
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.map((p) => `${p.path}: ${p.message}`);
+    throw error;
+  }
+  return [];
+}
+
+const cluster = `clusters:
+  - name: prod
+    amqp: [amqp://u:p@10.0.0.1:5672]
+    management: [http://10.0.0.1:15672]
+`;
+
+describe('loadConfig', () => {
+  it('accepts a minimal file and fills defaults', () => {
+    const config = loadConfig({ env: {}, file: file(cluster), cwd: dir });
+    expect(config.clusters).toEqual([
+      {
+        name: 'prod',
+        amqp: ['amqp://u:p@10.0.0.1:5672'],
+        management: ['http://10.0.0.1:15672'],
+        managementUser: 'u',
+        managementPassword: 'p',
+        vhost: '/',
+      },
+    ]);
+    expect(config.slack).toMatchObject({ mode: 'console', command: '/rabbit' });
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.redisExplicit).toBe(false);
+    expect(config.port).toBe(3000);
+  });
+
+  it('substitutes environment variables and strips management URL credentials', () => {
+    const yaml = `clusters:
+  - name: prod
+    amqp: [amqp://10.0.0.1]
+    management: ["http://monitor:\${MGMT_PASS}@10.0.0.1:15672"]
+    vhost: "$\${literal}"
+`;
+    const config = loadConfig({ env: { MGMT_PASS: 's3cr3t!' }, file: file(yaml), cwd: dir });
+    expect(config.clusters[0]).toMatchObject({
+      management: ['http://10.0.0.1:15672'],
+      managementUser: 'monitor',
+      managementPassword: 's3cr3t!',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${ is what the escape must produce.
+      vhost: '${literal}',
+    });
+  });
+
+  it('builds a cluster from RABBITMQ_URL alone, deriving management URLs', () => {
+    const config = loadConfig({
+      env: { RABBITMQ_URL: 'amqp://a:b@h1:5672, amqp://a:b@h2:5672' },
+      cwd: dir,
+    });
+    expect(config.clusters[0]).toMatchObject({
+      name: 'default',
+      management: ['http://h1:15672', 'http://h2:15672'],
+      managementUser: 'a',
+      managementPassword: 'b',
+    });
+  });
+
+  it('selects the Slack mode from the credentials present', () => {
+    expect(loadConfig({ env: {}, cwd: dir }).slack.mode).toBe('console');
+    expect(loadConfig({ env: { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'abc' }, cwd: dir }).slack.mode).toBe(
+      'http',
+    );
+    expect(loadConfig({ env: { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1' }, cwd: dir }).slack.mode).toBe(
+      'socket',
+    );
+  });
+
+  it('parses duration-free numeric env like PORT and rejects garbage', () => {
+    expect(loadConfig({ env: { PORT: '8080' }, cwd: dir }).port).toBe(8080);
+  });
+
+  const bad: Array<[string, string | undefined, Record<string, string>, string[]]> = [
+    [
+      'management URL that is not a URL',
+      `clusters:\n  - name: a\n    amqp: [amqp://h]\n    management: [http://h:15672, "not a url"]\n`,
+      {},
+      ['clusters[0].management[1]: not a URL (http://host:port or https://…)'],
+    ],
+    [
+      'amqp URL with the wrong scheme',
+      `clusters:\n  - name: a\n    amqp: [http://h]\n    management: [http://h]\n`,
+      {},
+      ['clusters[0].amqp[0]: not an AMQP URL (amqp://host:port or amqps://…)'],
+    ],
+    ['unknown top-level key', `clusterz: []\n`, {}, ['clusterz: unknown key']],
+    [
+      'unknown nested key (typo)',
+      `clusters:\n  - name: a\n    amqp: [amqp://h]\n    managment: [http://h]\n`,
+      {},
+      ['clusters[0].management: required', 'clusters[0].managment: unknown key'],
+    ],
+    [
+      'missing environment variable',
+      `clusters:\n  - name: a\n    amqp: [amqp://h]\n    management: [http://h]\n    managementPassword: \${NOPE}\n`,
+      {},
+      [
+        'clusters[0].managementPassword: environment variable NOPE is not set',
+        'clusters[0].managementPassword: Too small: expected string to have >=1 characters',
+      ],
+    ],
+    ['wrong type', `slack:\n  command: 42\n`, {}, ['slack.command: expected string, got number 42']],
+    ['bad slash command', `slack:\n  command: rabbit\n`, {}, ['slack.command: a slash command such as /rabbit']],
+    [
+      'bad channel id',
+      `access:\n  channels: ["#ops"]\n`,
+      {},
+      ['access.channels[0]: not a Slack id (e.g. U024BE7LH, S0614TZR7, C024BE91L)'],
+    ],
+    [
+      'duplicate cluster names',
+      `clusters:\n  - {name: a, amqp: [amqp://h], management: [http://h]}\n  - {name: a, amqp: [amqp://h], management: [http://h]}\n`,
+      {},
+      ['clusters[1].name: duplicate cluster name "a"'],
+    ],
+    [
+      'empty amqp list',
+      `clusters:\n  - {name: a, amqp: [], management: [http://h]}\n`,
+      {},
+      ['clusters[0].amqp: at least one AMQP URL (one per node)'],
+    ],
+    [
+      'YAML syntax error',
+      `clusters: [\n`,
+      {},
+      ['(file): YAML line 2:1: Flow sequence in block collection must be sufficiently indented and end with a ]'],
+    ],
+    ['bad PORT', undefined, { PORT: 'eighty' }, ['env.PORT: not a port number (0–65535)']],
+    ['bad REDIS_URL', undefined, { REDIS_URL: 'http://x' }, ['env.REDIS_URL: not a Redis URL (redis://host:port)']],
+    [
+      'bad log level',
+      undefined,
+      { LOG_LEVEL: 'loud' },
+      ['env.LOG_LEVEL: Invalid option: expected one of "trace"|"debug"|"info"|"warn"|"error"|"fatal"|"silent"'],
+    ],
+    [
+      'bot token without signing secret',
+      undefined,
+      { SLACK_BOT_TOKEN: 'xoxb-1' },
+      ['env.SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)'],
+    ],
+    [
+      'app token without bot token',
+      undefined,
+      { SLACK_APP_TOKEN: 'xapp-1' },
+      ['env.SLACK_BOT_TOKEN: required with SLACK_APP_TOKEN (Socket Mode)'],
+    ],
+    [
+      'malformed bot token',
+      undefined,
+      { SLACK_BOT_TOKEN: 'nope', SLACK_SIGNING_SECRET: 's' },
+      ['env.SLACK_BOT_TOKEN: not a Slack bot token (xoxb-…)'],
+    ],
+    [
+      'RABBITMQ_URL not AMQP',
+      undefined,
+      { RABBITMQ_URL: 'amqp://h1,ftp://h2' },
+      ['env.RABBITMQ_URL[1]: not an AMQP URL (amqp://host:port or amqps://…)'],
+    ],
+    [
+      'management URL without RABBITMQ_URL',
+      undefined,
+      { RABBITMQ_MANAGEMENT_URL: 'http://h' },
+      ['env.RABBITMQ_MANAGEMENT_URL: set without RABBITMQ_URL'],
+    ],
+    [
+      'both file clusters and RABBITMQ_URL',
+      cluster,
+      { RABBITMQ_URL: 'amqp://h' },
+      ['env.RABBITMQ_URL: set together with clusters in the config file; use one'],
+    ],
+    [
+      'unreadable file',
+      undefined,
+      { WARREN_CONFIG: '/nonexistent/warren.yaml' },
+      ['(file): cannot read /nonexistent/warren.yaml: ENOENT'],
+    ],
+  ];
+
+  it.each(bad)('reports %s with the key path', (_name, yaml, env, expected) => {
+    expect(problems(yaml, env)).toEqual(expected);
+  });
+
+  it('never puts a secret from the environment into a problem message', () => {
+    const found = problems(`clusters:\n  - name: a\n    amqp: ["amqp://u:\${PW}@h"]\n    management: [42]\n`, {
+      PW: 'hunter2-very-secret',
+    });
+    expect(found.join('\n')).not.toContain('hunter2-very-secret');
+    expect(found).toContain('clusters[0].management[0]: expected string, got number 42');
+  });
+});
