@@ -1,0 +1,15 @@
+/**
+ * Public surface of the devstack: a local redis + RabbitMQ cluster for tests, `warren start` without a configured
+ * cluster, and demos. Re-exports only; the implementation files stay internal.
+ */
+
+export { type CleanupTarget, registerExitCleanup } from './cleanup.js';
+export { LocalStackError, type LocalStackErrorCode } from './errors.js';
+export { attachLocalStack, startLocalStack } from './local-stack.js';
+export type {
+  LocalRabbitNode,
+  LocalStack,
+  LocalStackDescription,
+  LocalStackOptions,
+  RabbitmqctlResult,
+} from './types.js';

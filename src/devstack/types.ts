@@ -1,0 +1,71 @@
+/**
+ * Owns the public shapes of the devstack. Types only: no runtime code, so every other devstack file can import it
+ * without cycles.
+ */
+
+export interface LocalStackOptions {
+  /** Number of RabbitMQ nodes in the cluster; default 3. */
+  nodes?: number;
+  /** Directory holding every file of the stack; default: a fresh `fs.mkdtemp(os.tmpdir()/warren-stack-)`. */
+  baseDir?: string;
+  /** Progress lines; default: nothing. Never receives the password or the cookie. */
+  log?: (line: string) => void;
+  /** Default true: install missing packages with apt-get when running as root on Debian. */
+  install?: boolean;
+  /**
+   * Default false: the stack is stopped on SIGINT/SIGTERM/SIGHUP and killed on exit of this process unless stop()
+   * ran first. True: those hooks guard the start only, and the ready stack outlives this process (to be reused with
+   * attachLocalStack, e.g. WARREN_TEST_REUSE, and stopped with attachLocalStack(desc).stop()).
+   */
+  keepAfterExit?: boolean;
+}
+
+export interface LocalRabbitNode {
+  /** Full Erlang node name, e.g. 'rabbit1@localhost'. */
+  name: string;
+  amqpPort: number;
+  managementPort: number;
+  distPort: number;
+  /** amqp://warren:<password>@127.0.0.1:<port> */
+  amqpUrl: string;
+  /** http://127.0.0.1:<port>, without credentials. */
+  managementUrl: string;
+}
+
+/** JSON-serialisable, so a running stack can be reused across processes (see attachLocalStack). */
+export interface LocalStackDescription {
+  baseDir: string;
+  redisUrl: string;
+  nodes: LocalRabbitNode[];
+  /** The admin user created on the cluster (tag administrator, all permissions on '/'). */
+  username: string;
+  password: string;
+  /** Directory holding .erlang.cookie, used as HOME for the nodes and the CLI. */
+  cookieHome: string;
+  /** Erlang VM (beam.smp) pid per node name; a node killed with killNode has no entry until startNode. */
+  pids: { redis: number; rabbit: Record<string, number> };
+}
+
+export interface RabbitmqctlResult {
+  stdout: string;
+  stderr: string;
+  /** Exit code of rabbitmqctl; 124 when it was killed after timeoutMs. */
+  code: number;
+}
+
+export interface LocalStack extends LocalStackDescription {
+  /** Runs `rabbitmqctl -n <node> ...args` without a shell; never throws on a non-zero exit code. */
+  rabbitmqctl(node: string, args: string[], opts?: { timeoutMs?: number }): Promise<RabbitmqctlResult>;
+  /** kill -9 of the node's Erlang VM, then waits until its ports are closed. */
+  killNode(node: string): Promise<void>;
+  /** Starts the node again with the same data dirs and waits until it is running and back in the cluster. */
+  startNode(node: string): Promise<void>;
+  /** Idempotent: stops the nodes, redis, epmd if this stack started it, and removes baseDir. */
+  stop(): Promise<void>;
+  /**
+   * Synchronous last resort for a process 'exit' handler: SIGKILL of every process of the stack and removal of
+   * baseDir. Lets `registerExitCleanup(stack)` guard an attached stack too.
+   */
+  killSync(): void;
+  describe(): LocalStackDescription;
+}
