@@ -1,0 +1,23 @@
+/** `/rabbit help`: the list of commands, generated from their definitions so it cannot drift from them. */
+import { z } from 'zod';
+import { type CommandContext, defineCommand, usageLine } from '../src/chatops/command-definition.js';
+
+export const helpCommand = defineCommand({
+  name: 'help',
+  usage: '',
+  summary: 'List the commands warren understands',
+  access: 'read',
+  args: z.object({
+    positionals: z.array(z.string()).max(0, 'help takes no arguments'),
+    flags: z.strictObject({}, { error: 'help takes no flags' }),
+  }),
+  async run(context: CommandContext) {
+    const lines = context.commands.map((c) => `• \`${usageLine(context.slashCommand, c)}\` — ${c.summary}`);
+    const text = `*warren commands*\n${lines.join('\n')}`;
+    return {
+      visibility: 'ephemeral' as const,
+      text,
+      blocks: [{ type: 'section' as const, text: { type: 'mrkdwn' as const, text } }],
+    };
+  },
+});

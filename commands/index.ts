@@ -1,0 +1,6 @@
+/** Every `/rabbit` subcommand, in the order `help` lists them. Adding a command means adding it here. */
+import type { AnyCommandDefinition } from '../src/chatops/command-definition.js';
+import { helpCommand } from './help.js';
+import { statusCommand } from './status.js';
+
+export const allCommands: readonly AnyCommandDefinition[] = [helpCommand, statusCommand];

@@ -1,0 +1,118 @@
+/**
+ * `/rabbit status [cluster]`: what `rabbitmqctl cluster_status` tells, readable in Slack — each node with running
+ * state, partitions, alarms and resource use, plus the cluster's version and object totals.
+ */
+import type { KnownBlock } from '@slack/types';
+import { z } from 'zod';
+import type { ChatReply } from '../src/chat/chat-message.js';
+import { formatBytes, formatCount, formatPercent, formatUptime } from '../src/chat/human-format.js';
+import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
+import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
+import type { ManagementNode, ManagementOverview } from '../src/management/schemas.js';
+
+export interface ClusterStatus {
+  cluster: string;
+  overview: ManagementOverview;
+  nodes: ManagementNode[];
+}
+
+export function nodeProblems(node: ManagementNode): string[] {
+  const problems: string[] = [];
+  if (!node.running) problems.push('not running');
+  if (node.partitions.length > 0) problems.push(`partitioned from ${node.partitions.join(', ')}`);
+  if (node.mem_alarm) problems.push('memory alarm');
+  if (node.disk_free_alarm) problems.push('disk alarm');
+  return problems;
+}
+
+function usage(label: string, used: number | undefined, total: number | undefined, bytes = false): string | undefined {
+  if (used === undefined || total === undefined) return undefined;
+  const show = bytes ? formatBytes : formatCount;
+  return `${label} ${show(used)}/${show(total)} (${formatPercent(used, total)})`;
+}
+
+export function nodeLine(node: ManagementNode): string {
+  const problems = nodeProblems(node);
+  const icon = problems.length === 0 ? ':large_green_circle:' : ':red_circle:';
+  const parts = [
+    usage('mem', node.mem_used, node.mem_limit, true),
+    usage('fd', node.fd_used, node.fd_total),
+    usage('sockets', node.sockets_used, node.sockets_total),
+    usage('procs', node.proc_used, node.proc_total),
+    node.uptime !== undefined ? `up ${formatUptime(node.uptime)}` : undefined,
+  ].filter(Boolean);
+  const problemText = problems.length > 0 ? ` — *${problems.join(', ')}*` : '';
+  return `${icon} \`${node.name}\`${problemText}\n${parts.join(' · ')}`;
+}
+
+export function summaryLine(status: ClusterStatus): string {
+  const running = status.nodes.filter((n) => n.running).length;
+  const partitioned = status.nodes.some((n) => n.partitions.length > 0);
+  const alarms = status.nodes.filter((n) => n.mem_alarm || n.disk_free_alarm).length;
+  return [
+    `${running}/${status.nodes.length} nodes running`,
+    partitioned ? '*network partition*' : 'no partitions',
+    alarms > 0 ? `*alarms on ${alarms} node(s)*` : 'no alarms',
+  ].join(', ');
+}
+
+export function renderClusterStatus(status: ClusterStatus): { text: string; blocks: KnownBlock[] } {
+  const { overview } = status;
+  const totals = overview.object_totals;
+  const queueTotals = overview.queue_totals;
+  const title = `Cluster ${status.cluster}${overview.cluster_name ? ` (${overview.cluster_name})` : ''}`;
+  const versions = [
+    overview.rabbitmq_version && `RabbitMQ ${overview.rabbitmq_version}`,
+    overview.erlang_version && `Erlang ${overview.erlang_version}`,
+  ]
+    .filter(Boolean)
+    .join(', ');
+  const fields = totals
+    ? [
+        `*Queues*\n${formatCount(totals.queues)}`,
+        `*Connections*\n${formatCount(totals.connections)}`,
+        `*Channels*\n${formatCount(totals.channels)}`,
+        `*Consumers*\n${formatCount(totals.consumers)}`,
+        `*Messages*\n${formatCount(queueTotals?.messages ?? 0)} (${formatCount(queueTotals?.messages_ready ?? 0)} ready, ${formatCount(queueTotals?.messages_unacknowledged ?? 0)} unacked)`,
+        `*Exchanges*\n${formatCount(totals.exchanges)}`,
+      ]
+    : [];
+  const summary = summaryLine(status);
+  const nodeLines = status.nodes.map(nodeLine);
+  const blocks: KnownBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: title } },
+    { type: 'section', text: { type: 'mrkdwn', text: `${summary}${versions ? `\n${versions}` : ''}` } },
+  ];
+  if (fields.length > 0) blocks.push({ type: 'section', fields: fields.map((f) => ({ type: 'mrkdwn', text: f })) });
+  blocks.push({ type: 'divider' });
+  for (const line of nodeLines) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: line } });
+  const text = [title, summary, versions, ...nodeLines.map((l) => l.replace(/\n/g, ' — '))].filter(Boolean).join('\n');
+  return { text, blocks };
+}
+
+async function fetchStatus(handle: ClusterHandle): Promise<ClusterStatus> {
+  const [overview, nodes] = await Promise.all([handle.management.overview(), handle.management.nodes()]);
+  nodes.sort((a, b) => a.name.localeCompare(b.name));
+  return { cluster: handle.config.name, overview, nodes };
+}
+
+export const statusCommand = defineCommand({
+  name: 'status',
+  usage: '[cluster]',
+  summary: 'Nodes (running, partitions, alarms, resource use), version and totals of a cluster',
+  access: 'read',
+  args: z
+    .object({
+      positionals: z.array(z.string()).max(1, 'status takes at most one cluster name'),
+      flags: z.strictObject({}, { error: 'status takes no flags' }),
+    })
+    .transform((argv) => ({ cluster: argv.positionals[0] })),
+  async run(context: CommandContext, args: { cluster: string | undefined }): Promise<ChatReply> {
+    const handles = context.clusters.select(args.cluster);
+    if (handles.length === 0) return { visibility: 'ephemeral', text: 'No clusters are configured.' };
+    const statuses = await Promise.all(handles.map(fetchStatus));
+    const rendered = statuses.map(renderClusterStatus);
+    const blocks: KnownBlock[] = rendered.flatMap((r, i) => (i === 0 ? r.blocks : [{ type: 'divider' }, ...r.blocks]));
+    return { visibility: 'ephemeral', text: rendered.map((r) => r.text).join('\n\n'), blocks };
+  },
+});

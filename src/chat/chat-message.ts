@@ -1,0 +1,39 @@
+/**
+ * The chat abstraction every feature talks to. Commands, alerts and workflows produce `ChatMessage`s (Block Kit
+ * plus a plain-text fallback) and send them through a `ChatPort`; they never know whether Slack or the console
+ * front end is on the other side.
+ */
+import type { KnownBlock } from '@slack/types';
+
+export interface ChatMessage {
+  /** Plain-text fallback: notifications, screen readers and the console use it when blocks cannot be shown. */
+  text: string;
+  blocks?: KnownBlock[];
+}
+
+export type Visibility = 'ephemeral' | 'in_channel';
+
+export interface ChatReply extends ChatMessage {
+  visibility: Visibility;
+}
+
+export interface PostedMessage {
+  channel: string;
+  ts: string;
+}
+
+/** Outbound side of a front end: what alerts and workflows use to talk to a channel. */
+export interface ChatPort {
+  post(channel: string, message: ChatMessage, options?: { threadTs?: string }): Promise<PostedMessage>;
+  update(channel: string, ts: string, message: ChatMessage): Promise<void>;
+  postEphemeral(channel: string, user: string, message: ChatMessage): Promise<void>;
+}
+
+/** One slash command as a front end received it, already acknowledged. */
+export interface Invocation {
+  userId: string;
+  channelId: string;
+  /** Everything after the slash command itself, e.g. `status prod`. */
+  text: string;
+  respond(reply: ChatReply): Promise<void>;
+}

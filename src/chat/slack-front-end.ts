@@ -1,0 +1,119 @@
+/**
+ * The Slack front end: a Bolt app in HTTP mode (Bolt's receiver at /slack/events verifies every request's
+ * signature and serves warren's own routes beside it) or in Socket Mode. It translates slash commands into
+ * `Invocation`s for the router and exposes Slack's Web API as a `ChatPort`. Nothing above this file imports Bolt.
+ */
+import type { Server } from 'node:http';
+import { App, HTTPReceiver, LogLevel, type Logger as SlackLogger } from '@slack/bolt';
+import type { WarrenConfig } from '../config/schema.js';
+import type { Route } from '../http/health-routes.js';
+import type { Logger } from '../logger.js';
+import type { ChatMessage, ChatPort, ChatReply, Invocation, PostedMessage } from './chat-message.js';
+import { scrubMessage } from './scrub-message.js';
+
+export interface SlackFrontEndDeps {
+  config: WarrenConfig;
+  logger: Logger;
+  routes: Route[];
+  onCommand(invocation: Invocation): Promise<void>;
+}
+
+export interface SlackFrontEnd {
+  port: ChatPort;
+  /** The HTTP port Bolt listens on in HTTP mode; undefined in Socket Mode. */
+  httpPort?: number;
+  stop(): Promise<void>;
+}
+
+/** Bolt logs through warren's pino logger, so its lines are JSON and scrubbed like the rest. */
+function boltLogger(logger: Logger): SlackLogger {
+  const child = logger.child({ component: 'bolt' });
+  let level = LogLevel.INFO;
+  return {
+    debug: (...msg) => child.debug(msg.map(String).join(' ')),
+    info: (...msg) => child.info(msg.map(String).join(' ')),
+    warn: (...msg) => child.warn(msg.map(String).join(' ')),
+    error: (...msg) => child.error(msg.map(String).join(' ')),
+    setLevel: (l) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
+
+function replyPayload(reply: ChatReply) {
+  const safe = scrubMessage(reply);
+  return { response_type: safe.visibility, text: safe.text, blocks: safe.blocks, replace_original: false };
+}
+
+export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<SlackFrontEnd> {
+  const { config, logger } = deps;
+  const slack = config.slack;
+  const clientOptions = slack.apiUrl
+    ? { slackApiUrl: slack.apiUrl.endsWith('/') ? slack.apiUrl : `${slack.apiUrl}/` }
+    : {};
+  const log = boltLogger(logger);
+  let receiver: HTTPReceiver | undefined;
+  let app: App;
+  if (slack.mode === 'socket') {
+    app = new App({ token: slack.botToken, appToken: slack.appToken, socketMode: true, logger: log, clientOptions });
+  } else {
+    receiver = new HTTPReceiver({
+      signingSecret: slack.signingSecret as string,
+      endpoints: '/slack/events',
+      customRoutes: deps.routes,
+      logger: log,
+    });
+    app = new App({ token: slack.botToken, receiver, logger: log, clientOptions });
+  }
+
+  app.command(slack.command, async ({ command, ack, respond }) => {
+    // Slack wants the acknowledgement within 3 s; the answer follows through response_url.
+    await ack();
+    await deps.onCommand({
+      userId: command.user_id,
+      channelId: command.channel_id,
+      text: command.text ?? '',
+      respond: async (reply) => {
+        await respond(replyPayload(reply));
+      },
+    });
+  });
+  app.error(async (error) => {
+    logger.error({ err: error }, 'slack handler failed');
+  });
+
+  let httpPort: number | undefined;
+  if (receiver) {
+    const server = (await app.start(config.port)) as Server;
+    const address = server.address();
+    httpPort = typeof address === 'object' && address ? address.port : config.port;
+  } else {
+    await app.start();
+  }
+  logger.info({ mode: slack.mode, port: httpPort }, 'slack front end started');
+
+  const port: ChatPort = {
+    async post(channel: string, message: ChatMessage, options?: { threadTs?: string }): Promise<PostedMessage> {
+      const safe = scrubMessage(message);
+      const result = await app.client.chat.postMessage({
+        channel,
+        text: safe.text,
+        blocks: safe.blocks,
+        thread_ts: options?.threadTs,
+      });
+      return { channel: result.channel ?? channel, ts: result.ts as string };
+    },
+    async update(channel: string, ts: string, message: ChatMessage): Promise<void> {
+      const safe = scrubMessage(message);
+      await app.client.chat.update({ channel, ts, text: safe.text, blocks: safe.blocks });
+    },
+    async postEphemeral(channel: string, user: string, message: ChatMessage): Promise<void> {
+      const safe = scrubMessage(message);
+      await app.client.chat.postEphemeral({ channel, user, text: safe.text, blocks: safe.blocks });
+    },
+  };
+
+  return { port, httpPort, stop: () => app.stop().then(() => undefined) };
+}

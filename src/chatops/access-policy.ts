@@ -1,0 +1,44 @@
+/**
+ * Who may do what, where: the `access` section of the config applied to one request. Channel rules apply to every
+ * command; `operate` commands also need the user among the operators. Every refusal says why.
+ * User-group ids (S…) are matched by membership that the front end resolves; this module only compares ids.
+ */
+import type { WarrenConfig } from '../config/schema.js';
+import type { CommandAccess } from './command-definition.js';
+
+export type AccessDecision = { allowed: true } | { allowed: false; reason: string };
+
+export interface Requester {
+  userId: string;
+  channelId: string;
+  /** User-group ids the user belongs to, when known. */
+  groups?: readonly string[];
+}
+
+export class AccessPolicy {
+  constructor(private readonly access: WarrenConfig['access']) {}
+
+  private matches(ids: readonly string[], requester: Requester): boolean {
+    return ids.includes(requester.userId) || (requester.groups ?? []).some((g) => ids.includes(g));
+  }
+
+  check(requester: Requester, level: CommandAccess): AccessDecision {
+    const { channels, operators } = this.access;
+    if (channels.length > 0 && !channels.includes(requester.channelId)) {
+      return {
+        allowed: false,
+        reason: `warren takes commands only in ${channels.map((c) => `<#${c}>`).join(', ')}, not in this channel`,
+      };
+    }
+    if (level === 'operate' && !this.matches(operators, requester)) {
+      return {
+        allowed: false,
+        reason:
+          operators.length === 0
+            ? 'no operators are configured (access.operators), so nobody may start changes'
+            : `only operators (access.operators) may run this; <@${requester.userId}> is not one`,
+      };
+    }
+    return { allowed: true };
+  }
+}

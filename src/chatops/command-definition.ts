@@ -1,0 +1,43 @@
+/**
+ * The shape of a `/rabbit` subcommand. Definitions in `commands/` are plain objects: a test calls `run` with a
+ * fake context, and the router wires every definition to Slack and the console alike.
+ */
+import type { z } from 'zod';
+import type { ChatReply } from '../chat/chat-message.js';
+import type { ClusterDirectory } from '../cluster/cluster-directory.js';
+import type { Argv } from './argv.js';
+
+/** `read` commands only look; `operate` commands change something and need an operator. */
+export type CommandAccess = 'read' | 'operate';
+
+export interface CommandContext {
+  userId: string;
+  channelId: string;
+  /** The slash command as configured, e.g. `/rabbit`, for usage lines. */
+  slashCommand: string;
+  clusters: ClusterDirectory;
+  commands: readonly AnyCommandDefinition[];
+}
+
+export interface CommandDefinition<A> {
+  name: string;
+  /** Arguments after the name, e.g. `[cluster]`; shown as `/rabbit status [cluster]`. */
+  usage: string;
+  summary: string;
+  access: CommandAccess;
+  booleanFlags?: readonly string[];
+  /** Turns the tokenised arguments into typed ones; its error messages are shown to the user with the usage line. */
+  args: z.ZodType<A, Argv>;
+  run(context: CommandContext, args: A): Promise<ChatReply>;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a registry holds definitions of different argument types.
+export type AnyCommandDefinition = CommandDefinition<any>;
+
+export function defineCommand<A>(definition: CommandDefinition<A>): CommandDefinition<A> {
+  return definition;
+}
+
+export function usageLine(slashCommand: string, definition: AnyCommandDefinition): string {
+  return `${slashCommand} ${definition.name}${definition.usage ? ` ${definition.usage}` : ''}`;
+}

@@ -1,0 +1,90 @@
+/**
+ * The one registry that wires `commands/` to the front ends: it tokenises the text of a slash command, finds the
+ * definition, checks access, validates arguments and runs the handler. It never throws at a front end: every
+ * failure becomes an ephemeral reply that says what went wrong and, for bad arguments, the usage line.
+ */
+import type { ChatReply, Invocation } from '../chat/chat-message.js';
+import type { ClusterDirectory } from '../cluster/cluster-directory.js';
+import { ErrorCode, isCodedError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { WarrenMetrics } from '../metrics.js';
+import { scrub } from '../secrets.js';
+import type { AccessPolicy } from './access-policy.js';
+import { parseArgv, tokenize } from './argv.js';
+import { type AnyCommandDefinition, type CommandContext, usageLine } from './command-definition.js';
+
+export interface CommandRouterDeps {
+  commands: readonly AnyCommandDefinition[];
+  clusters: ClusterDirectory;
+  access: AccessPolicy;
+  slashCommand: string;
+  logger: Logger;
+  metrics?: WarrenMetrics;
+}
+
+function ephemeral(text: string): ChatReply {
+  return { visibility: 'ephemeral', text };
+}
+
+export class CommandRouter {
+  private readonly byName: Map<string, AnyCommandDefinition>;
+
+  constructor(private readonly deps: CommandRouterDeps) {
+    this.byName = new Map(deps.commands.map((c) => [c.name, c]));
+  }
+
+  /** Runs one invocation to completion and responds exactly once. */
+  async handle(invocation: Invocation): Promise<void> {
+    const reply = await this.reply(invocation);
+    await invocation.respond(reply);
+  }
+
+  async reply(invocation: Invocation): Promise<ChatReply> {
+    const { slashCommand, logger } = this.deps;
+    const tokens = tokenize(invocation.text);
+    const name = tokens[0]?.toLowerCase() ?? 'help';
+    const definition = this.byName.get(name);
+    if (!definition) {
+      this.count(name, 'unknown');
+      return ephemeral(`Unknown command \`${name}\`. Try \`${slashCommand} help\` for the list of commands.`);
+    }
+    const decision = this.deps.access.check(invocation, definition.access);
+    if (!decision.allowed) {
+      this.count(name, 'denied');
+      logger.info({ command: name, user: invocation.userId, channel: invocation.channelId }, 'command refused');
+      return ephemeral(`Not allowed: ${decision.reason}.`);
+    }
+    const argv = parseArgv(tokens.slice(1), definition.booleanFlags);
+    const parsed = definition.args.safeParse(argv);
+    if (!parsed.success) {
+      this.count(name, 'usage');
+      const message = parsed.error.issues.map((i) => i.message).join('; ');
+      return ephemeral(`${message}\nUsage: \`${usageLine(slashCommand, definition)}\``);
+    }
+    const context: CommandContext = {
+      userId: invocation.userId,
+      channelId: invocation.channelId,
+      slashCommand,
+      clusters: this.deps.clusters,
+      commands: this.deps.commands,
+    };
+    try {
+      const reply = await definition.run(context, parsed.data);
+      this.count(name, 'ok');
+      return reply;
+    } catch (error) {
+      const coded = isCodedError(error);
+      this.count(name, 'error');
+      logger.warn({ err: error, command: name }, 'command failed');
+      const message = scrub(error instanceof Error ? error.message : String(error));
+      if (coded && error.code === ErrorCode.UnknownClusterError) {
+        return ephemeral(`${message}\nUsage: \`${usageLine(slashCommand, definition)}\``);
+      }
+      return ephemeral(`\`${name}\` failed: ${message}`);
+    }
+  }
+
+  private count(command: string, outcome: string): void {
+    this.deps.metrics?.commands.inc({ command: this.byName.has(command) ? command : '(unknown)', outcome });
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The management HTTP API of one cluster. It tries each node's base URL in turn, starting with the last one that
+ * answered, so a dead node never blinds warren. Network errors, timeouts and 5xx move on to the next node; 4xx
+ * answers are the same everywhere and are thrown at once. Responses are validated with zod here and nowhere else.
+ * This module reads and acts only through the API: it never shells out.
+ */
+import axios, { type AxiosInstance, isAxiosError } from 'axios';
+import type { z } from 'zod';
+import type { ClusterConfig } from '../config/schema.js';
+import { ManagementApiError, ManagementUnreachableError } from '../errors.js';
+import { scrub } from '../secrets.js';
+import { type ManagementNode, type ManagementOverview, nodesSchema, overviewSchema, whoamiSchema } from './schemas.js';
+
+export interface ManagementClientOptions {
+  timeoutMs?: number;
+}
+
+export class ManagementClient {
+  readonly cluster: string;
+  readonly baseUrls: readonly string[];
+  private readonly http: AxiosInstance;
+  private preferred = 0;
+
+  constructor(cluster: ClusterConfig, options: ManagementClientOptions = {}) {
+    this.cluster = cluster.name;
+    this.baseUrls = cluster.management;
+    this.http = axios.create({
+      timeout: options.timeoutMs ?? 10_000,
+      auth: { username: cluster.managementUser, password: cluster.managementPassword },
+      headers: { accept: 'application/json' },
+      // Status handling is ours: 4xx/5xx are classified in `request`.
+      validateStatus: () => true,
+      maxRedirects: 0,
+    });
+  }
+
+  /** GET `path` from whichever node answers; `path` starts with `/api/`. */
+  async get<S extends z.ZodType>(
+    path: string,
+    schema: S,
+    params?: Record<string, string | number>,
+  ): Promise<z.output<S>> {
+    const attempts: string[] = [];
+    for (let i = 0; i < this.baseUrls.length; i++) {
+      const index = (this.preferred + i) % this.baseUrls.length;
+      const base = this.baseUrls[index] as string;
+      try {
+        const body = await this.request(base, path, params);
+        this.preferred = index;
+        return this.validate(path, schema, body);
+      } catch (error) {
+        if (error instanceof ManagementApiError && error.status !== undefined && error.status < 500) throw error;
+        attempts.push(`${base}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    throw new ManagementUnreachableError(this.cluster, attempts);
+  }
+
+  /** GET from one specific node, for endpoints that judge the node serving the request (health checks). */
+  async getFrom<S extends z.ZodType>(base: string, path: string, schema: S): Promise<z.output<S>> {
+    return this.validate(path, schema, await this.request(base, path));
+  }
+
+  overview(): Promise<ManagementOverview> {
+    return this.get('/api/overview', overviewSchema);
+  }
+
+  /** Never with `disable_stats`: it drops the alarm and partition fields the checks depend on. */
+  nodes(): Promise<ManagementNode[]> {
+    return this.get('/api/nodes', nodesSchema);
+  }
+
+  /** Cheap liveness probe of the API: true when any node answers with valid credentials. */
+  async ping(): Promise<boolean> {
+    try {
+      await this.get('/api/whoami', whoamiSchema);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async request(base: string, path: string, params?: Record<string, string | number>): Promise<unknown> {
+    const url = `${base}${path}`;
+    try {
+      const response = await this.http.get(url, { params });
+      if (response.status >= 200 && response.status < 300) return response.data;
+      const reason =
+        typeof response.data === 'object' && response.data && 'reason' in response.data
+          ? String((response.data as { reason: unknown }).reason)
+          : String(response.statusText || '');
+      throw new ManagementApiError(path, response.status, scrub(`HTTP ${response.status} from ${path}: ${reason}`));
+    } catch (error) {
+      if (error instanceof ManagementApiError) throw error;
+      const code = isAxiosError(error) ? (error.code ?? error.message) : String(error);
+      throw new ManagementApiError(path, undefined, scrub(`${path}: ${code}`), { cause: error });
+    }
+  }
+
+  private validate<S extends z.ZodType>(path: string, schema: S, body: unknown): z.output<S> {
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      const first = parsed.error.issues[0];
+      throw new ManagementApiError(
+        path,
+        200,
+        `unexpected response from ${path}: ${first?.path.join('.') ?? ''} ${first?.message ?? ''}`.trim(),
+      );
+    }
+    return parsed.data;
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * warren's Prometheus registry: process metrics plus warren's own counters. Features add their metrics here so
+ * `/metrics` is one registry, not one per module.
+ */
+import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
+
+export interface WarrenMetrics {
+  registry: Registry;
+  commands: Counter<'command' | 'outcome'>;
+}
+
+export function createMetrics(): WarrenMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'warren_' });
+  const commands = new Counter({
+    name: 'warren_commands_total',
+    help: 'Slash commands handled, by command and outcome (ok, usage, denied, unknown, error).',
+    labelNames: ['command', 'outcome'] as const,
+    registers: [registry],
+  });
+  return { registry, commands };
+}

@@ -1,0 +1,161 @@
+/**
+ * Assembles a running warren from a validated config: clusters, Redis, the command router, the front end
+ * (Slack HTTP, Socket Mode or console) and the HTTP routes; and takes it all down again in reverse order.
+ * With no cluster configured it starts the embedded local stack and watches that, so `npm start` on a fresh
+ * machine gives a working warren.
+ */
+import { Redis } from 'ioredis';
+import { allCommands } from '../commands/index.js';
+import type { ChatPort, Invocation } from './chat/chat-message.js';
+import { startConsoleFrontEnd } from './chat/console-front-end.js';
+import { startSlackFrontEnd } from './chat/slack-front-end.js';
+import { AccessPolicy } from './chatops/access-policy.js';
+import { CommandRouter } from './chatops/command-router.js';
+import { ClusterDirectory } from './cluster/cluster-directory.js';
+import type { ClusterConfig, WarrenConfig } from './config/schema.js';
+import type { LocalStack } from './devstack/index.js';
+import { healthRoutes, type ReadinessProbe } from './http/health-routes.js';
+import { startStandaloneServer } from './http/standalone-server.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics, type WarrenMetrics } from './metrics.js';
+import { registerSecret } from './secrets.js';
+
+export interface WarrenOptions {
+  logger?: Logger;
+  /** Console front end streams; default stdin/stdout. */
+  input?: NodeJS.ReadableStream;
+  output?: NodeJS.WritableStream;
+  /** Called when the console's input ends, so the CLI can shut down. */
+  onConsoleClose?: () => void;
+}
+
+export interface Warren {
+  config: WarrenConfig;
+  clusters: ClusterDirectory;
+  chat: ChatPort;
+  router: CommandRouter;
+  metrics: WarrenMetrics;
+  redis: Redis;
+  /** The HTTP port serving /healthz, /readyz, /metrics (and /slack/events in HTTP mode). */
+  httpPort: number;
+  localStack?: LocalStack;
+  stop(): Promise<void>;
+}
+
+function registerSecrets(config: WarrenConfig): void {
+  for (const cluster of config.clusters) {
+    registerSecret(cluster.managementPassword);
+    for (const url of cluster.amqp) registerSecret(new URL(url).password || undefined);
+  }
+  registerSecret(config.slack.botToken);
+  registerSecret(config.slack.signingSecret);
+  registerSecret(config.slack.appToken);
+  const redisPassword = new URL(config.redisUrl).password;
+  registerSecret(redisPassword ? decodeURIComponent(redisPassword) : undefined);
+}
+
+async function embeddedStack(logger: Logger): Promise<{ stack: LocalStack; cluster: ClusterConfig }> {
+  const { startLocalStack } = await import('./devstack/index.js');
+  logger.info('no cluster configured: starting the embedded local stack (3 RabbitMQ nodes and Redis)');
+  const stack = await startLocalStack({ log: (line) => logger.info({ component: 'devstack' }, line) });
+  registerSecret(stack.password);
+  return {
+    stack,
+    cluster: {
+      name: 'local',
+      amqp: stack.nodes.map((n) => n.amqpUrl),
+      management: stack.nodes.map((n) => n.managementUrl),
+      managementUser: stack.username,
+      managementPassword: stack.password,
+      vhost: '/',
+    },
+  };
+}
+
+export async function startWarren(inputConfig: WarrenConfig, options: WarrenOptions = {}): Promise<Warren> {
+  const logger = options.logger ?? createLogger(inputConfig.logLevel);
+  registerSecrets(inputConfig);
+  const cleanups: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      await cleanup().catch((error) => logger.warn({ err: error }, 'shutdown step failed'));
+    }
+  };
+
+  try {
+    let config = inputConfig;
+    let localStack: LocalStack | undefined;
+    if (config.clusters.length === 0) {
+      const embedded = await embeddedStack(logger);
+      localStack = embedded.stack;
+      cleanups.push(() => embedded.stack.stop());
+      config = {
+        ...config,
+        clusters: [embedded.cluster],
+        redisUrl: config.redisExplicit ? config.redisUrl : embedded.stack.redisUrl,
+      };
+    }
+
+    const metrics = createMetrics();
+    const clusters = new ClusterDirectory(config.clusters);
+    const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    let lastRedisError = 0;
+    redis.on('error', (error) => {
+      // ioredis retries forever and emits on every attempt; one line per 30 s is enough to say Redis is down.
+      if (Date.now() - lastRedisError > 30_000) logger.warn({ err: error }, 'redis unavailable');
+      lastRedisError = Date.now();
+    });
+    redis.connect().catch(() => undefined);
+    cleanups.push(async () => {
+      redis.disconnect();
+    });
+
+    const router = new CommandRouter({
+      commands: allCommands,
+      clusters,
+      access: new AccessPolicy(config.access),
+      slashCommand: config.slack.command,
+      logger,
+      metrics,
+    });
+    const onCommand = (invocation: Invocation) => router.handle(invocation);
+
+    const probes = (): ReadinessProbe[] => [
+      { name: 'redis', check: async () => (await redis.ping()) === 'PONG' },
+      ...clusters.all().map((c) => ({ name: `cluster:${c.config.name}`, check: () => c.management.ping() })),
+    ];
+    const routes = healthRoutes({ registry: metrics.registry, probes });
+
+    let chat: ChatPort;
+    let httpPort: number | undefined;
+    if (config.slack.mode === 'console') {
+      const front = startConsoleFrontEnd({
+        slashCommand: config.slack.command,
+        input: options.input ?? process.stdin,
+        output: options.output ?? process.stdout,
+        onCommand,
+        onClose: options.onConsoleClose,
+      });
+      cleanups.push(() => front.stop());
+      chat = front.port;
+    } else {
+      const front = await startSlackFrontEnd({ config, logger, routes, onCommand });
+      cleanups.push(() => front.stop());
+      chat = front.port;
+      httpPort = front.httpPort;
+    }
+    if (httpPort === undefined) {
+      const server = await startStandaloneServer(routes, config.port);
+      cleanups.push(() => server.close());
+      httpPort = server.port;
+    }
+    logger.info(
+      { mode: config.slack.mode, clusters: clusters.names, httpPort, embedded: localStack !== undefined },
+      'warren started',
+    );
+    return { config, clusters, chat, router, metrics, redis, httpPort, localStack, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

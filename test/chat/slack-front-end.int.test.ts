@@ -1,0 +1,111 @@
+/**
+ * `/rabbit status` end to end through the real Bolt HTTP receiver, against the real 3-node cluster, with the Web
+ * API and response_url served by the fake Slack.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/logger.js';
+import { startWarren, type Warren } from '../../src/warren.js';
+import { FakeSlack } from '../support/fake-slack.js';
+import { postToBolt, slashCommandBody } from '../support/slack-signing.js';
+import { stackEnv } from '../support/stack-env.js';
+
+const SIGNING_SECRET = 'test-signing-secret-0123456789';
+
+describe('Slack front end (HTTP mode)', () => {
+  const stack = inject('stack');
+  let fake: FakeSlack;
+  let warren: Warren;
+  let eventsUrl: string;
+
+  beforeAll(async () => {
+    fake = await FakeSlack.start();
+    const config = loadConfig({
+      env: {
+        ...stackEnv(stack),
+        SLACK_BOT_TOKEN: 'xoxb-test-token',
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        SLACK_API_URL: fake.apiUrl,
+      },
+    });
+    warren = await startWarren(config, { logger: createLogger('silent') });
+    eventsUrl = `http://127.0.0.1:${warren.httpPort}/slack/events`;
+  });
+
+  afterAll(async () => {
+    await warren?.stop();
+    await fake?.stop();
+  });
+
+  const statusBody = (responseId: string, text = 'status') =>
+    slashCommandBody({
+      text,
+      user_id: 'U0ALICE',
+      channel_id: 'C0OPS',
+      response_url: fake.responseUrl(responseId),
+    });
+
+  it("acknowledges at once and answers with the real cluster's three nodes", async () => {
+    const ack = await postToBolt(eventsUrl, SIGNING_SECRET, statusBody('status-ok'));
+    expect(ack.status).toBe(200);
+    const response = await fake.waitForResponse((r) => r.id === 'status-ok', 20_000);
+    expect(response.body.response_type).toBe('ephemeral');
+    const text = String(response.body.text);
+    for (const node of stack.nodes) expect(text).toContain(node.name);
+    expect(text).toContain('3/3 nodes running, no partitions, no alarms');
+    expect(text).toContain('RabbitMQ 3.10');
+    const blocks = response.body.blocks as Array<{ type: string }>;
+    expect(blocks[0]?.type).toBe('header');
+    expect(JSON.stringify(response.body)).not.toContain(stack.password);
+  });
+
+  it('answers a usage error ephemerally with the usage line', async () => {
+    await postToBolt(eventsUrl, SIGNING_SECRET, statusBody('usage', 'status one two'));
+    const response = await fake.waitForResponse((r) => r.id === 'usage');
+    expect(response.body).toMatchObject({
+      response_type: 'ephemeral',
+      text: 'status takes at most one cluster name\nUsage: `/rabbit status [cluster]`',
+    });
+  });
+
+  it('refuses an invalid signature with 401 and does nothing', async () => {
+    const forged = await postToBolt(eventsUrl, SIGNING_SECRET, statusBody('forged'), {
+      signature: `v0=${'0'.repeat(64)}`,
+    });
+    expect(forged.status).toBe(401);
+    const wrongSecret = await postToBolt(eventsUrl, 'not-the-secret', statusBody('wrong-secret'));
+    expect(wrongSecret.status).toBe(401);
+    const stale = await postToBolt(eventsUrl, SIGNING_SECRET, statusBody('stale'), {
+      timestampSec: Math.floor(Date.now() / 1000) - 10 * 60,
+    });
+    expect(stale.status).toBe(401);
+    // A valid request sent afterwards is answered; by then the refused ones would have been answered too.
+    await postToBolt(eventsUrl, SIGNING_SECRET, statusBody('after'));
+    await fake.waitForResponse((r) => r.id === 'after', 20_000);
+    expect(fake.responses.map((r) => r.id)).not.toEqual(expect.arrayContaining(['forged']));
+    expect(fake.responses.filter((r) => ['forged', 'wrong-secret', 'stale'].includes(r.id))).toEqual([]);
+  });
+
+  it('serves /healthz, /readyz and /metrics beside the Slack endpoint', async () => {
+    const base = `http://127.0.0.1:${warren.httpPort}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({
+      status: 'ready',
+      ready: true,
+      checks: { redis: true, 'cluster:default': true },
+    });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain('warren_commands_total{command="status",outcome="ok"}');
+    expect(metrics).toContain('warren_process_resident_memory_bytes');
+  });
+
+  it('posts to channels through the Web API with secrets scrubbed', async () => {
+    const posted = await warren.chat.post('C0ALERTS', { text: `leak test ${stack.password}` });
+    const call = await fake.waitForCall('chat.postMessage', (c) => c.params.channel === 'C0ALERTS');
+    expect(posted.ts).toBe(call.params.ts ?? posted.ts);
+    expect(call.params.text).toBe('leak test ***');
+    expect(call.token).toBe('xoxb-test-token');
+  });
+});
