@@ -2,5 +2,6 @@
 import type { AnyCommandDefinition } from '../src/chatops/command-definition.js';
 import { helpCommand } from './help.js';
 import { statusCommand } from './status.js';
+import { tapCommand } from './tap.js';
 
-export const allCommands: readonly AnyCommandDefinition[] = [helpCommand, statusCommand];
+export const allCommands: readonly AnyCommandDefinition[] = [helpCommand, statusCommand, tapCommand];

@@ -19,6 +19,7 @@ import { startStandaloneServer } from './http/standalone-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type WarrenMetrics } from './metrics.js';
 import { registerSecret } from './secrets.js';
+import { TapService } from './tap/tap-service.js';
 
 export interface WarrenOptions {
   logger?: Logger;
@@ -39,6 +40,7 @@ export interface Warren {
   /** The HTTP port serving /healthz, /readyz, /metrics (and /slack/events in HTTP mode). */
   httpPort: number;
   localStack?: LocalStack;
+  tap?: TapService;
   stop(): Promise<void>;
 }
 
@@ -110,8 +112,11 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       redis.disconnect();
     });
 
+    // The tap needs the chat port, which exists only once the front end is up; commands reach it through this.
+    let tap: TapService | undefined;
     const router = new CommandRouter({
       commands: allCommands,
+      tap: () => tap,
       clusters,
       access: new AccessPolicy(config.access),
       slashCommand: config.slack.command,
@@ -144,6 +149,20 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       chat = front.port;
       httpPort = front.httpPort;
     }
+    if (config.tap.enabled && config.clusters.length > 0) {
+      const service = new TapService({
+        clusters: config.clusters,
+        tap: config.tap,
+        alertChannel: config.slack.alertChannel,
+        redis,
+        chat,
+        metrics,
+        logger,
+      });
+      service.start();
+      tap = service;
+      cleanups.push(() => service.stop());
+    }
     if (httpPort === undefined) {
       const server = await startStandaloneServer(routes, config.port);
       cleanups.push(() => server.close());
@@ -153,7 +172,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       { mode: config.slack.mode, clusters: clusters.names, httpPort, embedded: localStack !== undefined },
       'warren started',
     );
-    return { config, clusters, chat, router, metrics, redis, httpPort, localStack, stop: stopAll };
+    return { config, clusters, chat, router, metrics, redis, httpPort, localStack, tap, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

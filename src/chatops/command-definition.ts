@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import type { ChatReply } from '../chat/chat-message.js';
 import type { ClusterDirectory } from '../cluster/cluster-directory.js';
+import type { TapControl } from '../tap/tap-service.js';
 import type { Argv } from './argv.js';
 
 /** `read` commands only look; `operate` commands change something and need an operator. */
@@ -17,6 +18,8 @@ export interface CommandContext {
   slashCommand: string;
   clusters: ClusterDirectory;
   commands: readonly AnyCommandDefinition[];
+  /** The notification tap, when it runs. */
+  tap?: TapControl;
 }
 
 export interface CommandDefinition<A> {
@@ -25,6 +28,8 @@ export interface CommandDefinition<A> {
   usage: string;
   summary: string;
   access: CommandAccess;
+  /** When some arguments change things (`tap pause`), the access level for those parsed arguments. */
+  accessFor?: (args: A) => CommandAccess;
   booleanFlags?: readonly string[];
   /** Turns the tokenised arguments into typed ones; its error messages are shown to the user with the usage line. */
   args: z.ZodType<A, Argv>;

@@ -9,6 +9,7 @@ import { ErrorCode, isCodedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { WarrenMetrics } from '../metrics.js';
 import { scrub } from '../secrets.js';
+import type { TapControl } from '../tap/tap-service.js';
 import type { AccessPolicy } from './access-policy.js';
 import { parseArgv, tokenize } from './argv.js';
 import { type AnyCommandDefinition, type CommandContext, usageLine } from './command-definition.js';
@@ -20,6 +21,7 @@ export interface CommandRouterDeps {
   slashCommand: string;
   logger: Logger;
   metrics?: WarrenMetrics;
+  tap?: () => TapControl | undefined;
 }
 
 function ephemeral(text: string): ChatReply {
@@ -61,12 +63,20 @@ export class CommandRouter {
       const message = parsed.error.issues.map((i) => i.message).join('; ');
       return ephemeral(`${message}\nUsage: \`${usageLine(slashCommand, definition)}\``);
     }
+    if (definition.accessFor) {
+      const argsDecision = this.deps.access.check(invocation, definition.accessFor(parsed.data));
+      if (!argsDecision.allowed) {
+        this.count(name, 'denied');
+        return ephemeral(`Not allowed: ${argsDecision.reason}.`);
+      }
+    }
     const context: CommandContext = {
       userId: invocation.userId,
       channelId: invocation.channelId,
       slashCommand,
       clusters: this.deps.clusters,
       commands: this.deps.commands,
+      tap: this.deps.tap?.(),
     };
     try {
       const reply = await definition.run(context, parsed.data);

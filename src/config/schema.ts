@@ -5,11 +5,11 @@
  * silently never runs.
  */
 import { z } from 'zod';
+import { slackId } from './slack-id.js';
+import { tapSchema } from './tap-schema.js';
 
 const amqpUrl = z.url({ protocol: /^amqps?$/, error: 'not an AMQP URL (amqp://host:port or amqps://…)' });
 const httpUrl = z.url({ protocol: /^https?$/, error: 'not a URL (http://host:port or https://…)' });
-/** Slack ids: users (U…/W…), user groups (S…), channels (C…/G…/D…). */
-const slackId = z.string().regex(/^[A-Z][A-Z0-9]{2,}$/, 'not a Slack id (e.g. U024BE7LH, S0614TZR7, C024BE91L)');
 
 export const clusterSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'letters, digits, "-", "_" and "." only (used in commands)'),
@@ -34,8 +34,7 @@ export const accessSchema = z.strictObject({
   channels: z.array(slackId).default([]),
 });
 
-/** Owned by the notification tap, health check and remediation issues; empty until they add keys. */
-export const tapSchema = z.strictObject({});
+/** Owned by the health check and remediation issues; empty until they add keys. */
 export const healthSchema = z.strictObject({});
 export const remediationSchema = z.strictObject({});
 
@@ -43,7 +42,7 @@ export const fileSchema = z.strictObject({
   clusters: z.array(clusterSchema).default([]),
   slack: slackSchema.default({ command: '/rabbit' }),
   access: accessSchema.default({ operators: [], approvers: [], channels: [] }),
-  tap: tapSchema.default({}),
+  tap: tapSchema.prefault({}),
   health: healthSchema.default({}),
   remediation: remediationSchema.default({}),
 });

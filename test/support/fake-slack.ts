@@ -22,6 +22,8 @@ export interface RecordedCall {
   token?: string;
   /** HTTP status the fake answered with (lets reliability tests tell a 429 attempt from its retry). */
   status: number;
+  /** The JSON body the fake answered with, e.g. the `ts` of a posted message. */
+  reply?: unknown;
   at: number;
   seq: number;
 }
@@ -301,6 +303,7 @@ export class FakeSlack {
       }
     }
     call.status = status;
+    call.reply = body;
     this.calls.push(call);
     this.events.emit('call', call);
     send(res, status, headers, body);

@@ -1,0 +1,298 @@
+/**
+ * Turns routed notifications into grouped Slack messages whose state lives in Redis, so a restart or a second
+ * replica neither splits a group nor posts twice.
+ *
+ * `record` is on the hot path and does one atomic Redis script per event: de-duplicate by message id, find or open
+ * the group's window, count, remember hosts/instances (capped) and queue a sample for the thread (at most
+ * `maxSamples`). All Slack I/O happens in `flush`: post a new group's message (once, under a lock), edit it in
+ * place at most every `updateInterval`, and post queued samples as thread replies. A burst of 1,000 events is then
+ * one message, a few edits and a handful of replies.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { KnownBlock } from '@slack/types';
+import type { Redis } from 'ioredis';
+import type { ChatMessage, ChatPort } from '../chat/chat-message.js';
+import { formatCount } from '../chat/human-format.js';
+import { groupFieldValue, type RouteDecision, type Severity, type TapEvent } from './notification-router.js';
+
+const RECORD_SCRIPT = `
+local prefix, messageKey, hash, newId = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local windowMs, retainMs, dedupMs, now = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
+if redis.call('SET', prefix .. 'seen:' .. messageKey, '1', 'NX', 'PX', dedupMs) == false then
+  return {'dup', ''}
+end
+local activeKey = prefix .. 'active:' .. hash
+local id = redis.call('GET', activeKey)
+local isNew = 0
+if not id then
+  id = newId
+  redis.call('SET', activeKey, id, 'PX', windowMs)
+  isNew = 1
+end
+local g = prefix .. 'group:' .. id
+if isNew == 1 then
+  redis.call('HSET', g, 'channel', ARGV[9], 'title', ARGV[10], 'severity', ARGV[11], 'groupKey', ARGV[12],
+    'route', ARGV[13], 'cluster', ARGV[14], 'firstSeen', now, 'count', 0, 'samples', 0)
+end
+redis.call('HINCRBY', g, 'count', 1)
+redis.call('HSET', g, 'lastSeen', now)
+if ARGV[15] ~= '' then redis.call('HSET', g, 'lastError', ARGV[15]) end
+if ARGV[16] ~= '' and redis.call('SCARD', g .. ':hosts') < 50 then redis.call('SADD', g .. ':hosts', ARGV[16]) end
+if ARGV[17] ~= '' and redis.call('SCARD', g .. ':instances') < 50 then redis.call('SADD', g .. ':instances', ARGV[17]) end
+if redis.call('HINCRBY', g, 'samples', 1) <= tonumber(ARGV[18]) then redis.call('RPUSH', g .. ':pending', ARGV[19]) end
+for _, k in ipairs({g, g .. ':hosts', g .. ':instances', g .. ':pending'}) do redis.call('PEXPIRE', k, retainMs) end
+redis.call('SADD', prefix .. 'dirty', id)
+return {isNew == 1 and 'new' or 'grouped', id}
+`;
+
+export type RecordResult = 'new' | 'grouped' | 'duplicate';
+
+export interface AlertGrouperOptions {
+  redis: Redis;
+  chat: ChatPort;
+  windowMs: number;
+  updateIntervalMs: number;
+  maxSamples: number;
+  dedupTtlMs: number;
+  keyPrefix?: string;
+  now?: () => number;
+  /** Slack failures during a flush; the group stays queued and is retried on the next flush. */
+  onError?: (error: unknown, group: GroupState) => void;
+}
+
+export interface GroupState {
+  id: string;
+  channel: string;
+  title: string;
+  severity: Severity;
+  groupKey: string;
+  route: string;
+  cluster: string;
+  count: number;
+  firstSeen: number;
+  lastSeen: number;
+  lastError?: string;
+  ts?: string;
+  hosts: string[];
+  instances: string[];
+}
+
+export interface FlushStats {
+  posted: number;
+  updated: number;
+  replies: number;
+}
+
+const SEVERITY_ICON: Record<Severity, string> = {
+  critical: ':red_circle:',
+  error: ':red_circle:',
+  warning: ':warning:',
+  info: ':information_source:',
+};
+
+function listPreview(items: string[], max = 8): string {
+  const shown = items.slice(0, max).map((i) => `\`${i}\``);
+  return items.length > max ? `${shown.join(', ')} and ${items.length - max} more` : shown.join(', ');
+}
+
+function time(ms: number): string {
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
+}
+
+export function renderGroup(group: GroupState): ChatMessage {
+  const title = `${SEVERITY_ICON[group.severity]} ${group.title}`;
+  const times =
+    group.count === 1 ? `at ${time(group.firstSeen)}` : `${time(group.firstSeen)} → ${time(group.lastSeen)}`;
+  const summary = `*${formatCount(group.count)}* event${group.count === 1 ? '' : 's'} ${times}`;
+  const fields: string[] = [`*Severity*\n${group.severity}`, `*Cluster*\n${group.cluster}`];
+  if (group.hosts.length > 0) fields.push(`*Hosts (${group.hosts.length})*\n${listPreview(group.hosts)}`);
+  if (group.instances.length > 0) {
+    fields.push(`*Instances (${group.instances.length})*\n${listPreview(group.instances, 5)}`);
+  }
+  const blocks: KnownBlock[] = [
+    { type: 'section', text: { type: 'mrkdwn', text: `*${title}*\n${summary}` } },
+    { type: 'section', fields: fields.map((text) => ({ type: 'mrkdwn' as const, text })) },
+  ];
+  if (group.lastError) {
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*Last error*\n\`\`\`${group.lastError}\`\`\`` } });
+  }
+  blocks.push({
+    type: 'context',
+    elements: [{ type: 'mrkdwn', text: `route ${group.route} · grouped by ${group.groupKey} · samples in thread` }],
+  });
+  return { text: `${group.title}: ${group.count} event(s)`, blocks };
+}
+
+/** One notification as a thread reply: what an operator needs to start digging. */
+export function renderSample(event: TapEvent): string {
+  const n = event.notification;
+  const f = event.facts;
+  const lines = [`\`${n.eventType}\` ${n.priority} from \`${n.publisherId}\` at ${n.timestamp} UTC`];
+  const ids = [
+    f.instanceId && `instance \`${f.instanceId}\``,
+    f.resourceId && `resource \`${f.resourceId}\``,
+    f.projectId && `project \`${f.projectId}\``,
+    f.state && `state ${f.state}`,
+  ].filter(Boolean);
+  if (ids.length > 0) lines.push(ids.join(' · '));
+  if (f.exception || f.errorMessage) lines.push(`> ${[f.exception, f.errorMessage].filter(Boolean).join(': ')}`);
+  if (f.serviceStatus) {
+    const s = f.serviceStatus;
+    lines.push(`service ${s.binary ?? '?'} on ${s.host ?? '?'}: disabled=${s.disabled} forced_down=${s.forcedDown}`);
+  }
+  lines.push(`message_id \`${n.messageId}\``);
+  return lines.join('\n');
+}
+
+export class AlertGrouper {
+  private readonly prefix: string;
+  private readonly now: () => number;
+  private flushing: Promise<FlushStats> | undefined;
+
+  constructor(private readonly options: AlertGrouperOptions) {
+    this.prefix = options.keyPrefix ?? 'warren:tap:';
+    this.now = options.now ?? Date.now;
+    options.redis.defineCommand('warrenTapRecord', { numberOfKeys: 0, lua: RECORD_SCRIPT });
+  }
+
+  async record(event: TapEvent, decision: RouteDecision): Promise<RecordResult> {
+    const groupKey = decision.groupBy.map((field) => `${field}=${groupFieldValue(event, field) || '-'}`).join(' ');
+    const hash = createHash('sha1')
+      .update(`${event.cluster}\0${decision.channel}\0${decision.route}\0${groupKey}`)
+      .digest('hex');
+    const f = event.facts;
+    const error = [f.exception, f.errorMessage].filter(Boolean).join(': ');
+    const { windowMs, updateIntervalMs, dedupTtlMs, maxSamples } = this.options;
+    const redis = this.options.redis as Redis & { warrenTapRecord(...args: string[]): Promise<[string, string]> };
+    const [outcome] = await redis.warrenTapRecord(
+      this.prefix,
+      `${event.notification.messageId}:${decision.route}`,
+      hash,
+      randomUUID(),
+      String(windowMs),
+      String(windowMs + updateIntervalMs + 3_600_000),
+      String(dedupTtlMs),
+      String(this.now()),
+      decision.channel,
+      decision.title,
+      decision.severity,
+      groupKey,
+      decision.route,
+      event.cluster,
+      error,
+      f.host ?? '',
+      f.instanceId ?? '',
+      String(maxSamples),
+      renderSample(event),
+    );
+    return outcome === 'dup' ? 'duplicate' : (outcome as RecordResult);
+  }
+
+  async group(id: string): Promise<GroupState | undefined> {
+    const g = `${this.prefix}group:${id}`;
+    const [hash, hosts, instances] = await Promise.all([
+      this.options.redis.hgetall(g),
+      this.options.redis.smembers(`${g}:hosts`),
+      this.options.redis.smembers(`${g}:instances`),
+    ]);
+    if (!hash.channel) return undefined;
+    return {
+      id,
+      channel: hash.channel,
+      title: hash.title ?? '',
+      severity: (hash.severity as Severity) ?? 'info',
+      groupKey: hash.groupKey ?? '',
+      route: hash.route ?? '',
+      cluster: hash.cluster ?? '',
+      count: Number(hash.count ?? 0),
+      firstSeen: Number(hash.firstSeen ?? 0),
+      lastSeen: Number(hash.lastSeen ?? 0),
+      lastError: hash.lastError,
+      ts: hash.ts,
+      hosts: hosts.sort(),
+      instances: instances.sort(),
+    };
+  }
+
+  /** Posts, edits and threads what `record` queued. Concurrent calls share one run. */
+  flush(): Promise<FlushStats> {
+    if (!this.flushing) {
+      this.flushing = this.flushOnce().finally(() => {
+        this.flushing = undefined;
+      });
+    }
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<FlushStats> {
+    const { redis, chat, updateIntervalMs } = this.options;
+    const stats: FlushStats = { posted: 0, updated: 0, replies: 0 };
+    const ids = (await redis.spop(`${this.prefix}dirty`, 200)) as string[];
+    const later: string[] = [];
+    for (const id of ids) {
+      const group = await this.group(id);
+      if (!group) continue;
+      const g = `${this.prefix}group:${id}`;
+      let ts = group.ts;
+      if (!ts) {
+        // Another replica may be posting this group right now; it keeps the group dirty until it has a ts.
+        if ((await redis.set(`${g}:lock`, '1', 'PX', 30_000, 'NX')) !== 'OK') {
+          later.push(id);
+          continue;
+        }
+        try {
+          const posted = await chat.post(group.channel, renderGroup(group));
+          ts = posted.ts;
+          await redis.hset(g, 'ts', ts, 'postedCount', String(group.count), 'updatedAt', String(this.now()));
+          stats.posted++;
+        } catch (error) {
+          // Kept dirty: the next flush tries again; nothing recorded is lost while Slack is unreachable.
+          later.push(id);
+          await redis.del(`${g}:lock`);
+          this.options.onError?.(error, group);
+          continue;
+        }
+      } else {
+        const [postedCount, updatedAt] = await redis.hmget(g, 'postedCount', 'updatedAt');
+        if (Number(postedCount) !== group.count) {
+          if (this.now() - Number(updatedAt ?? 0) < updateIntervalMs) {
+            later.push(id);
+          } else {
+            try {
+              await chat.update(group.channel, ts, renderGroup(group));
+              await redis.hset(g, 'postedCount', String(group.count), 'updatedAt', String(this.now()));
+              stats.updated++;
+            } catch (error) {
+              later.push(id);
+              this.options.onError?.(error, group);
+              continue;
+            }
+          }
+        }
+      }
+      try {
+        for (;;) {
+          // Read, post, then remove: a failed post leaves the sample queued for the next flush.
+          const sample = await redis.lindex(`${g}:pending`, 0);
+          if (sample === null) break;
+          await chat.post(group.channel, { text: sample }, { threadTs: ts });
+          await redis.lpop(`${g}:pending`);
+          stats.replies++;
+        }
+      } catch (error) {
+        later.push(id);
+        this.options.onError?.(error, group);
+      }
+    }
+    if (later.length > 0) await redis.sadd(`${this.prefix}dirty`, ...later);
+    return stats;
+  }
+
+  /** Ids of groups with work pending, for status and tests. */
+  async pending(): Promise<number> {
+    return this.options.redis.scard(`${this.prefix}dirty`);
+  }
+}

@@ -1,0 +1,382 @@
+/**
+ * The AMQP side of the tap for one cluster. It connects to any node (shuffled, like oslo's `rabbit_hosts`) with
+ * heartbeats, and for each binding opens its own channel, so one missing or misdeclared exchange never takes the
+ * other bindings down. Topology is re-created after every reconnect; a broker-side cancel (queue deleted, node
+ * failover) re-subscribes. Exclusive queues die with the connection, so warren never leaves behind the
+ * zombie queue or backlog it warns about (exclusive, not auto-delete: see setupBindingOnce); `tap.mode: durable` trades that for a named quorum queue with expiry and
+ * a length cap, so events published while warren is down are kept.
+ *
+ * Deliveries are handed to the pipeline and acked after it returns. The pipeline never throws for bad input; if it
+ * throws (Redis down) the delivery is requeued after a pause instead of being lost or spinning.
+ */
+import { type Channel, type ChannelModel, type ConsumeMessage, connect } from 'amqplib';
+import type { ClusterConfig } from '../config/schema.js';
+import type { BindingConfig, TapConfig } from '../config/tap-schema.js';
+import type { Logger } from '../logger.js';
+import { scrub } from '../secrets.js';
+import type { TapMetrics } from './tap-metrics.js';
+import type { TapPipeline } from './tap-pipeline.js';
+
+export type BindingState = 'pending' | 'bound' | 'waiting_for_exchange' | 'failed';
+
+export interface BindingStatus {
+  exchange: string;
+  routingKeys: string[];
+  state: BindingState;
+  queue?: string;
+  error?: string;
+}
+
+export interface TapStatus {
+  cluster: string;
+  connected: boolean;
+  /** host:port of the node the tap is connected to. */
+  node?: string;
+  mode: TapConfig['mode'];
+  paused: boolean;
+  blocked: boolean;
+  reconnects: number;
+  bindings: BindingStatus[];
+  received: number;
+  invalid: number;
+  lastEventAt?: number;
+  eventsPerSecond: number;
+}
+
+interface BindingRuntime {
+  config: BindingConfig;
+  status: BindingStatus;
+  channel?: Channel;
+  consumerTag?: string;
+  retry?: NodeJS.Timeout;
+  /** Set while a setup runs, so a retry timer and a reconnect never set up the same binding twice. */
+  settingUp?: boolean;
+}
+
+export interface NotificationTapOptions {
+  cluster: ClusterConfig;
+  tap: TapConfig;
+  pipeline: TapPipeline;
+  metrics: TapMetrics;
+  logger: Logger;
+  random?: () => number;
+}
+
+const PIPELINE_RETRY_MS = 1_000;
+
+function hostPort(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || (parsed.protocol === 'amqps:' ? 5671 : 5672)}`;
+}
+
+function shuffle<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+export class NotificationTap {
+  private readonly urls: string[];
+  private readonly bindings: BindingRuntime[];
+  private readonly random: () => number;
+  private readonly log: Logger;
+  private connection?: ChannelModel;
+  /** True from the moment the current connection starts closing, so channel closes are not mistaken for cancels. */
+  private closing = false;
+  private urlIndex = 0;
+  private stopped = false;
+  private paused = false;
+  private blocked = false;
+  private reconnects = 0;
+  private connectedNode?: string;
+  private durableQueueReady?: Promise<string>;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private readonly recent: number[] = [];
+
+  constructor(private readonly options: NotificationTapOptions) {
+    this.random = options.random ?? Math.random;
+    this.urls = shuffle(options.cluster.amqp, this.random);
+    this.log = options.logger.child({ component: 'tap', cluster: options.cluster.name });
+    this.bindings = options.tap.bindings.map((config) => ({
+      config,
+      status: { exchange: config.exchange, routingKeys: [...config.routingKeys], state: 'pending' as BindingState },
+    }));
+  }
+
+  get cluster(): string {
+    return this.options.cluster.name;
+  }
+
+  start(): void {
+    if (!this.loop) this.loop = this.connectLoop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    for (const b of this.bindings) clearTimeout(b.retry);
+    await this.connection?.close().catch(() => undefined);
+    await this.loop;
+  }
+
+  async pause(): Promise<void> {
+    this.paused = true;
+    await Promise.all(this.bindings.map((b) => this.cancelConsumer(b)));
+  }
+
+  async resume(): Promise<void> {
+    if (!this.paused) return;
+    this.paused = false;
+    await Promise.all(this.bindings.filter((b) => b.status.state === 'bound').map((b) => this.consume(b)));
+  }
+
+  status(): TapStatus {
+    const counters = this.options.pipeline.counters;
+    const since = Date.now() - 60_000;
+    while (this.recent.length > 0 && (this.recent[0] as number) < since) this.recent.shift();
+    return {
+      cluster: this.cluster,
+      connected: this.connection !== undefined,
+      node: this.connectedNode,
+      mode: this.options.tap.mode,
+      paused: this.paused,
+      blocked: this.blocked,
+      reconnects: this.reconnects,
+      bindings: this.bindings.map((b) => ({ ...b.status, routingKeys: [...b.status.routingKeys] })),
+      received: counters.received,
+      invalid: counters.invalid,
+      lastEventAt: counters.lastEventAt,
+      eventsPerSecond: Math.round((this.recent.length / 60) * 10) / 10,
+    };
+  }
+
+  private backoffMs(attempt: number): number {
+    const base = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+    return Math.round(base * (0.5 + this.random()));
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private async connectLoop(): Promise<void> {
+    let failures = 0;
+    let connectedBefore = false;
+    while (!this.stopped) {
+      const url = this.urls[this.urlIndex % this.urls.length] as string;
+      this.urlIndex++;
+      try {
+        const heartbeat = Math.max(1, Math.round(this.options.tap.heartbeat / 1000));
+        const target = new URL(url);
+        target.searchParams.set('heartbeat', String(heartbeat));
+        const connection = await connect(target.toString(), {
+          clientProperties: { connection_name: `warren-tap:${this.cluster}:${process.pid}` },
+          timeout: 10_000,
+        });
+        if (this.stopped) {
+          await connection.close().catch(() => undefined);
+          break;
+        }
+        failures = 0;
+        if (connectedBefore) {
+          this.reconnects++;
+          this.options.metrics.reconnects.inc({ cluster: this.cluster });
+        }
+        connectedBefore = true;
+        this.closing = false;
+        const closed = new Promise<void>((resolve) =>
+          connection.once('close', () => {
+            this.closing = true;
+            resolve();
+          }),
+        );
+        connection.on('error', (error: Error) => {
+          this.closing = true;
+          this.log.warn({ err: error }, 'tap connection error');
+        });
+        connection.on('blocked', (reason: string) => {
+          this.blocked = true;
+          this.log.warn({ reason }, 'tap connection blocked by the broker (resource alarm)');
+        });
+        connection.on('unblocked', () => {
+          this.blocked = false;
+          this.log.info('tap connection unblocked');
+        });
+        this.connection = connection;
+        this.connectedNode = hostPort(url);
+        this.log.info({ node: this.connectedNode }, 'tap connected');
+        this.durableQueueReady = undefined;
+        for (const binding of this.bindings) void this.setupBinding(connection, binding);
+        await closed;
+        this.connection = undefined;
+        this.connectedNode = undefined;
+        for (const b of this.bindings) {
+          clearTimeout(b.retry);
+          b.channel = undefined;
+          b.consumerTag = undefined;
+          b.status.state = 'pending';
+        }
+        if (!this.stopped)
+          this.log.warn({ node: hostPort(url) }, 'tap connection closed; reconnecting to another node');
+      } catch (error) {
+        failures++;
+        this.log.warn({ node: hostPort(url), err: scrub(String(error)) }, 'tap cannot connect');
+      }
+      // A fresh connection is tried at once on another node; repeated failures back off with jitter.
+      if (!this.stopped && failures > 0) await this.sleep(this.backoffMs(failures));
+    }
+  }
+
+  /** Retries belong to one connection: a timer set under a connection that has since closed does nothing. */
+  private scheduleRetry(binding: BindingRuntime, ms: number, connection: ChannelModel): void {
+    clearTimeout(binding.retry);
+    binding.retry = setTimeout(() => {
+      if (this.connection === connection && !this.stopped) void this.setupBinding(connection, binding);
+    }, ms);
+  }
+
+  private async durableQueue(channel: Channel): Promise<string> {
+    const name = `warren.tap.${this.cluster}`;
+    const { expires, maxLength } = this.options.tap.durableQueue;
+    await channel.assertQueue(name, {
+      durable: true,
+      arguments: { 'x-queue-type': 'quorum', 'x-expires': expires, 'x-max-length': maxLength },
+    });
+    return name;
+  }
+
+  private async setupBinding(connection: ChannelModel, binding: BindingRuntime): Promise<void> {
+    if (binding.settingUp || binding.status.state === 'bound' || binding.status.state === 'failed') return;
+    binding.settingUp = true;
+    try {
+      await this.setupBindingOnce(connection, binding);
+    } finally {
+      binding.settingUp = false;
+    }
+  }
+
+  private async setupBindingOnce(connection: ChannelModel, binding: BindingRuntime): Promise<void> {
+    const { tap } = this.options;
+    const exchange = binding.config.exchange;
+    let channel: Channel;
+    try {
+      channel = await connection.createChannel();
+    } catch {
+      return; // The connection is going away; the reconnect re-creates everything.
+    }
+    binding.channel = channel;
+    let lastError: Error | undefined;
+    channel.on('error', (error: Error) => {
+      lastError = error;
+    });
+    channel.on('close', () => {
+      if (binding.channel === channel) {
+        binding.channel = undefined;
+        binding.consumerTag = undefined;
+      }
+      // A channel closed under a live connection after binding (e.g. queue deleted): set it up again.
+      if (!this.stopped && this.connection === connection && !this.closing && binding.status.state === 'bound') {
+        binding.status.state = 'pending';
+        this.scheduleRetry(binding, 1_000, connection);
+      }
+    });
+    try {
+      if (tap.declareExchanges) {
+        await channel.assertExchange(exchange, 'topic', { durable: tap.exchangeDurable, autoDelete: false });
+      } else {
+        await channel.checkExchange(exchange);
+      }
+      let queue: string;
+      if (tap.mode === 'durable') {
+        this.durableQueueReady ??= this.durableQueue(channel);
+        queue = await this.durableQueueReady;
+      } else {
+        // Exclusive already ties the queue's life to this connection. auto-delete would add nothing but harm: the
+        // broker would delete the queue the moment `/rabbit tap pause` cancels its only consumer.
+        queue = (await channel.assertQueue('', { exclusive: true, autoDelete: false, durable: false })).queue;
+      }
+      for (const key of binding.config.routingKeys) await channel.bindQueue(queue, exchange, key);
+      binding.status = { ...binding.status, state: 'bound', queue, error: undefined };
+      if (tap.mode === 'exclusive' || this.bindings.find((b) => b.status.state === 'bound') === binding) {
+        await channel.prefetch(tap.prefetch);
+        if (!this.paused) await this.consume(binding);
+      }
+      this.log.info({ exchange, queue }, 'tap bound');
+    } catch (error) {
+      const message = String((lastError ?? error) instanceof Error ? (lastError ?? (error as Error)).message : error);
+      if (/NOT_FOUND/.test(message) && /exchange/i.test(message)) {
+        if (binding.status.state !== 'waiting_for_exchange') {
+          this.log.info({ exchange }, 'exchange does not exist yet (oslo declares it on first publish); will retry');
+        }
+        binding.status = { ...binding.status, state: 'waiting_for_exchange', error: `exchange ${exchange} not found` };
+        this.scheduleRetry(binding, tap.exchangeRetry, connection);
+      } else if (/PRECONDITION_FAILED/.test(message)) {
+        const error = `exchange ${exchange} exists with other flags than warren declares (durable=${tap.exchangeDurable} from tap.exchangeDurable): set tap.exchangeDurable to the deployment's amqp_durable_queues, or tap.declareExchanges: false`;
+        this.log.error({ exchange, broker: message }, error);
+        binding.status = { ...binding.status, state: 'failed', error };
+      } else if (this.connection === connection && !this.stopped) {
+        binding.status = { ...binding.status, state: 'pending', error: scrub(message) };
+        this.log.warn({ exchange, err: scrub(message) }, 'tap binding failed; will retry');
+        this.scheduleRetry(binding, 2_000, connection);
+      }
+      await channel.close().catch(() => undefined);
+    }
+  }
+
+  private async consume(binding: BindingRuntime): Promise<void> {
+    const channel = binding.channel;
+    const queue = binding.status.queue;
+    if (!channel || !queue || binding.consumerTag) return;
+    const reply = await channel.consume(queue, (msg) => this.onMessage(binding, channel, msg), { noAck: false });
+    binding.consumerTag = reply.consumerTag;
+  }
+
+  private async cancelConsumer(binding: BindingRuntime): Promise<void> {
+    const tag = binding.consumerTag;
+    binding.consumerTag = undefined;
+    if (tag && binding.channel) await binding.channel.cancel(tag).catch(() => undefined);
+  }
+
+  private onMessage(binding: BindingRuntime, channel: Channel, msg: ConsumeMessage | null): void {
+    if (msg === null) {
+      // Broker-side cancel: the queue was deleted or its node went away. Re-create the binding.
+      this.log.warn({ exchange: binding.config.exchange }, 'tap consumer cancelled by the broker; re-subscribing');
+      binding.consumerTag = undefined;
+      binding.status.state = 'pending';
+      void channel.close().catch(() => undefined);
+      if (this.connection) this.scheduleRetry(binding, 500, this.connection);
+      return;
+    }
+    this.recent.push(Date.now());
+    if (this.recent.length > 100_000) this.recent.splice(0, this.recent.length - 100_000);
+    this.options.pipeline.handle(msg.fields.exchange, msg.fields.routingKey, msg.content).then(
+      () => {
+        try {
+          channel.ack(msg);
+        } catch {
+          // Channel already closed: the broker redelivers, and de-duplication by message_id absorbs it.
+        }
+      },
+      (error: unknown) => {
+        this.log.warn({ err: error }, 'tap could not process a notification; requeueing it');
+        setTimeout(() => {
+          try {
+            channel.nack(msg, false, true);
+          } catch {
+            // Channel closed: the broker redelivers.
+          }
+        }, PIPELINE_RETRY_MS);
+      },
+    );
+  }
+}

@@ -1,0 +1,44 @@
+/** The tap's Prometheus counters, registered on warren's one registry. Every received event lands in exactly one outcome. */
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export interface TapMetrics {
+  events: Counter<'cluster' | 'outcome'>;
+  invalid: Counter<'cluster' | 'reason'>;
+  reconnects: Counter<'cluster'>;
+  slack: Counter<'action'>;
+  pendingGroups: Gauge;
+}
+
+export function createTapMetrics(registry: Registry): TapMetrics {
+  return {
+    events: new Counter({
+      name: 'warren_tap_events_total',
+      help: 'Notifications received by the tap, by outcome: new (opened a group), grouped, duplicate, dropped, unrouted, no_channel, invalid.',
+      labelNames: ['cluster', 'outcome'] as const,
+      registers: [registry],
+    }),
+    invalid: new Counter({
+      name: 'warren_tap_invalid_total',
+      help: 'Notifications rejected by the decoder, by reason (oversized, encoding, not_json, envelope, schema). Acked, never requeued.',
+      labelNames: ['cluster', 'reason'] as const,
+      registers: [registry],
+    }),
+    reconnects: new Counter({
+      name: 'warren_tap_reconnects_total',
+      help: 'AMQP reconnections of the tap.',
+      labelNames: ['cluster'] as const,
+      registers: [registry],
+    }),
+    slack: new Counter({
+      name: 'warren_tap_slack_total',
+      help: 'Slack calls made for grouped tap alerts, by action (post, update, reply, error).',
+      labelNames: ['action'] as const,
+      registers: [registry],
+    }),
+    pendingGroups: new Gauge({
+      name: 'warren_tap_pending_groups',
+      help: 'Grouped tap alerts with Slack work queued in Redis.',
+      registers: [registry],
+    }),
+  };
+}

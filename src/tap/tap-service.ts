@@ -1,0 +1,131 @@
+/**
+ * Runs the notification tap for every cluster: one AMQP tap and pipeline per cluster, one shared alert grouper in
+ * Redis, and the flush loop that does the Slack side. Exposes status, pause and resume for `/rabbit tap`.
+ */
+import type { Redis } from 'ioredis';
+import type { ChatPort } from '../chat/chat-message.js';
+import type { ClusterConfig } from '../config/schema.js';
+import type { TapConfig } from '../config/tap-schema.js';
+import { UnknownClusterError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { WarrenMetrics } from '../metrics.js';
+import { AlertGrouper } from './alert-grouper.js';
+import { NotificationRouter } from './notification-router.js';
+import { NotificationTap, type TapStatus } from './notification-tap.js';
+import { createTapMetrics, type TapMetrics } from './tap-metrics.js';
+import { TapPipeline } from './tap-pipeline.js';
+
+export interface TapControl {
+  status(): TapStatus[];
+  pause(cluster?: string): Promise<string[]>;
+  resume(cluster?: string): Promise<string[]>;
+}
+
+export interface TapServiceOptions {
+  clusters: ClusterConfig[];
+  tap: TapConfig;
+  alertChannel?: string;
+  redis: Redis;
+  chat: ChatPort;
+  metrics: WarrenMetrics;
+  logger: Logger;
+  /** How often queued Slack work is flushed; small so a new group reaches Slack within a second. */
+  flushEveryMs?: number;
+}
+
+export class TapService implements TapControl {
+  readonly grouper: AlertGrouper;
+  readonly taps: NotificationTap[];
+  readonly metrics: TapMetrics;
+  private timer?: NodeJS.Timeout;
+  private lastFlushError = 0;
+
+  constructor(private readonly options: TapServiceOptions) {
+    const { tap, logger } = options;
+    this.metrics = createTapMetrics(options.metrics.registry);
+    this.grouper = new AlertGrouper({
+      redis: options.redis,
+      chat: options.chat,
+      windowMs: tap.groupWindow,
+      updateIntervalMs: tap.updateInterval,
+      maxSamples: tap.maxSamples,
+      dedupTtlMs: tap.dedupTtl,
+      onError: (error, group) => {
+        this.metrics.slack.inc({ action: 'error' });
+        logger.warn(
+          { err: error, channel: group.channel, title: group.title },
+          'posting a tap alert failed; will retry',
+        );
+      },
+    });
+    const router = new NotificationRouter({
+      routes: tap.routes,
+      alertChannel: options.alertChannel,
+      groupBy: tap.groupBy,
+    });
+    this.taps = options.clusters.map((cluster) => {
+      const pipeline = new TapPipeline({
+        cluster: cluster.name,
+        maxBodyBytes: tap.maxBodyBytes,
+        router,
+        grouper: this.grouper,
+        metrics: this.metrics,
+        logger,
+      });
+      return new NotificationTap({ cluster, tap, pipeline, metrics: this.metrics, logger });
+    });
+  }
+
+  start(): void {
+    for (const tap of this.taps) tap.start();
+    const every = this.options.flushEveryMs ?? 250;
+    const tick = async () => {
+      try {
+        const stats = await this.grouper.flush();
+        if (stats.posted) this.metrics.slack.inc({ action: 'post' }, stats.posted);
+        if (stats.updated) this.metrics.slack.inc({ action: 'update' }, stats.updated);
+        if (stats.replies) this.metrics.slack.inc({ action: 'reply' }, stats.replies);
+        this.metrics.pendingGroups.set(await this.grouper.pending());
+      } catch (error) {
+        // Redis unreachable: say so at most every 30 s and keep ticking.
+        if (Date.now() - this.lastFlushError > 30_000) this.options.logger.warn({ err: error }, 'tap flush failed');
+        this.lastFlushError = Date.now();
+      }
+      if (this.timer) this.timer = setTimeout(tick, every);
+    };
+    this.timer = setTimeout(tick, every);
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await Promise.all(this.taps.map((t) => t.stop()));
+  }
+
+  status(): TapStatus[] {
+    return this.taps.map((t) => t.status());
+  }
+
+  private select(cluster?: string): NotificationTap[] {
+    if (cluster === undefined) return this.taps;
+    const found = this.taps.filter((t) => t.cluster === cluster);
+    if (found.length === 0)
+      throw new UnknownClusterError(
+        cluster,
+        this.taps.map((t) => t.cluster),
+      );
+    return found;
+  }
+
+  async pause(cluster?: string): Promise<string[]> {
+    const taps = this.select(cluster);
+    await Promise.all(taps.map((t) => t.pause()));
+    return taps.map((t) => t.cluster);
+  }
+
+  async resume(cluster?: string): Promise<string[]> {
+    const taps = this.select(cluster);
+    await Promise.all(taps.map((t) => t.resume()));
+    return taps.map((t) => t.cluster);
+  }
+}

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { renderGroup } from '../../src/tap/alert-grouper.js';
+
+describe('renderGroup', () => {
+  it('shows count, window, hosts, instances and the last error, with a plain-text fallback', () => {
+    const message = renderGroup({
+      id: 'g1',
+      channel: 'C0ALERTS',
+      title: 'compute.instance.create.error from compute on cmp-01',
+      severity: 'error',
+      groupKey: 'eventType=compute.instance.create.error service=compute host=cmp-01',
+      route: 'errors',
+      cluster: 'prod',
+      count: 1234,
+      firstSeen: Date.UTC(2026, 10, 22, 13, 0, 0),
+      lastSeen: Date.UTC(2026, 10, 22, 13, 4, 30),
+      lastError: 'RescheduledException: Build of instance x was re-scheduled',
+      hosts: Array.from({ length: 10 }, (_, i) => `cmp-${i}`),
+      instances: ['i-1'],
+    });
+    expect(message.text).toBe('compute.instance.create.error from compute on cmp-01: 1234 event(s)');
+    const json = JSON.stringify(message.blocks);
+    expect(json).toContain('*1,234* events 2026-11-22 13:00:00Z → 2026-11-22 13:04:30Z');
+    expect(json).toContain('*Hosts (10)*\\n`cmp-0`');
+    expect(json).toContain('and 2 more');
+    expect(json).toContain('RescheduledException: Build of instance x was re-scheduled');
+  });
+});

@@ -1,0 +1,372 @@
+/**
+ * The notification tap end to end on the real 3-node cluster and Redis: oslo wire-format notifications published
+ * to topic exchanges arrive as grouped Slack messages (fake Slack) in the right channels; bursts become one message
+ * updated in place; the tap survives the death of its node; late and misdeclared exchanges; malformed bodies.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { z } from 'zod';
+import type { ChatMessage, ChatPort } from '../../src/chat/chat-message.js';
+import { loadConfig } from '../../src/config/load.js';
+import { tapSchema } from '../../src/config/tap-schema.js';
+import { attachLocalStack } from '../../src/devstack/index.js';
+import { createLogger } from '../../src/logger.js';
+import { createMetrics } from '../../src/metrics.js';
+import { TapService } from '../../src/tap/tap-service.js';
+import { startWarren, type Warren } from '../../src/warren.js';
+import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
+import { OsloPublisher, osloMessage } from '../support/oslo-publisher.js';
+import { stackEnv } from '../support/stack-env.js';
+import { waitUntil } from '../support/wait-until.js';
+
+const NOVA_LEGACY = 'nova-legacy-compute.instance.create.error';
+const SIGNING_SECRET = 'tap-test-signing-secret';
+
+describe('notification tap', () => {
+  const stack = inject('stack');
+  const late = `warren-late-${randomUUID().slice(0, 8)}`;
+  let fake: FakeSlack;
+  let warren: Warren;
+  let publisher: OsloPublisher;
+
+  const topLevelPosts = (predicate: (c: RecordedCall) => boolean) =>
+    fake.callsTo('chat.postMessage').filter((c) => c.params.thread_ts === undefined && predicate(c));
+  const textOf = (c: RecordedCall) => `${String(c.params.text)} ${JSON.stringify(c.params.blocks ?? [])}`;
+  const eventCount = async (outcome: string) => {
+    const metric = await warren.metrics.registry.getSingleMetric('warren_tap_events_total')?.get();
+    return (metric?.values ?? []).filter((v) => v.labels.outcome === outcome).reduce((sum, v) => sum + v.value, 0);
+  };
+  const invalidCount = async (reason: string) => {
+    const metric = await warren.metrics.registry.getSingleMetric('warren_tap_invalid_total')?.get();
+    return (metric?.values ?? []).filter((v) => v.labels.reason === reason).reduce((sum, v) => sum + v.value, 0);
+  };
+  const bindingsBound = () =>
+    warren.tap
+      ?.status()[0]
+      ?.bindings.filter((b) => b.state === 'bound')
+      .map((b) => b.exchange) ?? [];
+
+  beforeAll(async () => {
+    const redis = new Redis(stack.redisUrl);
+    const stale = await redis.keys('warren:tap:*');
+    if (stale.length > 0) await redis.del(...stale);
+    redis.disconnect();
+
+    publisher = await OsloPublisher.connect(stack.nodes[0]?.amqpUrl as string);
+    for (const exchange of ['nova', 'neutron', 'openstack', 'glance']) await publisher.declareExchange(exchange);
+    fake = await FakeSlack.start();
+    const dir = mkdtempSync(join(tmpdir(), 'warren-tap-'));
+    const file = join(dir, 'warren.yaml');
+    writeFileSync(
+      file,
+      `slack:
+  alertChannel: C0ALERTS
+access:
+  operators: [U0OPER]
+tap:
+  exchangeRetry: 300ms
+  updateInterval: 300ms
+  groupWindow: 10m
+  bindings:
+    - {exchange: nova, routingKeys: [notifications.error, notifications.info, versioned_notifications.error, versioned_notifications.info]}
+    - {exchange: neutron, routingKeys: [notifications.error, notifications.info]}
+    - {exchange: openstack, routingKeys: [notifications.error, notifications.info]}
+    - {exchange: glance, routingKeys: [notifications.info]}
+    - {exchange: ${late}, routingKeys: [notifications.error]}
+  routes:
+    - {name: network, match: {exchange: [neutron], priority: [ERROR, CRITICAL]}, channel: C0NETWORK}
+    - {name: errors, match: {priority: [ERROR, CRITICAL]}}
+    - name: forced-down
+      match: {eventType: service.update, payload: {nova_object.data.forced_down: true}}
+      severity: warning
+      template: "Service {service} on {host} forced down"
+`,
+    );
+    const config = loadConfig({
+      env: {
+        ...stackEnv(stack),
+        WARREN_CONFIG: file,
+        SLACK_BOT_TOKEN: 'xoxb-tap-test',
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        SLACK_API_URL: fake.apiUrl,
+      },
+    });
+    warren = await startWarren(config, {
+      logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent', process.stderr),
+    });
+    await waitUntil(() => bindingsBound().length === 4, 'the four existing exchanges to be bound');
+  });
+
+  afterAll(async () => {
+    await warren?.stop();
+    await publisher?.close();
+    await fake?.stop();
+  });
+
+  it('posts errors of both envelope versions to the routed channels, with the extracted fields', async () => {
+    const unroutedBefore = await eventCount('unrouted');
+    await publisher.publish(osloMessage(`${NOVA_LEGACY}.v1.json`));
+    await publisher.publish(osloMessage(`${NOVA_LEGACY}.v2.json`));
+    await publisher.publish(osloMessage('cinder-volume.attach.error.v2.json'));
+    await publisher.publish(
+      osloMessage('neutron-port.create.end.v1.json', (m) => {
+        m.priority = 'ERROR';
+        m.event_type = 'port.create.error';
+      }),
+      'neutron',
+      'notifications.error',
+    );
+    await publisher.publish(osloMessage('nova-versioned-service.update.v2.json'));
+    await publisher.publish(osloMessage('glance-image.activate.v2.json'));
+    await publisher.confirm();
+
+    const nova = await fake.waitForCall('chat.postMessage', (c) => textOf(c).includes('compute.instance.create.error'));
+    expect(nova.params.channel).toBe('C0ALERTS');
+    expect(textOf(nova)).toContain('cmp-01.dc1.example.net');
+    const network = await fake.waitForCall('chat.postMessage', (c) => textOf(c).includes('port.create.error'));
+    expect(network.params.channel).toBe('C0NETWORK');
+    const cinder = await fake.waitForCall('chat.postMessage', (c) => textOf(c).includes('volume.attach.error'));
+    expect(cinder.params.channel).toBe('C0ALERTS');
+    const forced = await fake.waitForCall('chat.postMessage', (c) => textOf(c).includes('forced down'));
+    expect(String(forced.params.text)).toMatch(/^Service nova-compute on \S+ forced down: 1 event\(s\)$/);
+
+    // v1 and v2 of the same failure on the same host are one group: one message, both samples in its thread.
+    const novaGroup = await waitUntil(async () => {
+      const group = topLevelPosts((c) => textOf(c).includes('compute.instance.create.error'));
+      return group.length === 1 ? group : undefined;
+    }, 'one message for the nova error group');
+    expect(novaGroup).toHaveLength(1);
+    const replies = await waitUntil(() => {
+      const r = fake
+        .callsTo('chat.postMessage')
+        .filter(
+          (c) => c.params.thread_ts !== undefined && String(c.params.text).includes('compute.instance.create.error'),
+        );
+      return r.length === 2 ? r : undefined;
+    }, 'two thread samples for the nova group');
+    expect(String(replies[0]?.params.text)).toContain('RescheduledException');
+    expect(String(replies[0]?.params.text)).toContain('instance `178b0921-8f85-4257-88b6-2e743b5a975c`');
+
+    // INFO (glance image.activate) is counted, not posted.
+    await waitUntil(async () => (await eventCount('unrouted')) > unroutedBefore, 'the INFO event to be counted');
+    expect(topLevelPosts((c) => textOf(c).includes('image.activate'))).toEqual([]);
+  });
+
+  it('turns a burst of 1,000 errors into one message updated in place, with every event counted', async () => {
+    const host = `burst-${randomUUID().slice(0, 6)}`;
+    const before = (await eventCount('new')) + (await eventCount('grouped'));
+    const burst = () => osloMessage(`${NOVA_LEGACY}.v2.json`, (m) => (m.publisher_id = `compute.${host}`));
+    // The first event opens the group's message; the other 999 must edit it, not post again.
+    await publisher.publish(burst());
+    await publisher.confirm();
+    const first = await fake.waitForCall('chat.postMessage', (c) => textOf(c).includes(host), 20_000);
+    for (let i = 0; i < 999; i++) await publisher.publish(burst());
+    await publisher.confirm();
+    const final = await waitUntil(
+      () =>
+        fake
+          .callsTo('chat.update')
+          .find((c) => textOf(c).includes(host) && String(c.params.text).endsWith(': 1000 event(s)')),
+      'the group message to be edited to 1000 events',
+      45_000,
+    );
+    expect(final.params.ts).toBe((first.reply as { ts: string }).ts);
+    expect(final.params.channel).toBe('C0ALERTS');
+    expect((await eventCount('new')) + (await eventCount('grouped')) - before).toBe(1000);
+    expect(topLevelPosts((c) => textOf(c).includes(host))).toHaveLength(1);
+    const threadReplies = fake
+      .callsTo('chat.postMessage')
+      .filter((c) => c.params.thread_ts !== undefined && String(c.params.text).includes(host));
+    expect(threadReplies).toHaveLength(5);
+    expect(fake.callsTo('chat.update').filter((c) => textOf(c).includes(host)).length).toBeLessThan(100);
+  });
+
+  it('reconnects to another node when its node dies, and keeps delivering without duplicate posts', async () => {
+    const handle = attachLocalStack(stack);
+    const status = warren.tap?.status()[0];
+    const node = stack.nodes.find((n) => status?.node === `127.0.0.1:${n.amqpPort}`);
+    expect(node).toBeDefined();
+    const name = (node as { name: string }).name;
+    await handle.killNode(name);
+    try {
+      await waitUntil(
+        () => {
+          const s = warren.tap?.status()[0];
+          return s?.connected && s.node !== status?.node && s.bindings.filter((b) => b.state === 'bound').length === 4;
+        },
+        'the tap to reconnect to another node and re-bind',
+        60_000,
+      );
+      expect(warren.tap?.status()[0]?.reconnects).toBeGreaterThanOrEqual(1);
+      const survivor = stack.nodes.find((n) => n.name !== name) as { amqpUrl: string };
+      const other = await OsloPublisher.connect(survivor.amqpUrl);
+      const host = `failover-${randomUUID().slice(0, 6)}`;
+      const message = osloMessage(`${NOVA_LEGACY}.v1.json`, (m) => (m.publisher_id = `compute.${host}`));
+      await other.publish(message);
+      await other.publish(message); // a redelivery of the same message_id must not post twice
+      await other.confirm();
+      await other.close();
+      await fake.waitForCall('chat.postMessage', (c) => textOf(c).includes(host), 20_000);
+      expect(topLevelPosts((c) => textOf(c).includes(host))).toHaveLength(1);
+      await waitUntil(
+        async () => (await eventCount('duplicate')) >= 1,
+        'the repeated message_id to be counted as duplicate',
+      );
+    } finally {
+      await handle.startNode(name);
+      await publisher.close();
+      publisher = await OsloPublisher.connect(stack.nodes.find((n) => n.name !== name)?.amqpUrl as string);
+    }
+  });
+
+  it('binds an exchange that appears after start', async () => {
+    expect(warren.tap?.status()[0]?.bindings.find((b) => b.exchange === late)?.state).toBe('waiting_for_exchange');
+    await publisher.declareExchange(late);
+    await waitUntil(() => bindingsBound().includes(late), `exchange ${late} to be bound`);
+    const host = `late-${randomUUID().slice(0, 6)}`;
+    await publisher.publish(
+      osloMessage(`${NOVA_LEGACY}.v2.json`, (m) => (m.publisher_id = `compute.${host}`)),
+      late,
+      'notifications.error',
+    );
+    await publisher.confirm();
+    await fake.waitForCall('chat.postMessage', (c) => textOf(c).includes(host), 20_000);
+  });
+
+  it('answers /rabbit tap and pauses and resumes for operators only', async () => {
+    const ask = (userId: string, text: string) =>
+      warren.router.reply({ userId, channelId: 'C0OPS', text, respond: async () => undefined });
+    const status = await ask('U0ANYONE', 'tap');
+    expect(status.text).toMatch(/^\*default\*: connected to `127\.0\.0\.1:\d+`/);
+    expect(status.text).toContain('`nova` notifications.error');
+    expect((await ask('U0ANYONE', 'tap pause')).text).toBe(
+      'Not allowed: only operators (access.operators) may run this; <@U0ANYONE> is not one.',
+    );
+    expect(await ask('U0OPER', 'tap pause')).toEqual({
+      visibility: 'in_channel',
+      text: '<@U0OPER> paused the notification tap for default.',
+    });
+    // While paused the event waits in warren's queue on the broker instead of being consumed.
+    const host = `paused-${randomUUID().slice(0, 6)}`;
+    await publisher.publish(osloMessage(`${NOVA_LEGACY}.v2.json`, (m) => (m.publisher_id = `compute.${host}`)));
+    await publisher.confirm();
+    const queue = warren.tap?.status()[0]?.bindings.find((b) => b.exchange === 'nova')?.queue as string;
+    const management = warren.clusters.get('default').management;
+    await waitUntil(async () => {
+      // The management API lists a queue shortly after it is created; a 404 until then is not a failure.
+      const q = await management.get(
+        `/api/queues/%2F/${encodeURIComponent(queue)}`,
+        z.looseObject({ messages_ready: z.number().optional() }),
+      );
+      return (q.messages_ready ?? 0) >= 1;
+    }, 'the event to wait in the paused queue').catch(async (error) => {
+      await warren.tap?.resume();
+      throw error;
+    });
+    expect(topLevelPosts((c) => textOf(c).includes(host))).toEqual([]);
+    expect((await ask('U0OPER', 'tap resume')).text).toBe('<@U0OPER> resumed the notification tap for default.');
+    await fake.waitForCall('chat.postMessage', (c) => textOf(c).includes(host), 20_000);
+  });
+
+  it('acks and counts malformed bodies by reason, and keeps consuming', async () => {
+    const reasons = ['not_json', 'encoding', 'oversized', 'schema', 'envelope'] as const;
+    const before = await Promise.all(reasons.map(invalidCount));
+    await publisher.publishRaw('nova', 'notifications.error', Buffer.from('this is not json'));
+    await publisher.publishRaw('nova', 'notifications.error', Buffer.from([0xff, 0xfe, 0x7b]));
+    await publisher.publishRaw('nova', 'notifications.error', Buffer.alloc(1_100_000, 0x20));
+    await publisher.publishRaw('nova', 'notifications.error', Buffer.from('{"event_type": 42}'));
+    await publisher.publishRaw(
+      'nova',
+      'notifications.error',
+      Buffer.from('{"oslo.version": "2.0", "oslo.message": "{nope"}'),
+    );
+    const host = `after-garbage-${randomUUID().slice(0, 6)}`;
+    await publisher.publish(osloMessage(`${NOVA_LEGACY}.v1.json`, (m) => (m.publisher_id = `compute.${host}`)));
+    await publisher.confirm();
+    await fake.waitForCall('chat.postMessage', (c) => textOf(c).includes(host), 20_000);
+    const after = await Promise.all(reasons.map(invalidCount));
+    expect(after.map((n, i) => n - (before[i] as number))).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  it('leaves no queue behind when warren stops', async () => {
+    const queues = (warren.tap?.status()[0]?.bindings ?? []).flatMap((b) => (b.queue ? [b.queue] : []));
+    expect(queues.length).toBeGreaterThanOrEqual(4);
+    const management = warren.clusters.get('default').management;
+    await warren.stop();
+    const names = z.array(z.looseObject({ name: z.string() }));
+    await waitUntil(async () => {
+      const listed = await management.get('/api/queues', names, { columns: 'name' });
+      return queues.every((q) => !listed.some((l) => l.name === q));
+    }, 'the tap queues to disappear with the connection');
+  });
+});
+
+describe('notification tap with declareExchanges', () => {
+  const stack = inject('stack');
+
+  it('reports an exchange declared with other flags clearly and keeps the other bindings working', async () => {
+    const publisher = await OsloPublisher.connect(stack.nodes[1]?.amqpUrl as string);
+    await publisher.declareExchange('nova'); // non-durable, as oslo's default amqp_durable_queues=false
+    const fresh = `warren-durable-${randomUUID().slice(0, 8)}`;
+    const posts: Array<{ channel: string; message: ChatMessage }> = [];
+    const chat: ChatPort = {
+      post: async (channel, message) => {
+        posts.push({ channel, message });
+        return { channel, ts: String(posts.length) };
+      },
+      update: async () => undefined,
+      postEphemeral: async () => undefined,
+    };
+    const redis = new Redis(stack.redisUrl);
+    const config = loadConfig({ env: stackEnv(stack) });
+    const service = new TapService({
+      clusters: config.clusters,
+      tap: tapSchema.parse({
+        declareExchanges: true,
+        exchangeDurable: true,
+        bindings: [
+          { exchange: 'nova', routingKeys: ['notifications.error'] },
+          { exchange: fresh, routingKeys: ['notifications.error'] },
+        ],
+      }),
+      alertChannel: 'C0ALERTS',
+      redis,
+      chat,
+      metrics: createMetrics(),
+      logger: createLogger('silent'),
+    });
+    service.start();
+    try {
+      const bindings = await waitUntil(() => {
+        const b = service.status()[0]?.bindings;
+        return b?.every((x) => x.state === 'bound' || x.state === 'failed') ? b : undefined;
+      }, 'both bindings to settle');
+      expect(bindings.map((b) => [b.exchange, b.state])).toEqual([
+        ['nova', 'failed'],
+        [fresh, 'bound'],
+      ]);
+      expect(bindings[0]?.error).toBe(
+        "exchange nova exists with other flags than warren declares (durable=true from tap.exchangeDurable): set tap.exchangeDurable to the deployment's amqp_durable_queues, or tap.declareExchanges: false",
+      );
+      const host = `durable-${randomUUID().slice(0, 6)}`;
+      await publisher.publish(
+        osloMessage(`${NOVA_LEGACY}.v2.json`, (m) => (m.publisher_id = `compute.${host}`)),
+        fresh,
+        'notifications.error',
+      );
+      await publisher.confirm();
+      await waitUntil(
+        () => posts.find((p) => p.message.text.includes(host)),
+        'the event on the good binding to be posted',
+      );
+    } finally {
+      await service.stop();
+      redis.disconnect();
+      await publisher.close();
+    }
+  });
+});
