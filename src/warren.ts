@@ -100,7 +100,13 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
 
     const metrics = createMetrics();
     const clusters = new ClusterDirectory(config.clusters);
-    const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    // Auto-pipelining batches the tap's per-event scripts issued in the same tick into one round trip.
+    const redis = new Redis(config.redisUrl, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+    });
     let lastRedisError = 0;
     redis.on('error', (error) => {
       // ioredis retries forever and emits on every attempt; one line per 30 s is enough to say Redis is down.

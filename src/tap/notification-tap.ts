@@ -95,7 +95,9 @@ export class NotificationTap {
   private durableQueueReady?: Promise<string>;
   private loop?: Promise<void>;
   private wake?: () => void;
-  private readonly recent: number[] = [];
+  /** Deliveries per second over the last minute, in a ring of 60 one-second buckets (constant work per event). */
+  private readonly buckets = new Array<number>(60).fill(0);
+  private readonly bucketSecond = new Array<number>(60).fill(-1);
 
   constructor(private readonly options: NotificationTapOptions) {
     this.random = options.random ?? Math.random;
@@ -136,8 +138,11 @@ export class NotificationTap {
 
   status(): TapStatus {
     const counters = this.options.pipeline.counters;
-    const since = Date.now() - 60_000;
-    while (this.recent.length > 0 && (this.recent[0] as number) < since) this.recent.shift();
+    const nowSecond = Math.floor(Date.now() / 1000);
+    let lastMinute = 0;
+    for (let i = 0; i < 60; i++) {
+      if ((this.bucketSecond[i] as number) > nowSecond - 60) lastMinute += this.buckets[i] as number;
+    }
     return {
       cluster: this.cluster,
       connected: this.connection !== undefined,
@@ -150,7 +155,7 @@ export class NotificationTap {
       received: counters.received,
       invalid: counters.invalid,
       lastEventAt: counters.lastEventAt,
-      eventsPerSecond: Math.round((this.recent.length / 60) * 10) / 10,
+      eventsPerSecond: Math.round((lastMinute / 60) * 10) / 10,
     };
   }
 
@@ -357,8 +362,13 @@ export class NotificationTap {
       if (this.connection) this.scheduleRetry(binding, 500, this.connection);
       return;
     }
-    this.recent.push(Date.now());
-    if (this.recent.length > 100_000) this.recent.splice(0, this.recent.length - 100_000);
+    const second = Math.floor(Date.now() / 1000);
+    const slot = second % 60;
+    if (this.bucketSecond[slot] !== second) {
+      this.bucketSecond[slot] = second;
+      this.buckets[slot] = 0;
+    }
+    this.buckets[slot] = (this.buckets[slot] as number) + 1;
     this.options.pipeline.handle(msg.fields.exchange, msg.fields.routingKey, msg.content).then(
       () => {
         try {

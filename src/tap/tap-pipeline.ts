@@ -6,8 +6,8 @@
 import type { Logger } from '../logger.js';
 import type { AlertGrouper } from './alert-grouper.js';
 import { decodeNotification, type InvalidReason } from './notification-envelope.js';
-import { extractFacts } from './notification-facts.js';
-import type { NotificationRouter } from './notification-router.js';
+import { extractFacts, type NotificationFacts } from './notification-facts.js';
+import type { NotificationRouter, TapEvent } from './notification-router.js';
 import type { TapMetrics } from './tap-metrics.js';
 
 export type DeliveryOutcome = 'new' | 'grouped' | 'duplicate' | 'dropped' | 'unrouted' | 'no_channel' | 'invalid';
@@ -52,12 +52,18 @@ export class TapPipeline {
       this.invalid(decoded.reason, decoded.detail, exchange, routingKey);
       return 'invalid';
     }
-    const event = {
+    const notification = decoded.notification;
+    let facts: NotificationFacts | undefined;
+    const event: TapEvent = {
       cluster: this.options.cluster,
       exchange,
       routingKey,
-      notification: decoded.notification,
-      facts: extractFacts(decoded.notification),
+      notification,
+      // Most of the INFO stream is never posted: extract facts only for events a route looks at them for.
+      get facts() {
+        facts ??= extractFacts(notification);
+        return facts;
+      },
     };
     const outcome = this.options.router.route(event);
     if (outcome.kind === 'drop') return 'dropped';

@@ -74,6 +74,10 @@ export class OsloPublisher {
     this.channel.publish(exchange, routingKey, body, { contentType: 'application/json' });
   }
 
+  async deleteQueue(name: string): Promise<void> {
+    await this.channel.deleteQueue(name);
+  }
+
   async confirm(): Promise<void> {
     await (this.channel as Channel & { waitForConfirms(): Promise<void> }).waitForConfirms();
   }

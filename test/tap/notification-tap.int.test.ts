@@ -15,6 +15,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { tapSchema } from '../../src/config/tap-schema.js';
 import { attachLocalStack } from '../../src/devstack/index.js';
 import { createLogger } from '../../src/logger.js';
+import { ManagementClient } from '../../src/management/management-client.js';
 import { createMetrics } from '../../src/metrics.js';
 import { TapService } from '../../src/tap/tap-service.js';
 import { startWarren, type Warren } from '../../src/warren.js';
@@ -366,6 +367,92 @@ describe('notification tap with declareExchanges', () => {
     } finally {
       await service.stop();
       redis.disconnect();
+      await publisher.close();
+    }
+  });
+});
+
+describe('notification tap in durable mode', () => {
+  const stack = inject('stack');
+
+  it('keeps events published while warren is down in a capped, expiring quorum queue', async () => {
+    const publisher = await OsloPublisher.connect(stack.nodes[2]?.amqpUrl as string);
+    const exchange = `warren-durable-mode-${randomUUID().slice(0, 8)}`;
+    await publisher.declareExchange(exchange);
+    const posts: string[] = [];
+    const chat: ChatPort = {
+      post: async (channel, message) => {
+        posts.push(message.text);
+        return { channel, ts: String(posts.length) };
+      },
+      update: async () => undefined,
+      postEphemeral: async () => undefined,
+    };
+    const redis = new Redis(stack.redisUrl);
+    const config = loadConfig({ env: stackEnv(stack) });
+    const cluster = {
+      ...config.clusters[0],
+      name: `durable${randomUUID().slice(0, 6)}`,
+    } as (typeof config.clusters)[0];
+    const make = () =>
+      new TapService({
+        clusters: [cluster],
+        tap: tapSchema.parse({
+          mode: 'durable',
+          durableQueue: { expires: '10m', maxLength: 1000 },
+          bindings: [{ exchange, routingKeys: ['notifications.error'] }],
+        }),
+        alertChannel: 'C0ALERTS',
+        redis,
+        chat,
+        metrics: createMetrics(),
+        logger: createLogger('silent'),
+      });
+    const queueName = `warren.tap.${cluster.name}`;
+    let service = make();
+    service.start();
+    try {
+      await waitUntil(() => service.status()[0]?.bindings[0]?.state === 'bound', 'the durable binding');
+      expect(service.status()[0]?.bindings[0]?.queue).toBe(queueName);
+      await service.stop();
+
+      const host = `while-down-${randomUUID().slice(0, 6)}`;
+      await publisher.publish(
+        osloMessage(`${NOVA_LEGACY}.v2.json`, (m) => (m.publisher_id = `compute.${host}`)),
+        exchange,
+        'notifications.error',
+      );
+      await publisher.confirm();
+
+      const management = new ManagementClient(cluster);
+      const queue = await waitUntil(
+        () =>
+          management
+            .get(
+              `/api/queues/%2F/${queueName}`,
+              z.looseObject({
+                type: z.string(),
+                arguments: z.record(z.string(), z.unknown()),
+                messages: z.number().optional(),
+              }),
+            )
+            .then((q) => ((q.messages ?? 0) >= 1 ? q : undefined))
+            .catch(() => undefined),
+        'the event to wait in the durable queue',
+      );
+      expect(queue.type).toBe('quorum');
+      expect(queue.arguments).toMatchObject({ 'x-expires': 600_000, 'x-max-length': 1000 });
+
+      service = make();
+      service.start();
+      await waitUntil(
+        () => service.grouper.flush().then(() => posts.find((p) => p.includes(host))),
+        'the event to be posted after restart',
+      );
+    } finally {
+      await service.stop();
+      redis.disconnect();
+      await publisher.deleteQueue(queueName);
       await publisher.close();
     }
   });
