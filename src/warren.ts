@@ -160,6 +160,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
         clusters: config.clusters,
         tap: config.tap,
         alertChannel: config.slack.alertChannel,
+        channelIntervalMs: config.slack.channelIntervalMs,
         redis,
         chat,
         metrics,

@@ -165,6 +165,7 @@ export function loadConfig(options: LoadOptions = {}): WarrenConfig {
       mode,
       command: fileConfig.slack.command,
       alertChannel: fileConfig.slack.alertChannel,
+      channelIntervalMs: fileConfig.slack.channelInterval,
       botToken: env.SLACK_BOT_TOKEN,
       signingSecret: env.SLACK_SIGNING_SECRET,
       appToken: env.SLACK_APP_TOKEN,

@@ -5,6 +5,7 @@
  * silently never runs.
  */
 import { z } from 'zod';
+import { duration } from './duration.js';
 import { slackId } from './slack-id.js';
 import { tapSchema } from './tap-schema.js';
 
@@ -26,6 +27,8 @@ export const slackSchema = z.strictObject({
     .regex(/^\/[a-z0-9_-]+$/, 'a slash command such as /rabbit')
     .default('/rabbit'),
   alertChannel: slackId.optional(),
+  /** Minimum time between two messages or edits warren sends to one channel; Slack allows about one per second. */
+  channelInterval: duration({ min: '0ms' }).prefault('1s'),
 });
 
 export const accessSchema = z.strictObject({
@@ -40,7 +43,7 @@ export const remediationSchema = z.strictObject({});
 
 export const fileSchema = z.strictObject({
   clusters: z.array(clusterSchema).default([]),
-  slack: slackSchema.default({ command: '/rabbit' }),
+  slack: slackSchema.prefault({}),
   access: accessSchema.default({ operators: [], approvers: [], channels: [] }),
   tap: tapSchema.prefault({}),
   health: healthSchema.default({}),
@@ -105,6 +108,7 @@ export interface WarrenConfig {
     mode: SlackMode;
     command: string;
     alertChannel?: string;
+    channelIntervalMs: number;
     botToken?: string;
     signingSecret?: string;
     appToken?: string;

@@ -56,6 +56,11 @@ export interface AlertGrouperOptions {
   dedupTtlMs: number;
   keyPrefix?: string;
   now?: () => number;
+  /**
+   * Minimum time between two Slack calls to one channel, across all replicas (Slack allows about one message per
+   * second per channel). Work that would exceed it stays queued for a later flush. 0 disables pacing.
+   */
+  channelIntervalMs?: number;
   /** Slack failures during a flush; the group stays queued and is retried on the next flush. */
   onError?: (error: unknown, group: GroupState) => void;
 }
@@ -243,6 +248,11 @@ export class AlertGrouper {
           later.push(id);
           continue;
         }
+        if (!(await this.paced(group.channel))) {
+          await redis.del(`${g}:lock`);
+          later.push(id);
+          continue;
+        }
         try {
           const posted = await chat.post(group.channel, renderGroup(group));
           ts = posted.ts;
@@ -258,7 +268,7 @@ export class AlertGrouper {
       } else {
         const [postedCount, updatedAt] = await redis.hmget(g, 'postedCount', 'updatedAt');
         if (Number(postedCount) !== group.count) {
-          if (this.now() - Number(updatedAt ?? 0) < updateIntervalMs) {
+          if (this.now() - Number(updatedAt ?? 0) < updateIntervalMs || !(await this.paced(group.channel))) {
             later.push(id);
           } else {
             try {
@@ -278,6 +288,10 @@ export class AlertGrouper {
           // Read, post, then remove: a failed post leaves the sample queued for the next flush.
           const sample = await redis.lindex(`${g}:pending`, 0);
           if (sample === null) break;
+          if (!(await this.paced(group.channel))) {
+            later.push(id);
+            break;
+          }
           await chat.post(group.channel, { text: sample }, { threadTs: ts });
           await redis.lpop(`${g}:pending`);
           stats.replies++;
@@ -289,6 +303,14 @@ export class AlertGrouper {
     }
     if (later.length > 0) await redis.sadd(`${this.prefix}dirty`, ...later);
     return stats;
+  }
+
+  /** True when a Slack call to `channel` may go now; claims the channel's slot in Redis so replicas share the pace. */
+  private async paced(channel: string): Promise<boolean> {
+    const interval = this.options.channelIntervalMs ?? 1_000;
+    if (interval <= 0) return true;
+    const claimed = await this.options.redis.set(`${this.prefix}pace:${channel}`, '1', 'PX', interval, 'NX');
+    return claimed === 'OK';
   }
 
   /** Ids of groups with work pending, for status and tests. */

@@ -25,6 +25,8 @@ export interface TapServiceOptions {
   clusters: ClusterConfig[];
   tap: TapConfig;
   alertChannel?: string;
+  /** See AlertGrouperOptions.channelIntervalMs. */
+  channelIntervalMs?: number;
   redis: Redis;
   chat: ChatPort;
   metrics: WarrenMetrics;
@@ -50,6 +52,7 @@ export class TapService implements TapControl {
       updateIntervalMs: tap.updateInterval,
       maxSamples: tap.maxSamples,
       dedupTtlMs: tap.dedupTtl,
+      channelIntervalMs: options.channelIntervalMs,
       onError: (error, group) => {
         this.metrics.slack.inc({ action: 'error' });
         logger.warn(
