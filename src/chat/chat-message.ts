@@ -33,6 +33,8 @@ export interface ChatPort {
 export interface Invocation {
   userId: string;
   channelId: string;
+  /** Configured user-group ids (S…) the user belongs to, when the front end can tell. */
+  groups?: readonly string[];
   /** Everything after the slash command itself, e.g. `status prod`. */
   text: string;
   respond(reply: ChatReply): Promise<void>;

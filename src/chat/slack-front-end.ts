@@ -10,6 +10,7 @@ import type { Route } from '../http/health-routes.js';
 import type { Logger } from '../logger.js';
 import type { ChatMessage, ChatPort, ChatReply, Invocation, PostedMessage } from './chat-message.js';
 import { scrubMessage } from './scrub-message.js';
+import { slackUserGroups } from './slack-user-groups.js';
 
 export interface SlackFrontEndDeps {
   config: WarrenConfig;
@@ -68,11 +69,17 @@ export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<Slack
     app = new App({ token: slack.botToken, receiver, logger: log, clientOptions });
   }
 
+  const groupIds = [...new Set([...config.access.operators, ...config.access.approvers])].filter((id) =>
+    id.startsWith('S'),
+  );
+  const userGroups = slackUserGroups(app.client, groupIds);
+
   app.command(slack.command, async ({ command, ack, respond }) => {
     // Slack wants the acknowledgement within 3 s; the answer follows through response_url.
     await ack();
     await deps.onCommand({
       userId: command.user_id,
+      groups: groupIds.length > 0 ? await userGroups.groupsOf(command.user_id) : [],
       channelId: command.channel_id,
       text: command.text ?? '',
       respond: async (reply) => {

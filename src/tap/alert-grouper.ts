@@ -262,7 +262,7 @@ export class AlertGrouper {
           // Kept dirty: the next flush tries again; nothing recorded is lost while Slack is unreachable.
           later.push(id);
           await redis.del(`${g}:lock`);
-          this.options.onError?.(error, group);
+          await this.failed(error, group);
           continue;
         }
       } else {
@@ -277,7 +277,7 @@ export class AlertGrouper {
               stats.updated++;
             } catch (error) {
               later.push(id);
-              this.options.onError?.(error, group);
+              await this.failed(error, group);
               continue;
             }
           }
@@ -298,11 +298,22 @@ export class AlertGrouper {
         }
       } catch (error) {
         later.push(id);
-        this.options.onError?.(error, group);
+        await this.failed(error, group);
       }
     }
     if (later.length > 0) await redis.sadd(`${this.prefix}dirty`, ...later);
     return stats;
+  }
+
+  /**
+   * After a failed Slack call the channel is held back (5 s, or the `Retry-After` Slack sent), so a Slack outage
+   * is retried at a calm pace instead of on every flush.
+   */
+  private async failed(error: unknown, group: GroupState): Promise<void> {
+    const retryAfter = Number((error as { retryAfter?: unknown })?.retryAfter);
+    const holdMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 5_000;
+    await this.options.redis.set(`${this.prefix}pace:${group.channel}`, '1', 'PX', holdMs).catch(() => undefined);
+    this.options.onError?.(error, group);
   }
 
   /** True when a Slack call to `channel` may go now; claims the channel's slot in Redis so replicas share the pace. */

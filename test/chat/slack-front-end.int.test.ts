@@ -2,6 +2,9 @@
  * `/rabbit status` end to end through the real Bolt HTTP receiver, against the real 3-node cluster, with the Web
  * API and response_url served by the fake Slack.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logger.js';
@@ -20,12 +23,16 @@ describe('Slack front end (HTTP mode)', () => {
 
   beforeAll(async () => {
     fake = await FakeSlack.start();
+    fake.setUsergroup('S0ONCALL', ['U0CAROL']);
+    const dir = mkdtempSync(join(tmpdir(), 'warren-slack-'));
+    writeFileSync(join(dir, 'warren.yaml'), 'access:\n  operators: [S0ONCALL]\ntap:\n  bindings: []\n');
     const config = loadConfig({
       env: {
         ...stackEnv(stack),
         SLACK_BOT_TOKEN: 'xoxb-test-token',
         SLACK_SIGNING_SECRET: SIGNING_SECRET,
         SLACK_API_URL: fake.apiUrl,
+        WARREN_CONFIG: join(dir, 'warren.yaml'),
       },
     });
     warren = await startWarren(config, { logger: createLogger('silent') });
@@ -86,6 +93,22 @@ describe('Slack front end (HTTP mode)', () => {
     expect(fake.responses.filter((r) => ['forged', 'wrong-secret', 'stale'].includes(r.id))).toEqual([]);
   });
 
+  it('lets members of an operator user group run operator commands, and nobody else', async () => {
+    const body = (user: string, id: string, text: string) =>
+      slashCommandBody({ text, user_id: user, channel_id: 'C0OPS', response_url: fake.responseUrl(id) });
+    await postToBolt(eventsUrl, SIGNING_SECRET, body('U0DAVE', 'dave-pause', 'tap pause'));
+    expect((await fake.waitForResponse((r) => r.id === 'dave-pause')).body.text).toBe(
+      'Not allowed: only operators (access.operators) may run this; <@U0DAVE> is not one.',
+    );
+    await postToBolt(eventsUrl, SIGNING_SECRET, body('U0CAROL', 'carol-pause', 'tap pause'));
+    expect((await fake.waitForResponse((r) => r.id === 'carol-pause')).body).toMatchObject({
+      response_type: 'in_channel',
+      text: '<@U0CAROL> paused the notification tap for default.',
+    });
+    await postToBolt(eventsUrl, SIGNING_SECRET, body('U0CAROL', 'carol-resume', 'tap resume'));
+    await fake.waitForResponse((r) => r.id === 'carol-resume');
+  });
+
   it('serves /healthz, /readyz and /metrics beside the Slack endpoint', async () => {
     const base = `http://127.0.0.1:${warren.httpPort}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
@@ -103,7 +126,10 @@ describe('Slack front end (HTTP mode)', () => {
 
   it('posts to channels through the Web API with secrets scrubbed', async () => {
     const posted = await warren.chat.post('C0ALERTS', { text: `leak test ${stack.password}` });
-    const call = await fake.waitForCall('chat.postMessage', (c) => c.params.channel === 'C0ALERTS');
+    const call = await fake.waitForCall(
+      'chat.postMessage',
+      (c) => c.params.channel === 'C0ALERTS' && String(c.params.text).startsWith('leak test'),
+    );
     expect(posted.ts).toBe(call.params.ts ?? posted.ts);
     expect(call.params.text).toBe('leak test ***');
     expect(call.token).toBe('xoxb-test-token');

@@ -107,6 +107,11 @@ tap:
     await warren?.stop();
     await publisher?.close();
     await fake?.stop();
+    // Groups still pending would be flushed by the next test file's warren on the same Redis.
+    const redis = new Redis(stack.redisUrl);
+    const keys = await redis.keys('warren:tap:*');
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
   });
 
   it('posts errors of both envelope versions to the routed channels, with the extracted fields', async () => {
@@ -297,6 +302,32 @@ tap:
     await fake.waitForCall('chat.postMessage', (c) => textOf(c).includes(host), 20_000);
     const after = await Promise.all(reasons.map(invalidCount));
     expect(after.map((n, i) => n - (before[i] as number))).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  it('keeps a group queued in Redis while Slack fails, then posts it once', async () => {
+    const host = `slack-down-${randomUUID().slice(0, 6)}`;
+    const mark = fake.calls.length;
+    let failures = 0;
+    // Only this group's message fails, twice: other groups may be flushing at the same time.
+    fake.setHandler('chat.postMessage', (c) =>
+      textOf(c).includes(host) && c.params.thread_ts === undefined && failures++ < 2
+        ? { ok: false, error: 'internal_error' }
+        : {},
+    );
+    await publisher.publish(osloMessage(`${NOVA_LEGACY}.v2.json`, (m) => (m.publisher_id = `compute.${host}`)));
+    await publisher.confirm();
+    await fake.waitForCall(
+      'chat.postMessage',
+      (c) => c.status === 200 && c.seq > mark && textOf(c).includes(host) && (c.reply as { ok?: boolean }).ok === true,
+      30_000,
+    );
+    const attempts = fake.calls
+      .slice(mark)
+      .filter((c) => c.method === 'chat.postMessage' && c.params.thread_ts === undefined && textOf(c).includes(host));
+    fake.setHandler('chat.postMessage', undefined);
+    expect(attempts.map((c) => (c.reply as { ok?: boolean }).ok)).toEqual([false, false, true]);
+    const metric = await warren.metrics.registry.getSingleMetric('warren_tap_slack_total')?.get();
+    expect(metric?.values.find((v) => v.labels.action === 'error')?.value).toBeGreaterThanOrEqual(2);
   });
 
   it('paced every Slack call to a channel, whatever the burst', () => {
