@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { allCommands } from '../commands/index.js';
 import type { ChatPort, Invocation } from './chat/chat-message.js';
-import { startConsoleFrontEnd } from './chat/console-front-end.js';
+import { CONSOLE_CHANNEL, startConsoleFrontEnd } from './chat/console-front-end.js';
 import { startSlackFrontEnd } from './chat/slack-front-end.js';
 import { AccessPolicy } from './chatops/access-policy.js';
 import { CommandRouter } from './chatops/command-router.js';
@@ -159,7 +159,8 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       const service = new TapService({
         clusters: config.clusters,
         tap: config.tap,
-        alertChannel: config.slack.alertChannel,
+        // In the console every alert is shown in the terminal, so an unset alert channel means the console.
+        alertChannel: config.slack.alertChannel ?? (config.slack.mode === 'console' ? CONSOLE_CHANNEL : undefined),
         channelIntervalMs: config.slack.channelIntervalMs,
         redis,
         chat,
