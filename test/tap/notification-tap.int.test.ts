@@ -183,6 +183,11 @@ tap:
     );
     expect(final.params.ts).toBe((first.reply as { ts: string }).ts);
     expect(final.params.channel).toBe('C0ALERTS');
+    // The metric is counted just after Redis records the event, so it may trail the message by a moment.
+    await waitUntil(
+      async () => (await eventCount('new')) + (await eventCount('grouped')) - before >= 1000,
+      'all 1000 events to be counted',
+    );
     expect((await eventCount('new')) + (await eventCount('grouped')) - before).toBe(1000);
     expect(topLevelPosts((c) => textOf(c).includes(host))).toHaveLength(1);
     const replies = () =>
@@ -500,6 +505,95 @@ describe('notification tap in durable mode', () => {
       await service.stop();
       redis.disconnect();
       await publisher.deleteQueue(queueName);
+      await publisher.close();
+    }
+  });
+});
+
+describe('two warren replicas on one Redis', () => {
+  const stack = inject('stack');
+
+  it('post each group once and count each event once, though both receive every event', async () => {
+    const publisher = await OsloPublisher.connect(stack.nodes[0]?.amqpUrl as string);
+    const exchange = `warren-replicas-${randomUUID().slice(0, 8)}`;
+    await publisher.declareExchange(exchange);
+    const posts: Array<{ replica: number; text: string; thread?: string }> = [];
+    const updates: string[] = [];
+    const chatFor = (replica: number): ChatPort => ({
+      post: async (channel, message, options) => {
+        posts.push({ replica, text: message.text, thread: options?.threadTs });
+        return { channel, ts: `${replica}.${posts.length}` };
+      },
+      update: async (_channel, _ts, message) => {
+        updates.push(message.text);
+      },
+      postEphemeral: async () => undefined,
+    });
+    const config = loadConfig({ env: stackEnv(stack) });
+    const redises = [new Redis(stack.redisUrl), new Redis(stack.redisUrl)];
+    const metrics = [createMetrics(), createMetrics()];
+    const replicas = [0, 1].map(
+      (i) =>
+        new TapService({
+          clusters: config.clusters,
+          tap: tapSchema.parse({
+            bindings: [{ exchange, routingKeys: ['notifications.error'] }],
+            updateInterval: '100ms',
+          }),
+          alertChannel: 'C0ALERTS',
+          channelIntervalMs: 50,
+          redis: redises[i] as Redis,
+          chat: chatFor(i),
+          metrics: metrics[i] as ReturnType<typeof createMetrics>,
+          logger: createLogger('silent'),
+          flushEveryMs: 50,
+        }),
+    );
+    for (const r of replicas) r.start();
+    try {
+      await waitUntil(
+        () => replicas.every((r) => r.status()[0]?.bindings[0]?.state === 'bound'),
+        'both replicas to bind',
+      );
+      const host = `replicas-${randomUUID().slice(0, 6)}`;
+      for (let i = 0; i < 20; i++) {
+        await publisher.publish(
+          osloMessage(`${NOVA_LEGACY}.v2.json`, (m) => (m.publisher_id = `compute.${host}`)),
+          exchange,
+          'notifications.error',
+        );
+      }
+      await publisher.confirm();
+      await waitUntil(() => replicas.every((r) => r.status()[0]?.received === 20), 'both replicas to receive all 20');
+      const counted = async (outcome: string) => {
+        let total = 0;
+        for (const m of metrics) {
+          const values = (await m.registry.getSingleMetric('warren_tap_events_total')?.get())?.values ?? [];
+          total += values.filter((v) => v.labels.outcome === outcome).reduce((sum, v) => sum + v.value, 0);
+        }
+        return total;
+      };
+      // `received` counts on arrival; outcomes are counted once each event has been recorded in Redis.
+      await waitUntil(
+        async () => (await counted('new')) + (await counted('grouped')) + (await counted('duplicate')) === 40,
+        'all 40 deliveries to have an outcome',
+      );
+      expect((await counted('new')) + (await counted('grouped'))).toBe(20);
+      expect(await counted('duplicate')).toBe(20);
+      await waitUntil(
+        () => [...posts.map((p) => p.text), ...updates].some((t) => t.includes(host) && t.endsWith(': 20 event(s)')),
+        'the group message to show 20 events',
+      );
+      await waitUntil(
+        () => posts.filter((p) => p.thread !== undefined && p.text.includes(host)).length >= 5,
+        'five samples',
+      );
+      await Promise.all(replicas.map((r) => r.grouper.flush()));
+      expect(posts.filter((p) => p.thread === undefined && p.text.includes(host))).toHaveLength(1);
+      expect(posts.filter((p) => p.thread !== undefined && p.text.includes(host))).toHaveLength(5);
+    } finally {
+      for (const r of replicas) await r.stop();
+      for (const redis of redises) redis.disconnect();
       await publisher.close();
     }
   });
