@@ -14,6 +14,7 @@ import type { ClusterConfig } from '../config/schema.js';
 import type { BindingConfig, TapConfig } from '../config/tap-schema.js';
 import type { Logger } from '../logger.js';
 import { scrub } from '../secrets.js';
+import { AckBatcher } from './ack-batcher.js';
 import type { TapMetrics } from './tap-metrics.js';
 import type { TapPipeline } from './tap-pipeline.js';
 
@@ -49,6 +50,7 @@ interface BindingRuntime {
   channel?: Channel;
   consumerTag?: string;
   retry?: NodeJS.Timeout;
+  acks?: { channel: Channel; batcher: AckBatcher };
   /** Set while a setup runs, so a retry timer and a reconnect never set up the same binding twice. */
   settingUp?: boolean;
 }
@@ -352,6 +354,11 @@ export class NotificationTap {
     if (tag && binding.channel) await binding.channel.cancel(tag).catch(() => undefined);
   }
 
+  private ackBatcher(binding: BindingRuntime, channel: Channel): AckBatcher {
+    if (binding.acks?.channel !== channel) binding.acks = { channel, batcher: new AckBatcher(channel) };
+    return binding.acks.batcher;
+  }
+
   private onMessage(binding: BindingRuntime, channel: Channel, msg: ConsumeMessage | null): void {
     if (msg === null) {
       // Broker-side cancel: the queue was deleted or its node went away. Re-create the binding.
@@ -369,23 +376,13 @@ export class NotificationTap {
       this.buckets[slot] = 0;
     }
     this.buckets[slot] = (this.buckets[slot] as number) + 1;
+    const acks = this.ackBatcher(binding, channel);
+    acks.received(msg);
     this.options.pipeline.handle(msg.fields.exchange, msg.fields.routingKey, msg.content).then(
-      () => {
-        try {
-          channel.ack(msg);
-        } catch {
-          // Channel already closed: the broker redelivers, and de-duplication by message_id absorbs it.
-        }
-      },
+      () => acks.done(msg),
       (error: unknown) => {
         this.log.warn({ err: error }, 'tap could not process a notification; requeueing it');
-        setTimeout(() => {
-          try {
-            channel.nack(msg, false, true);
-          } catch {
-            // Channel closed: the broker redelivers.
-          }
-        }, PIPELINE_RETRY_MS);
+        setTimeout(() => acks.requeue(msg), PIPELINE_RETRY_MS);
       },
     );
   }
