@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import type { ChatMessage, ChatPort } from '../../src/chat/chat-message.js';
 import { loadConfig } from '../../src/config/load.js';
 import { tapSchema } from '../../src/config/tap-schema.js';
 import { attachLocalStack } from '../../src/devstack/index.js';
@@ -21,6 +20,7 @@ import { TapService } from '../../src/tap/tap-service.js';
 import { startWarren, type Warren } from '../../src/warren.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { OsloPublisher, osloMessage } from '../support/oslo-publisher.js';
+import { type RecordingLog, recordingChat } from '../support/recording-chat.js';
 import { stackEnv } from '../support/stack-env.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -365,15 +365,7 @@ describe('notification tap with declareExchanges', () => {
     const publisher = await OsloPublisher.connect(stack.nodes[1]?.amqpUrl as string);
     await publisher.declareExchange('nova'); // non-durable, as oslo's default amqp_durable_queues=false
     const fresh = `warren-durable-${randomUUID().slice(0, 8)}`;
-    const posts: Array<{ channel: string; message: ChatMessage }> = [];
-    const chat: ChatPort = {
-      post: async (channel, message) => {
-        posts.push({ channel, message });
-        return { channel, ts: String(posts.length) };
-      },
-      update: async () => undefined,
-      postEphemeral: async () => undefined,
-    };
+    const chat = recordingChat();
     const redis = new Redis(stack.redisUrl);
     const config = loadConfig({ env: stackEnv(stack) });
     const service = new TapService({
@@ -413,7 +405,7 @@ describe('notification tap with declareExchanges', () => {
       );
       await publisher.confirm();
       await waitUntil(
-        () => posts.find((p) => p.message.text.includes(host)),
+        () => chat.posts.find((p) => p.text.includes(host)),
         'the event on the good binding to be posted',
       );
     } finally {
@@ -431,15 +423,7 @@ describe('notification tap in durable mode', () => {
     const publisher = await OsloPublisher.connect(stack.nodes[2]?.amqpUrl as string);
     const exchange = `warren-durable-mode-${randomUUID().slice(0, 8)}`;
     await publisher.declareExchange(exchange);
-    const posts: string[] = [];
-    const chat: ChatPort = {
-      post: async (channel, message) => {
-        posts.push(message.text);
-        return { channel, ts: String(posts.length) };
-      },
-      update: async () => undefined,
-      postEphemeral: async () => undefined,
-    };
+    const chat = recordingChat();
     const redis = new Redis(stack.redisUrl);
     const config = loadConfig({ env: stackEnv(stack) });
     const cluster = {
@@ -498,7 +482,7 @@ describe('notification tap in durable mode', () => {
       service = make();
       service.start();
       await waitUntil(
-        () => service.grouper.flush().then(() => posts.find((p) => p.includes(host))),
+        () => service.grouper.flush().then(() => chat.posts.find((p) => p.text.includes(host))),
         'the event to be posted after restart',
       );
     } finally {
@@ -517,18 +501,8 @@ describe('two warren replicas on one Redis', () => {
     const publisher = await OsloPublisher.connect(stack.nodes[0]?.amqpUrl as string);
     const exchange = `warren-replicas-${randomUUID().slice(0, 8)}`;
     await publisher.declareExchange(exchange);
-    const posts: Array<{ replica: number; text: string; thread?: string }> = [];
-    const updates: string[] = [];
-    const chatFor = (replica: number): ChatPort => ({
-      post: async (channel, message, options) => {
-        posts.push({ replica, text: message.text, thread: options?.threadTs });
-        return { channel, ts: `${replica}.${posts.length}` };
-      },
-      update: async (_channel, _ts, message) => {
-        updates.push(message.text);
-      },
-      postEphemeral: async () => undefined,
-    });
+    const log: RecordingLog = { posts: [], updates: [] };
+    const { posts, updates } = log;
     const config = loadConfig({ env: stackEnv(stack) });
     const redises = [new Redis(stack.redisUrl), new Redis(stack.redisUrl)];
     const metrics = [createMetrics(), createMetrics()];
@@ -543,7 +517,7 @@ describe('two warren replicas on one Redis', () => {
           alertChannel: 'C0ALERTS',
           channelIntervalMs: 50,
           redis: redises[i] as Redis,
-          chat: chatFor(i),
+          chat: recordingChat(log, `replica${i}`),
           metrics: metrics[i] as ReturnType<typeof createMetrics>,
           logger: createLogger('silent'),
           flushEveryMs: 50,
