@@ -72,6 +72,7 @@ function resolveCluster(cluster: FileConfig['clusters'][number]): ClusterConfig 
     managementUser: cluster.managementUser ?? fromManagement?.user ?? fromAmqp?.user ?? 'guest',
     managementPassword: cluster.managementPassword ?? fromManagement?.password ?? fromAmqp?.password ?? 'guest',
     vhost: cluster.vhost,
+    ...(cluster.tapBindings ? { tapBindings: cluster.tapBindings } : {}),
   };
 }
 

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { duration } from './duration.js';
 import { slackId } from './slack-id.js';
-import { tapSchema } from './tap-schema.js';
+import { bindingSchema, tapSchema } from './tap-schema.js';
 
 const amqpUrl = z.url({ protocol: /^amqps?$/, error: 'not an AMQP URL (amqp://host:port or amqps://…)' });
 const httpUrl = z.url({ protocol: /^https?$/, error: 'not a URL (http://host:port or https://…)' });
@@ -19,6 +19,8 @@ export const clusterSchema = z.strictObject({
   managementUser: z.string().min(1).optional(),
   managementPassword: z.string().min(1).optional(),
   vhost: z.string().min(1).default('/'),
+  /** This cluster's tap bindings, instead of `tap.bindings` (clusters often run different OpenStack services). */
+  tapBindings: z.array(bindingSchema).optional(),
 });
 
 export const slackSchema = z.strictObject({
@@ -97,6 +99,7 @@ export interface ClusterConfig {
   managementUser: string;
   managementPassword: string;
   vhost: string;
+  tapBindings?: z.infer<typeof bindingSchema>[];
 }
 
 export type SlackMode = 'http' | 'socket' | 'console';

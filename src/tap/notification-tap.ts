@@ -105,7 +105,7 @@ export class NotificationTap {
     this.random = options.random ?? Math.random;
     this.urls = shuffle(options.cluster.amqp, this.random);
     this.log = options.logger.child({ component: 'tap', cluster: options.cluster.name });
-    this.bindings = options.tap.bindings.map((config) => ({
+    this.bindings = (options.cluster.tapBindings ?? options.tap.bindings).map((config) => ({
       config,
       status: { exchange: config.exchange, routingKeys: [...config.routingKeys], state: 'pending' as BindingState },
     }));

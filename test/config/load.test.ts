@@ -65,6 +65,16 @@ describe('loadConfig', () => {
     });
   });
 
+  it('accepts per-cluster tap bindings and validates them', () => {
+    const yaml = `${cluster}    tapBindings: [{exchange: nova, routingKeys: [notifications.error]}]\n`;
+    expect(loadConfig({ env: {}, file: file(yaml), cwd: dir }).clusters[0]?.tapBindings).toEqual([
+      { exchange: 'nova', routingKeys: ['notifications.error'] },
+    ]);
+    expect(problems(`${cluster}    tapBindings: [{exchange: nova, routingKeys: []}]\n`)).toEqual([
+      'clusters[0].tapBindings[0].routingKeys: at least one routing key (e.g. notifications.error)',
+    ]);
+  });
+
   it('builds a cluster from RABBITMQ_URL alone, deriving management URLs', () => {
     const config = loadConfig({
       env: { RABBITMQ_URL: 'amqp://a:b@h1:5672, amqp://a:b@h2:5672' },
