@@ -10,6 +10,7 @@ import type { Route } from '../http/health-routes.js';
 import type { Logger } from '../logger.js';
 import type { ChatMessage, ChatPort, ChatReply, Invocation, PostedMessage } from './chat-message.js';
 import { scrubMessage } from './scrub-message.js';
+import { fitToSlack } from './slack-limits.js';
 import { slackUserGroups } from './slack-user-groups.js';
 
 export interface SlackFrontEndDeps {
@@ -43,8 +44,13 @@ function boltLogger(logger: Logger): SlackLogger {
   };
 }
 
+/** Scrubbed of secrets, then cut to Slack's limits: what every message to Slack goes through. */
+function slackSafe<M extends ChatMessage>(message: M): M {
+  return fitToSlack(scrubMessage(message));
+}
+
 function replyPayload(reply: ChatReply) {
-  const safe = scrubMessage(reply);
+  const safe = slackSafe(reply);
   return { response_type: safe.visibility, text: safe.text, blocks: safe.blocks, replace_original: false };
 }
 
@@ -103,7 +109,7 @@ export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<Slack
 
   const port: ChatPort = {
     async post(channel: string, message: ChatMessage, options?: { threadTs?: string }): Promise<PostedMessage> {
-      const safe = scrubMessage(message);
+      const safe = slackSafe(message);
       const result = await app.client.chat.postMessage({
         channel,
         text: safe.text,
@@ -113,11 +119,11 @@ export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<Slack
       return { channel: result.channel ?? channel, ts: result.ts as string };
     },
     async update(channel: string, ts: string, message: ChatMessage): Promise<void> {
-      const safe = scrubMessage(message);
+      const safe = slackSafe(message);
       await app.client.chat.update({ channel, ts, text: safe.text, blocks: safe.blocks });
     },
     async postEphemeral(channel: string, user: string, message: ChatMessage): Promise<void> {
-      const safe = scrubMessage(message);
+      const safe = slackSafe(message);
       await app.client.chat.postEphemeral({ channel, user, text: safe.text, blocks: safe.blocks });
     },
   };
