@@ -20,7 +20,7 @@ describe('fitToSlack', () => {
   it('cuts a long section text with a count of what was cut, and leaves small messages alone', () => {
     const long = 'x'.repeat(5000);
     const fitted = fitToSlack({ text: 't', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: long } }] });
-    const text = (fitted.blocks?.[0] as { text: { text: string } }).text.text;
+    const text = (fitted.blocks as Array<{ text: { text: string } }>)[0]?.text.text ?? '';
     expect(text.length).toBeLessThanOrEqual(MAX_SECTION_TEXT);
     const kept = text.indexOf('…');
     expect(text.slice(kept)).toBe(`… (${5000 - kept} more characters left out)`);
