@@ -3,17 +3,30 @@
  * broker is only told "everything up to tag N" once every delivery up to N has finished, with one `ack(allUpTo)`
  * per turn of the event loop instead of one frame per message. A delivery that must be retried is nacked on its own
  * and counts as finished for the low-water mark, but its tag is never the one acked.
+ *
+ * One slow delivery (an event waiting for Redis) holds back the low-water mark, and every delivery behind it stays
+ * unacknowledged: were that allowed to fill the prefetch window, the broker would stop delivering until Redis
+ * answered. So once half the window is unacknowledged, finished deliveries behind a pending one are acked one by
+ * one, and the batch ack later skips them like the requeued ones.
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 
 export class AckBatcher {
-  /** Delivery tags received and not yet covered by an ack, in delivery order. */
+  /** Deliveries received and not yet covered by a batch ack, in delivery order. */
   private readonly inFlight: ConsumeMessage[] = [];
   private readonly finished = new Set<number>();
-  private readonly requeued = new Set<number>();
+  /** Tags the broker already considers settled (requeued, or acked one by one): never the tag of a batch ack. */
+  private readonly settled = new Set<number>();
   private scheduled = false;
+  private readonly ackAheadAt: number;
 
-  constructor(private readonly channel: Channel) {}
+  /** `window` is the channel's prefetch count: how many deliveries the broker lets be unacknowledged at once. */
+  constructor(
+    private readonly channel: Channel,
+    window = Number.POSITIVE_INFINITY,
+  ) {
+    this.ackAheadAt = Math.max(1, Math.floor(window / 2));
+  }
 
   received(msg: ConsumeMessage): void {
     this.inFlight.push(msg);
@@ -34,27 +47,50 @@ export class AckBatcher {
     } catch {
       // Channel closed: the broker redelivers anyway.
     }
-    this.requeued.add(msg.fields.deliveryTag);
+    this.settled.add(msg.fields.deliveryTag);
     this.done(msg);
   }
 
   private flush(): void {
     this.scheduled = false;
     let lastAckable: ConsumeMessage | undefined;
-    while (this.inFlight.length > 0 && this.finished.has((this.inFlight[0] as ConsumeMessage).fields.deliveryTag)) {
-      const next = this.inFlight.shift() as ConsumeMessage;
+    let covered = 0;
+    while (
+      covered < this.inFlight.length &&
+      this.finished.has((this.inFlight[covered] as ConsumeMessage).fields.deliveryTag)
+    ) {
+      const next = this.inFlight[covered] as ConsumeMessage;
       const tag = next.fields.deliveryTag;
+      covered++;
       this.finished.delete(tag);
-      // A requeued delivery is already settled: acking its tag would be an unknown-tag error.
-      if (this.requeued.delete(tag)) continue;
+      // A settled delivery must not be the tag acked: the broker would answer with an unknown-tag error.
+      if (this.settled.delete(tag)) continue;
       lastAckable = next;
     }
-    if (!lastAckable) return;
-    try {
-      // allUpTo settles every still-unacked delivery up to this tag; the requeued ones below it are already settled.
-      this.channel.ack(lastAckable, true);
-    } catch {
-      // Channel closed: unacked deliveries are redelivered, and de-duplication by message_id absorbs them.
+    if (covered > 0) this.inFlight.splice(0, covered);
+    if (lastAckable) {
+      try {
+        // allUpTo settles every still-unacked delivery up to this tag; the settled ones below it are already settled.
+        this.channel.ack(lastAckable, true);
+      } catch {
+        // Channel closed: unacked deliveries are redelivered, and de-duplication by message_id absorbs them.
+      }
+    }
+    // Settled deliveries still in the list are no longer unacknowledged as far as the broker is concerned.
+    if (this.inFlight.length - this.settled.size >= this.ackAheadAt) this.ackAhead();
+  }
+
+  /** Acks, one by one, the finished deliveries waiting behind an unfinished one. */
+  private ackAhead(): void {
+    for (const msg of this.inFlight) {
+      const tag = msg.fields.deliveryTag;
+      if (!this.finished.has(tag) || this.settled.has(tag)) continue;
+      try {
+        this.channel.ack(msg, false);
+      } catch {
+        return; // Channel closed: see flush.
+      }
+      this.settled.add(tag);
     }
   }
 }

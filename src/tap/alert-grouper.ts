@@ -2,11 +2,12 @@
  * Turns routed notifications into grouped Slack messages whose state lives in Redis, so a restart or a second
  * replica neither splits a group nor posts twice.
  *
- * `record` is on the hot path and does one atomic Redis script per event: de-duplicate by message id, find or open
- * the group's window, count, remember hosts/instances (capped) and queue a sample for the thread (at most
- * `maxSamples`). All Slack I/O happens in `flush`: post a new group's message (once, under a lock), edit it in
- * place at most every `updateInterval`, and post queued samples as thread replies. A burst of 1,000 events is then
- * one message, a few edits and a handful of replies.
+ * `record` is on the hot path. For each event a Redis script atomically de-duplicates by message id, finds or
+ * opens the group's window, counts, remembers hosts/instances (capped) and queues a sample for the thread (at most
+ * `maxSamples`); the events recorded in one turn of the event loop share one script call. All Slack I/O happens
+ * in `flush`: post a new group's message (once, under a lock), edit it in place at most every `updateInterval`, and
+ * post queued samples as thread replies. A burst of 1,000 events is then one message, a few edits and a handful of
+ * replies.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { KnownBlock } from '@slack/types';
@@ -15,35 +16,61 @@ import type { ChatMessage, ChatPort } from '../chat/chat-message.js';
 import { formatCount } from '../chat/human-format.js';
 import { groupFieldValue, type RouteDecision, type Severity, type TapEvent } from './notification-router.js';
 
+// One call records a batch of events, in order, each exactly as if it were recorded alone. ARGV holds the shared
+// settings, then EVENT_ARGS values per event; the reply is one status per event.
 const RECORD_SCRIPT = `
-local prefix, messageKey, hash, newId = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local windowMs, retainMs, dedupMs, now = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
-if redis.call('SET', prefix .. 'seen:' .. messageKey, '1', 'NX', 'PX', dedupMs) == false then
-  return {'dup', ''}
+local prefix, windowMs, retainMs, dedupMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local maxSamples = tonumber(ARGV[5])
+local results = {}
+for base = 5, #ARGV - 1, 14 do
+  local messageKey, hash, newId, now = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4]
+  if redis.call('SET', prefix .. 'seen:' .. messageKey, '1', 'NX', 'PX', dedupMs) == false then
+    results[#results + 1] = 'dup'
+  else
+    local activeKey = prefix .. 'active:' .. hash
+    local id = redis.call('GET', activeKey)
+    local isNew = 0
+    if not id then
+      id = newId
+      redis.call('SET', activeKey, id, 'PX', windowMs)
+      isNew = 1
+    end
+    local g = prefix .. 'group:' .. id
+    if isNew == 1 then
+      redis.call('HSET', g, 'channel', ARGV[base + 5], 'title', ARGV[base + 6], 'severity', ARGV[base + 7],
+        'groupKey', ARGV[base + 8], 'route', ARGV[base + 9], 'cluster', ARGV[base + 10], 'firstSeen', now,
+        'count', 0, 'samples', 0)
+    end
+    redis.call('HINCRBY', g, 'count', 1)
+    redis.call('HSET', g, 'lastSeen', now)
+    local lastError, host, instance = ARGV[base + 11], ARGV[base + 12], ARGV[base + 13]
+    if lastError ~= '' then redis.call('HSET', g, 'lastError', lastError) end
+    if host ~= '' and redis.call('SCARD', g .. ':hosts') < 50 then redis.call('SADD', g .. ':hosts', host) end
+    if instance ~= '' and redis.call('SCARD', g .. ':instances') < 50 then
+      redis.call('SADD', g .. ':instances', instance)
+    end
+    if redis.call('HINCRBY', g, 'samples', 1) <= maxSamples then
+      redis.call('RPUSH', g .. ':pending', ARGV[base + 14])
+    end
+    for _, k in ipairs({g, g .. ':hosts', g .. ':instances', g .. ':pending'}) do redis.call('PEXPIRE', k, retainMs) end
+    redis.call('SADD', prefix .. 'dirty', id)
+    results[#results + 1] = isNew == 1 and 'new' or 'grouped'
+  end
 end
-local activeKey = prefix .. 'active:' .. hash
-local id = redis.call('GET', activeKey)
-local isNew = 0
-if not id then
-  id = newId
-  redis.call('SET', activeKey, id, 'PX', windowMs)
-  isNew = 1
-end
-local g = prefix .. 'group:' .. id
-if isNew == 1 then
-  redis.call('HSET', g, 'channel', ARGV[9], 'title', ARGV[10], 'severity', ARGV[11], 'groupKey', ARGV[12],
-    'route', ARGV[13], 'cluster', ARGV[14], 'firstSeen', now, 'count', 0, 'samples', 0)
-end
-redis.call('HINCRBY', g, 'count', 1)
-redis.call('HSET', g, 'lastSeen', now)
-if ARGV[15] ~= '' then redis.call('HSET', g, 'lastError', ARGV[15]) end
-if ARGV[16] ~= '' and redis.call('SCARD', g .. ':hosts') < 50 then redis.call('SADD', g .. ':hosts', ARGV[16]) end
-if ARGV[17] ~= '' and redis.call('SCARD', g .. ':instances') < 50 then redis.call('SADD', g .. ':instances', ARGV[17]) end
-if redis.call('HINCRBY', g, 'samples', 1) <= tonumber(ARGV[18]) then redis.call('RPUSH', g .. ':pending', ARGV[19]) end
-for _, k in ipairs({g, g .. ':hosts', g .. ':instances', g .. ':pending'}) do redis.call('PEXPIRE', k, retainMs) end
-redis.call('SADD', prefix .. 'dirty', id)
-return {isNew == 1 and 'new' or 'grouped', id}
+return results
 `;
+const RECORD_SHA = createHash('sha1').update(RECORD_SCRIPT).digest('hex');
+/** Values per event in a RECORD_SCRIPT call (the `14` in its loop). */
+const EVENT_ARGS = 14;
+/** Events per script call at most, so that one call never holds Redis for long. */
+const MAX_BATCH = 256;
+/** Group hashes remembered; a few thousand distinct groups at once is already far beyond what Slack can show. */
+const GROUP_HASH_CACHE = 4_096;
+
+interface PendingRecord {
+  resolve: (result: RecordResult) => void;
+  reject: (error: unknown) => void;
+}
 
 export type RecordResult = 'new' | 'grouped' | 'duplicate';
 
@@ -156,30 +183,31 @@ export class AlertGrouper {
   private readonly prefix: string;
   private readonly now: () => number;
   private flushing: Promise<FlushStats> | undefined;
+  /** Events waiting for the next record script call: EVENT_ARGS values each, and who waits for each. */
+  private batchArgs: string[] = [];
+  private batchWaiters: PendingRecord[] = [];
+  private batchScheduled = false;
+  private readonly groupHashes = new Map<string, string>();
 
   constructor(private readonly options: AlertGrouperOptions) {
     this.prefix = options.keyPrefix ?? 'warren:tap:';
     this.now = options.now ?? Date.now;
-    options.redis.defineCommand('warrenTapRecord', { numberOfKeys: 0, lua: RECORD_SCRIPT });
   }
 
-  async record(event: TapEvent, decision: RouteDecision): Promise<RecordResult> {
+  /**
+   * Records one routed event: de-duplicated by message id and route, counted into its group. Events recorded in the
+   * same turn of the event loop (a burst arrives many per socket read) go to Redis as one script call, so a burst
+   * costs Redis one script run per batch rather than per event; each event is still handled on its own, in order.
+   */
+  record(event: TapEvent, decision: RouteDecision): Promise<RecordResult> {
     const groupKey = decision.groupBy.map((field) => `${field}=${groupFieldValue(event, field) || '-'}`).join(' ');
-    const hash = createHash('sha1')
-      .update(`${event.cluster}\0${decision.channel}\0${decision.route}\0${groupKey}`)
-      .digest('hex');
+    const hash = this.groupHash(`${event.cluster}\0${decision.channel}\0${decision.route}\0${groupKey}`);
     const f = event.facts;
     const error = [f.exception, f.errorMessage].filter(Boolean).join(': ');
-    const { windowMs, updateIntervalMs, dedupTtlMs, maxSamples } = this.options;
-    const redis = this.options.redis as Redis & { warrenTapRecord(...args: string[]): Promise<[string, string]> };
-    const [outcome] = await redis.warrenTapRecord(
-      this.prefix,
+    this.batchArgs.push(
       `${event.notification.messageId}:${decision.route}`,
       hash,
       randomUUID(),
-      String(windowMs),
-      String(windowMs + updateIntervalMs + 3_600_000),
-      String(dedupTtlMs),
       String(this.now()),
       decision.channel,
       decision.title,
@@ -190,10 +218,83 @@ export class AlertGrouper {
       error,
       f.host ?? '',
       f.instanceId ?? '',
-      String(maxSamples),
       renderSample(event),
     );
-    return outcome === 'dup' ? 'duplicate' : (outcome as RecordResult);
+    if (!this.batchScheduled) {
+      this.batchScheduled = true;
+      process.nextTick(() => this.sendBatch());
+    }
+    return new Promise((resolve, reject) => this.batchWaiters.push({ resolve, reject }));
+  }
+
+  /**
+   * The group's key in Redis: a hash of cluster, channel, route and group key. A burst repeats a handful of groups,
+   * and a node Hash object costs microseconds to create, so recent hashes are remembered (bounded, then forgotten).
+   */
+  private groupHash(identity: string): string {
+    let hash = this.groupHashes.get(identity);
+    if (hash === undefined) {
+      if (this.groupHashes.size >= GROUP_HASH_CACHE) this.groupHashes.clear();
+      hash = createHash('sha1').update(identity).digest('hex');
+      this.groupHashes.set(identity, hash);
+    }
+    return hash;
+  }
+
+  private sendBatch(): void {
+    this.batchScheduled = false;
+    const args = this.batchArgs;
+    const waiters = this.batchWaiters;
+    this.batchArgs = [];
+    this.batchWaiters = [];
+    for (let start = 0; start < waiters.length; start += MAX_BATCH) {
+      const chunk = waiters.slice(start, start + MAX_BATCH);
+      void this.recordBatch(args.slice(start * EVENT_ARGS, (start + chunk.length) * EVENT_ARGS), chunk);
+    }
+  }
+
+  private async recordBatch(eventArgs: string[], waiters: PendingRecord[]): Promise<void> {
+    const { windowMs, updateIntervalMs, dedupTtlMs, maxSamples } = this.options;
+    const args = [
+      this.prefix,
+      String(windowMs),
+      String(windowMs + updateIntervalMs + 3_600_000),
+      String(dedupTtlMs),
+      String(maxSamples),
+      ...eventArgs,
+    ];
+    let results: unknown;
+    try {
+      results = await this.evalRecord(args);
+    } catch (error) {
+      for (const waiter of waiters) waiter.reject(error);
+      return;
+    }
+    if (!Array.isArray(results) || results.length !== waiters.length) {
+      const answered = Array.isArray(results) ? `${results.length} results` : typeof results;
+      const error = new Error(`tap record script answered ${waiters.length} events with ${answered}`);
+      for (const waiter of waiters) waiter.reject(error);
+      return;
+    }
+    waiters.forEach((waiter, i) => {
+      const outcome = results[i];
+      waiter.resolve(outcome === 'dup' ? 'duplicate' : (outcome as RecordResult));
+    });
+  }
+
+  /**
+   * EVALSHA, loading the script with EVAL only when Redis does not know it (first use, restart, SCRIPT FLUSH).
+   * ioredis' defineCommand does the same per connection, but under auto-pipelining it sees each pipeline as a
+   * new connection and sends the whole script text with every batch.
+   */
+  private async evalRecord(args: string[]): Promise<unknown> {
+    const { redis } = this.options;
+    try {
+      return await redis.evalsha(RECORD_SHA, 0, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
+      return await redis.eval(RECORD_SCRIPT, 0, ...args);
+    }
   }
 
   async group(id: string): Promise<GroupState | undefined> {

@@ -355,7 +355,9 @@ export class NotificationTap {
   }
 
   private ackBatcher(binding: BindingRuntime, channel: Channel): AckBatcher {
-    if (binding.acks?.channel !== channel) binding.acks = { channel, batcher: new AckBatcher(channel) };
+    if (binding.acks?.channel !== channel) {
+      binding.acks = { channel, batcher: new AckBatcher(channel, this.options.tap.prefetch) };
+    }
     return binding.acks.batcher;
   }
 
@@ -378,12 +380,24 @@ export class NotificationTap {
     this.buckets[slot] = (this.buckets[slot] as number) + 1;
     const acks = this.ackBatcher(binding, channel);
     acks.received(msg);
-    this.options.pipeline.handle(msg.fields.exchange, msg.fields.routingKey, msg.content).then(
-      () => acks.done(msg),
-      (error: unknown) => {
-        this.log.warn({ err: error }, 'tap could not process a notification; requeueing it');
-        setTimeout(() => acks.requeue(msg), PIPELINE_RETRY_MS);
-      },
-    );
+    let handled: ReturnType<TapPipeline['handle']>;
+    try {
+      handled = this.options.pipeline.handle(msg.fields.exchange, msg.fields.routingKey, msg.content);
+    } catch (error) {
+      this.retry(acks, msg, error);
+      return;
+    }
+    // Settled without I/O (most events): no promise, no microtask.
+    if (typeof handled === 'string') acks.done(msg);
+    else
+      handled.then(
+        () => acks.done(msg),
+        (error: unknown) => this.retry(acks, msg, error),
+      );
+  }
+
+  private retry(acks: AckBatcher, msg: ConsumeMessage, error: unknown): void {
+    this.log.warn({ err: error }, 'tap could not process a notification; requeueing it');
+    setTimeout(() => acks.requeue(msg), PIPELINE_RETRY_MS);
   }
 }

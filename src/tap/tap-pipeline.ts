@@ -1,13 +1,14 @@
 /**
- * What happens to one delivery: decode, extract facts, route, record into its group. Bad input is counted by
- * reason and logged as a sample at most once per reason per minute; it is never thrown, so the consumer always
- * acks and a poison message can never block the queue.
+ * What happens to one delivery: decode, extract facts, route, record into its group, and the count of every
+ * delivery by outcome. Bad input is counted by reason and logged as a sample at most once per reason per minute;
+ * it is never thrown, so the consumer always acks and a poison message can never block the queue. This runs for
+ * every event of the INFO stream, so what needs no I/O is settled synchronously.
  */
 import type { Logger } from '../logger.js';
 import type { AlertGrouper } from './alert-grouper.js';
-import { decodeNotification, type InvalidReason } from './notification-envelope.js';
+import { decodeNotification, type InvalidReason, type OsloNotification } from './notification-envelope.js';
 import { extractFacts, type NotificationFacts } from './notification-facts.js';
-import type { NotificationRouter, TapEvent } from './notification-router.js';
+import type { NotificationRouter, RouteDecision, TapEvent } from './notification-router.js';
 import type { TapMetrics } from './tap-metrics.js';
 
 export type DeliveryOutcome = 'new' | 'grouped' | 'duplicate' | 'dropped' | 'unrouted' | 'no_channel' | 'invalid';
@@ -28,50 +29,77 @@ export interface TapCounters {
   lastEventAt?: number;
 }
 
+/**
+ * A decoded delivery on its way through routing. Most of the INFO stream is never posted, so facts are extracted
+ * only for events a route looks at them for. A class, not an object literal with a getter: V8 gives every such
+ * literal its own hidden class, which costs a microsecond per event and keeps the whole decoded notification alive
+ * past young-generation collections.
+ */
+class DeliveryEvent implements TapEvent {
+  private extracted?: NotificationFacts;
+
+  constructor(
+    readonly cluster: string,
+    readonly exchange: string,
+    readonly routingKey: string,
+    readonly notification: OsloNotification,
+  ) {}
+
+  get facts(): NotificationFacts {
+    this.extracted ??= extractFacts(this.notification);
+    return this.extracted;
+  }
+}
+
 export class TapPipeline {
   readonly counters: TapCounters = { received: 0, invalid: 0 };
   private readonly lastSampleLog = new Map<string, number>();
-  private readonly outcomeCounters = new Map<DeliveryOutcome, { inc(): void }>();
+  /** Outcomes counted since the metric was last read; added to it when it is read (see beforeEventsRead). */
+  private readonly uncounted = new Map<DeliveryOutcome, number>();
   private readonly now: () => number;
 
   constructor(private readonly options: TapPipelineOptions) {
     this.now = options.now ?? Date.now;
+    options.metrics.beforeEventsRead(() => this.flushCounts());
   }
 
-  async handle(exchange: string, routingKey: string, body: Buffer): Promise<DeliveryOutcome> {
-    const { cluster, metrics } = this.options;
+  /**
+   * Handles one delivery. Most events (bad input, and everything no route posts) are settled without any I/O, and
+   * their outcome is returned at once rather than as a promise: at tens of thousands of events per second the
+   * promises and microtask turns of an async call are a measurable part of the work. Events recorded in Redis
+   * return a promise. Throws, or rejects, only when the event could not be recorded (Redis unreachable).
+   */
+  handle(exchange: string, routingKey: string, body: Buffer): DeliveryOutcome | Promise<DeliveryOutcome> {
     this.counters.received++;
     this.counters.lastEventAt = this.now();
-    const outcome = await this.process(exchange, routingKey, body);
-    // Labelled children are looked up once: this runs for every event of the INFO stream.
-    let counter = this.outcomeCounters.get(outcome);
-    if (!counter) {
-      counter = metrics.events.labels({ cluster, outcome });
-      this.outcomeCounters.set(outcome, counter);
+    const outcome = this.process(exchange, routingKey, body);
+    if (typeof outcome === 'string') {
+      this.count(outcome);
+      return outcome;
     }
-    counter.inc();
-    return outcome;
+    return outcome.then((recorded) => {
+      this.count(recorded);
+      return recorded;
+    });
   }
 
-  private async process(exchange: string, routingKey: string, body: Buffer): Promise<DeliveryOutcome> {
+  private count(outcome: DeliveryOutcome): void {
+    this.uncounted.set(outcome, (this.uncounted.get(outcome) ?? 0) + 1);
+  }
+
+  private flushCounts(): void {
+    const { cluster, metrics } = this.options;
+    for (const [outcome, n] of this.uncounted) metrics.events.inc({ cluster, outcome }, n);
+    this.uncounted.clear();
+  }
+
+  private process(exchange: string, routingKey: string, body: Buffer): DeliveryOutcome | Promise<DeliveryOutcome> {
     const decoded = decodeNotification(body, { maxBytes: this.options.maxBodyBytes });
     if (!decoded.ok) {
       this.invalid(decoded.reason, decoded.detail, exchange, routingKey);
       return 'invalid';
     }
-    const notification = decoded.notification;
-    let facts: NotificationFacts | undefined;
-    const event: TapEvent = {
-      cluster: this.options.cluster,
-      exchange,
-      routingKey,
-      notification,
-      // Most of the INFO stream is never posted: extract facts only for events a route looks at them for.
-      get facts() {
-        facts ??= extractFacts(notification);
-        return facts;
-      },
-    };
+    const event = new DeliveryEvent(this.options.cluster, exchange, routingKey, decoded.notification);
     const outcome = this.options.router.route(event);
     if (outcome.kind === 'drop') return 'dropped';
     if (outcome.kind === 'unrouted') return 'unrouted';
@@ -84,8 +112,12 @@ export class TapPipeline {
       );
       return 'no_channel';
     }
+    return this.record(event, outcome.decisions);
+  }
+
+  private async record(event: TapEvent, decisions: RouteDecision[]): Promise<DeliveryOutcome> {
     const results = [];
-    for (const decision of outcome.decisions) results.push(await this.options.grouper.record(event, decision));
+    for (const decision of decisions) results.push(await this.options.grouper.record(event, decision));
     if (results.includes('new')) return 'new';
     return results.includes('grouped') ? 'grouped' : 'duplicate';
   }

@@ -9,7 +9,9 @@ import {
   type DecodeResult,
   decodeNotification,
   type OsloNotification,
+  osloMessageSchema,
   parseOsloTimestamp,
+  readOsloMessage,
 } from '../../src/tap/notification-envelope.js';
 
 const LIMIT = { maxBytes: 64 * 1024 };
@@ -372,5 +374,139 @@ describe('parseOsloTimestamp', () => {
     for (const text of ['2026-02-29 00:00:00', '2026-13-01 00:00:00', '2026-11-22 13:60:00', '22/11/2026 13:23']) {
       expect(parseOsloTimestamp(text)).toBeUndefined();
     }
+  });
+});
+
+/** parseOsloTimestamp as it was first written, with a RegExp and a Date round trip: the definition of the format. */
+function referenceTimestamp(text: string): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/.exec(text);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const millis = Math.floor(Number((m[7] ?? '').padEnd(6, '0')) / 1000);
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second, millis));
+  const same =
+    date.getUTCFullYear() === year &&
+    date.getUTCMonth() === month - 1 &&
+    date.getUTCDate() === day &&
+    date.getUTCHours() === hour &&
+    date.getUTCMinutes() === minute &&
+    date.getUTCSeconds() === second;
+  return same ? date.getTime() : undefined;
+}
+
+describe('parseOsloTimestamp against the RegExp definition', () => {
+  it('agrees on every combination of edge dates, times and fractions', () => {
+    const years = ['0000', '0099', '0100', '1900', '2000', '2024', '2026', '9999', '20x6'];
+    const months = ['00', '01', '02', '04', '12', '13', '1'];
+    const days = ['00', '01', '28', '29', '30', '31', '32'];
+    const times = ['00:00:00', '23:59:59', '24:00:00', '23:60:00', '23:59:60', '1:00:00'];
+    const fractions = ['', '.', '.5', '.0005', '.4977', '.497700', '.999999', '.4977001', '.x', ',5'];
+    let accepted = 0;
+    let checked = 0;
+    for (const year of years)
+      for (const month of months)
+        for (const day of days)
+          for (const time of times)
+            for (const fraction of fractions) {
+              const text = `${year}-${month}-${day} ${time}${fraction}`;
+              const expected = referenceTimestamp(text);
+              if (parseOsloTimestamp(text) !== expected) throw new Error(`disagree on ${JSON.stringify(text)}`);
+              checked++;
+              if (expected !== undefined) accepted++;
+            }
+    // Both verdicts occur many times over, so agreement means something.
+    expect(checked).toBe(9 * 7 * 7 * 6 * 10);
+    expect(accepted).toBeGreaterThan(1000);
+    expect(checked - accepted).toBeGreaterThan(1000);
+  });
+
+  it('agrees on every one-character change of a real timestamp', () => {
+    const base = '2026-11-22 13:23:30.497700';
+    const replacements = ['0', '1', '2', '9', '-', ':', '.', ' ', 'a', '\n', '\u0663', '\uff10', ''];
+    for (let i = 0; i <= base.length; i++) {
+      for (const r of replacements) {
+        for (const text of [base.slice(0, i) + r + base.slice(i + 1), base.slice(0, i) + r + base.slice(i)]) {
+          expect([text, parseOsloTimestamp(text)]).toEqual([text, referenceTimestamp(text)]);
+        }
+      }
+    }
+  });
+});
+
+describe('readOsloMessage against osloMessageSchema', () => {
+  const odd: unknown[] = [
+    undefined,
+    null,
+    '',
+    ' ',
+    'x',
+    0,
+    1,
+    true,
+    [],
+    {},
+    ['INFO'],
+    'info',
+    'Warning',
+    'warn ',
+    // Dotless i: upper-cases to INFO, as the schema's transform does too.
+    '\u0131nfo',
+    'LOUD',
+    '2026-11-22 13:23:30',
+    '2026-02-30 00:00:00',
+    '2026-11-22T13:23:30',
+  ];
+  const keys = ['message_id', 'publisher_id', 'event_type', 'priority', 'payload', 'timestamp', '_unique_id', 'extra'];
+
+  function variants(): unknown[] {
+    const out: unknown[] = [message(), null, [], 'text', 42, true, [message()]];
+    for (const key of keys) {
+      for (const value of odd) {
+        const m = message();
+        if (value === undefined) delete m[key];
+        else m[key] = value;
+        out.push(m);
+      }
+    }
+    // What JSON.parse makes of hostile keys: own properties named __proto__ and constructor.
+    out.push(
+      JSON.parse(JSON.stringify(message()).replace('{', '{"__proto__": {"priority": "INFO"}, "constructor": 1,')),
+    );
+    const { priority: _p, ...noPriority } = message();
+    out.push(JSON.parse(JSON.stringify(noPriority).replace('{', '{"__proto__": {"priority": "INFO"},')));
+    return out;
+  }
+
+  it('accepts exactly what the schema accepts, with the same fields', () => {
+    let accepted = 0;
+    const all = variants();
+    for (const candidate of all) {
+      const fast = readOsloMessage(candidate);
+      const slow = osloMessageSchema.safeParse(candidate);
+      const label = JSON.stringify(candidate);
+      expect([label, fast !== undefined]).toEqual([label, slow.success]);
+      if (slow.success) {
+        accepted++;
+        const m = slow.data;
+        expect(fast).toEqual({
+          messageId: m.message_id,
+          publisherId: m.publisher_id,
+          eventType: m.event_type,
+          priority: m.priority,
+          payload: m.payload,
+          timestamp: m.timestamp.text,
+          timestampMs: m.timestamp.ms,
+        });
+      }
+    }
+    expect(accepted).toBeGreaterThan(40);
+    expect(all.length - accepted).toBeGreaterThan(40);
   });
 });

@@ -1,0 +1,171 @@
+/**
+ * AlertGrouper.record on the real Redis: events recorded in one turn go to Redis as one script call, and a batch
+ * leaves Redis exactly as recording the same events one at a time does (de-duplication, grouping, counts, capped
+ * hosts/instances/samples). Also: the script is loaded again when Redis has forgotten it.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ChatPort } from '../../src/chat/chat-message.js';
+import { AlertGrouper, type RecordResult } from '../../src/tap/alert-grouper.js';
+import type { RouteDecision, TapEvent } from '../../src/tap/notification-router.js';
+
+const chat: ChatPort = {
+  post: async (channel) => ({ channel, ts: '1' }),
+  update: async () => undefined,
+  postEphemeral: async () => undefined,
+};
+
+const errors: RouteDecision = {
+  route: 'errors',
+  channel: 'C0ALERTS',
+  severity: 'error',
+  title: 'create failed',
+  groupBy: ['eventType', 'host'],
+};
+const everything: RouteDecision = { ...errors, route: 'all', channel: 'C0ALL', groupBy: ['eventType'] };
+
+function event(messageId: string, host: string, instance: string): TapEvent {
+  return {
+    cluster: 'prod',
+    exchange: 'nova',
+    routingKey: 'notifications.error',
+    notification: {
+      messageId,
+      publisherId: `compute.${host}`,
+      eventType: 'compute.instance.create.error',
+      priority: 'ERROR',
+      payload: {},
+      timestamp: '2026-11-22 13:23:30.497700',
+      timestampMs: 0,
+      envelopeVersion: 2,
+      context: {},
+      raw: {},
+    },
+    facts: { service: 'compute', host, instanceId: instance, exception: 'RescheduledException' },
+  };
+}
+
+/**
+ * A burst over three hosts: redeliveries (same message id), one event routed twice, and one group with more
+ * instances than the 50 kept, so every branch of the script is taken.
+ */
+function burst(): Array<[TapEvent, RouteDecision]> {
+  const out: Array<[TapEvent, RouteDecision]> = [];
+  for (let i = 0; i < 90; i++) {
+    const host = ['cmp-01', 'cmp-02', 'cmp-03'][i % 3] as string;
+    out.push([event(`m-${i}`, host, `i-${i}`), errors]);
+    if (i % 10 === 0) out.push([event(`m-${i}`, host, `i-${i}`), errors]);
+    if (i % 30 === 0) out.push([event(`m-${i}`, host, `i-${i}`), everything]);
+  }
+  for (let i = 0; i < 60; i++) out.push([event(`wide-${i}`, 'cmp-09', `wide-i-${i}`), errors]);
+  return out;
+}
+
+describe('AlertGrouper.record', () => {
+  const stack = inject('stack');
+  const run = randomUUID().slice(0, 8);
+  let redis: Redis;
+  let evalshaCalls = 0;
+
+  const grouper = (name: string) =>
+    new AlertGrouper({
+      redis,
+      chat,
+      windowMs: 600_000,
+      updateIntervalMs: 1_000,
+      maxSamples: 5,
+      dedupTtlMs: 3_600_000,
+      keyPrefix: `test:grouper:${run}:${name}:`,
+      now: () => 1_795_000_000_000,
+    });
+
+  /** Everything recorded under a prefix, with group ids replaced by group keys (ids are random). */
+  async function state(name: string) {
+    const prefix = `test:grouper:${run}:${name}:`;
+    const groups: Record<string, unknown> = {};
+    for (const active of await redis.keys(`${prefix}active:*`)) {
+      const id = (await redis.get(active)) as string;
+      const g = `${prefix}group:${id}`;
+      const hash = await redis.hgetall(g);
+      groups[`${hash.route} ${hash.groupKey}`] = {
+        hash,
+        hosts: (await redis.smembers(`${g}:hosts`)).sort(),
+        instances: (await redis.smembers(`${g}:instances`)).length,
+        pending: await redis.lrange(`${g}:pending`, 0, -1),
+        dirty: await redis.sismember(`${prefix}dirty`, id),
+      };
+    }
+    return { groups, seen: (await redis.keys(`${prefix}seen:*`)).sort().map((k) => k.slice(prefix.length)) };
+  }
+
+  beforeAll(() => {
+    redis = new Redis(stack.redisUrl, { enableAutoPipelining: true });
+    const evalsha = redis.evalsha.bind(redis);
+    redis.evalsha = ((...args: Parameters<typeof evalsha>) => {
+      evalshaCalls++;
+      return evalsha(...args);
+    }) as typeof redis.evalsha;
+  });
+
+  afterAll(async () => {
+    const keys = await redis.keys(`test:grouper:${run}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  it('records a burst in one script call, exactly as recording one event at a time would', async () => {
+    const events = burst();
+    const batched = grouper('batched');
+    const before = evalshaCalls;
+    const together = await Promise.all(events.map(([e, d]) => batched.record(e, d)));
+    expect(evalshaCalls - before).toBe(1);
+
+    const single = grouper('single');
+    const oneByOne: RecordResult[] = [];
+    for (const [e, d] of events) oneByOne.push(await single.record(e, d));
+    expect(evalshaCalls - before).toBe(1 + events.length);
+
+    expect(together).toEqual(oneByOne);
+    const recorded = await state('batched');
+    expect(recorded).toEqual(await state('single'));
+
+    // And what that state is: four groups under `errors`, one under `all`; redeliveries counted once.
+    expect(together.filter((r) => r === 'new')).toHaveLength(5);
+    expect(together.filter((r) => r === 'duplicate')).toHaveLength(9);
+    const wide = recorded.groups['errors eventType=compute.instance.create.error host=cmp-09'] as {
+      hash: Record<string, string>;
+      instances: number;
+      pending: string[];
+    };
+    expect(wide.hash).toMatchObject({ count: '60', samples: '60', lastError: 'RescheduledException' });
+    expect(wide.instances).toBe(50);
+    expect(wide.pending).toHaveLength(5);
+    expect(wide.pending[0]).toContain('message_id `wide-0`');
+    expect(recorded.groups['all eventType=compute.instance.create.error']).toMatchObject({
+      hash: { count: '3', channel: 'C0ALL' },
+      hosts: ['cmp-01'],
+    });
+  });
+
+  it('splits a turn with more events than one script call takes', async () => {
+    const many = grouper('many');
+    const before = evalshaCalls;
+    const results = await Promise.all(
+      Array.from({ length: 600 }, (_, i) => many.record(event(`many-${i}`, 'cmp-01', `i-${i}`), errors)),
+    );
+    expect(evalshaCalls - before).toBe(3);
+    expect(results.filter((r) => r === 'new')).toHaveLength(1);
+    expect(results.filter((r) => r === 'grouped')).toHaveLength(599);
+    const groups = Object.values((await state('many')).groups) as Array<{ hash: Record<string, string> }>;
+    expect(groups.map((g) => g.hash.count)).toEqual(['600']);
+  });
+
+  it('loads the script again when Redis has forgotten it', async () => {
+    const forgetful = grouper('forgetful');
+    await forgetful.record(event('f-1', 'cmp-01', 'i-1'), errors);
+    await redis.script('FLUSH');
+    expect(await forgetful.record(event('f-2', 'cmp-01', 'i-2'), errors)).toBe('grouped');
+    expect(await forgetful.record(event('f-2', 'cmp-01', 'i-2'), errors)).toBe('duplicate');
+  });
+});
