@@ -12,6 +12,7 @@ export enum ErrorCode {
   CommandUsageError = 'warren_command_usage',
   UnknownCommandError = 'warren_unknown_command',
   AccessDeniedError = 'warren_access_denied',
+  UnknownAlertError = 'warren_unknown_alert',
   UnknownError = 'warren_unknown_error',
 }
 
@@ -45,10 +46,19 @@ export class ConfigError extends WarrenError {
 export class ManagementApiError extends WarrenError {
   readonly status: number | undefined;
   readonly endpoint: string;
-  constructor(endpoint: string, status: number | undefined, message: string, options?: { cause?: unknown }) {
+  /** The broker's own `reason`, when it gave one (a failed health check says why). */
+  readonly reason: string | undefined;
+  constructor(
+    endpoint: string,
+    status: number | undefined,
+    message: string,
+    options?: { cause?: unknown },
+    reason?: string,
+  ) {
     super(ErrorCode.ManagementApiError, message, options);
     this.status = status;
     this.endpoint = endpoint;
+    this.reason = reason;
   }
 }
 
@@ -87,6 +97,13 @@ export class UnknownCommandError extends WarrenError {
 export class AccessDeniedError extends WarrenError {
   constructor(reason: string) {
     super(ErrorCode.AccessDeniedError, reason);
+  }
+}
+
+/** A silence or action named an alert or check that does not exist. */
+export class UnknownAlertError extends WarrenError {
+  constructor(message: string) {
+    super(ErrorCode.UnknownAlertError, message);
   }
 }
 

@@ -7,6 +7,7 @@ import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
 export interface WarrenMetrics {
   registry: Registry;
   commands: Counter<'command' | 'outcome'>;
+  actions: Counter<'action' | 'outcome'>;
 }
 
 export function createMetrics(): WarrenMetrics {
@@ -18,5 +19,11 @@ export function createMetrics(): WarrenMetrics {
     labelNames: ['command', 'outcome'] as const,
     registers: [registry],
   });
-  return { registry, commands };
+  const actions = new Counter({
+    name: 'warren_actions_total',
+    help: 'Button clicks handled, by action and outcome (ok, denied, refused, unknown, error).',
+    labelNames: ['action', 'outcome'] as const,
+    registers: [registry],
+  });
+  return { registry, commands, actions };
 }

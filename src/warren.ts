@@ -6,14 +6,19 @@
  */
 import { Redis } from 'ioredis';
 import { allCommands } from '../commands/index.js';
-import type { ChatPort, Invocation } from './chat/chat-message.js';
+import type { ActionInvocation, ChatPort, Invocation } from './chat/chat-message.js';
 import { CONSOLE_CHANNEL, startConsoleFrontEnd } from './chat/console-front-end.js';
 import { startSlackFrontEnd } from './chat/slack-front-end.js';
 import { AccessPolicy } from './chatops/access-policy.js';
+import { ActionRouter } from './chatops/action-router.js';
 import { CommandRouter } from './chatops/command-router.js';
 import { ClusterDirectory } from './cluster/cluster-directory.js';
 import type { ClusterConfig, WarrenConfig } from './config/schema.js';
 import type { LocalStack } from './devstack/index.js';
+import { alertActions } from './health/alert-actions.js';
+import { createHealthMetrics } from './health/health-metrics.js';
+import { HealthMonitor } from './health/health-monitor.js';
+import { SweepScheduler } from './health/sweep-scheduler.js';
 import { healthRoutes, type ReadinessProbe } from './http/health-routes.js';
 import { startStandaloneServer } from './http/standalone-server.js';
 import { createLogger, type Logger } from './logger.js';
@@ -39,8 +44,10 @@ export interface Warren {
   redis: Redis;
   /** The HTTP port serving /healthz, /readyz, /metrics (and /slack/events in HTTP mode). */
   httpPort: number;
+  actions: ActionRouter;
   localStack?: LocalStack;
   tap?: TapService;
+  health?: HealthMonitor;
   stop(): Promise<void>;
 }
 
@@ -99,7 +106,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
     }
 
     const metrics = createMetrics();
-    const clusters = new ClusterDirectory(config.clusters);
+    const clusters = new ClusterDirectory(config.clusters, { managementTimeoutMs: config.health.requestTimeout });
     // Auto-pipelining batches the tap's per-event scripts issued in the same tick into one round trip.
     const redis = new Redis(config.redisUrl, {
       lazyConnect: true,
@@ -118,18 +125,25 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       redis.disconnect();
     });
 
-    // The tap needs the chat port, which exists only once the front end is up; commands reach it through this.
+    // The tap and the health monitor need the chat port, which exists only once the front end is up; commands
+    // and buttons reach them through these.
     let tap: TapService | undefined;
+    let health: HealthMonitor | undefined;
+    const access = new AccessPolicy(config.access);
     const router = new CommandRouter({
       commands: allCommands,
       tap: () => tap,
+      health: () => health,
       clusters,
-      access: new AccessPolicy(config.access),
+      access,
       slashCommand: config.slack.command,
       logger,
       metrics,
     });
+    const actions = new ActionRouter({ access, logger, metrics });
+    actions.register(...alertActions(() => health));
     const onCommand = (invocation: Invocation) => router.handle(invocation);
+    const onAction = (action: ActionInvocation) => actions.handle(action);
 
     const probes = (): ReadinessProbe[] => [
       { name: 'redis', check: async () => (await redis.ping()) === 'PONG' },
@@ -145,22 +159,24 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
         input: options.input ?? process.stdin,
         output: options.output ?? process.stdout,
         onCommand,
+        onAction,
         onClose: options.onConsoleClose,
       });
       cleanups.push(() => front.stop());
       chat = front.port;
     } else {
-      const front = await startSlackFrontEnd({ config, logger, routes, onCommand });
+      const front = await startSlackFrontEnd({ config, logger, routes, onCommand, onAction });
       cleanups.push(() => front.stop());
       chat = front.port;
       httpPort = front.httpPort;
     }
+    // In the console every alert is shown in the terminal, so an unset alert channel means the console.
+    const alertChannel = config.slack.alertChannel ?? (config.slack.mode === 'console' ? CONSOLE_CHANNEL : undefined);
     if (config.tap.enabled && config.clusters.length > 0) {
       const service = new TapService({
         clusters: config.clusters,
         tap: config.tap,
-        // In the console every alert is shown in the terminal, so an unset alert channel means the console.
-        alertChannel: config.slack.alertChannel ?? (config.slack.mode === 'console' ? CONSOLE_CHANNEL : undefined),
+        alertChannel,
         channelIntervalMs: config.slack.channelIntervalMs,
         redis,
         chat,
@@ -171,6 +187,31 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       tap = service;
       cleanups.push(() => service.stop());
     }
+    if (config.health.enabled && config.clusters.length > 0) {
+      const channel = config.health.channel ?? alertChannel;
+      if (!channel) {
+        logger.warn('health alerts have no channel (set health.channel or slack.alertChannel): tracked, not posted');
+      }
+      const monitor = new HealthMonitor({
+        clusters,
+        health: config.health,
+        channel,
+        channelIntervalMs: config.slack.channelIntervalMs,
+        redis,
+        chat,
+        logger,
+        metrics: createHealthMetrics(metrics.registry),
+      });
+      health = monitor;
+      const scheduler = await SweepScheduler.start({
+        redisUrl: config.redisUrl,
+        clusters: clusters.names,
+        intervalMs: config.health.interval,
+        sweep: (cluster) => monitor.sweep(cluster),
+        logger,
+      });
+      cleanups.push(() => scheduler.stop());
+    }
     if (httpPort === undefined) {
       const server = await startStandaloneServer(routes, config.port);
       cleanups.push(() => server.close());
@@ -180,7 +221,20 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       { mode: config.slack.mode, clusters: clusters.names, httpPort, embedded: localStack !== undefined },
       'warren started',
     );
-    return { config, clusters, chat, router, metrics, redis, httpPort, localStack, tap, stop: stopAll };
+    return {
+      config,
+      clusters,
+      chat,
+      router,
+      actions,
+      metrics,
+      redis,
+      httpPort,
+      localStack,
+      tap,
+      health,
+      stop: stopAll,
+    };
   } catch (error) {
     await stopAll();
     throw error;

@@ -39,3 +39,16 @@ export interface Invocation {
   text: string;
   respond(reply: ChatReply): Promise<void>;
 }
+
+/** One button click as a front end received it, already acknowledged. `value` is untrusted input. */
+export interface ActionInvocation {
+  actionId: string;
+  value: string;
+  userId: string;
+  channelId: string;
+  groups?: readonly string[];
+  /** The message that carried the button, when the front end knows it. */
+  messageTs?: string;
+  /** Answers the clicker only (ephemeral). */
+  respond(reply: ChatReply): Promise<void>;
+}

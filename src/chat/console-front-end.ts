@@ -4,16 +4,9 @@
  * using the same ids as in Slack. It implements the same `ChatPort` as Slack, so features cannot tell them apart.
  */
 import { createInterface, type Interface } from 'node:readline';
-import type { ChatMessage, ChatPort, Invocation, PostedMessage } from './chat-message.js';
+import type { ActionInvocation, ChatMessage, ChatPort, Invocation, PostedMessage } from './chat-message.js';
 import { type RenderedButton, renderMessage } from './render-text.js';
 import { scrubMessage } from './scrub-message.js';
-
-export interface ConsoleAction {
-  actionId: string;
-  value: string;
-  userId: string;
-  channelId: string;
-}
 
 export interface ConsoleFrontEndDeps {
   slashCommand: string;
@@ -22,7 +15,7 @@ export interface ConsoleFrontEndDeps {
   userId?: string;
   channelId?: string;
   onCommand(invocation: Invocation): Promise<void>;
-  onAction?(action: ConsoleAction): Promise<void>;
+  onAction?(action: ActionInvocation): Promise<void>;
   /** Called when the input ends (Ctrl-D) or the user types /quit. */
   onClose?(): void;
 }
@@ -102,7 +95,15 @@ export function startConsoleFrontEnd(deps: ConsoleFrontEndDeps): ConsoleFrontEnd
       const choice = choices[Number(head) - 1];
       if (!choice) write(`no button numbered ${head}`);
       else if (!deps.onAction) write(`button "${choice.label}" has no handler yet`);
-      else await deps.onAction({ actionId: choice.actionId, value: choice.value, userId, channelId });
+      else {
+        await deps.onAction({
+          actionId: choice.actionId,
+          value: choice.value,
+          userId,
+          channelId,
+          respond: async (reply) => show('warren (only visible to you):', reply),
+        });
+      }
       return;
     }
     if (head !== deps.slashCommand) {

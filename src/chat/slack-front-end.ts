@@ -8,7 +8,7 @@ import { App, HTTPReceiver, LogLevel, type Logger as SlackLogger } from '@slack/
 import type { WarrenConfig } from '../config/schema.js';
 import type { Route } from '../http/health-routes.js';
 import type { Logger } from '../logger.js';
-import type { ChatMessage, ChatPort, ChatReply, Invocation, PostedMessage } from './chat-message.js';
+import type { ActionInvocation, ChatMessage, ChatPort, ChatReply, Invocation, PostedMessage } from './chat-message.js';
 import { scrubMessage } from './scrub-message.js';
 import { fitToSlack } from './slack-limits.js';
 import { slackUserGroups } from './slack-user-groups.js';
@@ -18,6 +18,7 @@ export interface SlackFrontEndDeps {
   logger: Logger;
   routes: Route[];
   onCommand(invocation: Invocation): Promise<void>;
+  onAction(action: ActionInvocation): Promise<void>;
 }
 
 export interface SlackFrontEnd {
@@ -88,6 +89,23 @@ export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<Slack
       groups: groupIds.length > 0 ? await userGroups.groupsOf(command.user_id) : [],
       channelId: command.channel_id,
       text: command.text ?? '',
+      respond: async (reply) => {
+        await respond(replyPayload(reply));
+      },
+    });
+  });
+  // Every button warren renders has an action id under `warren:`; the click is acknowledged at once and the
+  // outcome goes to the clicker through response_url.
+  app.action({ action_id: /^warren:/ }, async ({ ack, body, action, respond }) => {
+    await ack();
+    if (body.type !== 'block_actions' || action.type !== 'button' || !('action_id' in action)) return;
+    await deps.onAction({
+      actionId: action.action_id,
+      value: action.value ?? '',
+      userId: body.user.id,
+      groups: groupIds.length > 0 ? await userGroups.groupsOf(body.user.id) : [],
+      channelId: body.channel?.id ?? '',
+      messageTs: body.message?.ts,
       respond: async (reply) => {
         await respond(replyPayload(reply));
       },

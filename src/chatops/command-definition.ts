@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import type { ChatReply } from '../chat/chat-message.js';
 import type { ClusterDirectory } from '../cluster/cluster-directory.js';
+import type { HealthControl } from '../health/health-monitor.js';
 import type { TapControl } from '../tap/tap-service.js';
 import type { Argv } from './argv.js';
 
@@ -20,6 +21,8 @@ export interface CommandContext {
   commands: readonly AnyCommandDefinition[];
   /** The notification tap, when it runs. */
   tap?: TapControl;
+  /** The health checks, when they run. */
+  health?: HealthControl;
 }
 
 export interface CommandDefinition<A> {

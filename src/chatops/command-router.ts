@@ -6,6 +6,7 @@
 import type { ChatReply, Invocation } from '../chat/chat-message.js';
 import type { ClusterDirectory } from '../cluster/cluster-directory.js';
 import { ErrorCode, isCodedError } from '../errors.js';
+import type { HealthControl } from '../health/health-monitor.js';
 import type { Logger } from '../logger.js';
 import type { WarrenMetrics } from '../metrics.js';
 import { scrub } from '../secrets.js';
@@ -22,6 +23,7 @@ export interface CommandRouterDeps {
   logger: Logger;
   metrics?: WarrenMetrics;
   tap?: () => TapControl | undefined;
+  health?: () => HealthControl | undefined;
 }
 
 function ephemeral(text: string): ChatReply {
@@ -77,6 +79,7 @@ export class CommandRouter {
       clusters: this.deps.clusters,
       commands: this.deps.commands,
       tap: this.deps.tap?.(),
+      health: this.deps.health?.(),
     };
     try {
       const reply = await definition.run(context, parsed.data);

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { duration } from './duration.js';
+import { healthSchema } from './health-schema.js';
 import { slackId } from './slack-id.js';
 import { bindingSchema, tapSchema } from './tap-schema.js';
 
@@ -39,8 +40,7 @@ export const accessSchema = z.strictObject({
   channels: z.array(slackId).default([]),
 });
 
-/** Owned by the health check and remediation issues; empty until they add keys. */
-export const healthSchema = z.strictObject({});
+/** Owned by the remediation issue; empty until it adds keys. */
 export const remediationSchema = z.strictObject({});
 
 export const fileSchema = z.strictObject({
@@ -48,7 +48,7 @@ export const fileSchema = z.strictObject({
   slack: slackSchema.prefault({}),
   access: accessSchema.default({ operators: [], approvers: [], channels: [] }),
   tap: tapSchema.prefault({}),
-  health: healthSchema.default({}),
+  health: healthSchema.prefault({}),
   remediation: remediationSchema.default({}),
 });
 

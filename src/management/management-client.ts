@@ -9,7 +9,14 @@ import type { z } from 'zod';
 import type { ClusterConfig } from '../config/schema.js';
 import { ManagementApiError, ManagementUnreachableError } from '../errors.js';
 import { scrub } from '../secrets.js';
-import { type ManagementNode, type ManagementOverview, nodesSchema, overviewSchema, whoamiSchema } from './schemas.js';
+import {
+  type ManagementNode,
+  type ManagementOverview,
+  nodesSchema,
+  overviewSchema,
+  pageSchema,
+  whoamiSchema,
+} from './schemas.js';
 
 export interface ManagementClientOptions {
   timeoutMs?: number;
@@ -41,8 +48,10 @@ export class ManagementClient {
     params?: Record<string, string | number>,
   ): Promise<z.output<S>> {
     const attempts: string[] = [];
+    // Read once: a concurrent request that succeeds elsewhere moves `preferred`, which must not skip or repeat a node.
+    const first = this.preferred;
     for (let i = 0; i < this.baseUrls.length; i++) {
-      const index = (this.preferred + i) % this.baseUrls.length;
+      const index = (first + i) % this.baseUrls.length;
       const base = this.baseUrls[index] as string;
       try {
         const body = await this.request(base, path, params);
@@ -59,6 +68,39 @@ export class ManagementClient {
   /** GET from one specific node, for endpoints that judge the node serving the request (health checks). */
   async getFrom<S extends z.ZodType>(base: string, path: string, schema: S): Promise<z.output<S>> {
     return this.validate(path, schema, await this.request(base, path));
+  }
+
+  /**
+   * Every page of a paginated listing (`page_size` at most 500, the broker's maximum), fetched one after the other
+   * so memory stays bounded by what the caller keeps, not by the listing. `onPage` sees each page's items.
+   */
+  async getPages<S extends z.ZodType>(
+    path: string,
+    item: S,
+    params: Record<string, string | number>,
+    onPage: (items: z.output<S>[]) => void,
+  ): Promise<void> {
+    const schema = pageSchema(item);
+    const pageSize = Math.min(500, Number(params.page_size ?? 500));
+    for (let page = 1; ; page++) {
+      const body = await this.get(path, schema, { ...params, page, page_size: pageSize });
+      onPage(body.items as z.output<S>[]);
+      if (page >= body.page_count) return;
+    }
+  }
+
+  /**
+   * One of the per-node health endpoints (`/api/health/checks/<name>`) asked of one node: 200 is ok, 503 is a
+   * failed check with the broker's reason. Anything else (unreachable, 401, 404 on an older broker) throws.
+   */
+  async healthCheckOf(base: string, name: string): Promise<{ ok: boolean; reason?: string }> {
+    try {
+      await this.request(base, `/api/health/checks/${name}`);
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof ManagementApiError && error.status === 503) return { ok: false, reason: error.reason };
+      throw error;
+    }
   }
 
   overview(): Promise<ManagementOverview> {
@@ -89,7 +131,13 @@ export class ManagementClient {
         typeof response.data === 'object' && response.data && 'reason' in response.data
           ? String((response.data as { reason: unknown }).reason)
           : String(response.statusText || '');
-      throw new ManagementApiError(path, response.status, scrub(`HTTP ${response.status} from ${path}: ${reason}`));
+      throw new ManagementApiError(
+        path,
+        response.status,
+        scrub(`HTTP ${response.status} from ${path}: ${reason}`),
+        undefined,
+        scrub(reason),
+      );
     } catch (error) {
       if (error instanceof ManagementApiError) throw error;
       const code = isAxiosError(error) ? (error.code ?? error.message) : String(error);

@@ -56,3 +56,93 @@ export const overviewSchema = z.looseObject({
 export type ManagementOverview = z.infer<typeof overviewSchema>;
 
 export const whoamiSchema = z.looseObject({ name: z.string(), tags: z.union([z.string(), z.array(z.string())]) });
+
+/** One page of a paginated listing (`?page=N&page_size=500`). */
+export function pageSchema<T extends z.ZodType>(item: T) {
+  return z.looseObject({
+    items: z.array(item),
+    page: z.number().int(),
+    page_count: z.number().int().nonnegative(),
+    total_count: z.number().int().nonnegative().optional(),
+    filtered_count: z.number().int().nonnegative().optional(),
+  });
+}
+
+const nodeList = z.array(z.string()).optional();
+
+/**
+ * A queue as listed with `disable_stats=true&enable_queue_totals=true` (cheap on large clusters) or with stats.
+ * Without stats the broker leaves out `consumers` and `idle_since`; the snapshot fills consumers from
+ * /api/consumers. Mirror fields exist only for classic mirrored queues, members/online/leader only for quorum ones.
+ */
+export const queueSchema = z.looseObject({
+  name: z.string(),
+  vhost: z.string(),
+  node: z.string().optional(),
+  type: z.string().default('classic'),
+  state: z.string().optional(),
+  policy: z.string().nullish(),
+  durable: z.boolean().optional(),
+  auto_delete: z.boolean().optional(),
+  exclusive: z.boolean().nullish(),
+  arguments: z.record(z.string(), z.unknown()).default({}),
+  consumers: count.optional(),
+  messages: count.default(0),
+  messages_ready: count.default(0),
+  messages_unacknowledged: count.default(0),
+  idle_since: z.string().optional(),
+  slave_nodes: nodeList,
+  synchronised_slave_nodes: nodeList,
+  members: nodeList,
+  online: nodeList,
+  leader: z.string().nullish(),
+});
+export type ManagementQueue = z.infer<typeof queueSchema>;
+
+export const connectionSchema = z.looseObject({
+  name: z.string(),
+  node: z.string().optional(),
+  user: z.string().optional(),
+  vhost: z.string().optional(),
+  peer_host: z.string().optional(),
+  peer_port: z.number().optional(),
+  channels: count.default(0),
+  /** Negotiated heartbeat in seconds; 0 means heartbeats are disabled. */
+  timeout: count.optional(),
+  state: z.string().optional(),
+  connected_at: z.number().optional(),
+  client_properties: z
+    .looseObject({
+      connection_name: z.string().optional(),
+      product: z.string().optional(),
+      platform: z.string().optional(),
+    })
+    .default({}),
+});
+export type ManagementConnection = z.infer<typeof connectionSchema>;
+
+export const consumerSchema = z.looseObject({
+  queue: z.looseObject({ name: z.string(), vhost: z.string() }),
+  consumer_tag: z.string().optional(),
+  ack_required: z.boolean().optional(),
+  prefetch_count: z.number().optional(),
+  channel_details: z
+    .looseObject({
+      connection_name: z.string().optional(),
+      peer_host: z.string().optional(),
+      number: z.number().optional(),
+    })
+    .partial()
+    .optional(),
+});
+export type ManagementConsumer = z.infer<typeof consumerSchema>;
+
+export const policySchema = z.looseObject({
+  vhost: z.string(),
+  name: z.string(),
+  pattern: z.string(),
+  'apply-to': z.string().default('all'),
+  definition: z.record(z.string(), z.unknown()).default({}),
+  priority: z.number().default(0),
+});
+export type ManagementPolicy = z.infer<typeof policySchema>;

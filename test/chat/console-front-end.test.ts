@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { Invocation } from '../../src/chat/chat-message.js';
-import { type ConsoleAction, startConsoleFrontEnd } from '../../src/chat/console-front-end.js';
+import type { ActionInvocation, Invocation } from '../../src/chat/chat-message.js';
+import { startConsoleFrontEnd } from '../../src/chat/console-front-end.js';
 
 function harness() {
   const input = new PassThrough();
@@ -13,7 +13,7 @@ function harness() {
     for (const w of waiters) w();
   });
   const invocations: Invocation[] = [];
-  const actions: ConsoleAction[] = [];
+  const actions: ActionInvocation[] = [];
   const front = startConsoleFrontEnd({
     slashCommand: '/rabbit',
     input,
@@ -24,6 +24,7 @@ function harness() {
     },
     onAction: async (action) => {
       actions.push(action);
+      await action.respond({ visibility: 'ephemeral', text: `pressed ${action.value}` });
     },
   });
   const waitFor = (needle: string) =>
@@ -81,9 +82,10 @@ describe('console front end', () => {
     expect(h.text()).toContain('[3] Silence');
     h.input.write('/as U0CAROL\n3\n9\n');
     await h.waitFor('no button numbered 9');
-    expect(h.actions).toEqual([
-      { actionId: 'act_Silence', value: 'Silence', userId: 'U0CAROL', channelId: 'C0CONSOLE' },
-    ]);
+    expect(h.actions.map(({ actionId, value, userId, channelId }) => ({ actionId, value, userId, channelId }))).toEqual(
+      [{ actionId: 'act_Silence', value: 'Silence', userId: 'U0CAROL', channelId: 'C0CONSOLE' }],
+    );
+    expect(h.text()).toContain('warren (only visible to you):\npressed Silence');
     await h.front.stop();
   });
 });

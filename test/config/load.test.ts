@@ -202,6 +202,26 @@ describe('loadConfig', () => {
       ['env.RABBITMQ_URL: set together with clusters in the config file; use one'],
     ],
     [
+      'unknown check id and too short an interval',
+      'health:\n  interval: 100ms\n  disabled: [zombies]\n  for: {backlog: 0}\n',
+      {},
+      [
+        'health.interval: must be at least 1s',
+        'health.for.backlog: Too small: expected number to be >0',
+        expect.stringMatching(/^health\.disabled\[0\]: not a check id \(one of network-partition, node-down, /),
+      ],
+    ],
+    [
+      'bad health thresholds and pattern',
+      'health:\n  haPattern: "(unclosed"\n  thresholds: {resourceUsage: 1.5, backlogMessages: -1}\n',
+      {},
+      [
+        'health.haPattern: not a valid regular expression',
+        'health.thresholds.resourceUsage: Too big: expected number to be <=1',
+        'health.thresholds.backlogMessages: Too small: expected number to be >0',
+      ],
+    ],
+    [
       'unreadable file',
       undefined,
       { WARREN_CONFIG: '/nonexistent/warren.yaml' },

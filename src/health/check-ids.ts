@@ -1,0 +1,22 @@
+/**
+ * The ids of warren's health checks, in the order they are run and listed. The config schema validates
+ * `health.for` and `health.disabled` against this list, so a misspelt check id is a config error, not a check
+ * that silently keeps running.
+ */
+export const CHECK_IDS = [
+  'network-partition',
+  'node-down',
+  'alarms',
+  'resource-usage',
+  'mirror-sync',
+  'quorum',
+  'zombie-queues',
+  'backlog',
+  'channel-leak',
+  'heartbeats',
+  'master-imbalance',
+  'policy-coverage',
+  'stuck-consumers',
+] as const;
+
+export type CheckId = (typeof CHECK_IDS)[number];

@@ -1,0 +1,31 @@
+/** Every health check, in the order of CHECK_IDS. Adding a check means adding its id there and its module here. */
+import type { HealthCheck } from '../health-check.js';
+import { alarmsCheck } from './alarms.js';
+import { backlogCheck } from './backlog.js';
+import { channelLeakCheck } from './channel-leak.js';
+import { heartbeatsCheck } from './heartbeats.js';
+import { masterImbalanceCheck } from './master-imbalance.js';
+import { mirrorSyncCheck } from './mirror-sync.js';
+import { networkPartitionCheck } from './network-partition.js';
+import { nodeDownCheck } from './node-down.js';
+import { policyCoverageCheck } from './policy-coverage.js';
+import { quorumCheck } from './quorum.js';
+import { resourceUsageCheck } from './resource-usage.js';
+import { stuckConsumersCheck } from './stuck-consumers.js';
+import { zombieQueuesCheck } from './zombie-queues.js';
+
+export const allChecks: readonly HealthCheck[] = [
+  networkPartitionCheck,
+  nodeDownCheck,
+  alarmsCheck,
+  resourceUsageCheck,
+  mirrorSyncCheck,
+  quorumCheck,
+  zombieQueuesCheck,
+  backlogCheck,
+  channelLeakCheck,
+  heartbeatsCheck,
+  masterImbalanceCheck,
+  policyCoverageCheck,
+  stuckConsumersCheck,
+];

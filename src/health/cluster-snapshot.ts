@@ -1,0 +1,57 @@
+/**
+ * What one sweep knows about a cluster: everything the checks judge, fetched once per sweep by the snapshot
+ * fetcher. A part that could not be fetched is `undefined`, never an empty list, so a check that needs it is
+ * skipped (its alert neither fires nor resolves) instead of concluding that all is well.
+ */
+import type { ManagementConnection, ManagementNode, ManagementPolicy, ManagementQueue } from '../management/schemas.js';
+
+/** A queue with its consumer count always known (filled from /api/consumers when listed without stats). */
+export type QueueInfo = ManagementQueue & { consumers: number };
+
+export type ConnectionInfo = ManagementConnection;
+export type PolicyInfo = ManagementPolicy;
+
+/** The answer of one per-node health endpoint (`/api/health/checks/…`): 200 is ok, 503 carries a reason. */
+export interface HealthEndpointResult {
+  ok: boolean;
+  reason?: string;
+}
+
+/** One management URL as this sweep saw it. Health endpoints judge the node that serves them, so each is asked. */
+export interface ManagementEndpoint {
+  url: string;
+  /** The node behind the URL, from its /api/overview (or remembered from an earlier sweep when it is down now). */
+  node?: string;
+  reachable: boolean;
+  error?: string;
+  /** Present when the URL answered: node-is-mirror-sync-critical, node-is-quorum-critical, alarms. */
+  health?: {
+    mirrorSyncCritical?: HealthEndpointResult;
+    quorumCritical?: HealthEndpointResult;
+    alarms?: HealthEndpointResult;
+  };
+}
+
+export type SnapshotPart = 'nodes' | 'queues' | 'connections' | 'policies' | 'endpoints';
+
+export interface ClusterSnapshot {
+  cluster: string;
+  /** Epoch ms when fetching started. */
+  takenAt: number;
+  endpoints: ManagementEndpoint[];
+  nodes?: ManagementNode[];
+  queues?: QueueInfo[];
+  connections?: ConnectionInfo[];
+  policies?: PolicyInfo[];
+  /** Why a part is missing, for the sweep's log line and `/rabbit health`. */
+  errors: Partial<Record<SnapshotPart, string>>;
+}
+
+/** A queue's identity inside a cluster; names repeat across vhosts. */
+export function queueKey(queue: { vhost: string; name: string }): string {
+  return `${queue.vhost}/${queue.name}`;
+}
+
+export function hasParts(snapshot: ClusterSnapshot, parts: readonly SnapshotPart[]): boolean {
+  return parts.every((part) => part === 'endpoints' || snapshot[part] !== undefined);
+}

@@ -1,0 +1,47 @@
+/**
+ * The shape of a health check: a pure function from a fetched cluster snapshot (plus the recent history of queue
+ * depths) to findings. Checks do no I/O and keep no state, so each is unit-tested on JSON captured from a real
+ * RabbitMQ 3.10 broker; fetching, scheduling and alert state live elsewhere.
+ */
+import type { HealthThresholds } from '../config/health-schema.js';
+import type { ClusterSnapshot, SnapshotPart } from './cluster-snapshot.js';
+import type { Finding } from './finding.js';
+
+/** Depths of one queue at an earlier sweep. */
+export interface QueueSample {
+  at: number;
+  messages: number;
+  ready: number;
+  unacked: number;
+}
+
+/**
+ * Earlier sweeps' samples per queue (key: `queueKey`), oldest first, not including the current sweep. Only queues
+ * that held messages are remembered, to keep the history small on clusters with tens of thousands of queues.
+ */
+export type QueueHistory = ReadonlyMap<string, readonly QueueSample[]>;
+
+export interface CheckContext {
+  thresholds: HealthThresholds;
+  history: QueueHistory;
+  /** `health.haPattern`, compiled once: queues that must be mirrored or quorum (policy-coverage); unset: not judged. */
+  haPattern?: RegExp;
+}
+
+export interface HealthCheck {
+  /** Stable kebab-case id: used in config (`health.for`, `health.disabled`), silences and alert ids. */
+  id: string;
+  /** Title of the alert message, e.g. "Zombie fanout queues". */
+  title: string;
+  /** What to do about it, from the runbook; shown on the alert. */
+  hint: string;
+  /** The remediation workflow that fixes it, when one exists (the alert's Fix… button). */
+  workflow?: string;
+  /** Snapshot parts the check judges; when one is missing the check is skipped for that sweep. */
+  needs: readonly SnapshotPart[];
+  evaluate(snapshot: ClusterSnapshot, context: CheckContext): Finding[];
+}
+
+export function defineCheck(check: HealthCheck): HealthCheck {
+  return check;
+}

@@ -1,0 +1,255 @@
+/**
+ * Each health check against the real condition on the real 3-node cluster: the fault is produced for real (a
+ * connection with 150 channels, heartbeats off, an RPC server killed with SIGKILL leaving its fanout queue, a
+ * memory alarm, an unsynchronised mirror, a stopped node, a network partition), the alert arrives in the fake
+ * Slack naming the culprit, and after the fault is undone the same message is edited to RESOLVED.
+ * Faults that take the cluster apart run last and always put it back together.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { type Channel, type ChannelModel, connect } from 'amqplib';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
+import type { Warren } from '../../src/warren.js';
+import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
+import { waitUntil } from '../support/wait-until.js';
+import { flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
+
+const YAML = `
+slack:
+  alertChannel: C0ALERTS
+  channelInterval: 0ms
+tap:
+  enabled: false
+health:
+  interval: 1s
+  defaultFor: 1
+`;
+
+const ALERT_TIMEOUT = 60_000;
+
+describe('health checks against real faults', () => {
+  const desc = inject('stack');
+  let stack: LocalStack;
+  let fake: FakeSlack;
+  let warren: Warren;
+  let amqp: ChannelModel;
+  const [node1, node2, node3] = desc.nodes.map((n) => n.name) as [string, string, string];
+
+  /** The alert's top-level post whose text or blocks mention `needle`. */
+  async function alertFor(alertId: string, needle: string): Promise<RecordedCall> {
+    return fake.waitForCall(
+      'chat.postMessage',
+      (c) =>
+        c.params.channel === 'C0ALERTS' &&
+        !c.params.thread_ts &&
+        JSON.stringify(c.params.blocks).includes(`alert \`${alertId}\``) &&
+        JSON.stringify(c.params.blocks).includes(needle),
+      ALERT_TIMEOUT,
+    );
+  }
+
+  async function resolvedEdit(post: RecordedCall): Promise<void> {
+    const ts = (post.reply as { ts: string }).ts;
+    await fake.waitForCall(
+      'chat.update',
+      (c) => c.params.ts === ts && String(c.params.text).startsWith('RESOLVED'),
+      ALERT_TIMEOUT,
+    );
+  }
+
+  async function clusterHealthy(): Promise<boolean> {
+    const response = await fetch(`${desc.nodes[0]?.managementUrl}/api/nodes`, {
+      headers: { authorization: `Basic ${Buffer.from(`${desc.username}:${desc.password}`).toString('base64')}` },
+    }).catch(() => undefined);
+    if (!response?.ok) return false;
+    // A node that is starting is listed without `partitions`: not whole yet.
+    const nodes = (await response.json()) as Array<{ running: boolean; partitions?: string[] }>;
+    return nodes.length === 3 && nodes.every((n) => n.running && n.partitions?.length === 0);
+  }
+
+  /** Each node's list of the nodes it is partitioned from, as that node's own management API reports it. */
+  async function partitionViews(): Promise<Map<string, string[]>> {
+    const views = new Map<string, string[]>();
+    for (const node of desc.nodes) {
+      const response = await fetch(`${node.managementUrl}/api/nodes/${node.name}?columns=name,partitions`, {
+        headers: { authorization: `Basic ${Buffer.from(`${desc.username}:${desc.password}`).toString('base64')}` },
+      }).catch(() => undefined);
+      if (!response?.ok) continue;
+      const { partitions } = (await response.json()) as { partitions?: string[] };
+      if (partitions && partitions.length > 0) views.set(node.name, partitions);
+    }
+    return views;
+  }
+
+  /**
+   * Heals a partition the runbook's way: restart the rabbit app on the nodes outside the side to trust, one round
+   * at a time. The node that sees the most others as partitioned is on the smallest side; a cut can spread into a
+   * three-way split, so after each restart the views are read again.
+   */
+  async function healPartition(): Promise<void> {
+    for (let round = 0; round < 3; round++) {
+      const views = await partitionViews();
+      if (views.size === 0) return;
+      const [loser] = [...views.entries()].sort((a, b) => b[1].length - a[1].length)[0] as [string, string[]];
+      await stack.rabbitmqctl(loser, ['stop_app'], { timeoutMs: 60_000 });
+      await stack.rabbitmqctl(loser, ['start_app'], { timeoutMs: 60_000 });
+      await waitUntil(
+        async () => !(await partitionViews()).has(loser),
+        `${loser} to rejoin without a partition`,
+        60_000,
+      );
+    }
+  }
+
+  beforeAll(async () => {
+    stack = attachLocalStack(desc);
+    await flushHarnessRedis(desc, 5);
+    fake = await FakeSlack.start();
+    amqp = await connect(desc.nodes[0]?.amqpUrl as string);
+    warren = await startHarnessWarren({ stack: desc, fake, yaml: YAML, redisDb: 5 });
+  });
+
+  afterAll(async () => {
+    await warren?.stop();
+    await amqp?.close().catch(() => undefined);
+    await fake?.stop();
+  });
+
+  it('channel leak: a connection holding 150 channels, named by its OpenStack service', async () => {
+    const name = `nova-conductor:4242:${randomUUID()}`;
+    const leaky = await connect(desc.nodes[1]?.amqpUrl as string, { clientProperties: { connection_name: name } });
+    try {
+      for (let i = 0; i < 150; i++) await leaky.createChannel();
+      const post = await alertFor('channel-leak@default', 'nova-conductor');
+      expect(JSON.stringify(post.params.blocks)).toContain('150');
+      await leaky.close();
+      await resolvedEdit(post);
+    } finally {
+      await leaky.close().catch(() => undefined);
+    }
+  });
+
+  it('heartbeats: a connection that disabled them', async () => {
+    const name = `neutron-dhcp-agent:777:${randomUUID()}`;
+    const quiet = await connect(`${desc.nodes[2]?.amqpUrl}?heartbeat=0`, {
+      clientProperties: { connection_name: name },
+    });
+    try {
+      const post = await alertFor('heartbeats@default', 'neutron-dhcp-agent');
+      await quiet.close();
+      await resolvedEdit(post);
+    } finally {
+      await quiet.close().catch(() => undefined);
+    }
+  });
+
+  it('zombie fanout queue: left by an RPC server killed with SIGKILL while its sibling lives', async () => {
+    const topic = `warren-test-compute-${randomUUID().slice(0, 6)}`;
+    const script = resolve(import.meta.dirname, '..', 'support', 'rpc-server-process.ts');
+    const servers: ChildProcess[] = [];
+    const startServer = async (): Promise<{ child: ChildProcess; queue: string }> => {
+      // node itself with tsx as a loader, not the tsx CLI: the CLI runs the script in a grandchild that a SIGKILL of
+      // the CLI would leave alive.
+      const child = spawn(process.execPath, ['--import', 'tsx', script, desc.nodes[0]?.amqpUrl as string, topic], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      servers.push(child);
+      const queue = await new Promise<string>((done, fail) => {
+        createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', done);
+        child.once('exit', (code) => fail(new Error(`rpc server exited with ${code}`)));
+      });
+      return { child, queue };
+    };
+    let channel: Channel | undefined;
+    try {
+      const crashed = await startServer();
+      const sibling = await startServer();
+      crashed.child.kill('SIGKILL');
+      channel = await amqp.createChannel();
+      // Fanout casts keep arriving at both queues; only the sibling has a consumer.
+      for (let i = 0; i < 20; i++) channel.publish(`${topic}_fanout`, '', Buffer.from('{"oslo.message":"{}"}'));
+      const post = await alertFor('zombie-queues@default', crashed.queue);
+      expect(JSON.stringify(post.params.blocks)).not.toContain(sibling.queue);
+      await channel.deleteQueue(crashed.queue);
+      await resolvedEdit(post);
+    } finally {
+      for (const child of servers) child.kill('SIGKILL');
+      await channel?.close().catch(() => undefined);
+    }
+  });
+
+  it('memory alarm: raised on one node with a tiny watermark, cleared by restoring it', async () => {
+    try {
+      const set = await stack.rabbitmqctl(node2, ['set_vm_memory_high_watermark', '0.0001']);
+      expect(set.code).toBe(0);
+      const post = await alertFor('alarms@default', node2);
+      expect(post.params.text).toMatch(/^CRITICAL/);
+      await stack.rabbitmqctl(node2, ['set_vm_memory_high_watermark', '0.4']);
+      await resolvedEdit(post);
+    } finally {
+      await stack.rabbitmqctl(node2, ['set_vm_memory_high_watermark', '0.4']);
+    }
+  });
+
+  it('unsynchronised mirror: messages published before a new mirror joined under manual sync', async () => {
+    const queue = `warren-test-ha.${randomUUID().slice(0, 8)}`;
+    const policy = `warren-test-ha-${randomUUID().slice(0, 6)}`;
+    const pattern = `^${queue.replace(/\./g, '\\.')}$`;
+    const setPolicy = (nodes: string[]) =>
+      stack.rabbitmqctl(node1, [
+        'set_policy',
+        policy,
+        pattern,
+        JSON.stringify({ 'ha-mode': 'nodes', 'ha-params': nodes, 'ha-sync-mode': 'manual' }),
+        '--apply-to',
+        'queues',
+      ]);
+    const channel = await amqp.createConfirmChannel();
+    try {
+      expect((await setPolicy([node1, node2])).code).toBe(0);
+      await channel.assertQueue(queue, { durable: true });
+      for (let i = 0; i < 10; i++) channel.sendToQueue(queue, Buffer.from(`m${i}`));
+      await channel.waitForConfirms();
+      // A third mirror joins after the messages: it stays unsynchronised until an explicit sync.
+      expect((await setPolicy([node1, node2, node3])).code).toBe(0);
+      const post = await alertFor('mirror-sync@default', queue);
+      expect(JSON.stringify(post.params.blocks)).toContain(node3);
+      expect((await stack.rabbitmqctl(node1, ['sync_queue', queue])).code).toBe(0);
+      await resolvedEdit(post);
+    } finally {
+      await channel.deleteQueue(queue).catch(() => undefined);
+      await channel.close().catch(() => undefined);
+      await stack.rabbitmqctl(node1, ['clear_policy', policy]);
+    }
+  });
+
+  it('node down: the rabbit application stopped on one node, then started again', async () => {
+    try {
+      expect((await stack.rabbitmqctl(node3, ['stop_app'])).code).toBe(0);
+      const post = await alertFor('node-down@default', node3);
+      expect(post.params.text).toMatch(/^CRITICAL/);
+      expect((await stack.rabbitmqctl(node3, ['start_app'])).code).toBe(0);
+      await resolvedEdit(post);
+    } finally {
+      await stack.rabbitmqctl(node3, ['start_app']);
+      await waitUntil(clusterHealthy, 'all three nodes running again', 120_000);
+    }
+  }, 180_000);
+
+  it('network partition: made with erlang:disconnect_node, healed by restarting the minority side', async () => {
+    try {
+      const cut = await stack.rabbitmqctl(node1, ['eval', `erlang:disconnect_node('${node2}').`]);
+      expect(cut.code).toBe(0);
+      const post = await alertFor('network-partition@default', node2);
+      expect(post.params.text).toMatch(/^CRITICAL/);
+      await healPartition();
+      await resolvedEdit(post);
+    } finally {
+      await healPartition();
+      await waitUntil(clusterHealthy, 'the cluster whole again', 180_000);
+    }
+  }, 300_000);
+});

@@ -1,0 +1,108 @@
+/**
+ * Starts a real warren in Slack HTTP mode against the test run's local stack and a fake Slack, with a config
+ * written to a temporary file, and sends it signed slash commands and button clicks. Each test file passes its own
+ * Redis database so alert state, schedules and locks of one file never leak into another.
+ */
+
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../../src/config/load.js';
+import type { LocalStackDescription } from '../../src/devstack/index.js';
+import { createLogger } from '../../src/logger.js';
+import { startWarren, type Warren } from '../../src/warren.js';
+import type { FakeSlack } from './fake-slack.js';
+import { blockActionsPayload, interactionBody, postToBolt, slashCommandBody } from './slack-signing.js';
+import { stackEnv } from './stack-env.js';
+
+export const SIGNING_SECRET = 'test-signing-secret-0123456789';
+
+export interface HarnessOptions {
+  stack: LocalStackDescription;
+  fake: FakeSlack;
+  /** YAML of the config file. */
+  yaml: string;
+  /** Redis database number for this test file (1–15; 0 is shared by tests that do not isolate). */
+  redisDb: number;
+}
+
+export function harnessRedisUrl(stack: LocalStackDescription, db: number): string {
+  return `${stack.redisUrl}/${db}`;
+}
+
+/** Empties the file's Redis database: with WARREN_TEST_REUSE the stack, and alert state left in it, outlive a run. */
+export async function flushHarnessRedis(stack: LocalStackDescription, db: number): Promise<void> {
+  const redis = new Redis(harnessRedisUrl(stack, db));
+  try {
+    await redis.flushdb();
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export async function startHarnessWarren(options: HarnessOptions): Promise<Warren> {
+  const dir = mkdtempSync(join(tmpdir(), 'warren-test-'));
+  writeFileSync(join(dir, 'warren.yaml'), options.yaml);
+  const config = loadConfig({
+    env: {
+      ...stackEnv(options.stack),
+      REDIS_URL: harnessRedisUrl(options.stack, options.redisDb),
+      SLACK_BOT_TOKEN: 'xoxb-test-token',
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_API_URL: options.fake.apiUrl,
+      WARREN_CONFIG: join(dir, 'warren.yaml'),
+    },
+  });
+  return startWarren(config, { logger: createLogger(process.env.WARREN_TEST_LOG ?? 'silent') });
+}
+
+export function eventsUrl(warren: Warren): string {
+  return `http://127.0.0.1:${warren.httpPort}/slack/events`;
+}
+
+/** Sends `/rabbit <text>` as `user` and returns what warren answered through response_url. */
+export async function slash(
+  warren: Warren,
+  fake: FakeSlack,
+  user: string,
+  text: string,
+  channel = 'C0OPS',
+): Promise<Record<string, unknown>> {
+  const id = randomUUID();
+  const body = slashCommandBody({ text, user_id: user, channel_id: channel, response_url: fake.responseUrl(id) });
+  const ack = await postToBolt(eventsUrl(warren), SIGNING_SECRET, body);
+  if (ack.status !== 200) throw new Error(`slash command refused with ${ack.status}`);
+  return (await fake.waitForResponse((r) => r.id === id, 30_000)).body;
+}
+
+/** Clicks a button as `user` and returns warren's ephemeral answer to the clicker. */
+export async function click(
+  warren: Warren,
+  fake: FakeSlack,
+  opts: { user: string; actionId: string; value: string; channel?: string; messageTs?: string },
+): Promise<Record<string, unknown>> {
+  const id = randomUUID();
+  const payload = blockActionsPayload({
+    user_id: opts.user,
+    channel_id: opts.channel ?? 'C0ALERTS',
+    action_id: opts.actionId,
+    value: opts.value,
+    message_ts: opts.messageTs,
+    response_url: fake.responseUrl(id),
+  });
+  const ack = await postToBolt(eventsUrl(warren), SIGNING_SECRET, interactionBody(payload));
+  if (ack.status !== 200) throw new Error(`click refused with ${ack.status}`);
+  return (await fake.waitForResponse((r) => r.id === id, 30_000)).body;
+}
+
+/** Sum of a counter's values in a warren's registry, optionally only the series whose labels match. */
+export async function counterSum(warren: Warren, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = warren.metrics.registry.getSingleMetric(name);
+  if (!metric) return 0;
+  const { values } = await metric.get();
+  return values
+    .filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
+    .reduce((sum, v) => sum + v.value, 0);
+}
