@@ -62,6 +62,12 @@ export const healthSchema = z.strictObject({
       }
     }, 'not a valid regular expression')
     .optional(),
+  /**
+   * Queue and connection listings: 0 asks for each in one request; 1–500 asks for pages of that many items. A
+   * page bounds the size of one response, but the broker lists and sorts every item to serve each page, so paging
+   * a listing of N items costs the broker about N / pageSize full listings (docs/benchmarks.md has the figures).
+   */
+  pageSize: z.number().int().min(0).max(500).default(0),
   /** How long one management API request may take before the next node is tried. */
   requestTimeout: duration({ min: '100ms' }).prefault('10s'),
   thresholds: thresholdsSchema.prefault({}),

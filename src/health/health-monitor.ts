@@ -103,7 +103,10 @@ export class HealthMonitor implements HealthControl {
     this.now = options.now ?? Date.now;
     this.haPattern = options.health.haPattern ? new RegExp(options.health.haPattern) : undefined;
     for (const handle of options.clusters.all()) {
-      this.fetchers.set(handle.config.name, new SnapshotFetcher(handle.config.name, handle.management));
+      this.fetchers.set(
+        handle.config.name,
+        new SnapshotFetcher(handle.config.name, handle.management, this.options.health.pageSize),
+      );
     }
   }
 

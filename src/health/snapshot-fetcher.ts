@@ -4,8 +4,9 @@
  *   column list: on a 3.10 broker that is several times cheaper than the stats listing, which makes the broker
  *   compute rates for every queue. Consumer counts, which that listing leaves out, come from /api/consumers, asked
  *   at the same time;
- * - listings are asked in one request, not in pages: the broker lists and sorts every item to serve each page, so
- *   the 20 pages of 10,000 queues cost it 20 full listings (on the bench's local cluster, about 7 s instead of 1 s);
+ * - listings are asked in one request by default, not in pages: the broker lists and sorts every item to serve each
+ *   page, so the 20 pages of 10,000 queues cost it 20 full listings (on the bench's local cluster, about 7 s instead
+ *   of 1 s). With `health.pageSize` set they are paged, which bounds the size of each response instead;
  * - /api/nodes is asked with stats, because `disable_stats` drops the alarm and partition fields;
  * - every management URL is asked for its node's health endpoints, since they judge only the node that serves them;
  * - the cheap listing's mirror fields (`slave_nodes`, `synchronised_slave_nodes`) lag behind: a mirror added by a
@@ -66,8 +67,6 @@ export const CONNECTION_COLUMNS = [
 const nodeOfOverview = z.looseObject({ node: z.string() });
 const policiesSchema = z.array(policySchema);
 const consumersSchema = z.array(consumerSchema);
-const queuesSchema = z.array(queueSchema);
-const connectionsSchema = z.array(connectionSchema);
 
 /** Mirror state asked one queue at a time up to this many queues; beyond, one stats listing of mirror columns. */
 const MIRROR_REFRESH_ONE_BY_ONE = 50;
@@ -91,10 +90,26 @@ export class SnapshotFetcher {
   /** Node behind each management URL, remembered so a URL that stops answering can still be named by its node. */
   private readonly nodeOfUrl = new Map<string, string>();
 
+  /** `pageSize` 0: each listing in one request; 1–500: in pages of that many items (see health.pageSize). */
   constructor(
     private readonly cluster: string,
     private readonly management: ManagementClient,
+    private readonly pageSize = 0,
   ) {}
+
+  /** A whole listing, in one request or page by page. */
+  private async list<S extends z.ZodType>(
+    path: string,
+    item: S,
+    params: Record<string, string>,
+  ): Promise<z.output<S>[]> {
+    if (this.pageSize === 0) return this.management.get(path, z.array(item), params);
+    const items: z.output<S>[] = [];
+    await this.management.getPages(path, item, { ...params, page_size: this.pageSize }, (page) => {
+      for (const entry of page) items.push(entry);
+    });
+    return items;
+  }
 
   async fetch(now: () => number = Date.now): Promise<ClusterSnapshot> {
     const takenAt = now();
@@ -144,7 +159,7 @@ export class SnapshotFetcher {
     const consumerList = await this.management.get('/api/consumers', consumersSchema, {
       columns: 'queue.name,queue.vhost',
     });
-    const queues = await this.management.get('/api/queues', queuesSchema, {
+    const queues = await this.list('/api/queues', queueSchema, {
       disable_stats: 'true',
       enable_queue_totals: 'true',
       columns: QUEUE_COLUMNS,
@@ -193,8 +208,8 @@ export class SnapshotFetcher {
     }
   }
 
-  /** In one request too: like the queue listing, every page would cost the broker the whole listing. */
+  /** Like the queue listing: every page would cost the broker the whole listing. */
   private connections(): Promise<ConnectionInfo[]> {
-    return this.management.get('/api/connections', connectionsSchema, { columns: CONNECTION_COLUMNS });
+    return this.list('/api/connections', connectionSchema, { columns: CONNECTION_COLUMNS });
   }
 }

@@ -12,6 +12,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { KnownBlock } from '@slack/types';
 import type { Redis } from 'ioredis';
+import { ChannelPacer } from '../chat/channel-pacer.js';
 import type { ChatMessage, ChatPort } from '../chat/chat-message.js';
 import { formatCount } from '../chat/human-format.js';
 import { groupFieldValue, type RouteDecision, type Severity, type TapEvent } from './notification-router.js';
@@ -188,10 +189,12 @@ export class AlertGrouper {
   private batchWaiters: PendingRecord[] = [];
   private batchScheduled = false;
   private readonly groupHashes = new Map<string, string>();
+  private readonly pacer: ChannelPacer;
 
   constructor(private readonly options: AlertGrouperOptions) {
     this.prefix = options.keyPrefix ?? 'warren:tap:';
     this.now = options.now ?? Date.now;
+    this.pacer = new ChannelPacer(options.redis, options.channelIntervalMs ?? 1_000);
   }
 
   /**
@@ -406,23 +409,15 @@ export class AlertGrouper {
     return stats;
   }
 
-  /**
-   * After a failed Slack call the channel is held back (5 s, or the `Retry-After` Slack sent), so a Slack outage
-   * is retried at a calm pace instead of on every flush.
-   */
+  /** After a failed Slack call the channel is held back (see ChannelPacer.holdAfter) and the group stays queued. */
   private async failed(error: unknown, group: GroupState): Promise<void> {
-    const retryAfter = Number((error as { retryAfter?: unknown })?.retryAfter);
-    const holdMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 5_000;
-    await this.options.redis.set(`${this.prefix}pace:${group.channel}`, '1', 'PX', holdMs).catch(() => undefined);
+    await this.pacer.holdAfter(group.channel, error);
     this.options.onError?.(error, group);
   }
 
-  /** True when a Slack call to `channel` may go now; claims the channel's slot in Redis so replicas share the pace. */
-  private async paced(channel: string): Promise<boolean> {
-    const interval = this.options.channelIntervalMs ?? 1_000;
-    if (interval <= 0) return true;
-    const claimed = await this.options.redis.set(`${this.prefix}pace:${channel}`, '1', 'PX', interval, 'NX');
-    return claimed === 'OK';
+  /** True when a Slack call to `channel` may go now: the channel's slot is shared with every replica and with health alerts. */
+  private paced(channel: string): Promise<boolean> {
+    return this.pacer.tryClaim(channel);
   }
 
   /** Ids of groups with work pending, for status and tests. */

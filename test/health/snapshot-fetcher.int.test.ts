@@ -1,5 +1,5 @@
 /**
- * The snapshot fetcher against the real 3-node cluster: every page of a listing larger than one page, consumer
+ * The snapshot fetcher against the real 3-node cluster: a listing larger than one page, whole or page by page, consumer
  * counts joined from /api/consumers, connections with their oslo client properties, each node's health endpoints
  * asked of that node, and a dead management URL reported as unreachable while the others still answer.
  */
@@ -18,7 +18,7 @@ describe('SnapshotFetcher against the real cluster', () => {
   const dead = 'http://127.0.0.1:9';
   let amqp: ChannelModel;
 
-  const fetcher = (urls: string[]) =>
+  const fetcher = (urls: string[], pageSize = 0) =>
     new SnapshotFetcher(
       'local',
       new ManagementClient({
@@ -29,6 +29,7 @@ describe('SnapshotFetcher against the real cluster', () => {
         managementPassword: stack.password,
         vhost: '/',
       }),
+      pageSize,
     );
 
   beforeAll(async () => {
@@ -61,8 +62,14 @@ describe('SnapshotFetcher against the real cluster', () => {
     await amqp.close();
   }, 120_000);
 
-  it('lists every queue across pages with consumer counts and depths', async () => {
-    const snapshot = await fetcher(stack.nodes.map((n) => n.managementUrl)).fetch();
+  it.each([
+    ['in one request', 0],
+    ['in pages of 500', 500],
+  ])('lists every queue %s with consumer counts and depths', async (_, pageSize) => {
+    const snapshot = await fetcher(
+      stack.nodes.map((n) => n.managementUrl),
+      pageSize,
+    ).fetch();
     const ours = (snapshot.queues ?? []).filter((q) => q.name.startsWith(`${prefix}-`));
     expect(ours).toHaveLength(1_100);
     expect(new Set(ours.map(queueKey)).size).toBe(1_100);
