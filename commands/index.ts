@@ -1,8 +1,13 @@
 /** Every `/rabbit` subcommand, in the order `help` lists them. Adding a command means adding it here. */
 import type { AnyCommandDefinition } from '../src/chatops/command-definition.js';
 import { alertsCommand } from './alerts.js';
+import { connectionsCommand } from './connections.js';
+import { consumersCommand } from './consumers.js';
 import { healthCommand } from './health.js';
 import { helpCommand } from './help.js';
+import { partitionsCommand } from './partitions.js';
+import { policiesCommand } from './policies.js';
+import { queuesCommand } from './queues.js';
 import { silenceCommand } from './silence.js';
 import { silencesCommand } from './silences.js';
 import { statusCommand } from './status.js';
@@ -12,6 +17,11 @@ import { unsilenceCommand } from './unsilence.js';
 export const allCommands: readonly AnyCommandDefinition[] = [
   helpCommand,
   statusCommand,
+  queuesCommand,
+  connectionsCommand,
+  consumersCommand,
+  partitionsCommand,
+  policiesCommand,
   healthCommand,
   alertsCommand,
   silenceCommand,

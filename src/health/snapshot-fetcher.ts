@@ -64,6 +64,19 @@ export const CONNECTION_COLUMNS = [
   'client_properties',
 ].join(',');
 
+/** The /api/consumers columns that name each consumer's queue: all that counting consumers per queue needs. */
+export const CONSUMER_QUEUE_COLUMNS = 'queue.name,queue.vhost';
+
+/** Consumers per queue (key: `queueKey`) in an /api/consumers listing; a queue missing from it has none. */
+export function consumerCounts(consumers: Iterable<{ queue: { vhost: string; name: string } }>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const consumer of consumers) {
+    const key = queueKey(consumer.queue);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
 const nodeOfOverview = z.looseObject({ node: z.string() });
 const policiesSchema = z.array(policySchema);
 const consumersSchema = z.array(consumerSchema);
@@ -154,21 +167,18 @@ export class SnapshotFetcher {
   }
 
   private async queues(): Promise<QueueInfo[]> {
-    // The listing leaves `consumers` out: they are counted from /api/consumers, asked at the same time (each costs
-    // the broker seconds on a large cluster), and a queue missing from the consumer list has none.
+    // The listing leaves `consumers` out: they are counted from /api/consumers, and a queue missing from the
+    // consumer list has none. The two are asked one after the other: each costs the broker seconds on a large
+    // cluster, and one heavy listing at a time leaves it room for its clients.
     const consumerList = await this.management.get('/api/consumers', consumersSchema, {
-      columns: 'queue.name,queue.vhost',
+      columns: CONSUMER_QUEUE_COLUMNS,
     });
     const queues = await this.list('/api/queues', queueSchema, {
       disable_stats: 'true',
       enable_queue_totals: 'true',
       columns: QUEUE_COLUMNS,
     });
-    const consumers = new Map<string, number>();
-    for (const consumer of consumerList) {
-      const key = queueKey(consumer.queue);
-      consumers.set(key, (consumers.get(key) ?? 0) + 1);
-    }
+    const consumers = consumerCounts(consumerList);
     // The parsed items are ours: counting in place spares a copy of every queue on a large cluster.
     const counted = queues.map((q) => Object.assign(q, { consumers: consumers.get(queueKey(q)) ?? 0 }));
     await this.refreshMirrorState(counted);

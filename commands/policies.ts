@@ -1,0 +1,112 @@
+/**
+ * `/rabbit policies [--cluster NAME]`: the policies of a cluster (mirroring, expiry, length limits…) and how many
+ * queues each one governs now. A queue takes only the highest-priority policy that matches it, so a policy may match
+ * queues and still govern none (shadowed), or match none (mistyped pattern): `rabbitmqctl list_policies` shows
+ * neither, the count shows both.
+ */
+import { z } from 'zod';
+import type { ChatReply } from '../src/chat/chat-message.js';
+import { formatCount } from '../src/chat/human-format.js';
+import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
+import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
+import { queueKey } from '../src/health/cluster-snapshot.js';
+import { type ManagementPolicy, policySchema, queueSchema } from '../src/management/schemas.js';
+import { clusterFlag, type ListingPart, listingReply, unknownFlags } from './queues.js';
+
+export interface PoliciesArgs {
+  cluster: string | undefined;
+}
+
+export interface PolicyView {
+  policies: ManagementPolicy[];
+  /** Queues per effective policy, by `queueKey({ vhost, name: policy })`. */
+  queuesPerPolicy: Map<string, number>;
+  /** Queues that no policy governs. */
+  unpoliced: number;
+}
+
+/** A long value (a node list, say) is cut: the line is for recognising a policy, not for copying it. */
+const MAX_VALUE = 60;
+
+const policyQueueSchema = queueSchema.pick({ name: true, vhost: true, policy: true });
+
+export async function fetchPolicyView(handle: ClusterHandle): Promise<PolicyView> {
+  const [policies, queues] = await Promise.all([
+    handle.management.get('/api/policies', z.array(policySchema)),
+    // The cheap listing: only the effective policy of each queue is needed, not its statistics.
+    handle.management.get('/api/queues', z.array(policyQueueSchema), {
+      disable_stats: 'true',
+      enable_queue_totals: 'true',
+      columns: 'name,vhost,policy',
+    }),
+  ]);
+  const queuesPerPolicy = new Map<string, number>();
+  let unpoliced = 0;
+  for (const q of queues) {
+    if (!q.policy) {
+      unpoliced++;
+      continue;
+    }
+    const key = queueKey({ vhost: q.vhost, name: q.policy });
+    queuesPerPolicy.set(key, (queuesPerPolicy.get(key) ?? 0) + 1);
+  }
+  return { policies, queuesPerPolicy, unpoliced };
+}
+
+function valueText(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > MAX_VALUE ? `${text.slice(0, MAX_VALUE - 1)}…` : text;
+}
+
+export function policyLine(policy: ManagementPolicy, queues: number): string {
+  const definition = Object.entries(policy.definition)
+    .map(([key, value]) => `${key}=${valueText(value)}`)
+    .join(', ');
+  const governs =
+    policy['apply-to'] === 'exchanges' ? 'exchanges only' : `*${formatCount(queues)} queue${queues === 1 ? '' : 's'}*`;
+  return [
+    `\`${policy.name}\` (vhost \`${policy.vhost}\`)`,
+    `pattern \`${policy.pattern}\``,
+    `applies to ${policy['apply-to']}`,
+    `priority ${policy.priority}`,
+    definition ? `\`${definition}\`` : 'empty definition',
+    governs,
+  ].join(' · ');
+}
+
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+export function policiesListing(cluster: string, view: PolicyView): ListingPart {
+  const title = `*Policies of \`${cluster}\`*`;
+  const unpoliced = `${formatCount(view.unpoliced)} queue${view.unpoliced === 1 ? '' : 's'} without a policy`;
+  if (view.policies.length === 0) return { heading: `${title}: none · ${unpoliced}`, lines: [] };
+  // Within a vhost, the policy that wins when several match a queue comes first.
+  const sorted = [...view.policies].sort(
+    (a, b) => byText(a.vhost, b.vhost) || b.priority - a.priority || byText(a.name, b.name),
+  );
+  return {
+    heading: `${title}: ${formatCount(sorted.length)} · ${unpoliced}`,
+    lines: sorted.map((p) => policyLine(p, view.queuesPerPolicy.get(queueKey(p)) ?? 0)),
+  };
+}
+
+export const policiesCommand = defineCommand<PoliciesArgs>({
+  name: 'policies',
+  usage: '[--cluster NAME]',
+  summary: 'List policies and how many queues each one governs now',
+  access: 'read',
+  args: z
+    .object({
+      positionals: z.array(z.string()).max(0, 'policies takes no arguments; name a cluster with --cluster'),
+      flags: z.strictObject({ cluster: clusterFlag }, { error: unknownFlags('policies takes --cluster') }),
+    })
+    .transform((argv): PoliciesArgs => ({ cluster: argv.flags.cluster })),
+  async run(context: CommandContext, args: PoliciesArgs): Promise<ChatReply> {
+    const handles = context.clusters.select(args.cluster);
+    if (handles.length === 0) return { visibility: 'ephemeral', text: 'No clusters are configured.' };
+    const listings = await Promise.all(
+      handles.map(async (h) => policiesListing(h.config.name, await fetchPolicyView(h))),
+    );
+    return listingReply(listings);
+  },
+});

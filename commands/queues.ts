@@ -1,0 +1,230 @@
+/**
+ * `/rabbit queues [--sort messages|consumers|name] [--limit N] [--cluster NAME] [pattern]`: the queues of a cluster
+ * as `rabbitmqctl list_queues` would show them, biggest backlog first, optionally only those whose name matches a
+ * glob. It reads the cheap listing the health sweeps use, never the stats listing, so it stays fast on clusters with
+ * tens of thousands of queues.
+ *
+ * It also owns what the other read-only listings (connections, consumers, partitions, policies) share: the
+ * `--cluster` and `--limit` flags and the packing of many lines into one Slack message that says what it left out.
+ */
+import type { KnownBlock } from '@slack/types';
+import { z } from 'zod';
+import type { ChatReply } from '../src/chat/chat-message.js';
+import { formatCount } from '../src/chat/human-format.js';
+import { MAX_BLOCKS, MAX_SECTION_TEXT, MAX_TEXT } from '../src/chat/slack-limits.js';
+import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
+import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
+import { type QueueInfo, queueKey } from '../src/health/cluster-snapshot.js';
+import { CONSUMER_QUEUE_COLUMNS, consumerCounts } from '../src/health/snapshot-fetcher.js';
+import { consumerSchema, queueSchema } from '../src/management/schemas.js';
+import { globMatch } from '../src/tap/glob.js';
+
+export const DEFAULT_LIMIT = 20;
+export const MAX_LIMIT = 200;
+/** Queue names are at most 255 bytes; a longer glob only makes the O(pattern × name) match slower. */
+const MAX_PATTERN = 255;
+
+/** `--cluster NAME`: one cluster; without it, every cluster, as `status` does. */
+export const clusterFlag = z.string({ error: '--cluster needs a cluster name' }).optional();
+
+/** `--limit N`: how many lines a listing shows, 1 to MAX_LIMIT. A bare `--limit` is refused, not read as 1. */
+export const limitFlag = z
+  .string({ error: '--limit needs a number' })
+  .regex(/^\d+$/, '--limit takes a whole number')
+  .transform(Number)
+  .pipe(z.number().min(1, '--limit is at least 1').max(MAX_LIMIT, `--limit is at most ${MAX_LIMIT}`))
+  .default(DEFAULT_LIMIT);
+
+/** The error of a flags object for flags it does not know, naming them; other issues keep their own message. */
+export function unknownFlags(known: string) {
+  return (issue: z.core.$ZodRawIssue) =>
+    issue.code === 'unrecognized_keys'
+      ? `unknown flag ${issue.keys.map((k) => `--${k}`).join(', ')} (${known})`
+      : undefined;
+}
+
+/** One cluster's part of a listing: a heading, then one line per item. */
+export interface ListingPart {
+  heading: string;
+  lines: string[];
+}
+
+// Kept free under Slack's limits for the note on what was left out.
+const LISTING_BLOCKS = MAX_BLOCKS - 1;
+const LISTING_TEXT = MAX_TEXT - 200;
+
+function section(text: string): KnownBlock {
+  return { type: 'section', text: { type: 'mrkdwn', text } };
+}
+
+function clip(line: string): string {
+  return line.length <= MAX_SECTION_TEXT ? line : `${line.slice(0, MAX_SECTION_TEXT - 1)}…`;
+}
+
+/**
+ * Packs the lines of every part into as few sections as Slack allows (3,000 characters each), and stops before the
+ * message would pass 50 blocks or 40,000 characters, saying how many lines it left out rather than letting the
+ * front end cut a line in half.
+ */
+export function listingReply(parts: readonly ListingPart[]): ChatReply {
+  const blocks: KnownBlock[] = [];
+  const text: string[] = [];
+  let length = 0;
+  let omitted = 0;
+  const fits = (more: number, newBlocks: number) =>
+    length + more <= LISTING_TEXT && blocks.length + newBlocks <= LISTING_BLOCKS;
+  for (const [index, part] of parts.entries()) {
+    const heading = clip(part.heading);
+    const opening = index > 0 ? 2 : 1;
+    if (omitted > 0 || !fits(heading.length + 2, opening)) {
+      omitted += part.lines.length;
+      continue;
+    }
+    if (index > 0) blocks.push({ type: 'divider' });
+    blocks.push(section(heading));
+    text.push(index > 0 ? `\n${heading}` : heading);
+    length += heading.length + 2;
+    let current: string[] = [];
+    let currentLength = 0;
+    const flush = () => {
+      if (current.length > 0) blocks.push(section(current.join('\n')));
+      current = [];
+      currentLength = 0;
+    };
+    for (const raw of part.lines) {
+      const line = clip(raw);
+      const opensSection = current.length === 0 || currentLength + 1 + line.length > MAX_SECTION_TEXT;
+      // A new section needs its own block; the current one is not yet in `blocks`.
+      if (omitted > 0 || !fits(line.length + 1, (current.length > 0 ? 1 : 0) + (opensSection ? 1 : 0))) {
+        omitted++;
+        continue;
+      }
+      if (opensSection) flush();
+      current.push(line);
+      currentLength += (current.length > 1 ? 1 : 0) + line.length;
+      text.push(line);
+      length += line.length + 1;
+    }
+    flush();
+  }
+  if (omitted > 0) {
+    const note = `${formatCount(omitted)} more line(s) left out: too long for one Slack message`;
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: note }] });
+    text.push(note);
+  }
+  return { visibility: 'ephemeral', text: text.join('\n'), blocks };
+}
+
+/** "20 shown, 1,214 left out (`--limit` up to 200)", or nothing when every item is shown. */
+export function truncationNote(shown: number, total: number): string {
+  if (shown >= total) return '';
+  const more = shown < MAX_LIMIT ? ` (\`--limit\` up to ${MAX_LIMIT})` : '';
+  return `; ${formatCount(shown)} shown, ${formatCount(total - shown)} left out${more}`;
+}
+
+export type QueueSort = 'messages' | 'consumers' | 'name';
+
+export interface QueuesArgs {
+  sort: QueueSort;
+  limit: number;
+  pattern: string | undefined;
+  cluster: string | undefined;
+}
+
+/** Only what a line shows: the stats listing would make the broker compute rates for every queue. */
+const LISTING_COLUMNS = 'name,vhost,node,type,state,messages,messages_ready,messages_unacknowledged';
+
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const byName = (a: QueueInfo, b: QueueInfo) => byText(a.name, b.name) || byText(a.vhost, b.vhost);
+
+const QUEUE_ORDER: Record<QueueSort, (a: QueueInfo, b: QueueInfo) => number> = {
+  messages: (a, b) => b.messages - a.messages || byName(a, b),
+  consumers: (a, b) => b.consumers - a.consumers || byName(a, b),
+  name: byName,
+};
+
+export async function fetchQueues(handle: ClusterHandle): Promise<QueueInfo[]> {
+  const [consumers, queues] = await Promise.all([
+    handle.management.get('/api/consumers', z.array(consumerSchema), { columns: CONSUMER_QUEUE_COLUMNS }),
+    handle.management.get('/api/queues', z.array(queueSchema), {
+      disable_stats: 'true',
+      enable_queue_totals: 'true',
+      columns: LISTING_COLUMNS,
+    }),
+  ]);
+  const counts = consumerCounts(consumers);
+  return queues.map((q) => ({ ...q, consumers: counts.get(queueKey(q)) ?? 0 }));
+}
+
+export function queueLine(queue: QueueInfo): string {
+  const vhost = queue.vhost === '/' ? '' : ` (vhost \`${queue.vhost}\`)`;
+  const parts = [
+    `\`${queue.name}\`${vhost}`,
+    queue.type,
+    `${formatCount(queue.messages_ready)} ready, ${formatCount(queue.messages_unacknowledged)} unacked`,
+    `${formatCount(queue.consumers)} consumer${queue.consumers === 1 ? '' : 's'}`,
+  ];
+  if (queue.node) parts.push(`\`${queue.node}\``);
+  if (queue.state && queue.state !== 'running') parts.push(`*${queue.state}*`);
+  return parts.join(' · ');
+}
+
+export function queuesListing(cluster: string, queues: readonly QueueInfo[], args: QueuesArgs): ListingPart {
+  const { pattern } = args;
+  const matching = pattern === undefined ? [...queues] : queues.filter((q) => globMatch(pattern, q.name));
+  matching.sort(QUEUE_ORDER[args.sort]);
+  const shown = matching.slice(0, args.limit);
+  const title = `*Queues on \`${cluster}\`*`;
+  if (matching.length === 0) {
+    const none =
+      pattern === undefined ? 'no queues' : `no queue of ${formatCount(queues.length)} matches \`${pattern}\``;
+    return { heading: `${title}: ${none}`, lines: [] };
+  }
+  const count =
+    pattern === undefined
+      ? `${formatCount(matching.length)}`
+      : `${formatCount(matching.length)} of ${formatCount(queues.length)} match \`${pattern}\``;
+  return {
+    heading: `${title}: ${count}, by ${args.sort}${truncationNote(shown.length, matching.length)}`,
+    lines: shown.map(queueLine),
+  };
+}
+
+export const queuesCommand = defineCommand<QueuesArgs>({
+  name: 'queues',
+  usage: '[--sort messages|consumers|name] [--limit N] [--cluster NAME] [pattern]',
+  summary: 'List queues, biggest backlog first; `pattern` is a glob on the name (`*`, `?`)',
+  access: 'read',
+  args: z
+    .object({
+      positionals: z
+        .array(z.string().max(MAX_PATTERN, `a pattern is at most ${MAX_PATTERN} characters`))
+        .max(1, 'queues takes at most one name pattern (quote it if it has spaces)'),
+      flags: z.strictObject(
+        {
+          sort: z
+            .enum(['messages', 'consumers', 'name'], { error: '--sort takes messages, consumers or name' })
+            .default('messages'),
+          limit: limitFlag,
+          cluster: clusterFlag,
+        },
+        { error: unknownFlags('queues takes --sort, --limit and --cluster') },
+      ),
+    })
+    .transform(
+      (argv): QueuesArgs => ({
+        sort: argv.flags.sort,
+        limit: argv.flags.limit,
+        pattern: argv.positionals[0],
+        cluster: argv.flags.cluster,
+      }),
+    ),
+  async run(context: CommandContext, args: QueuesArgs): Promise<ChatReply> {
+    const handles = context.clusters.select(args.cluster);
+    if (handles.length === 0) return { visibility: 'ephemeral', text: 'No clusters are configured.' };
+    const listings = await Promise.all(
+      handles.map(async (h) => queuesListing(h.config.name, await fetchQueues(h), args)),
+    );
+    return listingReply(listings);
+  },
+});

@@ -1,0 +1,227 @@
+/**
+ * The read-only listings end to end: a real warren, driven by signed slash commands through the real Bolt receiver
+ * and a fake Slack, answers `queues`, `connections`, `consumers`, `partitions` and `policies` about the local
+ * 3-node cluster, where this file creates three queues, a policy, and an "OpenStack" connection holding 5 channels.
+ * The cluster is shared with other test files, so every assertion looks only at what this file created. Management
+ * statistics lag by a few seconds, so answers that depend on them are asked until they show the new state.
+ */
+import { randomUUID } from 'node:crypto';
+import { type ChannelModel, connect } from 'amqplib';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Warren } from '../../src/warren.js';
+import { FakeSlack } from '../support/fake-slack.js';
+import { waitUntil } from '../support/wait-until.js';
+import { flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
+
+const YAML = `
+tap:
+  enabled: false
+health:
+  enabled: false
+`;
+
+const REDIS_DB = 7;
+const STATS_WAIT_MS = 45_000;
+
+describe('read-only listings on the real cluster', () => {
+  const stack = inject('stack');
+  const id = randomUUID().slice(0, 8);
+  const prefix = `warren-read-${id}`;
+  const backlog = `${prefix}-backlog`;
+  const consumed = `${prefix}-consumed`;
+  const idle = `${prefix}-idle`;
+  const policy = `${prefix}-limit`;
+  const pid = 1234;
+  let fake: FakeSlack;
+  let warren: Warren;
+  let admin: ChannelModel;
+  let nova: ChannelModel;
+  const answers: Record<string, unknown>[] = [];
+
+  const management = (path: string, init: RequestInit = {}) =>
+    fetch(`${stack.nodes[0]?.managementUrl}${path}`, {
+      ...init,
+      headers: {
+        authorization: `Basic ${Buffer.from(`${stack.username}:${stack.password}`).toString('base64')}`,
+        'content-type': 'application/json',
+      },
+    });
+
+  async function ask(text: string): Promise<{ text: string; response_type: unknown; blocks: unknown }> {
+    const answer = await slash(warren, fake, 'U0BOB', text);
+    answers.push(answer);
+    return answer as { text: string; response_type: unknown; blocks: unknown };
+  }
+
+  /** Asks until the answer passes `ready`: what it shows comes from statistics the broker emits every few seconds. */
+  async function askUntil(text: string, ready: (answer: string) => boolean, what: string): Promise<string> {
+    let last = '';
+    try {
+      return await waitUntil(
+        async () => {
+          last = (await ask(text)).text;
+          return ready(last) && last;
+        },
+        what,
+        STATS_WAIT_MS,
+      );
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; last answer to "${text}":\n${last}`);
+    }
+  }
+
+  const lineOf = (text: string, needle: string) => text.split('\n').find((l) => l.includes(needle));
+
+  beforeAll(async () => {
+    await flushHarnessRedis(stack, REDIS_DB);
+    fake = await FakeSlack.start();
+    admin = await connect(stack.nodes[0]?.amqpUrl as string);
+    const setup = await admin.createConfirmChannel();
+    for (const queue of [backlog, consumed, idle]) await setup.assertQueue(queue, { durable: false });
+    for (let i = 0; i < 30; i++) setup.sendToQueue(backlog, Buffer.from(`m${i}`));
+    await setup.waitForConfirms();
+    await setup.close();
+    // What oslo.messaging would open: a named connection, here holding 5 channels, one of them consuming.
+    nova = await connect(stack.nodes[0]?.amqpUrl as string, {
+      clientProperties: { connection_name: `nova-compute:${pid}:${randomUUID()}` },
+    });
+    const channels = await Promise.all(Array.from({ length: 5 }, () => nova.createChannel()));
+    const consumer = channels[0];
+    await consumer?.prefetch(7);
+    await consumer?.consume(consumed, () => undefined, { noAck: false });
+    // Priority 100 so that no broader policy another test file may set takes these queues from it.
+    const put = await management(`/api/policies/%2F/${policy}`, {
+      method: 'PUT',
+      body: JSON.stringify({
+        pattern: `^${prefix}-`,
+        definition: { 'max-length': 1000 },
+        'apply-to': 'queues',
+        priority: 100,
+      }),
+    });
+    expect(put.status).toBeLessThan(300);
+    warren = await startHarnessWarren({ stack, fake, yaml: YAML, redisDb: REDIS_DB });
+  });
+
+  afterAll(async () => {
+    await warren?.stop();
+    await management(`/api/policies/%2F/${policy}`, { method: 'DELETE' }).catch(() => undefined);
+    await nova?.close().catch(() => undefined);
+    const cleanup = await admin?.createChannel();
+    for (const queue of [backlog, consumed, idle]) await cleanup?.deleteQueue(queue);
+    await admin?.close();
+    await fake?.stop();
+  });
+
+  it('lists the queues matching a glob, biggest backlog first, with their consumers', async () => {
+    const text = await askUntil(
+      `queues ${prefix}-*`,
+      (t) => (lineOf(t, backlog)?.includes('30 ready') && lineOf(t, consumed)?.includes('1 consumer')) === true,
+      'the backlog and the consumer in the queue listing',
+    );
+    const firstNode = stack.nodes[0]?.name;
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(
+      new RegExp(`^\\*Queues on \`default\`\\*: 3 of [\\d,]+ match \`${prefix}-\\*\`, by messages$`),
+    );
+    expect(lines.slice(1)).toEqual([
+      `\`${backlog}\` · classic · 30 ready, 0 unacked · 0 consumers · \`${firstNode}\``,
+      `\`${consumed}\` · classic · 0 ready, 0 unacked · 1 consumer · \`${firstNode}\``,
+      `\`${idle}\` · classic · 0 ready, 0 unacked · 0 consumers · \`${firstNode}\``,
+    ]);
+    const top = await ask(`queues --sort consumers --limit 1 --cluster default ${prefix}-*`);
+    expect(top.response_type).toBe('ephemeral');
+    expect(top.text.split('\n')).toEqual([
+      expect.stringMatching(/: 3 of [\d,]+ match .*, by consumers; 1 shown, 2 left out \(`--limit` up to 200\)$/),
+      expect.stringContaining(`\`${consumed}\``),
+    ]);
+  });
+
+  it('names the OpenStack connection and its channels, alone and added up by service and host', async () => {
+    const text = await askUntil(
+      'connections --limit 200',
+      (t) => lineOf(t, `pid ${pid},`)?.startsWith('*5 channels*') === true,
+      'the nova-compute connection with 5 channels',
+    );
+    expect(lineOf(text, `pid ${pid},`)).toMatch(
+      new RegExp(
+        `^\\*5 channels\\* · \`nova-compute\` on \`127\\.0\\.0\\.1\`, pid ${pid}, user \`${stack.username}\`, ` +
+          'connection `127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:\\d+` · heartbeat \\d+s · running$',
+      ),
+    );
+    const grouped = await ask('connections --by service --limit 200');
+    expect(grouped.text.split('\n')[0]).toMatch(
+      /^\*Connections on `default`\*: [\d,]+ by service and host, in \d+ group\(s\)/,
+    );
+    // Other test files may hold nova-compute connections too: this group holds at least ours.
+    const group = lineOf(grouped.text, '`nova-compute` on `127.0.0.1`');
+    const [, channels] = /^\*(\d+) channels\*/.exec(group ?? '') ?? [];
+    expect(Number(channels)).toBeGreaterThanOrEqual(5);
+  });
+
+  it("shows a queue's consumer with its process, prefetch and ack mode, and names an unknown queue", async () => {
+    const text = await askUntil(
+      `consumers ${consumed}`,
+      (t) => t.includes('prefetch 7'),
+      'the consumer details in the statistics',
+    );
+    expect(text.split('\n')).toEqual([
+      `*1 consumer* of \`${consumed}\` (vhost \`/\`) on \`default\` · 0 ready, 0 unacked`,
+      expect.stringMatching(
+        new RegExp(
+          `^\`nova-compute\` on \`127\\.0\\.0\\.1\`, pid ${pid}, user \`${stack.username}\` · ` +
+            'channel `127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:\\d+ \\(\\d\\)` · prefetch 7 · manual ack$',
+        ),
+      ),
+    ]);
+    const none = await ask(`consumers ${backlog}`);
+    expect(none.text).toBe(`*No consumers* of \`${backlog}\` (vhost \`/\`) on \`default\` · 30 ready, 0 unacked`);
+    const unknown = await ask(`consumers ${prefix}-nope --vhost /`);
+    expect(unknown.response_type).toBe('ephemeral');
+    expect(unknown.text).toMatch(new RegExp(`^No queue \`${prefix}-nope\` in vhost \`/\` of \`default\`\\. `));
+    const noVhost = await ask(`consumers ${consumed} --vhost nowhere`);
+    expect(noVhost.text).toMatch(new RegExp(`^No queue \`${consumed}\` in vhost \`nowhere\` of \`default\`\\. `));
+  });
+
+  it('says there is no partition and counts client connections per node', async () => {
+    const { text } = await ask('partitions');
+    const lines = text.split('\n');
+    const nodes = stack.nodes.length;
+    expect(lines[0]).toBe(
+      `*Partitions of \`default\`*: :large_green_circle: No partitions · ${nodes}/${nodes} nodes running`,
+    );
+    expect(lines.slice(1).map((l) => /`(rabbit\d@localhost)`/.exec(l)?.[1])).toEqual(
+      stack.nodes.map((n) => n.name).sort(),
+    );
+    // This file's two connections are on the first node.
+    const [, first] = /(\d+) client connections?/.exec(lineOf(text, stack.nodes[0]?.name as string) ?? '') ?? [];
+    expect(Number(first)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('lists the policy with the number of queues it governs', async () => {
+    const text = await askUntil(
+      'policies',
+      (t) => lineOf(t, `\`${policy}\``)?.endsWith('*3 queues*') === true,
+      'the policy in effect on the three queues',
+    );
+    expect(lineOf(text, `\`${policy}\``)).toBe(
+      `\`${policy}\` (vhost \`/\`) · pattern \`^${prefix}-\` · applies to queues · priority 100 · \`max-length=1000\` · *3 queues*`,
+    );
+  });
+
+  it('refuses bad arguments and unknown clusters with the usage line, and never shows the password', async () => {
+    expect((await ask('queues --limit 0')).text).toBe(
+      '--limit is at least 1\nUsage: `/rabbit queues [--sort messages|consumers|name] [--limit N] [--cluster NAME] [pattern]`',
+    );
+    expect((await ask('connections --by host')).text).toBe(
+      '--by takes only service\nUsage: `/rabbit connections [--sort channels|name] [--by service] [--limit N] [--cluster NAME]`',
+    );
+    expect((await ask('consumers')).text).toBe(
+      'consumers takes one queue name (quote it if it has spaces)\nUsage: `/rabbit consumers <queue> [--vhost V] [--cluster NAME]`',
+    );
+    expect((await ask('partitions --cluster staging')).text).toBe(
+      'unknown cluster "staging"; known clusters: default\nUsage: `/rabbit partitions [--cluster NAME]`',
+    );
+    expect(JSON.stringify(answers)).not.toContain(stack.password);
+  });
+});
