@@ -1,8 +1,10 @@
 /** Every `/rabbit` subcommand, in the order `help` lists them. Adding a command means adding it here. */
 import type { AnyCommandDefinition } from '../src/chatops/command-definition.js';
 import { alertsCommand } from './alerts.js';
+import { auditCommand } from './audit.js';
 import { connectionsCommand } from './connections.js';
 import { consumersCommand } from './consumers.js';
+import { fixCommand } from './fix.js';
 import { healthCommand } from './health.js';
 import { helpCommand } from './help.js';
 import { partitionsCommand } from './partitions.js';
@@ -13,6 +15,7 @@ import { silencesCommand } from './silences.js';
 import { statusCommand } from './status.js';
 import { tapCommand } from './tap.js';
 import { unsilenceCommand } from './unsilence.js';
+import { workflowsCommand } from './workflows.js';
 
 export const allCommands: readonly AnyCommandDefinition[] = [
   helpCommand,
@@ -27,5 +30,8 @@ export const allCommands: readonly AnyCommandDefinition[] = [
   silenceCommand,
   silencesCommand,
   unsilenceCommand,
+  workflowsCommand,
+  fixCommand,
+  auditCommand,
   tapCommand,
 ];

@@ -1,18 +1,22 @@
 #!/usr/bin/env node
 /**
  * The `warren` command line: `warren start` runs the bot, `warren check-config [file]` validates a config and
- * prints the effective settings with secrets masked. Bad configuration exits with code 2 and one line per problem.
+ * prints the effective settings with secrets masked, `warren audit-export [--since ISO-time]` writes the remediation
+ * audit trail as JSON lines. Bad configuration exits with code 2 and one line per problem.
  */
+import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { loadConfig } from './config/load.js';
 import { maskedConfig } from './config/mask.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './logger.js';
+import { AuditLog } from './remediation/audit-log.js';
 import { scrub } from './secrets.js';
 import { startWarren, type Warren } from './warren.js';
 
 const USAGE = `usage: warren start
        warren check-config [file]
+       warren audit-export [--since 2026-01-31T00:00:00Z]
 
 Environment: WARREN_CONFIG, REDIS_URL, PORT, LOG_LEVEL, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,
 SLACK_APP_TOKEN, SLACK_API_URL, RABBITMQ_URL, RABBITMQ_MANAGEMENT_URL (see docs/configuration.md).`;
@@ -33,6 +37,34 @@ async function checkConfig(file: string | undefined): Promise<number> {
     process.stdout.write('# no cluster configured: `warren start` will run the embedded local stack\n');
   }
   return 0;
+}
+
+/** One JSON object per line, oldest first, read from Redis in batches: fit for `>> archive.jsonl`. */
+async function auditExport(args: string[]): Promise<number> {
+  let sinceMs = 0;
+  if (args[0] === '--since') {
+    sinceMs = Date.parse(args[1] ?? '');
+    if (Number.isNaN(sinceMs)) {
+      process.stderr.write(`warren: --since needs an ISO 8601 time such as 2026-01-31T00:00:00Z\n`);
+      return 64;
+    }
+  } else if (args.length > 0) {
+    process.stderr.write(`${USAGE}\n`);
+    return 64;
+  }
+  const config = loadConfig();
+  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const log = new AuditLog(redis, config.remediation.auditRetention);
+    for await (const entry of log.since(sinceMs)) {
+      const line = `${JSON.stringify({ ...entry, at: new Date(entry.at).toISOString() })}\n`;
+      if (!process.stdout.write(line)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+    }
+    return 0;
+  } finally {
+    redis.disconnect();
+  }
 }
 
 async function start(): Promise<number> {
@@ -70,6 +102,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'start') return await start();
     if (command === 'check-config') return await checkConfig(rest[0]);
+    if (command === 'audit-export') return await auditExport(rest);
     process.stderr.write(`${USAGE}\n`);
     return command === undefined || command === '--help' || command === 'help' ? 0 : 64;
   } catch (error) {

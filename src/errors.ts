@@ -13,6 +13,9 @@ export enum ErrorCode {
   UnknownCommandError = 'warren_unknown_command',
   AccessDeniedError = 'warren_access_denied',
   UnknownAlertError = 'warren_unknown_alert',
+  WorkflowRefusedError = 'warren_workflow_refused',
+  RunRefusedError = 'warren_run_refused',
+  NodeControlError = 'warren_node_control',
   UnknownError = 'warren_unknown_error',
 }
 
@@ -104,6 +107,30 @@ export class AccessDeniedError extends WarrenError {
 export class UnknownAlertError extends WarrenError {
   constructor(message: string) {
     super(ErrorCode.UnknownAlertError, message);
+  }
+}
+
+/** A workflow will not start: unknown, bad arguments, nothing qualifies, or a prerequisite is not configured. */
+export class WorkflowRefusedError extends WarrenError {
+  constructor(message: string) {
+    super(ErrorCode.WorkflowRefusedError, message);
+  }
+}
+
+/**
+ * A click or command on a run that may not act: unknown or foreign run, not pending, expired, self-approval,
+ * a second approval by the same person, or a user who is not an approver. The message says which.
+ */
+export class RunRefusedError extends WarrenError {
+  constructor(message: string) {
+    super(ErrorCode.RunRefusedError, message);
+  }
+}
+
+/** Node control (rabbitmqctl or a configured command template) is missing, failed or timed out. */
+export class NodeControlError extends WarrenError {
+  constructor(message: string) {
+    super(ErrorCode.NodeControlError, message);
   }
 }
 

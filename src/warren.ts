@@ -6,6 +6,8 @@
  */
 import { Redis } from 'ioredis';
 import { allCommands } from '../commands/index.js';
+import { allWorkflows } from '../workflows/index.js';
+import { ChannelPacer } from './chat/channel-pacer.js';
 import type { ActionInvocation, ChatPort, Invocation } from './chat/chat-message.js';
 import { CONSOLE_CHANNEL, startConsoleFrontEnd } from './chat/console-front-end.js';
 import { startSlackFrontEnd } from './chat/slack-front-end.js';
@@ -23,8 +25,12 @@ import { healthRoutes, type ReadinessProbe } from './http/health-routes.js';
 import { startStandaloneServer } from './http/standalone-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type WarrenMetrics } from './metrics.js';
+import { runActions } from './remediation/run-actions.js';
+import { WorkflowEngine } from './remediation/workflow-engine.js';
 import { registerSecret } from './secrets.js';
 import { TapService } from './tap/tap-service.js';
+
+const REDIS_READY_WAIT_MS = 10_000;
 
 export interface WarrenOptions {
   logger?: Logger;
@@ -48,6 +54,7 @@ export interface Warren {
   localStack?: LocalStack;
   tap?: TapService;
   health?: HealthMonitor;
+  remediation?: WorkflowEngine;
   stop(): Promise<void>;
 }
 
@@ -120,7 +127,17 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       if (Date.now() - lastRedisError > 30_000) logger.warn({ err: error }, 'redis unavailable');
       lastRedisError = Date.now();
     });
-    redis.connect().catch(() => undefined);
+    // Commands and clicks that arrive before Redis is ready would fail (no offline queue, on purpose: no unbounded
+    // buffering while Redis is down), so the front ends open only once it is, or after REDIS_READY_WAIT_MS at worst:
+    // a Redis that is down at start is reported by /readyz and the logs rather than blocking startup for good.
+    let readyTimer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      redis.connect().catch(() => undefined),
+      new Promise((resolve) => {
+        readyTimer = setTimeout(resolve, REDIS_READY_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(readyTimer);
     cleanups.push(async () => {
       redis.disconnect();
     });
@@ -129,11 +146,13 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
     // and buttons reach them through these.
     let tap: TapService | undefined;
     let health: HealthMonitor | undefined;
+    let remediation: WorkflowEngine | undefined;
     const access = new AccessPolicy(config.access);
     const router = new CommandRouter({
       commands: allCommands,
       tap: () => tap,
       health: () => health,
+      remediation: () => remediation,
       clusters,
       access,
       slashCommand: config.slack.command,
@@ -141,7 +160,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       metrics,
     });
     const actions = new ActionRouter({ access, logger, metrics });
-    actions.register(...alertActions(() => health));
+    actions.register(...alertActions(() => health), ...runActions(() => remediation));
     const onCommand = (invocation: Invocation) => router.handle(invocation);
     const onAction = (action: ActionInvocation) => actions.handle(action);
 
@@ -201,6 +220,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
         chat,
         logger,
         metrics: createHealthMetrics(metrics.registry),
+        hasWorkflow: (name) => allWorkflows.some((w) => w.name === name),
       });
       health = monitor;
       const scheduler = await SweepScheduler.start({
@@ -211,6 +231,24 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
         logger,
       });
       cleanups.push(() => scheduler.stop());
+    }
+    if (config.clusters.length > 0) {
+      const engine = new WorkflowEngine({
+        clusters,
+        remediation: config.remediation,
+        health: config.health,
+        redis,
+        chat,
+        pacer: new ChannelPacer(redis, config.slack.channelIntervalMs),
+        access,
+        logger,
+        workflows: allWorkflows,
+        alert: async (id) => (await health?.alerts())?.find((a) => a.id === id),
+        workflowOfCheck: (check) => health?.checks.find((c) => c.id === check)?.workflow,
+      });
+      engine.startSweeping();
+      remediation = engine;
+      cleanups.push(() => engine.stop());
     }
     if (httpPort === undefined) {
       const server = await startStandaloneServer(routes, config.port);
@@ -233,6 +271,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       localStack,
       tap,
       health,
+      remediation,
       stop: stopAll,
     };
   } catch (error) {

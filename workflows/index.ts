@@ -1,5 +1,11 @@
-/**
- * Every remediation workflow, one definition per file in this folder. The workflow engine and the first
- * workflows arrive with the remediation issue; until then the list is empty and `/rabbit fix` does not exist.
- */
-export const allWorkflows: readonly never[] = [];
+/** Every remediation workflow, one definition per file in this folder, in the order `workflows` lists them. */
+import type { AnyWorkflowDefinition } from '../src/remediation/workflow-definition.js';
+import { closeLeakyConnectionsWorkflow } from './close-leaky-connections.js';
+import { deleteZombieQueuesWorkflow } from './delete-zombie-queues.js';
+import { purgeQueueWorkflow } from './purge-queue.js';
+
+export const allWorkflows: readonly AnyWorkflowDefinition[] = [
+  deleteZombieQueuesWorkflow,
+  purgeQueueWorkflow,
+  closeLeakyConnectionsWorkflow,
+];

@@ -22,6 +22,11 @@ export class AccessPolicy {
     return ids.includes(requester.userId) || (requester.groups ?? []).some((g) => ids.includes(g));
   }
 
+  /** Approvers (access.approvers) may approve runs; nobody may approve their own, which the engine enforces. */
+  isApprover(requester: Requester): boolean {
+    return this.matches(this.access.approvers, requester);
+  }
+
   check(requester: Requester, level: CommandAccess): AccessDecision {
     const { channels, operators } = this.access;
     if (channels.length > 0 && !channels.includes(requester.channelId)) {

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import type { ChatReply } from '../chat/chat-message.js';
 import type { ClusterDirectory } from '../cluster/cluster-directory.js';
 import type { HealthControl } from '../health/health-monitor.js';
+import type { RemediationControl } from '../remediation/workflow-engine.js';
 import type { TapControl } from '../tap/tap-service.js';
 import type { Argv } from './argv.js';
 
@@ -23,6 +24,8 @@ export interface CommandContext {
   tap?: TapControl;
   /** The health checks, when they run. */
   health?: HealthControl;
+  /** The workflow engine, when remediation is available. */
+  remediation?: RemediationControl;
 }
 
 export interface CommandDefinition<A> {

@@ -9,6 +9,7 @@ import { ErrorCode, isCodedError } from '../errors.js';
 import type { HealthControl } from '../health/health-monitor.js';
 import type { Logger } from '../logger.js';
 import type { WarrenMetrics } from '../metrics.js';
+import type { RemediationControl } from '../remediation/workflow-engine.js';
 import { scrub } from '../secrets.js';
 import type { TapControl } from '../tap/tap-service.js';
 import type { AccessPolicy } from './access-policy.js';
@@ -24,6 +25,7 @@ export interface CommandRouterDeps {
   metrics?: WarrenMetrics;
   tap?: () => TapControl | undefined;
   health?: () => HealthControl | undefined;
+  remediation?: () => RemediationControl | undefined;
 }
 
 function ephemeral(text: string): ChatReply {
@@ -80,6 +82,7 @@ export class CommandRouter {
       commands: this.deps.commands,
       tap: this.deps.tap?.(),
       health: this.deps.health?.(),
+      remediation: this.deps.remediation?.(),
     };
     try {
       const reply = await definition.run(context, parsed.data);
@@ -87,9 +90,14 @@ export class CommandRouter {
       return reply;
     } catch (error) {
       const coded = isCodedError(error);
+      const message = scrub(error instanceof Error ? error.message : String(error));
+      // A refusal (nothing qualifies, bad workflow arguments) is an answer, not a failure of warren.
+      if (coded && (error.code === ErrorCode.WorkflowRefusedError || error.code === ErrorCode.RunRefusedError)) {
+        this.count(name, 'refused');
+        return ephemeral(message);
+      }
       this.count(name, 'error');
       logger.warn({ err: error, command: name }, 'command failed');
-      const message = scrub(error instanceof Error ? error.message : String(error));
       if (coded && error.code === ErrorCode.UnknownClusterError) {
         return ephemeral(`${message}\nUsage: \`${usageLine(slashCommand, definition)}\``);
       }

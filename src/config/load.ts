@@ -73,6 +73,7 @@ function resolveCluster(cluster: FileConfig['clusters'][number]): ClusterConfig 
     managementPassword: cluster.managementPassword ?? fromManagement?.password ?? fromAmqp?.password ?? 'guest',
     vhost: cluster.vhost,
     ...(cluster.tapBindings ? { tapBindings: cluster.tapBindings } : {}),
+    ...(cluster.nodeControl ? { nodeControl: cluster.nodeControl } : {}),
   };
 }
 

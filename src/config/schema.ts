@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { duration } from './duration.js';
 import { healthSchema } from './health-schema.js';
+import { remediationSchema } from './remediation-schema.js';
 import { slackId } from './slack-id.js';
 import { bindingSchema, tapSchema } from './tap-schema.js';
 
@@ -22,6 +23,24 @@ export const clusterSchema = z.strictObject({
   vhost: z.string().min(1).default('/'),
   /** This cluster's tap bindings, instead of `tap.bindings` (clusters often run different OpenStack services). */
   tapBindings: z.array(bindingSchema).optional(),
+  /**
+   * How warren restarts the rabbit application on a node (heal-partition): an argv template run without a shell,
+   * with `{node}`, `{host}` and `{action}` (stop_app, start_app, await_startup) filled in. Unset: no node control.
+   */
+  nodeControl: z
+    .strictObject({
+      command: z
+        .array(z.string().min(1))
+        .min(1)
+        .refine((argv) => argv.some((part) => part.includes('{action}')), 'the command must contain {action}')
+        .refine(
+          (argv) => argv.some((part) => part.includes('{node}') || part.includes('{host}')),
+          'the command must contain {node} or {host}',
+        ),
+      env: z.record(z.string(), z.string()).default({}),
+      timeout: duration({ min: '1s' }).prefault('2m'),
+    })
+    .optional(),
 });
 
 export const slackSchema = z.strictObject({
@@ -40,16 +59,13 @@ export const accessSchema = z.strictObject({
   channels: z.array(slackId).default([]),
 });
 
-/** Owned by the remediation issue; empty until it adds keys. */
-export const remediationSchema = z.strictObject({});
-
 export const fileSchema = z.strictObject({
   clusters: z.array(clusterSchema).default([]),
   slack: slackSchema.prefault({}),
   access: accessSchema.default({ operators: [], approvers: [], channels: [] }),
   tap: tapSchema.prefault({}),
   health: healthSchema.prefault({}),
-  remediation: remediationSchema.default({}),
+  remediation: remediationSchema.prefault({}),
 });
 
 const commaList = (item: z.ZodURL) =>
@@ -100,6 +116,7 @@ export interface ClusterConfig {
   managementPassword: string;
   vhost: string;
   tapBindings?: z.infer<typeof bindingSchema>[];
+  nodeControl?: NonNullable<z.infer<typeof clusterSchema>['nodeControl']>;
 }
 
 export type SlackMode = 'http' | 'socket' | 'console';

@@ -22,6 +22,13 @@ export interface ManagementClientOptions {
   timeoutMs?: number;
 }
 
+/** The broker's own explanation of an error answer (its JSON `reason`), else the HTTP status text. */
+function brokerReason(response: { data: unknown; statusText?: string }): string {
+  return typeof response.data === 'object' && response.data && 'reason' in response.data
+    ? String((response.data as { reason: unknown }).reason)
+    : String(response.statusText || '');
+}
+
 export class ManagementClient {
   readonly cluster: string;
   readonly baseUrls: readonly string[];
@@ -61,6 +68,51 @@ export class ManagementClient {
         if (error instanceof ManagementApiError && error.status !== undefined && error.status < 500) throw error;
         attempts.push(`${base}: ${error instanceof Error ? error.message : String(error)}`);
       }
+    }
+    throw new ManagementUnreachableError(this.cluster, attempts);
+  }
+
+  /**
+   * A change (DELETE, PUT, POST) through whichever node answers. Only network failures move on to the next node:
+   * a 5xx may mean the change happened, and every caller's change is idempotent anyway, but it is the caller's
+   * call to repeat it. 404 is returned, not thrown, so an idempotent step can tell "already gone".
+   */
+  async send(
+    method: 'DELETE' | 'PUT' | 'POST',
+    path: string,
+    options: { params?: Record<string, string>; data?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number }> {
+    const attempts: string[] = [];
+    const first = this.preferred;
+    for (let i = 0; i < this.baseUrls.length; i++) {
+      const index = (first + i) % this.baseUrls.length;
+      const base = this.baseUrls[index] as string;
+      let response: { status: number; data: unknown; statusText: string };
+      try {
+        response = await this.http.request({
+          method,
+          url: `${base}${path}`,
+          params: options.params,
+          data: options.data,
+          headers: options.headers,
+        });
+      } catch (error) {
+        const code = isAxiosError(error) ? (error.code ?? error.message) : String(error);
+        attempts.push(`${base}: ${scrub(`${path}: ${code}`)}`);
+        continue;
+      }
+      this.preferred = index;
+      if ((response.status >= 200 && response.status < 300) || response.status === 404) {
+        return { status: response.status };
+      }
+      const reason = brokerReason(response);
+      throw new ManagementApiError(
+        path,
+        response.status,
+        scrub(`HTTP ${response.status} from ${method} ${path}: ${reason}`),
+        undefined,
+        scrub(reason),
+      );
     }
     throw new ManagementUnreachableError(this.cluster, attempts);
   }
@@ -127,10 +179,7 @@ export class ManagementClient {
     try {
       const response = await this.http.get(url, { params });
       if (response.status >= 200 && response.status < 300) return response.data;
-      const reason =
-        typeof response.data === 'object' && response.data && 'reason' in response.data
-          ? String((response.data as { reason: unknown }).reason)
-          : String(response.statusText || '');
+      const reason = brokerReason(response);
       throw new ManagementApiError(
         path,
         response.status,

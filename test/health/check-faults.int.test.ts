@@ -5,15 +5,14 @@
  * Slack naming the culprit, and after the fault is undone the same message is edited to RESOLVED.
  * Faults that take the cluster apart run last and always put it back together.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { type Channel, type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
 import type { Warren } from '../../src/warren.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
+import { startRpcServer } from '../support/rpc-server.js';
 import { waitUntil } from '../support/wait-until.js';
 import { flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
 
@@ -148,20 +147,11 @@ describe('health checks against real faults', () => {
 
   it('zombie fanout queue: left by an RPC server killed with SIGKILL while its sibling lives', async () => {
     const topic = `warren-test-compute-${randomUUID().slice(0, 6)}`;
-    const script = resolve(import.meta.dirname, '..', 'support', 'rpc-server-process.ts');
     const servers: ChildProcess[] = [];
-    const startServer = async (): Promise<{ child: ChildProcess; queue: string }> => {
-      // node itself with tsx as a loader, not the tsx CLI: the CLI runs the script in a grandchild that a SIGKILL of
-      // the CLI would leave alive.
-      const child = spawn(process.execPath, ['--import', 'tsx', script, desc.nodes[0]?.amqpUrl as string, topic], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      servers.push(child);
-      const queue = await new Promise<string>((done, fail) => {
-        createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', done);
-        child.once('exit', (code) => fail(new Error(`rpc server exited with ${code}`)));
-      });
-      return { child, queue };
+    const startServer = async () => {
+      const server = await startRpcServer(desc.nodes[0]?.amqpUrl as string, topic);
+      servers.push(server.child);
+      return server;
     };
     let channel: Channel | undefined;
     try {

@@ -1,0 +1,67 @@
+/**
+ * Fresh reads of single broker objects for workflows' plans, guards and verifications. Each asks the management
+ * API with stats (the per-object GET is cheap, and the cheap listing's mirror fields lag), and answers undefined
+ * for an object that is gone, since "already gone" is an outcome an idempotent step must recognise.
+ */
+import { z } from 'zod';
+import { ManagementApiError } from '../errors.js';
+import type { ManagementClient } from '../management/management-client.js';
+import {
+  connectionSchema,
+  type ManagementConnection,
+  type ManagementQueue,
+  queueSchema,
+} from '../management/schemas.js';
+
+export function queuePath(vhost: string, name: string): string {
+  return `/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`;
+}
+
+export function connectionPath(name: string): string {
+  return `/api/connections/${encodeURIComponent(name)}`;
+}
+
+async function orGone<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof ManagementApiError && error.status === 404) return undefined;
+    throw error;
+  }
+}
+
+export type FreshQueue = ManagementQueue & { consumers: number };
+
+export async function freshQueue(
+  management: ManagementClient,
+  vhost: string,
+  name: string,
+): Promise<FreshQueue | undefined> {
+  const queue = await orGone(() => management.get(queuePath(vhost, name), queueSchema));
+  return queue ? { ...queue, consumers: queue.consumers ?? 0 } : undefined;
+}
+
+export function freshConnection(management: ManagementClient, name: string): Promise<ManagementConnection | undefined> {
+  return orGone(() => management.get(connectionPath(name), connectionSchema));
+}
+
+const consumerQueues = z.array(z.looseObject({ queue: z.looseObject({ name: z.string(), vhost: z.string() }) }));
+
+/** Names of the queues of `vhost` that have at least one consumer now. */
+export async function consumedQueues(management: ManagementClient, vhost: string): Promise<Set<string>> {
+  const consumers = await management.get(`/api/consumers/${encodeURIComponent(vhost)}`, consumerQueues, {
+    columns: 'queue.name,queue.vhost',
+  });
+  return new Set(consumers.map((c) => c.queue.name));
+}
+
+/**
+ * RabbitMQ's `idle_since` ("2026-12-01 21:00:00", UTC, no zone; newer brokers send ISO 8601) as epoch ms, or
+ * undefined when the queue is not idle or the text is not a time.
+ */
+export function idleSinceMs(text: string | undefined): number | undefined {
+  if (!text) return undefined;
+  const iso = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(text) ? `${text.replace(' ', 'T')}Z` : text;
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? undefined : ms;
+}

@@ -1,0 +1,47 @@
+/**
+ * The buttons of remediation: Approve and Reject on a run's request, and Fix… on an alert. Each button carries
+ * only an id; the engine looks it up in Redis and checks that the click comes from the run's own message and
+ * channel, so a tampered or replayed payload acts on nothing. Approval rights are the engine's to judge (it
+ * refuses with the precise reason), so the router lets every reader through to it.
+ */
+import type { ActionHandler } from '../chatops/action-router.js';
+import { RunRefusedError } from '../errors.js';
+import { ALERT_ACTIONS } from '../health/alert-message.js';
+import { RUN_ACTIONS } from './run-message.js';
+import type { RemediationControl } from './workflow-engine.js';
+
+const ALERT_ID = /^[a-z0-9-]{1,64}@[A-Za-z0-9_.-]{1,64}$/;
+
+export function runActions(engine: () => RemediationControl | undefined): ActionHandler[] {
+  const control = (): RemediationControl => {
+    const e = engine();
+    if (!e) throw new RunRefusedError('Remediation is not running in this warren.');
+    return e;
+  };
+  return [
+    {
+      actionId: RUN_ACTIONS.approve,
+      access: 'read',
+      handle: (action) => control().approve(action.value, action),
+    },
+    {
+      actionId: RUN_ACTIONS.reject,
+      access: 'read',
+      handle: (action) => control().reject(action.value, action),
+    },
+    {
+      actionId: ALERT_ACTIONS.fix,
+      access: 'operate',
+      handle(action) {
+        if (!ALERT_ID.test(action.value)) throw new RunRefusedError('That button does not name a warren alert.');
+        return control().start({
+          target: action.value,
+          argsText: '',
+          dryRun: false,
+          requester: action.userId,
+          channel: action.channelId,
+        });
+      },
+    },
+  ];
+}

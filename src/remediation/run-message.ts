@@ -1,0 +1,104 @@
+/**
+ * How a run looks in the channel: one message, edited in place from approval request to outcome. While pending it
+ * shows the plan (summary, warnings, each action, the guards), the requester, approvals so far and the deadline,
+ * with Approve / Reject buttons; afterwards the buttons give way to the status. Rendering is pure, and the
+ * buttons carry only the run id: every click is checked against the stored run.
+ */
+import type { Button, KnownBlock } from '@slack/types';
+import type { ChatMessage } from '../chat/chat-message.js';
+import { formatCount } from '../chat/human-format.js';
+import { formatTime } from '../health/health-format.js';
+import type { RunStatus, WorkflowRun } from './workflow-run.js';
+
+export const RUN_ACTIONS = {
+  approve: 'warren:run:approve',
+  reject: 'warren:run:reject',
+} as const;
+
+const LISTED_ACTIONS = 15;
+
+const STATUS_LINE: Record<RunStatus, string> = {
+  pending: ':hourglass_flowing_sand: Waiting for approval',
+  approved: ':white_check_mark: Approved, starting',
+  running: ':gear: Running',
+  succeeded: ':white_check_mark: Done and verified',
+  failed: ':x: Failed',
+  aborted: ':no_entry: Aborted',
+  rejected: ':no_entry_sign: Rejected',
+  expired: ':hourglass: Expired without approval',
+  interrupted: ':warning: Interrupted (warren stopped mid-run)',
+};
+
+function button(text: string, actionId: string, value: string, style: 'primary' | 'danger'): Button {
+  return { type: 'button', text: { type: 'plain_text', text }, action_id: actionId, value, style };
+}
+
+export function planLines(run: Pick<WorkflowRun, 'plan'>): string {
+  const { plan } = run;
+  const lines = plan.actions.slice(0, LISTED_ACTIONS).map((a, i) => `${i + 1}. ${a.label}`);
+  if (plan.actions.length > LISTED_ACTIONS)
+    lines.push(`…and ${formatCount(plan.actions.length - LISTED_ACTIONS)} more`);
+  if (plan.leftOut) lines.push(`(${formatCount(plan.leftOut)} more qualify; left for a later run)`);
+  return lines.join('\n');
+}
+
+export function renderRun(run: WorkflowRun, now: number): ChatMessage {
+  const title = `\`${run.workflow}\` on \`${run.cluster}\` (risk ${run.risk}, run \`${run.id}\`)`;
+  const blocks: KnownBlock[] = [
+    { type: 'section', text: { type: 'mrkdwn', text: `*${STATUS_LINE[run.status]}*: ${title}\n${run.plan.summary}` } },
+  ];
+  if (run.plan.warnings.length > 0) {
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: run.plan.warnings.map((w) => `:warning: ${w}`).join('\n') },
+    });
+  }
+  blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*Plan*\n${planLines(run)}` } });
+  if (run.plan.guards.length > 0) {
+    blocks.push({
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: `*Re-checked before each step*\n${run.plan.guards.map((g) => `• ${g}`).join('\n')}`,
+      },
+    });
+  }
+  const context = [`requested by <@${run.requester}> at ${formatTime(run.createdAt)}`];
+  if (run.approvalsNeeded > 0) {
+    const who = run.approvals.map((a) => `<@${a.user}>`).join(', ');
+    context.push(`approvals ${run.approvals.length}/${run.approvalsNeeded}${who ? ` (${who})` : ''}`);
+  }
+  if (run.status === 'pending' && run.expiresAt !== undefined) {
+    context.push(
+      `expires ${formatTime(run.expiresAt)} (in ${Math.max(0, Math.round((run.expiresAt - now) / 60_000))} min)`,
+    );
+  }
+  if (run.closedBy) context.push(run.status === 'rejected' ? `rejected by <@${run.closedBy}>` : run.closedBy);
+  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: context.join(' · ') }] });
+  if (run.steps.length > 0) {
+    const done = run.steps.filter((s) => s.status === 'done').length;
+    const skipped = run.steps.filter((s) => s.status === 'skipped').length;
+    const failed = run.steps.filter((s) => s.status === 'failed').length;
+    blocks.push({
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: `*Steps*: ${done} done, ${skipped} skipped, ${failed} failed of ${run.plan.actions.length} (details in the thread)`,
+      },
+    });
+  }
+  if (run.outcome) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*Outcome*: ${run.outcome}` } });
+  if (run.status === 'pending') {
+    blocks.push({
+      type: 'actions',
+      elements: [
+        button('Approve', RUN_ACTIONS.approve, run.id, 'primary'),
+        button('Reject', RUN_ACTIONS.reject, run.id, 'danger'),
+      ],
+    });
+  }
+  return {
+    text: `${STATUS_LINE[run.status].replace(/^:[a-z_]+: /, '')}: ${run.workflow} on ${run.cluster} (${run.id})`,
+    blocks,
+  };
+}

@@ -1,0 +1,551 @@
+/**
+ * Runs remediation workflows: plan, request approval, execute guarded steps, verify, audit. Every decision that
+ * matters is made against Redis (run-store.ts), never against memory, so pending approvals survive a restart and
+ * any replica can take any click. A run executes only on the replica whose click (or command) won the transition
+ * to running; it renews a lease while it works, and a run whose lease lapses is marked interrupted by whichever
+ * replica notices, with what was done, rather than resumed blindly.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { ChannelPacer } from '../chat/channel-pacer.js';
+import type { ChatMessage, ChatPort, ChatReply } from '../chat/chat-message.js';
+import { formatCount } from '../chat/human-format.js';
+import type { AccessPolicy, Requester } from '../chatops/access-policy.js';
+import { parseArgv, tokenize } from '../chatops/argv.js';
+import type { ClusterDirectory, ClusterHandle } from '../cluster/cluster-directory.js';
+import type { HealthConfig } from '../config/health-schema.js';
+import type { RemediationConfig } from '../config/remediation-schema.js';
+import { RunRefusedError, WorkflowRefusedError } from '../errors.js';
+import type { AlertState } from '../health/alert-state.js';
+import { formatTime } from '../health/health-format.js';
+import type { Logger } from '../logger.js';
+import { scrub } from '../secrets.js';
+import { type AuditEntry, AuditLog, type NewAuditEntry } from './audit-log.js';
+import { CommandNodeControl } from './node-control.js';
+import { planLines, renderRun } from './run-message.js';
+import { LEASE_MS, RunStore } from './run-store.js';
+import {
+  type AnyWorkflowDefinition,
+  approvalsNeeded,
+  type PlannedAction,
+  type WorkflowContext,
+} from './workflow-definition.js';
+import type { RunRequest, StepRecord, WorkflowRun } from './workflow-run.js';
+
+const RUN_ID = /^r-[0-9a-f]{8}$/;
+const SWEEP_MS = 2_000;
+
+export interface StartRequest {
+  /** A workflow name, or an alert id (`check@cluster`) whose check names the workflow. */
+  target: string;
+  argsText: string;
+  cluster?: string;
+  dryRun: boolean;
+  requester: string;
+  channel: string;
+}
+
+export interface Clicker extends Requester {
+  messageTs?: string;
+}
+
+export interface RemediationControl {
+  readonly workflows: readonly AnyWorkflowDefinition[];
+  start(request: StartRequest): Promise<ChatReply>;
+  approve(runId: string, clicker: Clicker): Promise<ChatReply>;
+  reject(runId: string, clicker: Clicker): Promise<ChatReply>;
+  audit(count: number): Promise<AuditEntry[]>;
+  runs(count: number): Promise<WorkflowRun[]>;
+}
+
+export interface WorkflowEngineOptions {
+  clusters: ClusterDirectory;
+  remediation: RemediationConfig;
+  health: HealthConfig;
+  redis: Redis;
+  chat: ChatPort;
+  pacer: ChannelPacer;
+  access: AccessPolicy;
+  logger: Logger;
+  workflows: readonly AnyWorkflowDefinition[];
+  /** The alert with this id, for `fix <alert id>` and the Fix… button. */
+  alert?: (id: string) => Promise<AlertState | undefined>;
+  /** The workflow a check's alerts are fixed by. */
+  workflowOfCheck?: (check: string) => string | undefined;
+  now?: () => number;
+}
+
+const ephemeral = (text: string): ChatReply => ({ visibility: 'ephemeral', text });
+
+export class WorkflowEngine implements RemediationControl {
+  readonly workflows: readonly AnyWorkflowDefinition[];
+  private readonly store: RunStore;
+  private readonly auditLog: AuditLog;
+  private readonly owner = `warren-${process.pid}-${randomBytes(3).toString('hex')}`;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly executing = new Set<Promise<void>>();
+
+  constructor(private readonly options: WorkflowEngineOptions) {
+    this.workflows = options.workflows;
+    this.now = options.now ?? Date.now;
+    this.store = new RunStore(options.redis);
+    this.auditLog = new AuditLog(options.redis, options.remediation.auditRetention);
+  }
+
+  /** Starts the sweep that expires unanswered requests and marks runs of dead replicas interrupted. */
+  startSweeping(): void {
+    this.timer = setInterval(() => {
+      this.sweep().catch((error: unknown) => this.options.logger.warn({ err: error }, 'remediation sweep failed'));
+    }, SWEEP_MS);
+    this.timer.unref();
+  }
+
+  /** Stops sweeping and waits for runs executing here to finish their current step and the rest of the run. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await Promise.allSettled([...this.executing]);
+  }
+
+  workflow(name: string): AnyWorkflowDefinition | undefined {
+    return this.workflows.find((w) => w.name === name);
+  }
+
+  audit(count: number): Promise<AuditEntry[]> {
+    return this.auditLog.latest(count);
+  }
+
+  auditSince(sinceMs: number): AsyncGenerator<AuditEntry> {
+    return this.auditLog.since(sinceMs);
+  }
+
+  runs(count: number): Promise<WorkflowRun[]> {
+    return this.store.recent(count);
+  }
+
+  // ── starting ───────────────────────────────────────────────────────────────────────────────────────────────
+
+  async start(request: StartRequest): Promise<ChatReply> {
+    const { definition, argsText, cluster, alertId } = await this.resolve(request);
+    const args = this.parseArgs(definition, argsText);
+    if (definition.needsNodeControl && !cluster.config.nodeControl) {
+      throw new WorkflowRefusedError(
+        `${definition.name} restarts nodes, which needs node control, and cluster ${cluster.config.name} has none. ` +
+          `Set clusters[].nodeControl.command in the config (e.g. [rabbitmqctl, -n, "{node}", "{action}"] on a host ` +
+          'that can reach the nodes; see docs/workflows.md).',
+      );
+    }
+    const id = `r-${randomBytes(4).toString('hex')}`;
+    const context = this.context(cluster, id, request.requester);
+    const plan = await definition.plan(context, args);
+    const now = this.now();
+    const needed = approvalsNeeded(definition.risk);
+    const run: RunRequest = {
+      id,
+      workflow: definition.name,
+      cluster: cluster.config.name,
+      argsText,
+      risk: definition.risk,
+      requester: request.requester,
+      channel: request.channel,
+      createdAt: now,
+      ...(needed > 0 ? { expiresAt: now + this.options.remediation.approvalTtl } : {}),
+      approvalsNeeded: needed,
+      plan,
+      ...(alertId ? { alertId } : {}),
+    };
+    const base = { run: id, workflow: definition.name, cluster: cluster.config.name, user: request.requester };
+    if (request.dryRun) {
+      await this.audit_({ ...base, event: 'dry-run', detail: plan.summary });
+      return ephemeral(this.dryRunText(run));
+    }
+    await this.store.create(run, needed > 0 ? 'pending' : 'running', this.owner);
+    await this.audit_({ ...base, event: 'requested', detail: `${plan.summary} [args: ${argsText || 'none'}]` });
+    const stored = (await this.store.get(id)) as WorkflowRun;
+    const posted = await this.post(stored.channel, renderRun(stored, now));
+    if (posted) await this.store.setMessage(id, posted);
+    if (needed === 0) {
+      this.background(id);
+      return ephemeral(
+        `Started run \`${id}\` (${definition.name}, risk low): ${plan.summary}. Progress in the channel.`,
+      );
+    }
+    return ephemeral(
+      `Requested approval for run \`${id}\` (${definition.name}, risk ${definition.risk}): ${plan.summary}. ` +
+        `It needs ${needed === 1 ? 'one approver' : `${needed} approvers`} other than you and expires at ` +
+        `${formatTime(run.expiresAt as number)}.`,
+    );
+  }
+
+  private async resolve(request: StartRequest): Promise<{
+    definition: AnyWorkflowDefinition;
+    argsText: string;
+    cluster: ClusterHandle;
+    alertId?: string;
+  }> {
+    if (request.target.includes('@')) {
+      const alert = await this.options.alert?.(request.target);
+      if (alert?.status !== 'firing') {
+        throw new WorkflowRefusedError(`There is no firing alert \`${request.target}\` (see \`alerts\`).`);
+      }
+      const name = this.options.workflowOfCheck?.(alert.check);
+      const definition = name ? this.workflow(name) : undefined;
+      if (!definition)
+        throw new WorkflowRefusedError(
+          `No workflow fixes \`${alert.check}\` alerts; the alert says what to do by hand.`,
+        );
+      const argsText = [definition.argsForAlert?.(alert) ?? '', request.argsText].filter(Boolean).join(' ');
+      return { definition, argsText, cluster: this.options.clusters.get(alert.cluster), alertId: alert.id };
+    }
+    const definition = this.workflow(request.target);
+    if (!definition) {
+      throw new WorkflowRefusedError(
+        `Unknown workflow "${request.target}"; workflows: ${this.workflows.map((w) => w.name).join(', ')}.`,
+      );
+    }
+    return { definition, argsText: request.argsText, cluster: this.cluster(request.cluster) };
+  }
+
+  private cluster(name: string | undefined): ClusterHandle {
+    if (name !== undefined) return this.options.clusters.get(name);
+    const all = this.options.clusters.all();
+    if (all.length === 1) return all[0] as ClusterHandle;
+    throw new WorkflowRefusedError(
+      all.length === 0
+        ? 'No clusters are configured.'
+        : `Name the cluster with --cluster (one of ${all.map((c) => c.config.name).join(', ')}).`,
+    );
+  }
+
+  private parseArgs(definition: AnyWorkflowDefinition, argsText: string): unknown {
+    const parsed = definition.args.safeParse(parseArgv(tokenize(argsText), definition.booleanFlags));
+    if (!parsed.success) {
+      const message = parsed.error.issues.map((i) => i.message).join('; ');
+      throw new WorkflowRefusedError(`${message}\nUsage: \`fix ${definition.name} ${definition.usage}\``.trim());
+    }
+    return parsed.data;
+  }
+
+  private context(cluster: ClusterHandle, runId: string, requester: string): WorkflowContext {
+    const nodeControl = cluster.config.nodeControl;
+    return {
+      cluster: cluster.config.name,
+      vhost: cluster.config.vhost,
+      management: cluster.management,
+      ...(nodeControl
+        ? {
+            nodeControl: new CommandNodeControl({
+              command: nodeControl.command,
+              env: nodeControl.env,
+              timeoutMs: nodeControl.timeout,
+            }),
+          }
+        : {}),
+      remediation: this.options.remediation,
+      health: this.options.health,
+      runId,
+      requester,
+    };
+  }
+
+  private dryRunText(run: RunRequest): string {
+    const lines = [
+      `*Dry run* of \`${run.workflow}\` on \`${run.cluster}\` (risk ${run.risk}): nothing was requested or changed.`,
+      run.plan.summary,
+      ...run.plan.warnings.map((w) => `:warning: ${w}`),
+      `*Plan*\n${planLines(run)}`,
+    ];
+    if (run.plan.guards.length > 0) {
+      lines.push(`*Re-checked before each step*\n${run.plan.guards.map((g) => `• ${g}`).join('\n')}`);
+    }
+    lines.push(
+      run.approvalsNeeded === 0
+        ? 'A real run starts at once (low risk).'
+        : `A real run needs ${run.approvalsNeeded === 1 ? 'one approver' : `${run.approvalsNeeded} approvers`} other than the requester.`,
+    );
+    return lines.join('\n');
+  }
+
+  // ── approving ──────────────────────────────────────────────────────────────────────────────────────────────
+
+  private async boundRun(runId: string, clicker: Clicker): Promise<WorkflowRun> {
+    if (!RUN_ID.test(runId)) throw new RunRefusedError('That button does not name a warren run.');
+    const run = await this.store.get(runId);
+    if (!run) throw new RunRefusedError(`There is no run \`${runId}\` (any more).`);
+    // A button's value is untrusted: it must come from the run's own message, in the run's channel.
+    if (
+      clicker.channelId !== run.channel ||
+      (clicker.messageTs && run.message && clicker.messageTs !== run.message.ts)
+    ) {
+      throw new RunRefusedError(`That button does not belong to run \`${runId}\`'s request.`);
+    }
+    return run;
+  }
+
+  async approve(runId: string, clicker: Clicker): Promise<ChatReply> {
+    const run = await this.boundRun(runId, clicker);
+    const base = { run: run.id, workflow: run.workflow, cluster: run.cluster, user: clicker.userId };
+    if (!this.options.access.isApprover(clicker)) {
+      await this.audit_({ ...base, event: 'approval-refused', detail: 'not an approver' });
+      throw new RunRefusedError(`Only approvers (access.approvers) may approve runs; <@${clicker.userId}> is not one.`);
+    }
+    const outcome = await this.store.approve(run.id, clicker.userId, this.now(), this.owner);
+    switch (outcome) {
+      case 'self':
+        await this.audit_({ ...base, event: 'approval-refused', detail: 'requester tried to approve their own run' });
+        throw new RunRefusedError('You requested this run: someone else must approve it (two-person rule).');
+      case 'again':
+        throw new RunRefusedError(
+          `You already approved run \`${run.id}\`; it needs ${run.approvalsNeeded - run.approvals.length} more from other approvers.`,
+        );
+      case 'expired':
+        await this.audit_({ ...base, user: 'warren', event: 'expired', detail: 'approval deadline passed' });
+        await this.refresh(run.id);
+        throw new RunRefusedError(
+          `Run \`${run.id}\` expired at ${formatTime(run.expiresAt ?? 0)} without approval; start it again with \`fix ${run.workflow}\` to re-plan.`,
+        );
+      case 'missing':
+        throw new RunRefusedError(`There is no run \`${runId}\` (any more).`);
+      case 'recorded': {
+        await this.audit_({ ...base, event: 'approval-recorded', detail: 'waiting for another approver' });
+        await this.refresh(run.id);
+        return ephemeral(`Your approval of \`${run.id}\` is recorded; it needs one more approver (not the requester).`);
+      }
+      case 'approved': {
+        await this.audit_({ ...base, event: 'approved', detail: `approved by ${clicker.userId}` });
+        this.background(run.id);
+        return ephemeral(`You approved \`${run.id}\`. It runs now; each step's result goes to the request's thread.`);
+      }
+      default:
+        throw new RunRefusedError(`Run \`${run.id}\` is already ${outcome.slice('status:'.length)}; nothing to do.`);
+    }
+  }
+
+  async reject(runId: string, clicker: Clicker): Promise<ChatReply> {
+    const run = await this.boundRun(runId, clicker);
+    if (!this.options.access.isApprover(clicker) && clicker.userId !== run.requester) {
+      throw new RunRefusedError('Only approvers, or the requester withdrawing it, may reject a run.');
+    }
+    const outcome = await this.store.transition(run.id, ['pending'], 'rejected', this.now(), {
+      closedBy: clicker.userId,
+    });
+    if (outcome !== 'ok') {
+      throw new RunRefusedError(
+        `Run \`${run.id}\` is ${outcome === 'missing' ? 'gone' : `already ${outcome.slice(7)}`}; nothing to reject.`,
+      );
+    }
+    await this.audit_({
+      run: run.id,
+      workflow: run.workflow,
+      cluster: run.cluster,
+      user: clicker.userId,
+      event: 'rejected',
+      detail: '',
+    });
+    await this.refresh(run.id);
+    return ephemeral(`You rejected \`${run.id}\`; nothing was changed.`);
+  }
+
+  // ── executing ──────────────────────────────────────────────────────────────────────────────────────────────
+
+  private background(id: string): void {
+    const work = this.execute(id)
+      .catch((error: unknown) => this.options.logger.error({ err: error, run: id }, 'run failed unexpectedly'))
+      .finally(() => this.executing.delete(work));
+    this.executing.add(work);
+  }
+
+  private async execute(id: string): Promise<void> {
+    const start = await this.store.transition(id, ['approved', 'running'], 'running', this.now());
+    if (start !== 'ok') return;
+    const run = (await this.store.get(id)) as WorkflowRun;
+    const definition = this.workflow(run.workflow);
+    const base = { run: id, workflow: run.workflow, cluster: run.cluster, user: 'warren' };
+    const lease = setInterval(() => {
+      this.store.renewLease(id, this.owner).catch(() => undefined);
+    }, LEASE_MS / 3);
+    try {
+      if (!definition) {
+        await this.finish(run, 'failed', `workflow ${run.workflow} does not exist in this warren`);
+        return;
+      }
+      const args = this.parseArgs(definition, run.argsText);
+      const context = this.context(this.options.clusters.get(run.cluster), id, run.requester);
+      await this.audit_({ ...base, event: 'started', detail: `${run.plan.actions.length} step(s)` });
+      await this.refresh(id);
+      const steps: StepRecord[] = [];
+      const done: PlannedAction[] = [];
+      const record = async (step: StepRecord, icon: string) => {
+        steps.push(step);
+        await this.store.setSteps(id, steps);
+        await this.reply(run, `${icon} ${steps.length}/${run.plan.actions.length} ${step.label}: ${step.detail}`);
+      };
+      for (const action of run.plan.actions) {
+        let failure: Awaited<ReturnType<typeof definition.guard>>;
+        try {
+          failure = await definition.guard(context, action, args);
+        } catch (error) {
+          failure = { reason: `could not re-check: ${message(error)}`, abort: true };
+        }
+        if (failure) {
+          await this.audit_({ ...base, event: 'guard-failed', detail: `${action.key}: ${failure.reason}` });
+          await record(
+            { key: action.key, label: action.label, status: 'skipped', detail: failure.reason, at: this.now() },
+            ':fast_forward:',
+          );
+          if (failure.abort) {
+            await this.finish(run, 'aborted', `guard failed before ${action.label}: ${failure.reason}`, done);
+            return;
+          }
+          continue;
+        }
+        try {
+          const result = await definition.execute(context, action, args);
+          done.push(action);
+          await this.audit_({ ...base, event: 'step-done', detail: `${action.key}: ${result}` });
+          await record(
+            { key: action.key, label: action.label, status: 'done', detail: result, at: this.now() },
+            ':white_check_mark:',
+          );
+        } catch (error) {
+          await this.audit_({ ...base, event: 'step-failed', detail: `${action.key}: ${message(error)}` });
+          await record(
+            { key: action.key, label: action.label, status: 'failed', detail: message(error), at: this.now() },
+            ':x:',
+          );
+          await this.finish(run, 'failed', `${action.label} failed: ${message(error)}`, done);
+          return;
+        }
+      }
+      if (done.length === 0) {
+        await this.finish(
+          run,
+          'aborted',
+          'nothing left to do: every step was skipped because its guard no longer held',
+        );
+        return;
+      }
+      let verification: { ok: boolean; detail: string };
+      try {
+        verification = await definition.verify(context, done, args);
+      } catch (error) {
+        verification = { ok: false, detail: `could not verify: ${message(error)}` };
+      }
+      await this.audit_({
+        ...base,
+        event: verification.ok ? 'verified' : 'verification-failed',
+        detail: verification.detail,
+      });
+      await this.finish(run, verification.ok ? 'succeeded' : 'failed', verification.detail, done);
+    } catch (error) {
+      await this.finish(run, 'failed', message(error));
+    } finally {
+      clearInterval(lease);
+    }
+  }
+
+  private async finish(
+    run: WorkflowRun,
+    status: 'succeeded' | 'failed' | 'aborted',
+    outcome: string,
+    done: readonly PlannedAction[] = [],
+  ): Promise<void> {
+    const detail = `${outcome}${done.length > 0 && status !== 'succeeded' ? ` (${formatCount(done.length)} step(s) had run)` : ''}`;
+    await this.store.transition(run.id, ['running'], status, this.now(), { outcome: detail });
+    if (status === 'aborted') {
+      await this.audit_({
+        run: run.id,
+        workflow: run.workflow,
+        cluster: run.cluster,
+        user: 'warren',
+        event: 'aborted',
+        detail,
+      });
+    }
+    await this.refresh(run.id);
+    await this.reply(run, `${status === 'succeeded' ? ':white_check_mark:' : ':x:'} ${status}: ${detail}`);
+  }
+
+  // ── sweeping ───────────────────────────────────────────────────────────────────────────────────────────────
+
+  async sweep(): Promise<void> {
+    const now = this.now();
+    for (const id of await this.store.expiredPending(now)) {
+      if ((await this.store.transition(id, ['pending'], 'expired', now)) !== 'ok') continue;
+      const run = await this.store.get(id);
+      if (!run) continue;
+      await this.audit_({
+        run: id,
+        workflow: run.workflow,
+        cluster: run.cluster,
+        user: 'warren',
+        event: 'expired',
+        detail: 'approval deadline passed',
+      });
+      await this.refresh(id);
+    }
+    for (const id of await this.store.orphaned()) {
+      const run = await this.store.get(id);
+      if (!run) continue;
+      const done = run.steps.filter((s) => s.status === 'done').map((s) => s.label);
+      const detail =
+        `warren stopped during the run; ${done.length > 0 ? `done before it stopped: ${done.join('; ')}` : 'no step had completed'}. ` +
+        `Nothing is repeated on its own: check the state, then start \`fix ${run.workflow}\` again to re-plan.`;
+      if ((await this.store.transition(id, ['approved', 'running'], 'interrupted', now, { outcome: detail })) !== 'ok')
+        continue;
+      await this.audit_({
+        run: id,
+        workflow: run.workflow,
+        cluster: run.cluster,
+        user: 'warren',
+        event: 'interrupted',
+        detail,
+      });
+      await this.refresh(id);
+      await this.reply(run, `:warning: interrupted: ${detail}`);
+    }
+  }
+
+  // ── chat and audit ─────────────────────────────────────────────────────────────────────────────────────────
+
+  private async audit_(entry: NewAuditEntry): Promise<void> {
+    await this.auditLog.append({ ...entry, detail: scrub(entry.detail) });
+  }
+
+  /** Re-renders the run's message from stored state; a Slack failure is logged, never fails the run. */
+  private async refresh(id: string): Promise<void> {
+    const run = await this.store.get(id);
+    if (!run?.message) return;
+    try {
+      await this.options.pacer.claim(run.message.channel, 10_000);
+      await this.options.chat.update(run.message.channel, run.message.ts, renderRun(run, this.now()));
+    } catch (error) {
+      this.options.logger.warn({ err: error, run: id }, 'could not update the run message');
+    }
+  }
+
+  private async reply(run: WorkflowRun, text: string): Promise<void> {
+    const message = run.message ?? (await this.store.get(run.id))?.message;
+    if (!message) return;
+    try {
+      await this.options.pacer.claim(message.channel, 10_000);
+      await this.options.chat.post(message.channel, { text: scrub(text) }, { threadTs: message.ts });
+    } catch (error) {
+      this.options.logger.warn({ err: error, run: run.id }, 'could not post a run update');
+    }
+  }
+
+  private async post(channel: string, body: ChatMessage): Promise<{ channel: string; ts: string } | undefined> {
+    try {
+      await this.options.pacer.claim(channel, 10_000);
+      return await this.options.chat.post(channel, body);
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'could not post the run message');
+      return undefined;
+    }
+  }
+}
+
+function message(error: unknown): string {
+  return scrub(error instanceof Error ? error.message : String(error));
+}

@@ -1,0 +1,77 @@
+/**
+ * One run of a workflow, as stored in Redis: the request (who, what, where, the plan they were shown) and where it
+ * is in its lifecycle. The request never changes after it is stored; status and approvals change only through the
+ * run store's atomic transitions, so a double click or two replicas receiving the same click act once.
+ *
+ *   pending ──approve (enough approvers)──► approved ──► running ──► succeeded | failed | aborted
+ *      ├──reject──► rejected        └──(low risk: straight to running)
+ *      └──ttl────► expired                                running ──(warren died)──► interrupted
+ */
+import type { Risk, WorkflowPlan } from './workflow-definition.js';
+
+export const RUN_STATUSES = [
+  'pending',
+  'approved',
+  'running',
+  'succeeded',
+  'failed',
+  'aborted',
+  'rejected',
+  'expired',
+  'interrupted',
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const FINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
+  'succeeded',
+  'failed',
+  'aborted',
+  'rejected',
+  'expired',
+  'interrupted',
+]);
+
+export interface RunRequest {
+  id: string;
+  workflow: string;
+  cluster: string;
+  /** The workflow's arguments as typed (without --cluster/--dry-run): parsed again by its schema when it executes. */
+  argsText: string;
+  risk: Risk;
+  requester: string;
+  channel: string;
+  createdAt: number;
+  /** Approval deadline; absent for low-risk runs, which never wait. */
+  expiresAt?: number;
+  approvalsNeeded: number;
+  plan: WorkflowPlan;
+  /** The alert whose Fix… button or id started it. */
+  alertId?: string;
+}
+
+export type StepStatus = 'done' | 'skipped' | 'failed';
+
+export interface StepRecord {
+  key: string;
+  label: string;
+  status: StepStatus;
+  detail: string;
+  at: number;
+}
+
+export interface Approval {
+  user: string;
+  at: number;
+}
+
+export interface WorkflowRun extends RunRequest {
+  status: RunStatus;
+  approvals: Approval[];
+  /** Who rejected it, or why it ended (abort reason, verification result). */
+  closedBy?: string;
+  outcome?: string;
+  steps: StepRecord[];
+  /** The approval/progress message in the channel. */
+  message?: { channel: string; ts: string };
+  updatedAt: number;
+}
