@@ -65,7 +65,14 @@ export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<Slack
   let receiver: HTTPReceiver | undefined;
   let app: App;
   if (slack.mode === 'socket') {
-    app = new App({ token: slack.botToken, appToken: slack.appToken, socketMode: true, logger: log, clientOptions });
+    app = new App({
+      token: slack.botToken,
+      appToken: slack.appToken,
+      socketMode: true,
+      logger: log,
+      clientOptions,
+      convoStore: false,
+    });
   } else {
     receiver = new HTTPReceiver({
       signingSecret: slack.signingSecret as string,
@@ -73,7 +80,8 @@ export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<Slack
       customRoutes: deps.routes,
       logger: log,
     });
-    app = new App({ token: slack.botToken, receiver, logger: log, clientOptions });
+    // No conversation store: warren keeps its state in Redis, and Bolt's in-memory one costs work before every ack.
+    app = new App({ token: slack.botToken, receiver, logger: log, clientOptions, convoStore: false });
   }
 
   const groupIds = [...new Set([...config.access.operators, ...config.access.approvers])].filter((id) =>

@@ -4,6 +4,8 @@
  * answers are the same everywhere and are thrown at once. Responses are validated with zod here and nowhere else.
  * This module reads and acts only through the API: it never shells out.
  */
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import axios, { type AxiosInstance, isAxiosError } from 'axios';
 import type { z } from 'zod';
 import type { ClusterConfig } from '../config/schema.js';
@@ -34,6 +36,7 @@ export class ManagementClient {
   readonly baseUrls: readonly string[];
   private readonly http: AxiosInstance;
   private preferred = 0;
+  private readonly inflight = new Map<string, Promise<unknown>>();
 
   constructor(cluster: ClusterConfig, options: ManagementClientOptions = {}) {
     this.cluster = cluster.name;
@@ -45,15 +48,32 @@ export class ManagementClient {
       // Status handling is ours: 4xx/5xx are classified in `request`.
       validateStatus: () => true,
       maxRedirects: 0,
+      // Reused sockets: a sweep or a burst of commands would otherwise open a connection per request.
+      httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 8 }),
+      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 8 }),
     });
   }
 
-  /** GET `path` from whichever node answers; `path` starts with `/api/`. */
+  /**
+   * GET `path` from whichever node answers; `path` starts with `/api/`. Identical GETs in flight at the same time
+   * share one request: a burst of fifty `/rabbit status` costs the broker one /api/nodes, not fifty. Each caller
+   * still gets its own validated copy.
+   */
   async get<S extends z.ZodType>(
     path: string,
     schema: S,
     params?: Record<string, string | number>,
   ): Promise<z.output<S>> {
+    const key = params ? `${path}?${JSON.stringify(params)}` : path;
+    let body = this.inflight.get(key);
+    if (!body) {
+      body = this.getBody(path, params).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, body);
+    }
+    return this.validate(path, schema, await body);
+  }
+
+  private async getBody(path: string, params?: Record<string, string | number>): Promise<unknown> {
     const attempts: string[] = [];
     // Read once: a concurrent request that succeeds elsewhere moves `preferred`, which must not skip or repeat a node.
     const first = this.preferred;
@@ -63,7 +83,7 @@ export class ManagementClient {
       try {
         const body = await this.request(base, path, params);
         this.preferred = index;
-        return this.validate(path, schema, body);
+        return body;
       } catch (error) {
         if (error instanceof ManagementApiError && error.status !== undefined && error.status < 500) throw error;
         attempts.push(`${base}: ${error instanceof Error ? error.message : String(error)}`);
