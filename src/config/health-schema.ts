@@ -70,6 +70,11 @@ export const healthSchema = z.strictObject({
   pageSize: z.number().int().min(0).max(500).default(0),
   /** How long one management API request may take before the next node is tried. */
   requestTimeout: duration({ min: '100ms' }).prefault('10s'),
+  /**
+   * The same for the whole-cluster listings (queues, consumers, connections), which take the broker seconds on a
+   * cluster with tens of thousands of queues: a sweep must not give up on a big cluster that is merely big.
+   */
+  listingTimeout: duration({ min: '100ms' }).prefault('60s'),
   thresholds: thresholdsSchema.prefault({}),
 });
 export type HealthConfig = z.infer<typeof healthSchema>;

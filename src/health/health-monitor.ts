@@ -105,7 +105,12 @@ export class HealthMonitor implements HealthControl {
     for (const handle of options.clusters.all()) {
       this.fetchers.set(
         handle.config.name,
-        new SnapshotFetcher(handle.config.name, handle.management, this.options.health.pageSize),
+        new SnapshotFetcher(
+          handle.config.name,
+          handle.management,
+          this.options.health.pageSize,
+          this.options.health.listingTimeout,
+        ),
       );
     }
   }

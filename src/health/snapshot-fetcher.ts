@@ -103,12 +103,21 @@ export class SnapshotFetcher {
   /** Node behind each management URL, remembered so a URL that stops answering can still be named by its node. */
   private readonly nodeOfUrl = new Map<string, string>();
 
-  /** `pageSize` 0: each listing in one request; 1–500: in pages of that many items (see health.pageSize). */
+  /**
+   * `pageSize` 0: each listing in one request; 1–500: in pages of that many items (see health.pageSize).
+   * `listingTimeoutMs`: how long a whole-cluster listing may take (health.listingTimeout); other requests keep the
+   * client's own timeout.
+   */
   constructor(
     private readonly cluster: string,
     private readonly management: ManagementClient,
     private readonly pageSize = 0,
+    private readonly listingTimeoutMs?: number,
   ) {}
+
+  private get listing(): { timeoutMs?: number } {
+    return this.listingTimeoutMs ? { timeoutMs: this.listingTimeoutMs } : {};
+  }
 
   /** A whole listing, in one request or page by page. */
   private async list<S extends z.ZodType>(
@@ -116,11 +125,17 @@ export class SnapshotFetcher {
     item: S,
     params: Record<string, string>,
   ): Promise<z.output<S>[]> {
-    if (this.pageSize === 0) return this.management.get(path, z.array(item), params);
+    if (this.pageSize === 0) return this.management.get(path, z.array(item), params, this.listing);
     const items: z.output<S>[] = [];
-    await this.management.getPages(path, item, { ...params, page_size: this.pageSize }, (page) => {
-      for (const entry of page) items.push(entry);
-    });
+    await this.management.getPages(
+      path,
+      item,
+      { ...params, page_size: this.pageSize },
+      (page) => {
+        for (const entry of page) items.push(entry);
+      },
+      this.listing,
+    );
     return items;
   }
 
@@ -170,9 +185,12 @@ export class SnapshotFetcher {
     // The listing leaves `consumers` out: they are counted from /api/consumers, and a queue missing from the
     // consumer list has none. The two are asked one after the other: each costs the broker seconds on a large
     // cluster, and one heavy listing at a time leaves it room for its clients.
-    const consumerList = await this.management.get('/api/consumers', consumersSchema, {
-      columns: CONSUMER_QUEUE_COLUMNS,
-    });
+    const consumerList = await this.management.get(
+      '/api/consumers',
+      consumersSchema,
+      { columns: CONSUMER_QUEUE_COLUMNS },
+      this.listing,
+    );
     const queues = await this.list('/api/queues', queueSchema, {
       disable_stats: 'true',
       enable_queue_totals: 'true',

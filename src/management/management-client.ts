@@ -63,17 +63,18 @@ export class ManagementClient {
     path: string,
     schema: S,
     params?: Record<string, string | number>,
+    options: { timeoutMs?: number } = {},
   ): Promise<z.output<S>> {
     const key = params ? `${path}?${JSON.stringify(params)}` : path;
     let body = this.inflight.get(key);
     if (!body) {
-      body = this.getBody(path, params).finally(() => this.inflight.delete(key));
+      body = this.getBody(path, params, options.timeoutMs).finally(() => this.inflight.delete(key));
       this.inflight.set(key, body);
     }
     return this.validate(path, schema, await body);
   }
 
-  private async getBody(path: string, params?: Record<string, string | number>): Promise<unknown> {
+  private async getBody(path: string, params?: Record<string, string | number>, timeoutMs?: number): Promise<unknown> {
     const attempts: string[] = [];
     // Read once: a concurrent request that succeeds elsewhere moves `preferred`, which must not skip or repeat a node.
     const first = this.preferred;
@@ -81,7 +82,7 @@ export class ManagementClient {
       const index = (first + i) % this.baseUrls.length;
       const base = this.baseUrls[index] as string;
       try {
-        const body = await this.request(base, path, params);
+        const body = await this.request(base, path, params, timeoutMs);
         this.preferred = index;
         return body;
       } catch (error) {
@@ -151,11 +152,12 @@ export class ManagementClient {
     item: S,
     params: Record<string, string | number>,
     onPage: (items: z.output<S>[]) => void,
+    options: { timeoutMs?: number } = {},
   ): Promise<void> {
     const schema = pageSchema(item);
     const pageSize = Math.min(500, Number(params.page_size ?? 500));
     for (let page = 1; ; page++) {
-      const body = await this.get(path, schema, { ...params, page, page_size: pageSize });
+      const body = await this.get(path, schema, { ...params, page, page_size: pageSize }, options);
       onPage(body.items as z.output<S>[]);
       if (page >= body.page_count) return;
     }
@@ -194,10 +196,15 @@ export class ManagementClient {
     }
   }
 
-  private async request(base: string, path: string, params?: Record<string, string | number>): Promise<unknown> {
+  private async request(
+    base: string,
+    path: string,
+    params?: Record<string, string | number>,
+    timeoutMs?: number,
+  ): Promise<unknown> {
     const url = `${base}${path}`;
     try {
-      const response = await this.http.get(url, { params });
+      const response = await this.http.get(url, { params, ...(timeoutMs ? { timeout: timeoutMs } : {}) });
       if (response.status >= 200 && response.status < 300) return response.data;
       const reason = brokerReason(response);
       throw new ManagementApiError(
