@@ -1,0 +1,81 @@
+/**
+ * The run store's transitions against a real Redis: the two-person rule, two approvers for critical runs, the
+ * deadline, and a burst of simultaneous clicks (as from a double click or two replicas) approving exactly once.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { RunStore } from '../../src/remediation/run-store.js';
+import type { RunRequest } from '../../src/remediation/workflow-run.js';
+import { harnessRedisUrl } from '../support/warren-harness.js';
+
+const NOW = Date.parse('2026-12-01T21:00:00Z');
+
+function request(id: string, approvalsNeeded: number): RunRequest {
+  return {
+    id,
+    workflow: 'heal-partition',
+    cluster: 'default',
+    argsText: '',
+    risk: approvalsNeeded === 2 ? 'critical' : 'medium',
+    requester: 'U0REQ',
+    channel: 'C0OPS',
+    createdAt: NOW,
+    expiresAt: NOW + 60_000,
+    approvalsNeeded,
+    plan: { summary: 'restart 1 node', warnings: [], actions: [], guards: [] },
+  };
+}
+
+describe('RunStore', () => {
+  const stack = inject('stack');
+  let redis: Redis;
+  let store: RunStore;
+
+  beforeAll(async () => {
+    redis = new Redis(harnessRedisUrl(stack, 9));
+    await redis.flushdb();
+    store = new RunStore(redis);
+  });
+
+  afterAll(() => redis?.disconnect());
+
+  it('needs two distinct approvers other than the requester for a critical run', async () => {
+    await store.create(request('r-00000001', 2), 'pending', 'test');
+    expect(await store.approve('r-00000001', 'U0REQ', NOW + 1, 'test')).toBe('self');
+    expect(await store.approve('r-00000001', 'U0ANNA', NOW + 2, 'test')).toBe('recorded');
+    expect(await store.approve('r-00000001', 'U0ANNA', NOW + 3, 'test')).toBe('again');
+    expect((await store.get('r-00000001'))?.status).toBe('pending');
+    expect(await store.approve('r-00000001', 'U0BORIS', NOW + 4, 'test')).toBe('approved');
+    expect(await store.approve('r-00000001', 'U0CARL', NOW + 5, 'test')).toBe('status:approved');
+    const run = await store.get('r-00000001');
+    expect(run?.approvals.map((a) => a.user)).toEqual(['U0ANNA', 'U0BORIS']);
+    expect(await store.orphaned()).not.toContain('r-00000001');
+  });
+
+  it('approves exactly once when many clicks arrive at the same moment', async () => {
+    await store.create(request('r-00000002', 1), 'pending', 'test');
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.approve('r-00000002', `U0APP${i % 4}`, NOW + 1, 'test')),
+    );
+    expect(outcomes.filter((o) => o === 'approved')).toHaveLength(1);
+    expect(outcomes.filter((o) => o === 'recorded')).toHaveLength(0);
+  });
+
+  it('refuses approval past the deadline and marks the run expired', async () => {
+    await store.create(request('r-00000003', 1), 'pending', 'test');
+    expect(await store.expiredPending(NOW + 30_000)).not.toContain('r-00000003');
+    expect(await store.expiredPending(NOW + 60_000)).toContain('r-00000003');
+    expect(await store.approve('r-00000003', 'U0ANNA', NOW + 60_000, 'test')).toBe('expired');
+    expect((await store.get('r-00000003'))?.status).toBe('expired');
+    expect(await store.transition('r-00000003', ['pending'], 'rejected', NOW + 60_001)).toBe('status:expired');
+  });
+
+  it('reports a running run whose executor stopped renewing its lease', async () => {
+    await store.create(request('r-00000004', 0), 'running', 'test');
+    expect(await store.orphaned()).not.toContain('r-00000004');
+    await redis.del('warren:remediation:lease:r-00000004');
+    expect(await store.orphaned()).toContain('r-00000004');
+    expect(await store.transition('r-00000004', ['running'], 'interrupted', NOW)).toBe('ok');
+    expect(await store.orphaned()).not.toContain('r-00000004');
+  });
+});
