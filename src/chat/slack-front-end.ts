@@ -84,9 +84,9 @@ export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<Slack
     app = new App({ token: slack.botToken, receiver, logger: log, clientOptions, convoStore: false });
   }
 
-  const groupIds = [...new Set([...config.access.operators, ...config.access.approvers])].filter((id) =>
-    id.startsWith('S'),
-  );
+  const groupIds = [
+    ...new Set([...config.access.readers, ...config.access.operators, ...config.access.approvers]),
+  ].filter((id) => id.startsWith('S'));
   const userGroups = slackUserGroups(app.client, groupIds);
 
   app.command(slack.command, async ({ command, ack, respond }) => {

@@ -1,6 +1,7 @@
 /**
  * Who may do what, where: the `access` section of the config applied to one request. Channel rules apply to every
- * command; `operate` commands also need the user among the operators. Every refusal says why.
+ * command; `read` commands need the user among the readers when readers are configured (operators and approvers
+ * read too); `operate` commands need the user among the operators. Every refusal says why.
  * User-group ids (S…) are matched by membership that the front end resolves; this module only compares ids.
  */
 import type { WarrenConfig } from '../config/schema.js';
@@ -33,6 +34,17 @@ export class AccessPolicy {
       return {
         allowed: false,
         reason: `warren takes commands only in ${channels.map((c) => `<#${c}>`).join(', ')}, not in this channel`,
+      };
+    }
+    const { readers, approvers } = this.access;
+    if (
+      level === 'read' &&
+      readers.length > 0 &&
+      ![readers, operators, approvers].some((ids) => this.matches(ids, requester))
+    ) {
+      return {
+        allowed: false,
+        reason: `only readers (access.readers), operators and approvers may use warren; <@${requester.userId}> is none of them`,
       };
     }
     if (level === 'operate' && !this.matches(operators, requester)) {

@@ -54,6 +54,8 @@ export const slackSchema = z.strictObject({
 });
 
 export const accessSchema = z.strictObject({
+  /** Who may run read-only commands; empty: everyone (in the allowed channels). Operators and approvers may too. */
+  readers: z.array(slackId).default([]),
   operators: z.array(slackId).default([]),
   approvers: z.array(slackId).default([]),
   channels: z.array(slackId).default([]),
@@ -62,7 +64,7 @@ export const accessSchema = z.strictObject({
 export const fileSchema = z.strictObject({
   clusters: z.array(clusterSchema).default([]),
   slack: slackSchema.prefault({}),
-  access: accessSchema.default({ operators: [], approvers: [], channels: [] }),
+  access: accessSchema.prefault({}),
   tap: tapSchema.prefault({}),
   health: healthSchema.prefault({}),
   remediation: remediationSchema.prefault({}),

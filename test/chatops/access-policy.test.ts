@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { AccessPolicy } from '../../src/chatops/access-policy.js';
 
 describe('AccessPolicy', () => {
-  const policy = new AccessPolicy({ operators: ['U1OP', 'S1OPS'], approvers: ['U2AP'], channels: ['C1OPS'] });
+  const policy = new AccessPolicy({
+    readers: [],
+    operators: ['U1OP', 'S1OPS'],
+    approvers: ['U2AP'],
+    channels: ['C1OPS'],
+  });
 
   it('refuses every command outside the configured channels, saying where commands are taken', () => {
     const decision = policy.check({ userId: 'U1OP', channelId: 'C9RANDOM' }, 'read');
@@ -25,11 +30,25 @@ describe('AccessPolicy', () => {
   });
 
   it('allows all channels when none are configured, and says when no operators exist', () => {
-    const open = new AccessPolicy({ operators: [], approvers: [], channels: [] });
+    const open = new AccessPolicy({ readers: [], operators: [], approvers: [], channels: [] });
     expect(open.check({ userId: 'U1', channelId: 'CANY' }, 'read')).toEqual({ allowed: true });
     expect(open.check({ userId: 'U1', channelId: 'CANY' }, 'operate')).toMatchObject({
       allowed: false,
       reason: 'no operators are configured (access.operators), so nobody may start changes',
+    });
+  });
+
+  it('limits reading to readers, operators and approvers once readers are configured', () => {
+    const closed = new AccessPolicy({ readers: ['S9NOC'], operators: ['U1OP'], approvers: ['U2AP'], channels: [] });
+    expect(closed.check({ userId: 'U3ANY', channelId: 'C1' }, 'read')).toEqual({
+      allowed: false,
+      reason: 'only readers (access.readers), operators and approvers may use warren; <@U3ANY> is none of them',
+    });
+    expect(closed.check({ userId: 'U4', channelId: 'C1', groups: ['S9NOC'] }, 'read')).toEqual({ allowed: true });
+    expect(closed.check({ userId: 'U1OP', channelId: 'C1' }, 'read')).toEqual({ allowed: true });
+    expect(closed.check({ userId: 'U2AP', channelId: 'C1' }, 'read')).toEqual({ allowed: true });
+    expect(closed.check({ userId: 'U4', channelId: 'C1', groups: ['S9NOC'] }, 'operate')).toMatchObject({
+      allowed: false,
     });
   });
 });

@@ -10,7 +10,7 @@ import { registerSecret } from '../../src/secrets.js';
 function setup(channels: string[] = []) {
   const metrics = createMetrics();
   const router = new ActionRouter({
-    access: new AccessPolicy({ operators: ['U0OPER'], approvers: [], channels }),
+    access: new AccessPolicy({ readers: [], operators: ['U0OPER'], approvers: [], channels }),
     logger: createLogger('silent'),
     metrics,
   });

@@ -27,7 +27,7 @@ function router(channels: string[] = []) {
   const r = new CommandRouter({
     commands: allCommands,
     clusters,
-    access: new AccessPolicy({ operators: [], approvers: [], channels }),
+    access: new AccessPolicy({ readers: [], operators: [], approvers: [], channels }),
     slashCommand: '/rabbit',
     logger: createLogger('silent'),
     metrics,

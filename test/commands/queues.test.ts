@@ -91,7 +91,7 @@ describe('/rabbit queues arguments', () => {
     const router = new CommandRouter({
       commands: [queuesCommand],
       clusters: backlog.clusters,
-      access: new AccessPolicy({ operators: [], approvers: [], channels: [] }),
+      access: new AccessPolicy({ readers: [], operators: [], approvers: [], channels: [] }),
       slashCommand: '/rabbit',
       logger: createLogger('silent'),
     });
