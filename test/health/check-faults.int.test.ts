@@ -10,11 +10,13 @@ import { randomUUID } from 'node:crypto';
 import { type Channel, type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
+import { ManagementClient } from '../../src/management/management-client.js';
+import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { startRpcServer } from '../support/rpc-server.js';
 import { waitUntil } from '../support/wait-until.js';
-import { flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
+import { click, flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
 
 const YAML = `
 slack:
@@ -25,6 +27,9 @@ tap:
 health:
   interval: 1s
   defaultFor: 1
+access:
+  operators: [U0OPERATOR]
+  approvers: [U0APPROVER]
 `;
 
 const ALERT_TIMEOUT = 60_000;
@@ -36,6 +41,15 @@ describe('health checks against real faults', () => {
   let warren: Warren;
   let amqp: ChannelModel;
   const [node1, node2, node3] = desc.nodes.map((n) => n.name) as [string, string, string];
+  const management = () =>
+    new ManagementClient({
+      name: 'default',
+      amqp: [],
+      management: desc.nodes.map((n) => n.managementUrl),
+      managementUser: desc.username,
+      managementPassword: desc.password,
+      vhost: '/',
+    });
 
   /** The alert's top-level post whose text or blocks mention `needle`. */
   async function alertFor(alertId: string, needle: string): Promise<RecordedCall> {
@@ -145,7 +159,7 @@ describe('health checks against real faults', () => {
     }
   });
 
-  it('zombie fanout queue: left by an RPC server killed with SIGKILL while its sibling lives', async () => {
+  it('zombie fanout queue: left by an RPC server killed with SIGKILL, fixed from the alert with a second approval', async () => {
     const topic = `warren-test-compute-${randomUUID().slice(0, 6)}`;
     const servers: ChildProcess[] = [];
     const startServer = async () => {
@@ -163,8 +177,32 @@ describe('health checks against real faults', () => {
       for (let i = 0; i < 20; i++) channel.publish(`${topic}_fanout`, '', Buffer.from('{"oslo.message":"{}"}'));
       const post = await alertFor('zombie-queues@default', crashed.queue);
       expect(JSON.stringify(post.params.blocks)).not.toContain(sibling.queue);
-      await channel.deleteQueue(crashed.queue);
+      // The whole loop: Fix… on the alert, approval by someone else, the queue deleted, the alert resolved.
+      expect(JSON.stringify(post.params.blocks)).toContain('warren:alert:fix');
+      const requested = await click(warren, fake, {
+        user: 'U0OPERATOR',
+        actionId: 'warren:alert:fix',
+        value: 'zombie-queues@default',
+        channel: 'C0ALERTS',
+      });
+      const runId = /run `(r-[0-9a-f]{8})`/.exec(String(requested.text))?.[1] as string;
+      expect(runId).toBeDefined();
+      const request = await fake.waitForCall(
+        'chat.postMessage',
+        (c) => !c.params.thread_ts && JSON.stringify(c.params.blocks).includes(runId),
+        ALERT_TIMEOUT,
+      );
+      expect(JSON.stringify(request.params.blocks)).toContain(crashed.queue);
+      const approved = await click(warren, fake, {
+        user: 'U0APPROVER',
+        actionId: 'warren:run:approve',
+        value: runId,
+        channel: 'C0ALERTS',
+        messageTs: (request.reply as { ts: string }).ts,
+      });
+      expect(String(approved.text)).toMatch(/You approved/);
       await resolvedEdit(post);
+      expect(await freshQueue(management(), '/', sibling.queue)).toBeDefined();
     } finally {
       for (const child of servers) child.kill('SIGKILL');
       await channel?.close().catch(() => undefined);
