@@ -1,11 +1,17 @@
 /** Every remediation workflow, one definition per file in this folder, in the order `workflows` lists them. */
 import type { AnyWorkflowDefinition } from '../src/remediation/workflow-definition.js';
+import { applyPolicyWorkflow } from './apply-policy.js';
 import { closeLeakyConnectionsWorkflow } from './close-leaky-connections.js';
 import { deleteZombieQueuesWorkflow } from './delete-zombie-queues.js';
+import { healPartitionWorkflow } from './heal-partition.js';
 import { purgeQueueWorkflow } from './purge-queue.js';
+import { syncMirrorsWorkflow } from './sync-mirrors.js';
 
 export const allWorkflows: readonly AnyWorkflowDefinition[] = [
   deleteZombieQueuesWorkflow,
   purgeQueueWorkflow,
   closeLeakyConnectionsWorkflow,
+  syncMirrorsWorkflow,
+  applyPolicyWorkflow,
+  healPartitionWorkflow,
 ];

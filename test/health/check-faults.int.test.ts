@@ -13,6 +13,7 @@ import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
 import { ManagementClient } from '../../src/management/management-client.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
+import { clusterHealthy as clusterHealthyOf, healPartition as healPartitionOf } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { startRpcServer } from '../support/rpc-server.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -73,49 +74,8 @@ describe('health checks against real faults', () => {
     );
   }
 
-  async function clusterHealthy(): Promise<boolean> {
-    const response = await fetch(`${desc.nodes[0]?.managementUrl}/api/nodes`, {
-      headers: { authorization: `Basic ${Buffer.from(`${desc.username}:${desc.password}`).toString('base64')}` },
-    }).catch(() => undefined);
-    if (!response?.ok) return false;
-    // A node that is starting is listed without `partitions`: not whole yet.
-    const nodes = (await response.json()) as Array<{ running: boolean; partitions?: string[] }>;
-    return nodes.length === 3 && nodes.every((n) => n.running && n.partitions?.length === 0);
-  }
-
-  /** Each node's list of the nodes it is partitioned from, as that node's own management API reports it. */
-  async function partitionViews(): Promise<Map<string, string[]>> {
-    const views = new Map<string, string[]>();
-    for (const node of desc.nodes) {
-      const response = await fetch(`${node.managementUrl}/api/nodes/${node.name}?columns=name,partitions`, {
-        headers: { authorization: `Basic ${Buffer.from(`${desc.username}:${desc.password}`).toString('base64')}` },
-      }).catch(() => undefined);
-      if (!response?.ok) continue;
-      const { partitions } = (await response.json()) as { partitions?: string[] };
-      if (partitions && partitions.length > 0) views.set(node.name, partitions);
-    }
-    return views;
-  }
-
-  /**
-   * Heals a partition the runbook's way: restart the rabbit app on the nodes outside the side to trust, one round
-   * at a time. The node that sees the most others as partitioned is on the smallest side; a cut can spread into a
-   * three-way split, so after each restart the views are read again.
-   */
-  async function healPartition(): Promise<void> {
-    for (let round = 0; round < 3; round++) {
-      const views = await partitionViews();
-      if (views.size === 0) return;
-      const [loser] = [...views.entries()].sort((a, b) => b[1].length - a[1].length)[0] as [string, string[]];
-      await stack.rabbitmqctl(loser, ['stop_app'], { timeoutMs: 60_000 });
-      await stack.rabbitmqctl(loser, ['start_app'], { timeoutMs: 60_000 });
-      await waitUntil(
-        async () => !(await partitionViews()).has(loser),
-        `${loser} to rejoin without a partition`,
-        60_000,
-      );
-    }
-  }
+  const clusterHealthy = () => clusterHealthyOf(desc);
+  const healPartition = () => healPartitionOf(desc, stack);
 
   beforeAll(async () => {
     stack = attachLocalStack(desc);

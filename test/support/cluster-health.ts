@@ -1,0 +1,55 @@
+/**
+ * Putting the shared test cluster back together after tests that break it: is it whole, who sees a partition,
+ * and a heal that works for two- and three-way splits. A safety net for `finally` blocks, not a model for the
+ * heal-partition workflow (it ignores client connections when choosing what to restart).
+ */
+import type { LocalStack, LocalStackDescription } from '../../src/devstack/index.js';
+import { waitUntil } from './wait-until.js';
+
+function auth(desc: LocalStackDescription): string {
+  return `Basic ${Buffer.from(`${desc.username}:${desc.password}`).toString('base64')}`;
+}
+
+/** Every node running and nobody reporting a partition, as the first node's management API sees it. */
+export async function clusterHealthy(desc: LocalStackDescription): Promise<boolean> {
+  const response = await fetch(`${desc.nodes[0]?.managementUrl}/api/nodes`, {
+    headers: { authorization: auth(desc) },
+  }).catch(() => undefined);
+  if (!response?.ok) return false;
+  // A node that is starting is listed without `partitions`: not whole yet.
+  const nodes = (await response.json()) as Array<{ running: boolean; partitions?: string[] }>;
+  return nodes.length === desc.nodes.length && nodes.every((n) => n.running && n.partitions?.length === 0);
+}
+
+/** Each node's list of the nodes it is partitioned from, as that node's own management API reports it. */
+export async function partitionViews(desc: LocalStackDescription): Promise<Map<string, string[]>> {
+  const views = new Map<string, string[]>();
+  for (const node of desc.nodes) {
+    const response = await fetch(`${node.managementUrl}/api/nodes/${node.name}?columns=name,partitions`, {
+      headers: { authorization: auth(desc) },
+    }).catch(() => undefined);
+    if (!response?.ok) continue;
+    const { partitions } = (await response.json()) as { partitions?: string[] };
+    if (partitions && partitions.length > 0) views.set(node.name, partitions);
+  }
+  return views;
+}
+
+/**
+ * Restarts the rabbit app on the node that sees the most others as partitioned (it is on the smallest side), one
+ * round at a time, reading the views again after each restart: a cut can spread into a three-way split.
+ */
+export async function healPartition(desc: LocalStackDescription, stack: LocalStack): Promise<void> {
+  for (let round = 0; round < 3; round++) {
+    const views = await partitionViews(desc);
+    if (views.size === 0) return;
+    const [loser] = [...views.entries()].sort((a, b) => b[1].length - a[1].length)[0] as [string, string[]];
+    await stack.rabbitmqctl(loser, ['stop_app'], { timeoutMs: 60_000 });
+    await stack.rabbitmqctl(loser, ['start_app'], { timeoutMs: 60_000 });
+    await waitUntil(
+      async () => !(await partitionViews(desc)).has(loser),
+      `${loser} to rejoin without a partition`,
+      60_000,
+    );
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * The remediation workflows against the real 3-node cluster, each run as the engine runs it (plan, then guard and
+ * execute per step, then verify) with a real WorkflowContext: real management API, node control through
+ * rabbitmqctl, default health and remediation config. The faults are real: an unsynchronised mirror, a missing
+ * expiry policy, a partition made with erlang:disconnect_node. The partition test runs last and, whatever happens,
+ * puts the cluster back together; every queue and policy made here is removed.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { type ChannelModel, connect } from 'amqplib';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseArgv, tokenize } from '../../src/chatops/argv.js';
+import { healthSchema } from '../../src/config/health-schema.js';
+import { remediationSchema } from '../../src/config/remediation-schema.js';
+import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
+import { ManagementApiError } from '../../src/errors.js';
+import { ManagementClient } from '../../src/management/management-client.js';
+import { policySchema } from '../../src/management/schemas.js';
+import { freshQueue } from '../../src/remediation/broker-state.js';
+import { CommandNodeControl } from '../../src/remediation/node-control.js';
+import type { PlannedAction, WorkflowContext, WorkflowDefinition } from '../../src/remediation/workflow-definition.js';
+import { applyPolicyWorkflow } from '../../workflows/apply-policy.js';
+import { healPartitionWorkflow } from '../../workflows/heal-partition.js';
+import { syncMirrorsWorkflow } from '../../workflows/sync-mirrors.js';
+import {
+  clusterHealthy as clusterHealthyOf,
+  healPartition as healPartitionOf,
+  partitionViews as partitionViewsOf,
+} from '../support/cluster-health.js';
+import { waitUntil } from '../support/wait-until.js';
+
+describe('remediation workflows against the real cluster', () => {
+  const desc = inject('stack');
+  const [node1, node2, node3] = desc.nodes.map((n) => n.name) as [string, string, string];
+  let stack: LocalStack;
+  let amqp: ChannelModel;
+
+  const management = new ManagementClient({
+    name: 'local',
+    amqp: [],
+    management: desc.nodes.map((n) => n.managementUrl),
+    managementUser: desc.username,
+    managementPassword: desc.password,
+    vhost: '/',
+  });
+  const context: WorkflowContext = {
+    cluster: 'local',
+    vhost: '/',
+    management,
+    // What a deployment configures as clusters[].nodeControl; HOME is where rabbitmqctl finds the stack's cookie.
+    nodeControl: new CommandNodeControl({
+      command: ['/usr/lib/rabbitmq/bin/rabbitmqctl', '-n', '{node}', '{action}'],
+      env: { HOME: desc.cookieHome },
+      timeoutMs: 120_000,
+    }),
+    remediation: remediationSchema.parse({}),
+    health: healthSchema.parse({}),
+    runId: 'r-1e57f10e',
+    requester: 'U0WORKFLOWTEST',
+  };
+
+  /** A run as the engine does it: the plan, each step guarded then executed, the verification over what ran. */
+  async function run<A>(workflow: WorkflowDefinition<A>, argsText: string) {
+    const args = workflow.args.parse(parseArgv(tokenize(argsText), workflow.booleanFlags));
+    const plan = await workflow.plan(context, args);
+    const results: string[] = [];
+    const done: PlannedAction[] = [];
+    for (const action of plan.actions) {
+      const failure = await workflow.guard(context, action, args);
+      if (failure) {
+        results.push(`skipped: ${failure.reason}`);
+        if (failure.abort) break;
+        continue;
+      }
+      results.push(await workflow.execute(context, action, args));
+      done.push(action);
+    }
+    const verification = await workflow.verify(context, done, args);
+    return { args, plan, results, done, verification };
+  }
+
+  const clusterHealthy = () => clusterHealthyOf(desc);
+  const partitionViews = () => partitionViewsOf(desc);
+  const healPartition = () => healPartitionOf(desc, stack);
+
+  async function policy(name: string) {
+    try {
+      return await management.get(`/api/policies/%2F/${encodeURIComponent(name)}`, policySchema);
+    } catch (error) {
+      if (error instanceof ManagementApiError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  beforeAll(async () => {
+    stack = attachLocalStack(desc);
+    amqp = await connect(desc.nodes[0]?.amqpUrl as string);
+    await waitUntil(clusterHealthy, 'the cluster whole before the workflows run', 120_000);
+  });
+
+  afterAll(async () => {
+    await amqp?.close().catch(() => undefined);
+  });
+
+  it('sync-mirrors: synchronises a mirror that joined after the messages, one blocked queue at a time', async () => {
+    const id = randomUUID().slice(0, 8);
+    const queue = `warren-test-wf-sync.${id}`;
+    const ha = `warren-test-wf-ha-${id}`;
+    const setPolicy = (nodes: string[]) =>
+      stack.rabbitmqctl(node1, [
+        'set_policy',
+        ha,
+        `^${queue.replace(/\./g, '\\.')}$`,
+        JSON.stringify({ 'ha-mode': 'nodes', 'ha-params': nodes, 'ha-sync-mode': 'manual' }),
+        '--apply-to',
+        'queues',
+      ]);
+    const channel = await amqp.createConfirmChannel();
+    try {
+      expect((await setPolicy([node1, node2])).code).toBe(0);
+      await channel.assertQueue(queue, { durable: true });
+      for (let i = 0; i < 10; i++) channel.sendToQueue(queue, Buffer.from(`m${i}`));
+      await channel.waitForConfirms();
+      // A third mirror joins after the messages: under manual sync it stays unsynchronised until told.
+      expect((await setPolicy([node1, node2, node3])).code).toBe(0);
+      await waitUntil(
+        async () => {
+          const q = await freshQueue(management, '/', queue);
+          return q?.slave_nodes?.includes(node3) && !q.synchronised_slave_nodes?.includes(node3);
+        },
+        `${node3} to join ${queue} as an unsynchronised mirror`,
+        30_000,
+      );
+
+      const { plan, results, done, verification, args } = await run(syncMirrorsWorkflow, queue);
+      expect(plan.actions.map((a) => a.key)).toEqual([`//${queue}`]);
+      expect(plan.actions[0]?.data).toMatchObject({ name: queue, messages: 10, unsynchronised: [node3] });
+      expect(plan.warnings[0]).toMatch(/^A sync BLOCKS its queue .* 10 message\(s\) to copy in all/);
+      expect(results).toEqual([expect.stringMatching(/^synchronised 10 message\(s\) to `rabbit3@localhost` in \d+s$/)]);
+      expect(verification).toEqual({ ok: true, detail: 'every mirror of 1 queue(s) is synchronised' });
+      const synced = await freshQueue(management, '/', queue);
+      expect([...(synced?.synchronised_slave_nodes ?? [])].sort()).toEqual([node2, node3].sort());
+      // Idempotent: the guard now skips the queue, and executing again posts nothing new.
+      expect(await syncMirrorsWorkflow.guard(context, done[0] as PlannedAction, args)).toEqual({
+        reason: 'already synchronised',
+        abort: false,
+      });
+      expect(await syncMirrorsWorkflow.execute(context, done[0] as PlannedAction, args)).toBe('already synchronised');
+      await expect(run(syncMirrorsWorkflow, queue)).rejects.toThrow(/nothing to sync/);
+    } finally {
+      await channel.deleteQueue(queue).catch(() => undefined);
+      await channel.close().catch(() => undefined);
+      await stack.rabbitmqctl(node1, ['clear_policy', ha]);
+    }
+  }, 120_000);
+
+  it('apply-policy: adds an expiry policy that the matching queue takes, then rolls it back', async () => {
+    const id = randomUUID().slice(0, 8);
+    const queue = `warren-test-wf-${id}_fanout_${randomBytes(16).toString('hex')}`;
+    const name = `warren-test-wf-${id}-expiry`;
+    const channel = await amqp.createChannel();
+    try {
+      await channel.assertQueue(queue, { durable: false });
+      const { plan, results, done, verification, args } = await run(
+        applyPolicyWorkflow,
+        `expiry --pattern ^warren-test-wf-${id}_fanout_ --name ${name}`,
+      );
+      expect(plan.warnings[0]).toBe(`It applies at once to the 1 queue(s) that match now: \`${queue}\`.`);
+      expect(plan.actions[0]?.data).toMatchObject({ name, definition: { expires: 1_800_000 }, samples: [queue] });
+      expect(results).toEqual([`policy \`${name}\` set: {"expires":1800000} for \`^warren-test-wf-${id}_fanout_\``]);
+      expect(verification).toEqual({
+        ok: true,
+        detail: `policy \`${name}\` is in place and \`${queue}\` report it as their policy`,
+      });
+      expect(await policy(name)).toMatchObject({ definition: { expires: 1_800_000 }, 'apply-to': 'queues' });
+      // Idempotent, and a second request is refused as already in place.
+      expect(await applyPolicyWorkflow.execute(context, done[0] as PlannedAction, args)).toBe(
+        'already in place; nothing changed',
+      );
+      await expect(applyPolicyWorkflow.plan(context, args)).rejects.toThrow(/already in place/);
+
+      expect(await applyPolicyWorkflow.rollback?.(context, done, args)).toBe(`policy \`${name}\`: deleted`);
+      expect(await policy(name)).toBeUndefined();
+      await waitUntil(
+        async () => (await freshQueue(management, '/', queue))?.policy == null,
+        `${queue} to lose the policy`,
+        15_000,
+      );
+    } finally {
+      await management.send('DELETE', `/api/policies/%2F/${encodeURIComponent(name)}`).catch(() => undefined);
+      await channel.deleteQueue(queue).catch(() => undefined);
+      await channel.close().catch(() => undefined);
+    }
+  });
+
+  it('heal-partition: a real partition healed by restarting the nodes outside the side clients use', async () => {
+    // Clients on node1 make its side the one to keep, whichever way the cut spreads.
+    const clients: ChannelModel[] = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        const client = await connect(desc.nodes[0]?.amqpUrl as string, {
+          clientProperties: { connection_name: `nova-compute:${4000 + i}:${randomUUID()}` },
+        });
+        client.on('error', () => undefined);
+        clients.push(client);
+      }
+      const cut = await stack.rabbitmqctl(node1, ['eval', `erlang:disconnect_node('${node2}').`]);
+      expect(cut.code).toBe(0);
+      // A cut spreads for a few seconds (two sides or three): plan once the views have stopped changing.
+      let last = '';
+      let stableSince = Date.now();
+      await waitUntil(
+        async () => {
+          const views = JSON.stringify([...(await partitionViews())].sort());
+          if (views !== last) {
+            last = views;
+            stableSince = Date.now();
+          }
+          return views !== '[]' && Date.now() - stableSince >= 6_000;
+        },
+        'the partition views to settle',
+        90_000,
+      );
+
+      const { plan, results, verification } = await run(healPartitionWorkflow, '');
+      const losers = plan.actions.filter((a) => a.data.phase === 'stop').map((a) => a.data.node as string);
+      expect(losers.length).toBeGreaterThan(0);
+      expect(losers).not.toContain(node1);
+      expect(plan.actions.map((a) => a.key)).toEqual([
+        ...losers.map((n) => `stop:${n}`),
+        ...losers.map((n) => `start:${n}`),
+      ]);
+      expect(plan.actions[0]?.data.trusted).toContain(node1);
+      expect(plan.summary).toMatch(/^heal a [23]-way partition: keep .*`rabbit1@localhost`/);
+      expect(results).toEqual([
+        ...losers.map((n) => `rabbit app stopped on \`${n}\``),
+        ...losers.map((n) =>
+          expect.stringMatching(new RegExp(`^rabbit app started on \`${n}\`; running with the trusted side after`)),
+        ),
+      ]);
+      expect(verification).toEqual({ ok: true, detail: 'all 3 nodes run together and none reports a partition' });
+      expect(await clusterHealthy()).toBe(true);
+      // The clients on the trusted side were never disturbed.
+      await (await clients[0]?.createChannel())?.close();
+      await expect(run(healPartitionWorkflow, '')).rejects.toThrow(/nothing to heal/);
+    } finally {
+      await healPartition();
+      await waitUntil(clusterHealthy, 'the cluster whole again', 180_000);
+      for (const client of clients) await client.close().catch(() => undefined);
+    }
+  }, 400_000);
+});

@@ -1,0 +1,460 @@
+/**
+ * `fix apply-policy <expiry|max-length> [--pattern REGEX] [--vhost V] [--name N] [--value …] [--priority P]`
+ * (runbooks 1.2 and 1.3): adds the policy that prevents a problem instead of cleaning up after it:
+ * - `expiry`: an `expires` policy over oslo's `_fanout_` and `reply_` queues, so the queue a dead process leaves
+ *   behind deletes itself after 30 idle minutes (oslo's own `rabbit_transient_queues_ttl`);
+ * - `max-length`: a `max-length` policy over the `notifications.*` queues nobody consumes, so they stop growing.
+ * A queue takes only the highest-priority policy that matches it, so the preview names the policies the new one
+ * would replace (their keys, `ha-mode` say, stop applying) or be hidden by, from each matching queue's effective
+ * `policy` as the broker reports it. It refuses a name already taken by another definition, and re-checks that
+ * before the PUT; the rollback deletes the policy if it still holds exactly what this run set. Risk medium: a policy
+ * changes every matching queue at once, including queues declared later.
+ */
+import vm from 'node:vm';
+import { z } from 'zod';
+import { formatCount } from '../src/chat/human-format.js';
+import { formatDuration, parseDuration } from '../src/config/duration.js';
+import { ManagementApiError, WorkflowRefusedError } from '../src/errors.js';
+import type { AlertState } from '../src/health/alert-state.js';
+import type { ManagementClient } from '../src/management/management-client.js';
+import { type ManagementPolicy, policySchema, queueSchema } from '../src/management/schemas.js';
+import { queuePath } from '../src/remediation/broker-state.js';
+import { pollUntil } from '../src/remediation/poll.js';
+import { defineWorkflow, type PlannedAction } from '../src/remediation/workflow-definition.js';
+
+const KINDS = {
+  expiry: {
+    key: 'expires',
+    pattern: '(_fanout_|^reply_)',
+    value: 1_800_000,
+    flagHelp: '--value takes milliseconds or a duration such as 30m (at least 1m)',
+  },
+  'max-length': {
+    key: 'max-length',
+    pattern: '^(versioned_)?notifications\\.',
+    value: 10_000,
+    flagHelp: '--value takes a number of messages (at least 1)',
+  },
+} as const;
+type Kind = keyof typeof KINDS;
+const KIND_NAMES = Object.keys(KINDS) as Kind[];
+
+/** Longer patterns are refused: a policy pattern is a queue-name filter, not a program. */
+export const MAX_PATTERN_LENGTH = 200;
+/** RabbitMQ's limit on a queue name (a short string): no longer name exists to be matched. */
+const MAX_NAME_LENGTH = 255;
+/** Time for matching the pattern against every queue name of the vhost in the preview. */
+const MATCH_BUDGET_MS = 1_000;
+/** An expiry shorter than this would delete the queues of processes that are merely reconnecting. */
+const MIN_EXPIRES_MS = 60_000;
+const LISTED = 15;
+const SAMPLES = 5;
+const VERIFY_WAIT_MS = 15_000;
+const POLICY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/;
+
+interface Args {
+  kind: Kind;
+  pattern: string;
+  vhost?: string;
+  name: string;
+  value: number;
+  priority: number;
+}
+
+/** The policy a step sets, as JSON; `samples` are matching queues it should govern, for the verification. */
+interface PolicyData {
+  vhost: string;
+  name: string;
+  pattern: string;
+  definition: Record<string, number>;
+  priority: number;
+  applyTo: 'queues';
+  samples: string[];
+}
+
+const data = (action: PlannedAction) => action.data as unknown as PolicyData;
+const code = (names: readonly string[]) => names.map((n) => `\`${n}\``).join(', ');
+
+/** Why `pattern` cannot be a policy pattern, or undefined when it compiles within the length cap. */
+export function patternProblem(pattern: string): string | undefined {
+  if (pattern.length === 0) return 'the pattern is empty';
+  if (pattern.length > MAX_PATTERN_LENGTH) {
+    return `the pattern is ${pattern.length} characters long; at most ${MAX_PATTERN_LENGTH} are accepted`;
+  }
+  try {
+    // Compiling is linear in the pattern; only matching can backtrack (see namesMatching).
+    new RegExp(pattern);
+    return undefined;
+  } catch (error) {
+    return `\`${pattern}\` is not a valid regular expression: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+/**
+ * The names `pattern` matches. The pattern is typed by a user, and a JavaScript RegExp backtracks: `(a+)+$`
+ * against a 30-character name takes seconds, and the work grows exponentially with the length. So only names of a
+ * length a queue can have are tested, and the whole match runs in a separate V8 context with a time budget, which
+ * interrupts a runaway match instead of blocking warren's event loop; a pattern that exhausts the budget is
+ * refused. (The broker matches with Erlang's PCRE; for the patterns policies use the two engines agree, and a
+ * pattern PCRE rejects makes the PUT fail with the broker's reason.)
+ */
+export function namesMatching(pattern: string, names: readonly string[], budgetMs = MATCH_BUDGET_MS): Set<string> {
+  const bounded = names.filter((n) => n.length <= MAX_NAME_LENGTH);
+  let matched: unknown;
+  try {
+    matched = vm.runInNewContext(
+      'const re = new RegExp(pattern); names.filter((name) => re.test(name))',
+      { pattern, names: bounded },
+      { timeout: budgetMs },
+    );
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+      throw new WorkflowRefusedError(
+        `Matching \`${pattern}\` against ${formatCount(bounded.length)} queue names took more than ${formatDuration(budgetMs)}: ` +
+          'the pattern backtracks catastrophically (nested quantifiers such as `(a+)+`). Simplify it.',
+      );
+    }
+    throw error;
+  }
+  // The array comes from the other context: copy its strings into this one.
+  return new Set(Array.from(matched as ArrayLike<unknown>, String));
+}
+
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
+
+function sameDefinition(policy: ManagementPolicy, want: PolicyData): boolean {
+  return (
+    policy.pattern === want.pattern &&
+    policy.priority === want.priority &&
+    policy['apply-to'] === want.applyTo &&
+    canonical(policy.definition) === canonical(want.definition)
+  );
+}
+
+function describePolicy(p: Pick<ManagementPolicy, 'pattern' | 'definition' | 'priority' | 'apply-to'>): string {
+  return `pattern \`${p.pattern}\`, \`${canonical(p.definition)}\`, priority ${p.priority}, apply-to ${p['apply-to']}`;
+}
+
+function valueText(kind: Kind, value: number): string {
+  return kind === 'expiry' ? `${formatCount(value)} ms (${formatDuration(value)})` : `${formatCount(value)} messages`;
+}
+
+const policyPath = (vhost: string, name: string) =>
+  `/api/policies/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`;
+
+async function freshPolicy(
+  management: ManagementClient,
+  vhost: string,
+  name: string,
+): Promise<ManagementPolicy | undefined> {
+  try {
+    return await management.get(policyPath(vhost, name), policySchema);
+  } catch (error) {
+    if (error instanceof ManagementApiError && error.status === 404) return undefined;
+    throw error;
+  }
+}
+
+/** A flag value as command text that `tokenize`/`parseArgv` read back whole (quotes group, `=` keeps `--x`). */
+function flag(name: string, value: string): string | undefined {
+  if (/^[^\s"'\u201c\u201d\u2018\u2019]+$/.test(value)) return `--${name}=${value}`;
+  if (!value.includes('"')) return `--${name}="${value}"`;
+  if (!value.includes("'")) return `--${name}='${value}'`;
+  return undefined;
+}
+
+function argsForAlert(alert: AlertState): string {
+  const facts = alert.findings.map((f) => f.data ?? {});
+  const pick = (kind: Kind, fits: (d: Record<string, unknown>) => boolean): string => {
+    const finding = facts.find((d) => fits(d) && typeof d.vhost === 'string');
+    if (!finding) return '';
+    const vhost = flag('vhost', finding.vhost as string);
+    return vhost ? `${kind} ${vhost}` : kind;
+  };
+  // policy-coverage: its `expiry` findings (fanout/reply queues that never expire), one vhost per run.
+  if (alert.check === 'policy-coverage') return pick('expiry', (d) => d.kind === 'expiry');
+  // backlog: notification queues nothing consumes; the default pattern covers both notification topics.
+  if (alert.check === 'backlog') return pick('max-length', (d) => d.notifications === true);
+  return '';
+}
+
+const text = (name: string) => z.string({ error: `--${name} needs a value` });
+
+const policyQueues = z.array(queueSchema.pick({ name: true, vhost: true, policy: true }));
+const vhostSchema = z.looseObject({ name: z.string() });
+
+export const applyPolicyWorkflow = defineWorkflow<Args>({
+  name: 'apply-policy',
+  description: 'Add an expiry policy for oslo fanout/reply queues, or a length limit for unread notification queues',
+  risk: 'medium',
+  usage: '<expiry|max-length> [--pattern REGEX] [--vhost V] [--name N] [--value V] [--priority P]',
+  args: z
+    .object({
+      positionals: z.array(z.string()),
+      flags: z.strictObject(
+        {
+          pattern: text('pattern').optional(),
+          vhost: text('vhost').min(1, '--vhost needs a value').optional(),
+          name: text('name')
+            .regex(POLICY_NAME, 'a policy name is letters, digits and . _ - : (at most 100)')
+            .optional(),
+          value: text('value').optional(),
+          priority: text('priority')
+            .regex(/^-?\d{1,4}$/, '--priority takes an integer')
+            .optional(),
+        },
+        { error: 'apply-policy takes --pattern, --vhost, --name, --value and --priority' },
+      ),
+    })
+    .transform(({ positionals, flags }, ctx): Args => {
+      const kind = positionals[0] as Kind;
+      if (positionals.length !== 1 || !KIND_NAMES.includes(kind)) {
+        ctx.addIssue({ code: 'custom', message: `name one kind of policy: ${KIND_NAMES.join(' or ')}` });
+        return z.NEVER;
+      }
+      const spec = KINDS[kind];
+      const pattern = flags.pattern ?? spec.pattern;
+      const problem = patternProblem(pattern);
+      if (problem) {
+        ctx.addIssue({ code: 'custom', message: problem });
+        return z.NEVER;
+      }
+      let value: number = spec.value;
+      if (flags.value !== undefined) {
+        const parsed = /^\d+$/.test(flags.value)
+          ? Number(flags.value)
+          : kind === 'expiry'
+            ? parseDuration(flags.value)
+            : undefined;
+        const low = kind === 'expiry' ? MIN_EXPIRES_MS : 1;
+        if (parsed === undefined || !Number.isSafeInteger(parsed) || parsed < low) {
+          ctx.addIssue({ code: 'custom', message: `bad --value "${flags.value}": ${spec.flagHelp}` });
+          return z.NEVER;
+        }
+        value = parsed;
+      }
+      return {
+        kind,
+        pattern,
+        ...(flags.vhost !== undefined ? { vhost: flags.vhost } : {}),
+        name: flags.name ?? `warren-${kind}`,
+        value,
+        priority: flags.priority !== undefined ? Number(flags.priority) : 0,
+      };
+    }),
+  argsForAlert,
+
+  async plan(context, args) {
+    const { management } = context;
+    const vhost = args.vhost ?? context.vhost;
+    const spec = KINDS[args.kind];
+    try {
+      await management.get(`/api/vhosts/${encodeURIComponent(vhost)}`, vhostSchema);
+    } catch (error) {
+      if (error instanceof ManagementApiError && error.status === 404) {
+        throw new WorkflowRefusedError(`There is no vhost \`${vhost}\` on \`${context.cluster}\`.`);
+      }
+      throw error;
+    }
+    const [policies, queues] = await Promise.all([
+      management.get(`/api/policies/${encodeURIComponent(vhost)}`, z.array(policySchema)),
+      // The cheap listing: names and effective policies are all the preview needs.
+      management.get(`/api/queues/${encodeURIComponent(vhost)}`, policyQueues, {
+        disable_stats: 'true',
+        enable_queue_totals: 'true',
+        columns: 'name,vhost,policy',
+      }),
+    ]);
+    const want: PolicyData = {
+      vhost,
+      name: args.name,
+      pattern: args.pattern,
+      definition: { [spec.key]: args.value },
+      priority: args.priority,
+      applyTo: 'queues',
+      samples: [],
+    };
+    const existing = policies.find((p) => p.name === args.name);
+    if (existing && sameDefinition(existing, want)) {
+      throw new WorkflowRefusedError(
+        `Policy \`${args.name}\` on vhost \`${vhost}\` is already in place with this definition: nothing to do.`,
+      );
+    }
+    if (existing) {
+      throw new WorkflowRefusedError(
+        `A policy named \`${args.name}\` already exists on vhost \`${vhost}\` with a different definition ` +
+          `(${describePolicy(existing)}). Choose another name with --name, or change that policy by hand.`,
+      );
+    }
+
+    const matching = namesMatching(
+      args.pattern,
+      queues.map((q) => q.name),
+    );
+    const matched = queues.filter((q) => matching.has(q.name)).sort((a, b) => a.name.localeCompare(b.name));
+    // Each matching queue's effective policy (the broker's own choice) is the one the new policy must outrank.
+    const byPolicy = new Map<string, string[]>();
+    for (const q of matched) {
+      if (!q.policy) continue;
+      const names = byPolicy.get(q.policy);
+      if (names) names.push(q.name);
+      else byPolicy.set(q.policy, [q.name]);
+    }
+    const warnings: string[] = [];
+    if (matched.length === 0) {
+      warnings.push(
+        `No queue of vhost \`${vhost}\` matches \`${args.pattern}\` now: the policy will only govern queues declared later. Check the pattern.`,
+      );
+    } else {
+      const names = code(matched.slice(0, LISTED).map((q) => q.name));
+      const more = matched.length > LISTED ? ` and ${formatCount(matched.length - LISTED)} more` : '';
+      warnings.push(
+        `It applies at once to the ${formatCount(matched.length)} queue(s) that match now: ${names}${more}.`,
+      );
+    }
+    const outranked = new Set<string>();
+    for (const [policyName, names] of [...byPolicy].sort(([a], [b]) => a.localeCompare(b))) {
+      const other = policies.find((p) => p.name === policyName);
+      const count = `${formatCount(names.length)} of these queue(s)`;
+      if (!other) continue;
+      if (other.priority > args.priority) {
+        for (const n of names) outranked.add(n);
+        warnings.push(
+          `\`${other.name}\` (${describePolicy(other)}) governs ${count} and outranks the new policy, which will NOT apply to them. ` +
+            `Add \`${spec.key}\` to \`${other.name}\` instead, or choose --priority above ${other.priority}.`,
+        );
+      } else if (other.priority < args.priority) {
+        const keys = Object.keys(other.definition);
+        warnings.push(
+          `The new policy outranks \`${other.name}\` (${describePolicy(other)}) on ${count} and REPLACES it there: ` +
+            `${keys.length > 0 ? code(keys) : 'its keys'} stop applying to them${'ha-mode' in other.definition ? ', so they lose their mirrors' : ''}. ` +
+            `A queue takes one policy only: consider adding \`${spec.key}\` to \`${other.name}\` instead.`,
+        );
+      } else {
+        for (const n of names) outranked.add(n);
+        warnings.push(
+          `\`${other.name}\` (${describePolicy(other)}) governs ${count} with the same priority: priority does not decide between the two, ` +
+            `so the new policy may not apply to them. Choose --priority ${other.priority + 1} to outrank it, or add \`${spec.key}\` to \`${other.name}\` instead.`,
+        );
+      }
+    }
+    warnings.push(
+      args.kind === 'expiry'
+        ? `A matching queue left unused (no consumer, no basic.get, not redeclared) for ${formatDuration(args.value)} is deleted with its messages; RabbitMQ applies the lower of this and the queue's own \`x-expires\`.`
+        : `A matching queue keeps its newest ${formatCount(args.value)} messages and drops the oldest beyond them: notifications nobody read in time are lost instead of filling the broker.`,
+    );
+    const samples = matched
+      .map((q) => q.name)
+      .filter((n) => !outranked.has(n))
+      .slice(0, SAMPLES);
+    return {
+      summary:
+        `add policy \`${args.name}\` on vhost \`${vhost}\`: ${spec.key} ${valueText(args.kind, args.value)} for queues ` +
+        `matching \`${args.pattern}\` (${formatCount(matched.length)} now)`,
+      warnings,
+      actions: [
+        {
+          key: `policy:${vhost}/${args.name}`,
+          label: `set policy \`${args.name}\` (vhost \`${vhost}\`): ${describePolicy({ pattern: want.pattern, definition: want.definition, priority: want.priority, 'apply-to': want.applyTo })}`,
+          data: { ...want, samples },
+        },
+      ],
+      guards: [
+        `the name \`${args.name}\` is still free on the vhost, or already holds exactly this definition (then nothing changes)`,
+      ],
+    };
+  },
+
+  async guard(context, action) {
+    const want = data(action);
+    const current = await freshPolicy(context.management, want.vhost, want.name);
+    if (current && !sameDefinition(current, want)) {
+      return {
+        reason: `policy \`${want.name}\` now exists with another definition (${describePolicy(current)}): not overwritten`,
+        abort: true,
+      };
+    }
+    return undefined;
+  },
+
+  async execute(context, action) {
+    const want = data(action);
+    const current = await freshPolicy(context.management, want.vhost, want.name);
+    if (current && sameDefinition(current, want)) return 'already in place; nothing changed';
+    if (current) throw new Error(`policy \`${want.name}\` appeared meanwhile with another definition: not overwritten`);
+    const { status } = await context.management.send('PUT', policyPath(want.vhost, want.name), {
+      data: { pattern: want.pattern, definition: want.definition, priority: want.priority, 'apply-to': want.applyTo },
+    });
+    if (status === 404) throw new Error(`vhost \`${want.vhost}\` does not exist (any more)`);
+    return `policy \`${want.name}\` set: ${canonical(want.definition)} for \`${want.pattern}\``;
+  },
+
+  async verify(context, done) {
+    const details: string[] = [];
+    for (const action of done) {
+      const want = data(action);
+      const current = await freshPolicy(context.management, want.vhost, want.name);
+      if (!current) return { ok: false, detail: `policy \`${want.name}\` is missing after the PUT` };
+      if (!sameDefinition(current, want)) {
+        return { ok: false, detail: `policy \`${want.name}\` holds another definition: ${describePolicy(current)}` };
+      }
+      if (want.samples.length === 0) {
+        details.push(`policy \`${want.name}\` is in place; no queue it governs now to confirm it on`);
+        continue;
+      }
+      // The broker applies a policy to existing queues asynchronously: wait until the sample queues report it.
+      let lagging: string[] = [];
+      let confirmed: string[] = [];
+      const settled = await pollUntil(async () => {
+        lagging = [];
+        confirmed = [];
+        for (const name of want.samples) {
+          const queue = await context.management
+            .get(queuePath(want.vhost, name), policyQueues.element, { columns: 'name,vhost,policy' })
+            .catch((error: unknown) => {
+              if (error instanceof ManagementApiError && error.status === 404) return undefined;
+              throw error;
+            });
+          if (!queue) continue;
+          if (queue.policy === want.name) confirmed.push(name);
+          else lagging.push(`\`${name}\` (${queue.policy ? `policy \`${queue.policy}\`` : 'no policy'})`);
+        }
+        return lagging.length === 0 ? true : undefined;
+      }, VERIFY_WAIT_MS);
+      if (!settled) {
+        return {
+          ok: false,
+          detail: `policy \`${want.name}\` is in place, but after ${formatDuration(VERIFY_WAIT_MS)} these queues still do not report it: ${lagging.join(', ')}`,
+        };
+      }
+      details.push(
+        confirmed.length > 0
+          ? `policy \`${want.name}\` is in place and ${code(confirmed)} report it as their policy`
+          : `policy \`${want.name}\` is in place; the queues it was checked on are gone`,
+      );
+    }
+    return { ok: true, detail: details.join('; ') };
+  },
+
+  async rollback(context, done) {
+    const results: string[] = [];
+    for (const action of done) {
+      const want = data(action);
+      const current = await freshPolicy(context.management, want.vhost, want.name);
+      if (!current) {
+        results.push(`policy \`${want.name}\`: already gone`);
+      } else if (!sameDefinition(current, want)) {
+        results.push(`policy \`${want.name}\`: changed since this run set it (${describePolicy(current)}); left alone`);
+      } else {
+        const { status } = await context.management.send('DELETE', policyPath(want.vhost, want.name));
+        results.push(`policy \`${want.name}\`: ${status === 404 ? 'already gone' : 'deleted'}`);
+      }
+    }
+    return results.join('; ');
+  },
+});
