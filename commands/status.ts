@@ -8,7 +8,7 @@ import type { ChatReply } from '../src/chat/chat-message.js';
 import { formatBytes, formatCount, formatPercent, formatUptime } from '../src/chat/human-format.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
-import type { ManagementNode, ManagementOverview } from '../src/management/schemas.js';
+import { type ManagementNode, type ManagementOverview, NODE_COLUMNS, nodesSchema } from '../src/management/schemas.js';
 
 export interface ClusterStatus {
   cluster: string;
@@ -91,7 +91,10 @@ export function renderClusterStatus(status: ClusterStatus): { text: string; bloc
 }
 
 async function fetchStatus(handle: ClusterHandle): Promise<ClusterStatus> {
-  const [overview, nodes] = await Promise.all([handle.management.overview(), handle.management.nodes()]);
+  const [overview, nodes] = await Promise.all([
+    handle.management.overview(),
+    handle.management.get('/api/nodes', nodesSchema, { columns: NODE_COLUMNS }),
+  ]);
   nodes.sort((a, b) => a.name.localeCompare(b.name));
   return { cluster: handle.config.name, overview, nodes };
 }

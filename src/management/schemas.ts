@@ -28,6 +28,8 @@ export const nodeSchema = z.looseObject({
   net_ticktime: count.optional(),
 });
 export type ManagementNode = z.infer<typeof nodeSchema>;
+/** Just the fields nodeSchema reads: the full node objects are large, and a burst of commands asks for them often. */
+export const NODE_COLUMNS = Object.keys(nodeSchema.shape).join(',');
 export const nodesSchema = z.array(nodeSchema);
 
 export const overviewSchema = z.looseObject({
