@@ -26,6 +26,8 @@ export interface HarnessOptions {
   yaml: string;
   /** Redis database number for this test file (1–15; 0 is shared by tests that do not isolate). */
   redisDb: number;
+  /** The YAML defines `clusters` itself (e.g. with nodeControl), so RABBITMQ_URL must not be set too. */
+  clustersInYaml?: boolean;
 }
 
 export function harnessRedisUrl(stack: LocalStackDescription, db: number): string {
@@ -47,7 +49,7 @@ export async function startHarnessWarren(options: HarnessOptions): Promise<Warre
   writeFileSync(join(dir, 'warren.yaml'), options.yaml);
   const config = loadConfig({
     env: {
-      ...stackEnv(options.stack),
+      ...(options.clustersInYaml ? { REDIS_URL: options.stack.redisUrl, PORT: '0' } : stackEnv(options.stack)),
       REDIS_URL: harnessRedisUrl(options.stack, options.redisDb),
       SLACK_BOT_TOKEN: 'xoxb-test-token',
       SLACK_SIGNING_SECRET: SIGNING_SECRET,

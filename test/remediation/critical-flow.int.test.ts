@@ -1,0 +1,170 @@
+/**
+ * The remaining workflows end to end through Slack, on the real cluster: an unsynchronised mirror synchronised
+ * after one approval, and a real network partition healed by a critical run that needs two distinct approvers
+ * and restarts nodes through node control (the devstack's rabbitmqctl, run from an argv template).
+ */
+import { randomUUID } from 'node:crypto';
+import { type ChannelModel, connect } from 'amqplib';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
+import { ManagementClient } from '../../src/management/management-client.js';
+import { freshQueue } from '../../src/remediation/broker-state.js';
+import type { Warren } from '../../src/warren.js';
+import { clusterHealthy, healPartition } from '../support/cluster-health.js';
+import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
+import { waitUntil } from '../support/wait-until.js';
+import { click, flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
+
+const OPERATOR = 'U0OPERATOR';
+const APPROVER_A = 'U0ANNA';
+const APPROVER_B = 'U0BORIS';
+const CHANNEL = 'C0OPS';
+const REDIS_DB = 10;
+const RABBITMQCTL = '/usr/lib/rabbitmq/bin/rabbitmqctl';
+
+const text = (reply: Record<string, unknown>) => String(reply.text ?? '');
+
+describe('critical and blocking workflows through Slack', () => {
+  const desc = inject('stack');
+  let stack: LocalStack;
+  let fake: FakeSlack;
+  let warren: Warren;
+  let amqp: ChannelModel;
+  const [node1, node2, node3] = desc.nodes.map((n) => n.name) as [string, string, string];
+  const management = new ManagementClient({
+    name: 'local',
+    amqp: [],
+    management: desc.nodes.map((n) => n.managementUrl),
+    managementUser: desc.username,
+    managementPassword: desc.password,
+    vhost: '/',
+  });
+
+  const yaml = () => `
+clusters:
+  - name: local
+    amqp: [${desc.nodes.map((n) => JSON.stringify(n.amqpUrl)).join(', ')}]
+    management: [${desc.nodes.map((n) => JSON.stringify(n.managementUrl)).join(', ')}]
+    managementUser: ${JSON.stringify(desc.username)}
+    managementPassword: ${JSON.stringify(desc.password)}
+    nodeControl:
+      command: [${RABBITMQCTL}, -n, "{node}", "{action}"]
+      env: { HOME: ${JSON.stringify(desc.cookieHome)} }
+      timeout: 2m
+slack:
+  channelInterval: 0ms
+tap:
+  enabled: false
+health:
+  enabled: false
+access:
+  operators: [${OPERATOR}]
+  approvers: [${OPERATOR}, ${APPROVER_A}, ${APPROVER_B}]
+`;
+
+  function runIdOf(reply: Record<string, unknown>): string | undefined {
+    return /run `(r-[0-9a-f]{8})`/.exec(text(reply))?.[1];
+  }
+
+  /** Asks for a run until the plan sees what it needs (the management API trails the broker by seconds). */
+  async function request(command: string): Promise<{ runId: string; post: RecordedCall }> {
+    const runId = await waitUntil(
+      async () => runIdOf(await slash(warren, fake, OPERATOR, command, CHANNEL)),
+      `a run to be planned for "${command}"`,
+      60_000,
+    );
+    const post = await fake.waitForCall(
+      'chat.postMessage',
+      (c) => c.params.channel === CHANNEL && !c.params.thread_ts && JSON.stringify(c.params.blocks).includes(runId),
+      20_000,
+    );
+    return { runId, post };
+  }
+
+  const approve = (user: string, runId: string, post: RecordedCall) =>
+    click(warren, fake, {
+      user,
+      actionId: 'warren:run:approve',
+      value: runId,
+      channel: CHANNEL,
+      messageTs: (post.reply as { ts: string }).ts,
+    });
+
+  async function finalUpdate(post: RecordedCall, status: string, timeoutMs: number): Promise<RecordedCall> {
+    const ts = (post.reply as { ts: string }).ts;
+    return fake
+      .waitForCall(
+        'chat.update',
+        (c) => c.params.ts === ts && /^(Done|Failed|Aborted|Interrupted)/.test(String(c.params.text)),
+        timeoutMs,
+      )
+      .then((call) => {
+        expect(String(call.params.text)).toMatch(new RegExp(`^${status}`));
+        return call;
+      });
+  }
+
+  beforeAll(async () => {
+    stack = attachLocalStack(desc);
+    await flushHarnessRedis(desc, REDIS_DB);
+    fake = await FakeSlack.start();
+    amqp = await connect(desc.nodes[0]?.amqpUrl as string);
+    warren = await startHarnessWarren({ stack: desc, fake, yaml: yaml(), redisDb: REDIS_DB, clustersInYaml: true });
+  });
+
+  afterAll(async () => {
+    await warren?.stop();
+    await amqp?.close().catch(() => undefined);
+    await fake?.stop();
+  });
+
+  it('synchronises an unsynchronised mirror after one approval', async () => {
+    const id = randomUUID().slice(0, 8);
+    const queue = `warren-crit-sync.${id}`;
+    const policy = `warren-crit-ha-${id}`;
+    const setPolicy = (nodes: string[]) =>
+      stack.rabbitmqctl(node1, [
+        'set_policy',
+        policy,
+        `^${queue.replace(/\./g, '\\.')}$`,
+        JSON.stringify({ 'ha-mode': 'nodes', 'ha-params': nodes, 'ha-sync-mode': 'manual' }),
+        '--apply-to',
+        'queues',
+      ]);
+    const channel = await amqp.createConfirmChannel();
+    try {
+      expect((await setPolicy([node1, node2])).code).toBe(0);
+      await channel.assertQueue(queue, { durable: true });
+      for (let i = 0; i < 10; i++) channel.sendToQueue(queue, Buffer.from(`m${i}`));
+      await channel.waitForConfirms();
+      expect((await setPolicy([node1, node2, node3])).code).toBe(0);
+      const { runId, post } = await request(`fix sync-mirrors ${queue}`);
+      expect(JSON.stringify(post.params.blocks)).toMatch(/block/i);
+      expect(text(await approve(APPROVER_A, runId, post))).toMatch(/You approved/);
+      await finalUpdate(post, 'Done and verified', 90_000);
+      const synced = await freshQueue(management, '/', queue);
+      expect(synced?.synchronised_slave_nodes?.sort()).toEqual([node2, node3].sort());
+    } finally {
+      await channel.deleteQueue(queue).catch(() => undefined);
+      await channel.close().catch(() => undefined);
+      await stack.rabbitmqctl(node1, ['clear_policy', policy]);
+    }
+  }, 180_000);
+
+  it('heals a real partition only after two distinct approvers other than the requester', async () => {
+    try {
+      expect((await stack.rabbitmqctl(node1, ['eval', `erlang:disconnect_node('${node2}').`])).code).toBe(0);
+      const { runId, post } = await request('fix heal-partition');
+      expect(JSON.stringify(post.params.blocks)).toContain('approvals 0/2');
+      expect(text(await approve(OPERATOR, runId, post))).toMatch(/two-person rule/);
+      expect(text(await approve(APPROVER_A, runId, post))).toMatch(/needs one more approver/);
+      expect(text(await approve(APPROVER_A, runId, post))).toMatch(/already approved/);
+      expect(text(await approve(APPROVER_B, runId, post))).toMatch(/You approved/);
+      await finalUpdate(post, 'Done and verified', 300_000);
+      expect(await clusterHealthy(desc)).toBe(true);
+    } finally {
+      await healPartition(desc, stack);
+      await waitUntil(() => clusterHealthy(desc), 'the cluster whole again', 180_000);
+    }
+  }, 480_000);
+});
