@@ -8,7 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { attachLocalStack } from '../../src/devstack/index.js';
 import type { Warren } from '../../src/warren.js';
+import { restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { waitUntil } from '../support/wait-until.js';
 import { flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
@@ -73,6 +75,7 @@ describe('read-only listings on the real cluster', () => {
   const lineOf = (text: string, needle: string) => text.split('\n').find((l) => l.includes(needle));
 
   beforeAll(async () => {
+    await restoreCluster(stack, attachLocalStack(stack));
     await flushHarnessRedis(stack, REDIS_DB);
     fake = await FakeSlack.start();
     admin = await connect(stack.nodes[0]?.amqpUrl as string);

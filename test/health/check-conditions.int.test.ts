@@ -9,8 +9,8 @@ import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
 import type { Warren } from '../../src/warren.js';
+import { restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
-import { waitUntil } from '../support/wait-until.js';
 import { flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
 
 const PREFIX = `warren-cond-${randomUUID().slice(0, 6)}`;
@@ -74,17 +74,9 @@ describe('health checks against real conditions', () => {
     );
   }
 
-  async function allRunning(): Promise<boolean> {
-    const response = await fetch(`${desc.nodes[0]?.managementUrl}/api/nodes?columns=name,running`, {
-      headers: { authorization: `Basic ${Buffer.from(`${desc.username}:${desc.password}`).toString('base64')}` },
-    }).catch(() => undefined);
-    if (!response?.ok) return false;
-    const nodes = (await response.json()) as Array<{ running: boolean }>;
-    return nodes.length === 3 && nodes.every((n) => n.running);
-  }
-
   beforeAll(async () => {
     stack = attachLocalStack(desc);
+    await restoreCluster(desc, stack);
     await flushHarnessRedis(desc, 6);
     fake = await FakeSlack.start();
     amqp = await connect(desc.nodes[0]?.amqpUrl as string);
@@ -212,7 +204,7 @@ describe('health checks against real conditions', () => {
     } finally {
       await stack.rabbitmqctl(node2, ['start_app']);
       await stack.rabbitmqctl(node3, ['start_app']);
-      await waitUntil(allRunning, 'all three nodes running again', 120_000);
+      await restoreCluster(desc, stack);
       await channel.deleteQueue(queue).catch(() => undefined);
       await channel.close().catch(() => undefined);
     }

@@ -13,10 +13,9 @@ import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
 import { ManagementClient } from '../../src/management/management-client.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
-import { clusterHealthy as clusterHealthyOf, healPartition as healPartitionOf } from '../support/cluster-health.js';
+import { healPartition as healPartitionOf, restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { startRpcServer } from '../support/rpc-server.js';
-import { waitUntil } from '../support/wait-until.js';
 import { click, flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
 
 const YAML = `
@@ -74,11 +73,11 @@ describe('health checks against real faults', () => {
     );
   }
 
-  const clusterHealthy = () => clusterHealthyOf(desc);
   const healPartition = () => healPartitionOf(desc, stack);
 
   beforeAll(async () => {
     stack = attachLocalStack(desc);
+    await restoreCluster(desc, stack);
     await flushHarnessRedis(desc, 5);
     fake = await FakeSlack.start();
     amqp = await connect(desc.nodes[0]?.amqpUrl as string);
@@ -223,7 +222,7 @@ describe('health checks against real faults', () => {
       await resolvedEdit(post);
     } finally {
       await stack.rabbitmqctl(node3, ['start_app']);
-      await waitUntil(clusterHealthy, 'all three nodes running again', 120_000);
+      await restoreCluster(desc, stack);
     }
   }, 180_000);
 
@@ -236,8 +235,7 @@ describe('health checks against real faults', () => {
       await healPartition();
       await resolvedEdit(post);
     } finally {
-      await healPartition();
-      await waitUntil(clusterHealthy, 'the cluster whole again', 180_000);
+      await restoreCluster(desc, stack);
     }
   }, 300_000);
 });

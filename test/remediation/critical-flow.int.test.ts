@@ -10,7 +10,7 @@ import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
 import { ManagementClient } from '../../src/management/management-client.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
-import { clusterHealthy, healPartition } from '../support/cluster-health.js';
+import { clusterHealthy, restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { waitUntil } from '../support/wait-until.js';
 import { click, flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
@@ -106,6 +106,7 @@ access:
 
   beforeAll(async () => {
     stack = attachLocalStack(desc);
+    await restoreCluster(desc, stack);
     await flushHarnessRedis(desc, REDIS_DB);
     fake = await FakeSlack.start();
     amqp = await connect(desc.nodes[0]?.amqpUrl as string);
@@ -163,8 +164,7 @@ access:
       await finalUpdate(post, 'Done and verified', 300_000);
       expect(await clusterHealthy(desc)).toBe(true);
     } finally {
-      await healPartition(desc, stack);
-      await waitUntil(() => clusterHealthy(desc), 'the cluster whole again', 180_000);
+      await restoreCluster(desc, stack);
     }
   }, 480_000);
 });

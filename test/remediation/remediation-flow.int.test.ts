@@ -10,10 +10,12 @@ import { randomUUID } from 'node:crypto';
 import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
+import { attachLocalStack } from '../../src/devstack/index.js';
 import { ManagementClient } from '../../src/management/management-client.js';
 import { connectionSchema } from '../../src/management/schemas.js';
 import { freshConnection, freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
+import { restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { startRpcServer } from '../support/rpc-server.js';
 import { runCli } from '../support/run-cli.js';
@@ -122,6 +124,7 @@ describe('remediation workflows through Slack', () => {
     });
 
   beforeAll(async () => {
+    await restoreCluster(desc, attachLocalStack(desc));
     await flushHarnessRedis(desc, REDIS_DB);
     fake = await FakeSlack.start();
     amqp = await connect(desc.nodes[0]?.amqpUrl as string);

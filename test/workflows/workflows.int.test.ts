@@ -23,8 +23,8 @@ import { healPartitionWorkflow } from '../../workflows/heal-partition.js';
 import { syncMirrorsWorkflow } from '../../workflows/sync-mirrors.js';
 import {
   clusterHealthy as clusterHealthyOf,
-  healPartition as healPartitionOf,
   partitionViews as partitionViewsOf,
+  restoreCluster,
 } from '../support/cluster-health.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -80,7 +80,6 @@ describe('remediation workflows against the real cluster', () => {
 
   const clusterHealthy = () => clusterHealthyOf(desc);
   const partitionViews = () => partitionViewsOf(desc);
-  const healPartition = () => healPartitionOf(desc, stack);
 
   async function policy(name: string) {
     try {
@@ -94,7 +93,7 @@ describe('remediation workflows against the real cluster', () => {
   beforeAll(async () => {
     stack = attachLocalStack(desc);
     amqp = await connect(desc.nodes[0]?.amqpUrl as string);
-    await waitUntil(clusterHealthy, 'the cluster whole before the workflows run', 120_000);
+    await restoreCluster(desc, stack);
   });
 
   afterAll(async () => {
@@ -243,8 +242,7 @@ describe('remediation workflows against the real cluster', () => {
       await (await clients[0]?.createChannel())?.close();
       await expect(run(healPartitionWorkflow, '')).rejects.toThrow(/nothing to heal/);
     } finally {
-      await healPartition();
-      await waitUntil(clusterHealthy, 'the cluster whole again', 180_000);
+      await restoreCluster(desc, stack);
       for (const client of clients) await client.close().catch(() => undefined);
     }
   }, 400_000);
