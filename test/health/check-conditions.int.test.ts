@@ -191,9 +191,19 @@ describe('health checks against real conditions', () => {
         durable: true,
         arguments: { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': 3 },
       });
+      // An earlier quorum alert (from the leader-imbalance test's queues) must not be mistaken for this one.
+      const earlier = new Set(fake.calls.map((c) => (c.reply as { ts?: string } | undefined)?.ts));
       // One member down: quorum holds, but the other two are now quorum-critical.
       expect((await stack.rabbitmqctl(node3, ['stop_app'])).code).toBe(0);
-      const critical = await alertFor('quorum@default', 'would leave quorum queues without quorum');
+      const critical = await fake.waitForCall(
+        'chat.postMessage',
+        (c) =>
+          !c.params.thread_ts &&
+          !earlier.has((c.reply as { ts?: string } | undefined)?.ts) &&
+          alertText(c).includes('alert `quorum@default`') &&
+          alertText(c).includes('would leave quorum queues without quorum'),
+        ALERT_TIMEOUT,
+      );
       expect(critical.params.text).toMatch(/^CRITICAL/);
       // Two down: the queue itself has lost its quorum, and the same message says so.
       expect((await stack.rabbitmqctl(node2, ['stop_app'])).code).toBe(0);
