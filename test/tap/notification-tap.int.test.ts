@@ -18,6 +18,7 @@ import { ManagementClient } from '../../src/management/management-client.js';
 import { createMetrics } from '../../src/metrics.js';
 import { TapService } from '../../src/tap/tap-service.js';
 import { startWarren, type Warren } from '../../src/warren.js';
+import { restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { OsloPublisher, osloMessage } from '../support/oslo-publisher.js';
 import { type RecordingLog, recordingChat } from '../support/recording-chat.js';
@@ -235,10 +236,12 @@ tap:
       );
     } finally {
       await handle.startNode(name);
+      // A node back from kill -9 can stay without management stats; the tests after this one need them.
+      await restoreCluster(stack, handle);
       await publisher.close();
       publisher = await OsloPublisher.connect(stack.nodes.find((n) => n.name !== name)?.amqpUrl as string);
     }
-  });
+  }, 300_000);
 
   it('binds an exchange that appears after start', async () => {
     expect(warren.tap?.status()[0]?.bindings.find((b) => b.exchange === late)?.state).toBe('waiting_for_exchange');

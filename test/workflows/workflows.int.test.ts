@@ -92,8 +92,9 @@ describe('remediation workflows against the real cluster', () => {
 
   beforeAll(async () => {
     stack = attachLocalStack(desc);
-    amqp = await connect(desc.nodes[0]?.amqpUrl as string);
+    // First: restoring may restart a node, which would drop a connection opened before.
     await restoreCluster(desc, stack);
+    amqp = await connect(desc.nodes[0]?.amqpUrl as string);
   });
 
   afterAll(async () => {
