@@ -15,7 +15,8 @@ const SILENCE_BUTTON_MS = 3_600_000;
 
 const ephemeral = (text: string): ChatReply => ({ visibility: 'ephemeral', text });
 
-function alertId(value: string): string {
+/** A button's value as an alert id (`check@cluster`), checked for shape before anything is looked up. */
+export function alertId(value: string): string {
   if (!ALERT_ID.test(value)) throw new UnknownAlertError('That button does not name a warren alert.');
   return value;
 }

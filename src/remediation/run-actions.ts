@@ -6,11 +6,10 @@
  */
 import type { ActionHandler } from '../chatops/action-router.js';
 import { RunRefusedError } from '../errors.js';
+import { alertId } from '../health/alert-actions.js';
 import { ALERT_ACTIONS } from '../health/alert-message.js';
 import { RUN_ACTIONS } from './run-message.js';
 import type { RemediationControl } from './workflow-engine.js';
-
-const ALERT_ID = /^[a-z0-9-]{1,64}@[A-Za-z0-9_.-]{1,64}$/;
 
 export function runActions(engine: () => RemediationControl | undefined): ActionHandler[] {
   const control = (): RemediationControl => {
@@ -33,9 +32,8 @@ export function runActions(engine: () => RemediationControl | undefined): Action
       actionId: ALERT_ACTIONS.fix,
       access: 'operate',
       handle(action) {
-        if (!ALERT_ID.test(action.value)) throw new RunRefusedError('That button does not name a warren alert.');
         return control().start({
-          target: action.value,
+          target: alertId(action.value),
           argsText: '',
           dryRun: false,
           requester: action.userId,

@@ -10,6 +10,7 @@
 import { formatCount } from '../../chat/human-format.js';
 import type { ClusterSnapshot, QueueInfo } from '../cluster-snapshot.js';
 import { queueKey } from '../cluster-snapshot.js';
+import { criticalNodeFindings } from '../critical-node-findings.js';
 import { compareSeverity, type Finding } from '../finding.js';
 import { defineCheck } from '../health-check.js';
 
@@ -60,22 +61,12 @@ function queueFinding(q: QueueInfo): Finding | undefined {
 
 function evaluate(snapshot: ClusterSnapshot): Finding[] {
   const findings = (snapshot.queues ?? []).flatMap((q) => queueFinding(q) ?? []);
-  for (const endpoint of snapshot.endpoints) {
-    const result = endpoint.health?.mirrorSyncCritical;
-    if (result?.ok !== false) continue;
-    const node = endpoint.node ?? endpoint.url;
-    findings.push({
-      check: ID,
-      severity: 'critical',
-      subject: `node:${node}`,
-      summary: `Stopping \`${node}\` would lose the last synchronised copy of classic mirrored queues`,
-      details: [
-        `Its \`node-is-mirror-sync-critical\` health check fails${result.reason ? `: ${result.reason}` : ''}`,
-        'Do not stop or restart it until those queues have a synchronised mirror on another node.',
-      ],
-      data: { node, url: endpoint.url },
-    });
-  }
+  findings.push(
+    ...criticalNodeFindings(snapshot, ID, 'mirrorSyncCritical', {
+      summary: (node) => `Stopping \`${node}\` would lose the last synchronised copy of classic mirrored queues`,
+      advice: 'Do not stop or restart it until those queues have a synchronised mirror on another node.',
+    }),
+  );
   return findings.sort((a, b) => compareSeverity(a.severity, b.severity) || a.subject.localeCompare(b.subject));
 }
 

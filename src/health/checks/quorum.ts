@@ -8,6 +8,7 @@
 import { formatCount } from '../../chat/human-format.js';
 import type { ClusterSnapshot, QueueInfo } from '../cluster-snapshot.js';
 import { queueKey } from '../cluster-snapshot.js';
+import { criticalNodeFindings } from '../critical-node-findings.js';
 import type { Finding } from '../finding.js';
 import { defineCheck } from '../health-check.js';
 
@@ -44,22 +45,12 @@ function queueFinding(q: QueueInfo): Finding | undefined {
 
 function evaluate(snapshot: ClusterSnapshot): Finding[] {
   const findings = (snapshot.queues ?? []).flatMap((q) => queueFinding(q) ?? []);
-  for (const endpoint of snapshot.endpoints) {
-    const result = endpoint.health?.quorumCritical;
-    if (result?.ok !== false) continue;
-    const node = endpoint.node ?? endpoint.url;
-    findings.push({
-      check: ID,
-      severity: 'critical',
-      subject: `node:${node}`,
-      summary: `Stopping \`${node}\` would leave quorum queues without quorum`,
-      details: [
-        `Its \`node-is-quorum-critical\` health check fails${result.reason ? `: ${result.reason}` : ''}`,
-        'Bring the other members back before stopping or restarting it.',
-      ],
-      data: { node, url: endpoint.url },
-    });
-  }
+  findings.push(
+    ...criticalNodeFindings(snapshot, ID, 'quorumCritical', {
+      summary: (node) => `Stopping \`${node}\` would leave quorum queues without quorum`,
+      advice: 'Bring the other members back before stopping or restarting it.',
+    }),
+  );
   return findings.sort((a, b) => a.subject.localeCompare(b.subject));
 }
 
