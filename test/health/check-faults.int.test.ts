@@ -10,12 +10,12 @@ import { randomUUID } from 'node:crypto';
 import { type Channel, type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
-import { ManagementClient } from '../../src/management/management-client.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
 import { healPartition as healPartitionOf, restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { startRpcServer } from '../support/rpc-server.js';
+import { stackManagement, unsyncedMirror } from '../support/stack-fixtures.js';
 import { click, flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
 
 const YAML = `
@@ -41,15 +41,7 @@ describe('health checks against real faults', () => {
   let warren: Warren;
   let amqp: ChannelModel;
   const [node1, node2, node3] = desc.nodes.map((n) => n.name) as [string, string, string];
-  const management = () =>
-    new ManagementClient({
-      name: 'default',
-      amqp: [],
-      management: desc.nodes.map((n) => n.managementUrl),
-      managementUser: desc.username,
-      managementPassword: desc.password,
-      vhost: '/',
-    });
+  const management = () => stackManagement(desc);
 
   /** The alert's top-level post whose text or blocks mention `needle`. */
   async function alertFor(alertId: string, needle: string): Promise<RecordedCall> {
@@ -182,34 +174,16 @@ describe('health checks against real faults', () => {
   });
 
   it('unsynchronised mirror: messages published before a new mirror joined under manual sync', async () => {
-    const queue = `warren-test-ha.${randomUUID().slice(0, 8)}`;
-    const policy = `warren-test-ha-${randomUUID().slice(0, 6)}`;
-    const pattern = `^${queue.replace(/\./g, '\\.')}$`;
-    const setPolicy = (nodes: string[]) =>
-      stack.rabbitmqctl(node1, [
-        'set_policy',
-        policy,
-        pattern,
-        JSON.stringify({ 'ha-mode': 'nodes', 'ha-params': nodes, 'ha-sync-mode': 'manual' }),
-        '--apply-to',
-        'queues',
-      ]);
-    const channel = await amqp.createConfirmChannel();
+    // A third mirror joined after the messages: it stays unsynchronised until an explicit sync.
+    const mirror = await unsyncedMirror(desc, stack, amqp, 'warren-test-ha');
+    const { queue } = mirror;
     try {
-      expect((await setPolicy([node1, node2])).code).toBe(0);
-      await channel.assertQueue(queue, { durable: true });
-      for (let i = 0; i < 10; i++) channel.sendToQueue(queue, Buffer.from(`m${i}`));
-      await channel.waitForConfirms();
-      // A third mirror joins after the messages: it stays unsynchronised until an explicit sync.
-      expect((await setPolicy([node1, node2, node3])).code).toBe(0);
       const post = await alertFor('mirror-sync@default', queue);
       expect(JSON.stringify(post.params.blocks)).toContain(node3);
       expect((await stack.rabbitmqctl(node1, ['sync_queue', queue])).code).toBe(0);
       await resolvedEdit(post);
     } finally {
-      await channel.deleteQueue(queue).catch(() => undefined);
-      await channel.close().catch(() => undefined);
-      await stack.rabbitmqctl(node1, ['clear_policy', policy]);
+      await mirror.remove();
     }
   });
 

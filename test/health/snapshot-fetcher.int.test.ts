@@ -8,7 +8,7 @@ import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { queueKey } from '../../src/health/cluster-snapshot.js';
 import { SnapshotFetcher } from '../../src/health/snapshot-fetcher.js';
-import { ManagementClient } from '../../src/management/management-client.js';
+import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 
 describe('SnapshotFetcher against the real cluster', () => {
@@ -19,18 +19,7 @@ describe('SnapshotFetcher against the real cluster', () => {
   let amqp: ChannelModel;
 
   const fetcher = (urls: string[], pageSize = 0) =>
-    new SnapshotFetcher(
-      'local',
-      new ManagementClient({
-        name: 'local',
-        amqp: [],
-        management: urls,
-        managementUser: stack.username,
-        managementPassword: stack.password,
-        vhost: '/',
-      }),
-      pageSize,
-    );
+    new SnapshotFetcher('local', stackManagement(stack, 'local', urls), pageSize);
 
   beforeAll(async () => {
     amqp = await connect(stack.nodes[2]?.amqpUrl as string, { clientProperties: { connection_name: connectionName } });

@@ -3,15 +3,14 @@
  * after one approval, and a real network partition healed by a critical run that needs two distinct approvers
  * and restarts nodes through node control (the devstack's rabbitmqctl, run from an argv template).
  */
-import { randomUUID } from 'node:crypto';
 import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
-import { ManagementClient } from '../../src/management/management-client.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
 import { clusterHealthy, restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
+import { stackManagement, unsyncedMirror } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 import { click, flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
 
@@ -31,14 +30,7 @@ describe('critical and blocking workflows through Slack', () => {
   let warren: Warren;
   let amqp: ChannelModel;
   const [node1, node2, node3] = desc.nodes.map((n) => n.name) as [string, string, string];
-  const management = new ManagementClient({
-    name: 'local',
-    amqp: [],
-    management: desc.nodes.map((n) => n.managementUrl),
-    managementUser: desc.username,
-    managementPassword: desc.password,
-    vhost: '/',
-  });
+  const management = stackManagement(desc, 'local');
 
   const yaml = () => `
 clusters:
@@ -120,25 +112,9 @@ access:
   });
 
   it('synchronises an unsynchronised mirror after one approval', async () => {
-    const id = randomUUID().slice(0, 8);
-    const queue = `warren-crit-sync.${id}`;
-    const policy = `warren-crit-ha-${id}`;
-    const setPolicy = (nodes: string[]) =>
-      stack.rabbitmqctl(node1, [
-        'set_policy',
-        policy,
-        `^${queue.replace(/\./g, '\\.')}$`,
-        JSON.stringify({ 'ha-mode': 'nodes', 'ha-params': nodes, 'ha-sync-mode': 'manual' }),
-        '--apply-to',
-        'queues',
-      ]);
-    const channel = await amqp.createConfirmChannel();
+    const mirror = await unsyncedMirror(desc, stack, amqp, 'warren-crit-sync');
+    const { queue } = mirror;
     try {
-      expect((await setPolicy([node1, node2])).code).toBe(0);
-      await channel.assertQueue(queue, { durable: true });
-      for (let i = 0; i < 10; i++) channel.sendToQueue(queue, Buffer.from(`m${i}`));
-      await channel.waitForConfirms();
-      expect((await setPolicy([node1, node2, node3])).code).toBe(0);
       const { runId, post } = await request(`fix sync-mirrors ${queue}`);
       expect(JSON.stringify(post.params.blocks)).toMatch(/block/i);
       expect(text(await approve(APPROVER_A, runId, post))).toMatch(/You approved/);
@@ -146,9 +122,7 @@ access:
       const synced = await freshQueue(management, '/', queue);
       expect(synced?.synchronised_slave_nodes?.sort()).toEqual([node2, node3].sort());
     } finally {
-      await channel.deleteQueue(queue).catch(() => undefined);
-      await channel.close().catch(() => undefined);
-      await stack.rabbitmqctl(node1, ['clear_policy', policy]);
+      await mirror.remove();
     }
   }, 180_000);
 

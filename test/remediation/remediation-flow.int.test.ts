@@ -11,7 +11,6 @@ import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { attachLocalStack } from '../../src/devstack/index.js';
-import { ManagementClient } from '../../src/management/management-client.js';
 import { connectionSchema } from '../../src/management/schemas.js';
 import { freshConnection, freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
@@ -19,6 +18,7 @@ import { restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { startRpcServer } from '../support/rpc-server.js';
 import { runCli } from '../support/run-cli.js';
+import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 import { click, flushHarnessRedis, harnessRedisUrl, slash, startHarnessWarren } from '../support/warren-harness.js';
 
@@ -52,15 +52,7 @@ describe('remediation workflows through Slack', () => {
   let warren: Warren;
   let amqp: ChannelModel;
   const servers: ChildProcess[] = [];
-  const management = () =>
-    new ManagementClient({
-      name: 'default',
-      amqp: [],
-      management: desc.nodes.map((n) => n.managementUrl),
-      managementUser: desc.username,
-      managementPassword: desc.password,
-      vhost: '/',
-    });
+  const management = () => stackManagement(desc);
 
   async function startServer(topic: string): Promise<{ child: ChildProcess; queue: string }> {
     const server = await startRpcServer(desc.nodes[0]?.amqpUrl as string, topic);

@@ -13,7 +13,6 @@ import { healthSchema } from '../../src/config/health-schema.js';
 import { remediationSchema } from '../../src/config/remediation-schema.js';
 import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
 import { ManagementApiError } from '../../src/errors.js';
-import { ManagementClient } from '../../src/management/management-client.js';
 import { policySchema } from '../../src/management/schemas.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import { CommandNodeControl } from '../../src/remediation/node-control.js';
@@ -26,6 +25,7 @@ import {
   partitionViews as partitionViewsOf,
   restoreCluster,
 } from '../support/cluster-health.js';
+import { stackManagement, unsyncedMirror } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 
 describe('remediation workflows against the real cluster', () => {
@@ -34,14 +34,7 @@ describe('remediation workflows against the real cluster', () => {
   let stack: LocalStack;
   let amqp: ChannelModel;
 
-  const management = new ManagementClient({
-    name: 'local',
-    amqp: [],
-    management: desc.nodes.map((n) => n.managementUrl),
-    managementUser: desc.username,
-    managementPassword: desc.password,
-    vhost: '/',
-  });
+  const management = stackManagement(desc, 'local');
   const context: WorkflowContext = {
     cluster: 'local',
     vhost: '/',
@@ -102,26 +95,10 @@ describe('remediation workflows against the real cluster', () => {
   });
 
   it('sync-mirrors: synchronises a mirror that joined after the messages, one blocked queue at a time', async () => {
-    const id = randomUUID().slice(0, 8);
-    const queue = `warren-test-wf-sync.${id}`;
-    const ha = `warren-test-wf-ha-${id}`;
-    const setPolicy = (nodes: string[]) =>
-      stack.rabbitmqctl(node1, [
-        'set_policy',
-        ha,
-        `^${queue.replace(/\./g, '\\.')}$`,
-        JSON.stringify({ 'ha-mode': 'nodes', 'ha-params': nodes, 'ha-sync-mode': 'manual' }),
-        '--apply-to',
-        'queues',
-      ]);
-    const channel = await amqp.createConfirmChannel();
+    // A third mirror joined after the messages: under manual sync it stays unsynchronised until told.
+    const mirror = await unsyncedMirror(desc, stack, amqp, 'warren-test-wf-sync');
+    const { queue } = mirror;
     try {
-      expect((await setPolicy([node1, node2])).code).toBe(0);
-      await channel.assertQueue(queue, { durable: true });
-      for (let i = 0; i < 10; i++) channel.sendToQueue(queue, Buffer.from(`m${i}`));
-      await channel.waitForConfirms();
-      // A third mirror joins after the messages: under manual sync it stays unsynchronised until told.
-      expect((await setPolicy([node1, node2, node3])).code).toBe(0);
       await waitUntil(
         async () => {
           const q = await freshQueue(management, '/', queue);
@@ -147,9 +124,7 @@ describe('remediation workflows against the real cluster', () => {
       expect(await syncMirrorsWorkflow.execute(context, done[0] as PlannedAction, args)).toBe('already synchronised');
       await expect(run(syncMirrorsWorkflow, queue)).rejects.toThrow(/nothing to sync/);
     } finally {
-      await channel.deleteQueue(queue).catch(() => undefined);
-      await channel.close().catch(() => undefined);
-      await stack.rabbitmqctl(node1, ['clear_policy', ha]);
+      await mirror.remove();
     }
   }, 120_000);
 
