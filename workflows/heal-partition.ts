@@ -36,6 +36,8 @@ interface HealData {
   node: string;
   /** The nodes of the side to keep, as planned. */
   trusted: string[];
+  /** The nodes planned for a restart: every node outside the trusted side when the run was planned. */
+  restart: string[];
 }
 
 /** How long a started node may take to run with the trusted side, and the whole cluster to report no partition. */
@@ -205,12 +207,12 @@ export const healPartitionWorkflow = defineWorkflow<Args>({
       ...restart.map((node) => ({
         key: `stop:${node}`,
         label: `stop the rabbit app on \`${node}\`${clientsOn(node)}`,
-        data: { phase: 'stop', node, trusted },
+        data: { phase: 'stop', node, trusted, restart },
       })),
       ...restart.map((node) => ({
         key: `start:${node}`,
         label: `start the rabbit app on \`${node}\` and wait (up to ${formatDuration(REJOIN_WAIT_MS)}) until it runs with the trusted side, reporting no partition`,
-        data: { phase: 'start', node, trusted },
+        data: { phase: 'start', node, trusted, restart },
       })),
     ];
     return {
@@ -219,14 +221,14 @@ export const healPartitionWorkflow = defineWorkflow<Args>({
       actions,
       guards: [
         'a node of the trusted side still answers its management API (otherwise the run stops, leaving stopped nodes stopped)',
-        'before a stop: the cluster is still partitioned and the node is still outside the trusted side',
+        'before a stop: the cluster is still partitioned, the node is still outside the trusted side, and no other node has left that side since planning',
         'before a start: the node is not running',
       ],
     };
   },
 
   async guard(context, action) {
-    const { phase, node, trusted } = data(action);
+    const { phase, node, trusted, restart } = data(action);
     const view = await trustedView(context.management, trusted);
     if (!view) return { reason: unreachable(trusted), abort: true };
     if (phase === 'start') {
@@ -241,6 +243,16 @@ export const healPartitionWorkflow = defineWorkflow<Args>({
     if (trusted.some((t) => !side.includes(t))) {
       return {
         reason: `the trusted side has split itself (\`${view.via}\` is now with ${code(side)} only): plan again`,
+        abort: true,
+      };
+    }
+    // A cut made by a flaky link can keep spreading for seconds (two sides become three): restarting only the nodes
+    // planned would leave the newcomer split from the trusted side, and the run would fail its verification.
+    const involved = new Set([...views.keys(), ...[...views.values()].flat()]);
+    const newcomers = [...involved].filter((name) => !side.includes(name) && !restart.includes(name)).sort();
+    if (newcomers.length > 0) {
+      return {
+        reason: `the partition has spread since it was planned (${code(newcomers)} ${newcomers.length === 1 ? 'is' : 'are'} now outside the trusted side too): plan again`,
         abort: true,
       };
     }

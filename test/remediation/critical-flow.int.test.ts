@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
-import { clusterHealthy, restoreCluster } from '../support/cluster-health.js';
+import { clusterHealthy, restoreCluster, settledPartition } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { stackManagement, unsyncedMirror } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -91,7 +91,8 @@ access:
         timeoutMs,
       )
       .then((call) => {
-        expect(String(call.params.text)).toMatch(new RegExp(`^${status}`));
+        // The blocks carry each step's result and the verification: the reason when the status is not the one expected.
+        expect(`${call.params.text}\n${JSON.stringify(call.params.blocks)}`).toMatch(new RegExp(`^${status}`));
         return call;
       });
   }
@@ -129,6 +130,8 @@ access:
   it('heals a real partition only after two distinct approvers other than the requester', async () => {
     try {
       expect((await stack.rabbitmqctl(node1, ['eval', `erlang:disconnect_node('${node2}').`])).code).toBe(0);
+      // As an operator would, after the alert: once the cut has stopped spreading.
+      await settledPartition(desc);
       const { runId, post } = await request('fix heal-partition');
       expect(JSON.stringify(post.params.blocks)).toContain('approvals 0/2');
       expect(text(await approve(OPERATOR, runId, post))).toMatch(/two-person rule/);

@@ -36,6 +36,35 @@ export async function partitionViews(desc: LocalStackDescription): Promise<Map<s
 }
 
 /**
+ * Waits until the cluster reports a partition and the views have not changed for `quietMs`: a cut made with
+ * erlang:disconnect_node keeps spreading for a few seconds (two sides can become three), and a plan made before it
+ * settles is out of date at once. Resolves with the settled views.
+ */
+export async function settledPartition(
+  desc: LocalStackDescription,
+  quietMs = 6_000,
+  timeoutMs = 90_000,
+): Promise<Map<string, string[]>> {
+  let last = '';
+  let views = new Map<string, string[]>();
+  let stableSince = Date.now();
+  await waitUntil(
+    async () => {
+      views = await partitionViews(desc);
+      const key = JSON.stringify([...views].sort());
+      if (key !== last) {
+        last = key;
+        stableSince = Date.now();
+      }
+      return views.size > 0 && Date.now() - stableSince >= quietMs;
+    },
+    'the partition views to settle',
+    timeoutMs,
+  );
+  return views;
+}
+
+/**
  * Restarts the rabbit app on the node that sees the most others as partitioned (it is on the smallest side), one
  * round at a time, reading the views again after each restart: a cut can spread into a three-way split.
  */

@@ -102,10 +102,10 @@ function contextOf(cluster: { management: ManagementClient; nodeControl?: NodeCo
 const parse = (positionals: string[], flags: Record<string, string | true> = {}) =>
   healPartitionWorkflow.args.safeParse({ positionals, flags });
 
-const step = (phase: 'stop' | 'start', node: string, trusted = [R1]): PlannedAction => ({
+const step = (phase: 'stop' | 'start', node: string, trusted = [R1], restart = [R2, R3]): PlannedAction => ({
   key: `${phase}:${node}`,
   label: `${phase} ${node}`,
-  data: { phase, node, trusted },
+  data: { phase, node, trusted, restart },
 });
 
 afterEach(() => {
@@ -132,10 +132,10 @@ describe('heal-partition plan', () => {
     const plan = await healPartitionWorkflow.plan(contextOf(fakeCluster()), {});
     expect(plan.actions.map((a) => a.key)).toEqual([`stop:${R2}`, `stop:${R3}`, `start:${R2}`, `start:${R3}`]);
     expect(plan.actions.map((a) => a.data)).toEqual([
-      { phase: 'stop', node: R2, trusted: [R1] },
-      { phase: 'stop', node: R3, trusted: [R1] },
-      { phase: 'start', node: R2, trusted: [R1] },
-      { phase: 'start', node: R3, trusted: [R1] },
+      { phase: 'stop', node: R2, trusted: [R1], restart: [R2, R3] },
+      { phase: 'stop', node: R3, trusted: [R1], restart: [R2, R3] },
+      { phase: 'start', node: R2, trusted: [R1], restart: [R2, R3] },
+      { phase: 'start', node: R3, trusted: [R1], restart: [R2, R3] },
     ]);
     expect(plan.actions[0]?.label).toBe('stop the rabbit app on `rabbit2@localhost` (1 client connection on it)');
     expect(plan.actions[2]?.label).toBe(
@@ -237,6 +237,24 @@ describe('heal-partition guard', () => {
       abort: true,
       reason: expect.stringMatching(/^the trusted side has split itself/),
     });
+  });
+
+  it('aborts when the cut has spread since planning to a node the plan does not restart', async () => {
+    // Planned on a two-way split [R1] | [R2] while R3 still saw both; R3 then lost R1 as well.
+    const spread = fakeCluster({
+      state: [
+        { name: R1, running: true, partitions: [R2, R3] },
+        { name: R2, running: true, partitions: [R1] },
+        { name: R3, running: true, partitions: [R1] },
+      ],
+    });
+    expect(await healPartitionWorkflow.guard(contextOf(spread), step('stop', R2, [R1], [R2]), {})).toEqual({
+      reason:
+        'the partition has spread since it was planned (`rabbit3@localhost` is now outside the trusted side too): plan again',
+      abort: true,
+    });
+    // The same state with R3 planned for a restart too is the plan holding.
+    expect(await healPartitionWorkflow.guard(contextOf(spread), step('stop', R2, [R1], [R2, R3]), {})).toBeUndefined();
   });
 
   it('before a start: passes while the node is stopped, skips once it runs', async () => {

@@ -20,11 +20,7 @@ import type { PlannedAction, WorkflowContext, WorkflowDefinition } from '../../s
 import { applyPolicyWorkflow } from '../../workflows/apply-policy.js';
 import { healPartitionWorkflow } from '../../workflows/heal-partition.js';
 import { syncMirrorsWorkflow } from '../../workflows/sync-mirrors.js';
-import {
-  clusterHealthy as clusterHealthyOf,
-  partitionViews as partitionViewsOf,
-  restoreCluster,
-} from '../support/cluster-health.js';
+import { clusterHealthy as clusterHealthyOf, restoreCluster, settledPartition } from '../support/cluster-health.js';
 import { stackManagement, unsyncedMirror } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -72,7 +68,6 @@ describe('remediation workflows against the real cluster', () => {
   }
 
   const clusterHealthy = () => clusterHealthyOf(desc);
-  const partitionViews = () => partitionViewsOf(desc);
 
   async function policy(name: string) {
     try {
@@ -181,20 +176,7 @@ describe('remediation workflows against the real cluster', () => {
       const cut = await stack.rabbitmqctl(node1, ['eval', `erlang:disconnect_node('${node2}').`]);
       expect(cut.code).toBe(0);
       // A cut spreads for a few seconds (two sides or three): plan once the views have stopped changing.
-      let last = '';
-      let stableSince = Date.now();
-      await waitUntil(
-        async () => {
-          const views = JSON.stringify([...(await partitionViews())].sort());
-          if (views !== last) {
-            last = views;
-            stableSince = Date.now();
-          }
-          return views !== '[]' && Date.now() - stableSince >= 6_000;
-        },
-        'the partition views to settle',
-        90_000,
-      );
+      await settledPartition(desc);
 
       const { plan, results, verification } = await run(healPartitionWorkflow, '');
       const losers = plan.actions.filter((a) => a.data.phase === 'stop').map((a) => a.data.node as string);
