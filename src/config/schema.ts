@@ -25,7 +25,7 @@ export const clusterSchema = z.strictObject({
   tapBindings: z.array(bindingSchema).optional(),
   /**
    * How warren restarts the rabbit application on a node (heal-partition): an argv template run without a shell,
-   * with `{node}`, `{host}` and `{action}` (stop_app, start_app, await_startup) filled in. Unset: no node control.
+   * with `{node}`, `{host}`, `{shortHost}` (the host's first label) and `{action}` (stop_app, start_app, await_startup) filled in. Unset: no node control.
    */
   nodeControl: z
     .strictObject({
@@ -34,8 +34,8 @@ export const clusterSchema = z.strictObject({
         .min(1)
         .refine((argv) => argv.some((part) => part.includes('{action}')), 'the command must contain {action}')
         .refine(
-          (argv) => argv.some((part) => part.includes('{node}') || part.includes('{host}')),
-          'the command must contain {node} or {host}',
+          (argv) => argv.some((part) => /\{(node|host|shortHost)\}/.test(part)),
+          'the command must contain {node}, {host} or {shortHost}',
         ),
       env: z.record(z.string(), z.string()).default({}),
       timeout: duration({ min: '1s' }).prefault('2m'),

@@ -1,7 +1,8 @@
 /**
  * Node control: the few actions only the CLI can do (restart the rabbit application on one node). Configured per
  * cluster as an argv template, e.g. `[rabbitmqctl, -n, "{node}", "{action}"]` on the broker's host, or
- * `[ssh, "{host}", sudo, rabbitmqctl, -n, "{node}", "{action}"]`, or `[kubectl, exec, …]`. The template is run with
+ * `[ssh, "{host}", sudo, rabbitmqctl, -n, "{node}", "{action}"]`, or
+ * `[kubectl, exec, -n, rabbitmq, "{shortHost}", -c, rabbitmq, --, rabbitmqctl, "{action}"]`. The template is run with
  * execFile, never through a shell, and the only values put into it are a node name that the management API listed
  * and an action from the fixed list below: nothing typed in Slack reaches the command line.
  */
@@ -30,8 +31,14 @@ export function commandFor(template: readonly string[], node: string, action: No
   if (!NODE_NAME.test(node)) throw new NodeControlError(`refusing to run node control for "${node}": not a node name`);
   if (!NODE_ACTIONS.includes(action)) throw new NodeControlError(`unknown node action "${action}"`);
   const host = node.slice(node.indexOf('@') + 1);
+  // The first label of the host is the pod name under the RabbitMQ cluster operator (`kubectl exec {shortHost}`).
+  const shortHost = host.split('.')[0] as string;
   return template.map((part) =>
-    part.replaceAll('{node}', node).replaceAll('{host}', host).replaceAll('{action}', action),
+    part
+      .replaceAll('{node}', node)
+      .replaceAll('{shortHost}', shortHost)
+      .replaceAll('{host}', host)
+      .replaceAll('{action}', action),
   );
 }
 

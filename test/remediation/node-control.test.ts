@@ -7,6 +7,14 @@ describe('node control', () => {
     expect(
       commandFor(['ssh', '{host}', 'sudo', 'rabbitmqctl', '-n', '{node}', '{action}'], 'rabbit@db-2', 'stop_app'),
     ).toEqual(['ssh', 'db-2', 'sudo', 'rabbitmqctl', '-n', 'rabbit@db-2', 'stop_app']);
+    // Under the RabbitMQ cluster operator the node's host is the pod's FQDN; its first label is the pod name.
+    expect(
+      commandFor(
+        ['kubectl', 'exec', '{shortHost}', '--', 'rabbitmqctl', '{action}'],
+        'rabbit@rabbit-server-1.rabbit-nodes.rabbitmq',
+        'start_app',
+      ),
+    ).toEqual(['kubectl', 'exec', 'rabbit-server-1', '--', 'rabbitmqctl', 'start_app']);
   });
 
   it('refuses anything that is not a plain node name, so nothing can smuggle shell syntax in', () => {
