@@ -9,7 +9,7 @@ import { allCommands } from '../commands/index.js';
 import { allWorkflows } from '../workflows/index.js';
 import { ChannelPacer } from './chat/channel-pacer.js';
 import type { ActionInvocation, ChatPort, Invocation } from './chat/chat-message.js';
-import { CONSOLE_CHANNEL, startConsoleFrontEnd } from './chat/console-front-end.js';
+import { CONSOLE_CHANNEL, type ConsoleCommand, startConsoleFrontEnd } from './chat/console-front-end.js';
 import { startSlackFrontEnd } from './chat/slack-front-end.js';
 import { AccessPolicy } from './chatops/access-policy.js';
 import { ActionRouter } from './chatops/action-router.js';
@@ -39,6 +39,8 @@ export interface WarrenOptions {
   output?: NodeJS.WritableStream;
   /** Called when the console's input ends, so the CLI can shut down. */
   onConsoleClose?: () => void;
+  /** Console-only commands, by their first word (the demo's `/fault`). */
+  consoleCommands?: Record<string, ConsoleCommand>;
 }
 
 export interface Warren {
@@ -180,6 +182,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
         onCommand,
         onAction,
         onClose: options.onConsoleClose,
+        extraCommands: options.consoleCommands,
       });
       cleanups.push(() => front.stop());
       chat = front.port;

@@ -18,6 +18,14 @@ export interface ConsoleFrontEndDeps {
   onAction?(action: ActionInvocation): Promise<void>;
   /** Called when the input ends (Ctrl-D) or the user types /quit. */
   onClose?(): void;
+  /** Console-only commands (e.g. the demo's `/fault`), by their first word. */
+  extraCommands?: Record<string, ConsoleCommand>;
+}
+
+export interface ConsoleCommand {
+  /** One line for the console's help: arguments and what it does. */
+  help: string;
+  run(args: string[], write: (text: string) => void): Promise<void>;
 }
 
 export interface ConsoleFrontEnd {
@@ -57,6 +65,7 @@ export function startConsoleFrontEnd(deps: ConsoleFrontEndDeps): ConsoleFrontEnd
         '  /as U123              act as another Slack user id (access rules)',
         '  /in C123              act in another channel id',
         '  <number>              press the button with that number',
+        ...Object.entries(deps.extraCommands ?? {}).map(([name, command]) => `  ${name} ${command.help}`),
         '  /quit                 stop warren',
       ].join('\n'),
     );
@@ -89,6 +98,11 @@ export function startConsoleFrontEnd(deps: ConsoleFrontEndDeps): ConsoleFrontEnd
     }
     if (head === '/help') {
       help();
+      return;
+    }
+    const extra = deps.extraCommands?.[head];
+    if (extra) {
+      await extra.run(rest, write);
       return;
     }
     if (/^\d+$/.test(head)) {

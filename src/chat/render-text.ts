@@ -28,6 +28,8 @@ export function mrkdwnToText(text: string): string {
     .replace(/<!subteam\^([A-Z0-9]+)(\|[^>]*)?>/g, '@$1')
     .replace(/<([^|>]+)\|([^>]+)>/g, '$2 ($1)')
     .replace(/\*([^*\n]+)\*/g, '$1')
+    .replace(/~([^~\n]+)~/g, '$1')
+    .replace(/```/g, '')
     .replace(/:([a-z0-9_+-]+):/g, (match, name: string) => EMOJI[name] ?? match);
 }
 

@@ -5,6 +5,7 @@
 
 export { type CleanupTarget, registerExitCleanup } from './cleanup.js';
 export { LocalStackError, type LocalStackErrorCode } from './errors.js';
+export { RABBITMQ_BIN_DIR } from './install.js';
 export { attachLocalStack, startLocalStack } from './local-stack.js';
 export type {
   LocalRabbitNode,

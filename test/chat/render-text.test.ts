@@ -50,5 +50,7 @@ describe('renderMessage', () => {
     expect(mrkdwnToText('see <https://x.example|the docs> :unknown_emoji:')).toBe(
       'see the docs (https://x.example) :unknown_emoji:',
     );
+    // Strike-through and code fences are Slack decorations too.
+    expect(mrkdwnToText('~Was:~\n```NoValidHost: no host```')).toBe('Was:\nNoValidHost: no host');
   });
 });

@@ -11,12 +11,27 @@ import { loadConfig } from '../../src/config/load.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8')) as {
-  services: Record<string, { environment?: Record<string, string>; volumes?: string[] }>;
+  services: Record<
+    string,
+    { environment?: Record<string, string>; volumes?: string[]; profiles?: string[]; entrypoint?: string[] }
+  >;
 };
 
 describe('docker-compose.yml', () => {
-  it('has a 3-node RabbitMQ cluster, Redis and warren', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['rabbit1', 'rabbit2', 'rabbit3', 'redis', 'warren']);
+  it('has a 3-node RabbitMQ cluster, Redis and warren, and the simulator under the demo profile', () => {
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'rabbit1',
+      'rabbit2',
+      'rabbit3',
+      'redis',
+      'simulator',
+      'warren',
+    ]);
+    const simulator = compose.services.simulator;
+    expect(simulator?.profiles).toEqual(['demo']);
+    // The image holds the build of src/: the entrypoint must be one of its files.
+    const script = simulator?.entrypoint?.[1] ?? '';
+    expect(existsSync(resolve(root, script.replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(true);
     const mount = compose.services.rabbit1?.volumes?.[0] ?? '';
     expect(existsSync(resolve(root, mount.split(':')[0] as string))).toBe(true);
   });

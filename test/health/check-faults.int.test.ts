@@ -9,13 +9,14 @@ import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { type Channel, type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startRpcServer } from '../../src/demo/rpc-server.js';
+import { unsyncedMirror } from '../../src/demo/unsynced-mirror.js';
 import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
 import { healPartition as healPartitionOf, restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
-import { startRpcServer } from '../support/rpc-server.js';
-import { stackManagement, unsyncedMirror } from '../support/stack-fixtures.js';
+import { stackManagement } from '../support/stack-fixtures.js';
 import { click, flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
 
 const YAML = `

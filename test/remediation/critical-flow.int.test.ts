@@ -5,12 +5,13 @@
  */
 import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { unsyncedMirror } from '../../src/demo/unsynced-mirror.js';
 import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
 import { clusterHealthy, restoreCluster, settledPartition } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
-import { stackManagement, unsyncedMirror } from '../support/stack-fixtures.js';
+import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 import { click, flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
 

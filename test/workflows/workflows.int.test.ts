@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseArgv, tokenize } from '../../src/chatops/argv.js';
 import { healthSchema } from '../../src/config/health-schema.js';
 import { remediationSchema } from '../../src/config/remediation-schema.js';
+import { unsyncedMirror } from '../../src/demo/unsynced-mirror.js';
 import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
 import { ManagementApiError } from '../../src/errors.js';
 import { policySchema } from '../../src/management/schemas.js';
@@ -21,7 +22,7 @@ import { applyPolicyWorkflow } from '../../workflows/apply-policy.js';
 import { healPartitionWorkflow } from '../../workflows/heal-partition.js';
 import { syncMirrorsWorkflow } from '../../workflows/sync-mirrors.js';
 import { clusterHealthy as clusterHealthyOf, restoreCluster, settledPartition } from '../support/cluster-health.js';
-import { stackManagement, unsyncedMirror } from '../support/stack-fixtures.js';
+import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 
 describe('remediation workflows against the real cluster', () => {

@@ -1,0 +1,43 @@
+/**
+ * Starts rpc-server-process.ts (a stand-in oslo RPC server) and resolves with its fanout queue once it consumes.
+ * The script runs under node itself with tsx as a loader, not under the tsx CLI: the CLI would run it in a
+ * grandchild that a SIGKILL of the CLI leaves alive, and the point is to be able to kill it hard.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const SCRIPT = ['rpc-server-process.ts', 'rpc-server-process.js']
+  .map((name) => resolve(import.meta.dirname, name))
+  .find((path) => existsSync(path)) as string;
+
+export interface RpcServerOptions {
+  host?: string;
+  service?: string;
+  /** oslo's control exchange: `nova`, `neutron`, `openstack` (the default, used by cinder). */
+  exchange?: string;
+}
+
+export async function startRpcServer(
+  amqpUrl: string,
+  topic: string,
+  options: RpcServerOptions = {},
+): Promise<{ child: ChildProcess; queue: string }> {
+  const { host = 'host-1', service = topic, exchange = 'openstack' } = options;
+  // From the TypeScript sources (tests, `npm run demo`) tsx loads it; built (the image) it is plain JavaScript.
+  const loader = SCRIPT.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...loader, SCRIPT, amqpUrl, topic, host, service, exchange], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const queue = await new Promise<string>((done, fail) => {
+      createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', done);
+      child.once('exit', (code) => fail(new Error(`rpc server exited with ${code}`)));
+    });
+    return { child, queue };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+}

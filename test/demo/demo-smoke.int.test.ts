@@ -1,0 +1,74 @@
+/**
+ * `npm run demo -- --script smoke` end to end, as a newcomer would run it: its own local cluster, the simulated
+ * cloud, a zombie fault, the alert, Fix…, a second user's approval and the resolution, all in the console; then
+ * exit 0 with no process and no temporary directory left behind.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '..', '..');
+
+/** Command lines of every process now running, by pid. */
+function processes(): Map<number, string> {
+  const found = new Map<number, string>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      found.set(Number(entry), readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' '));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+describe('npm run demo -- --script smoke', () => {
+  it('runs the zombie loop unattended, exits 0 and leaves nothing behind', async () => {
+    const rpcServersBefore = new Set(
+      [...processes()].filter(([, cmd]) => cmd.includes('rpc-server-process')).map(([pid]) => pid),
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo/main.ts', '--script', 'smoke'], {
+      cwd: root,
+      env: { ...process.env, SLACK_BOT_TOKEN: '', SLACK_SIGNING_SECRET: '', SLACK_APP_TOKEN: '', REDIS_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const code = await new Promise<number | null>((done) => child.once('exit', (c) => done(c)));
+    const output = `${stdout}\n${stderr}`;
+    expect(code, output.slice(-4_000)).toBe(0);
+
+    // What the script saw, in the order an operator would.
+    const steps = [
+      /\[demo\] smoke: the zombie alert fired/,
+      /\[demo\] smoke: an approval request for delete-zombie-queues/,
+      /\[demo\] smoke: the run done and verified/,
+      /\[demo\] smoke: the alert resolved/,
+      /\[demo\] smoke: OK/,
+    ].map((step) => stderr.search(step));
+    expect(steps.every((at) => at >= 0)).toBe(true);
+    expect([...steps].sort((a, b) => a - b)).toEqual(steps);
+    expect(stdout).toMatch(/WARNING: Zombie fanout and reply queues on `demo`/);
+    expect(stdout).toMatch(/Done and verified: `delete-zombie-queues`/);
+    expect(stdout).toMatch(/approvals 1\/1 \(@U0ALICE\)/);
+    // The simulated cloud's errors reached the console through the tap, too.
+    expect(stdout).toMatch(/\[!!\] (compute\.)?instance\.create\.error from/);
+
+    const baseDir = /starting redis-server and 3 RabbitMQ node\(s\) in (\S+)/.exec(stderr)?.[1];
+    expect(baseDir).toBeDefined();
+    expect(existsSync(baseDir as string)).toBe(false);
+    const left = [...processes()].filter(
+      ([pid, cmd]) =>
+        cmd.includes(baseDir as string) || (cmd.includes('rpc-server-process') && !rpcServersBefore.has(pid)),
+    );
+    expect(left).toEqual([]);
+  }, 420_000);
+});
