@@ -21,6 +21,8 @@ const connection = await connect(url, {
   clientProperties: { connection_name: `${service}:${process.pid}:${randomUUID()}` },
 });
 connection.on('error', () => undefined);
+// Its node went away: exit, and let whoever runs it restart it (oslo would reconnect under a new fanout queue).
+connection.on('close', () => process.exit(1));
 const channel = await connection.createChannel();
 await channel.assertExchange(exchange, 'topic', { durable: false });
 const fanout = `${topic}_fanout`;

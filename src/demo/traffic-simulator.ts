@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { type ChannelModel, type ConfirmChannel, connect } from 'amqplib';
+import { type Channel, type ChannelModel, type ConfirmChannel, connect } from 'amqplib';
 import { type NotificationKind, notification } from './oslo-notifications.js';
 import { startRpcServer } from './rpc-server.js';
 
@@ -52,15 +52,18 @@ const ERROR_KINDS: NotificationKind[] = [
 ];
 const HOSTS = ['cmp-01', 'cmp-02', 'cmp-03'];
 const RPC_INTERVAL_MS = 1_000;
+const RECONNECT_MS = 2_000;
 
 const pick = <T>(items: readonly T[], n: number): T => items[n % items.length] as T;
 
 export class TrafficSimulator {
   private readonly servers: RunningServer[] = [];
+  /** Every queue the RPC servers declared, the dead ones' included: what `stop({ deleteQueues })` removes. */
+  private readonly declared = new Set<string>();
   private readonly connections: ChannelModel[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private publisher?: ConfirmChannel;
-  private replyQueue = '';
+  private api?: { channel: Channel; replyQueue: string };
   private blocked = false;
   private sent = 0;
   private stopped = false;
@@ -92,8 +95,25 @@ export class TrafficSimulator {
 
   private async startServer(spec: RpcServerSpec, i: number): Promise<RunningServer> {
     const { child, queue } = await startRpcServer(this.url(i), spec.topic, spec);
-    const server = { ...spec, child, fanoutQueue: queue };
+    if (this.stopped) {
+      // A restart that finished after stop(): it must not outlive the simulator.
+      child.kill('SIGTERM');
+      throw new Error(`the simulator stopped while ${spec.service} was starting`);
+    }
+    const server: RunningServer = { ...spec, child, fanoutQueue: queue };
+    for (const name of [spec.topic, `${spec.topic}.${spec.host}`, queue]) this.declared.add(name);
     this.servers.push(server);
+    // A server whose node went away exits; restart it elsewhere as systemd would (Restart=always). Its old fanout
+    // queue stays behind, as in a real cloud after a node failure.
+    child.once('exit', () => {
+      const index = this.servers.indexOf(server);
+      if (index === -1 || this.stopped) return;
+      this.servers.splice(index, 1);
+      this.log(`simulator: ${spec.service} on ${spec.host} lost its connection; restarting it`);
+      setTimeout(() => {
+        if (!this.stopped) this.startServer(spec, i + 1).catch((error) => this.log(`simulator: ${error}`));
+      }, RECONNECT_MS).unref();
+    });
     return server;
   }
 
@@ -101,7 +121,7 @@ export class TrafficSimulator {
     const connection = await connect(heartbeat === undefined ? this.url(i) : `${this.url(i)}?heartbeat=${heartbeat}`, {
       clientProperties: { connection_name: `${service}:${process.pid}:${randomUUID()}` },
     });
-    // The demo breaks the cluster on purpose; a connection that drops is simply gone.
+    // The demo breaks the cluster on purpose: a connection that drops is reopened by its owner, or simply gone.
     connection.on('error', () => undefined);
     connection.on('blocked', () => {
       this.blocked = true;
@@ -109,63 +129,121 @@ export class TrafficSimulator {
     connection.on('unblocked', () => {
       this.blocked = false;
     });
+    connection.once('close', () => {
+      const index = this.connections.indexOf(connection);
+      if (index !== -1) this.connections.splice(index, 1);
+    });
     this.connections.push(connection);
     return connection;
   }
 
+  /**
+   * Opens a connection of `service` and sets it up with `open`, and whenever it drops, does so again on the next
+   * node, as oslo's clients fail over. Only the first attempt's failure reaches the caller.
+   */
+  private async keepOpen<T>(
+    service: string,
+    first: number,
+    open: (connection: ChannelModel) => Promise<T>,
+    set: (value: T | undefined) => void,
+  ): Promise<void> {
+    const attempt = async (i: number): Promise<void> => {
+      const connection = await this.connection(service, i);
+      connection.once('close', () => {
+        set(undefined);
+        if (this.stopped) return;
+        const retry = (n: number) =>
+          setTimeout(() => {
+            if (!this.stopped) attempt(n).catch(() => retry(n + 1));
+          }, RECONNECT_MS).unref();
+        retry(i + 1);
+      });
+      set(await open(connection));
+    };
+    await attempt(first);
+  }
+
   /** nova-api: calls one compute host at a time and casts to the compute fanout, as the scheduler does. */
   private async startApiClient(): Promise<void> {
-    const connection = await this.connection('nova-api', 0);
-    const channel = await connection.createChannel();
-    channel.on('error', () => undefined);
-    this.replyQueue = `reply_${randomUUID().replace(/-/g, '')}`;
-    await channel.assertQueue(this.replyQueue, {
-      durable: false,
-      autoDelete: true,
-      arguments: { 'x-expires': 1_800_000 },
-    });
-    await channel.consume(this.replyQueue, () => undefined, { noAck: true });
+    await this.keepOpen(
+      'nova-api',
+      0,
+      async (connection) => {
+        const channel = await connection.createChannel();
+        channel.on('error', () => undefined);
+        const replyQueue = `reply_${randomUUID().replace(/-/g, '')}`;
+        await channel.assertQueue(replyQueue, {
+          durable: false,
+          autoDelete: true,
+          arguments: { 'x-expires': 1_800_000 },
+        });
+        await channel.consume(replyQueue, () => undefined, { noAck: true });
+        return { channel, replyQueue };
+      },
+      (api) => {
+        this.api = api;
+      },
+    );
     let n = 0;
     this.timers.push(
       setInterval(() => {
-        if (this.blocked || this.stopped) return;
+        const api = this.api;
+        if (!api || this.blocked || this.stopped) return;
         n++;
         const body = Buffer.from(JSON.stringify({ 'oslo.version': '2.0', 'oslo.message': '{"method":"ping"}' }));
-        channel.publish('nova', `compute.${pick(['cmp-01', 'cmp-02'], n)}`, body, {
-          replyTo: this.replyQueue,
-          correlationId: randomUUID(),
-        });
-        channel.publish('compute_fanout', '', body);
+        try {
+          api.channel.publish('nova', `compute.${pick(['cmp-01', 'cmp-02'], n)}`, body, {
+            replyTo: api.replyQueue,
+            correlationId: randomUUID(),
+          });
+          api.channel.publish('compute_fanout', '', body);
+        } catch {
+          // The channel closed under us (a node restarting): keepOpen reopens it.
+        }
       }, RPC_INTERVAL_MS),
     );
   }
 
   private async startNotifier(): Promise<void> {
-    const connection = await this.connection('nova-conductor', 1);
-    const channel = await connection.createConfirmChannel();
-    channel.on('error', () => undefined);
-    for (const exchange of ['nova', 'neutron', 'openstack']) {
-      await channel.assertExchange(exchange, 'topic', { durable: false });
-    }
-    this.publisher = channel;
+    await this.keepOpen(
+      'nova-conductor',
+      1,
+      async (connection) => {
+        const channel = await connection.createConfirmChannel();
+        channel.on('error', () => undefined);
+        for (const exchange of ['nova', 'neutron', 'openstack']) {
+          await channel.assertExchange(exchange, 'topic', { durable: false });
+        }
+        return channel;
+      },
+      (channel) => {
+        this.publisher = channel;
+      },
+    );
     const rate = this.options.rate ?? 20;
     const errorEvery = Math.max(1, Math.round(1 / (this.options.errorShare ?? 0.02)));
     const tickMs = 100;
     let owed = 0;
     this.timers.push(
       setInterval(() => {
-        if (this.blocked || this.stopped) return;
+        const channel = this.publisher;
+        if (!channel || this.blocked || this.stopped) return;
         owed += (rate * tickMs) / 1000;
-        for (; owed >= 1; owed--) {
-          this.sent++;
-          const kinds = this.sent % errorEvery === 0 ? ERROR_KINDS : INFO_KINDS;
-          const wire = notification(
-            pick(kinds, Math.floor(this.sent / errorEvery)),
-            pick(HOSTS, this.sent),
-            this.sent % 3 === 0 ? 1 : 2,
-            this.sent,
-          );
-          channel.publish(wire.exchange, wire.routingKey, wire.body, { contentType: 'application/json' });
+        try {
+          for (; owed >= 1; owed--) {
+            this.sent++;
+            const kinds = this.sent % errorEvery === 0 ? ERROR_KINDS : INFO_KINDS;
+            const wire = notification(
+              pick(kinds, Math.floor(this.sent / errorEvery)),
+              pick(HOSTS, this.sent),
+              this.sent % 3 === 0 ? 1 : 2,
+              this.sent,
+            );
+            channel.publish(wire.exchange, wire.routingKey, wire.body, { contentType: 'application/json' });
+          }
+        } catch {
+          // The channel closed under us: notifications are dropped until keepOpen has reopened it, as oslo's are.
+          owed = 0;
         }
       }, tickMs),
     );
@@ -190,8 +268,9 @@ export class TrafficSimulator {
     const index = this.servers.findIndex((s) => s.topic === topic && s.child.exitCode === null);
     const killed = this.servers[index];
     if (!killed) throw new Error(`no running RPC server of topic ${topic}`);
-    killed.child.kill('SIGKILL');
+    // Out of the list first, so that its exit is not taken for a lost connection and restarted twice.
     this.servers.splice(index, 1);
+    killed.child.kill('SIGKILL');
     const replacement = await this.startServer(killed, index);
     return { killed, replacement };
   }
@@ -202,7 +281,11 @@ export class TrafficSimulator {
     return connection;
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops the RPC servers and closes every connection. Like oslo's, the servers' queues outlive them (x-expires
+   * 30 min); `deleteQueues` removes them too, for a cluster that goes on being used (tests).
+   */
+  async stop(options: { deleteQueues?: boolean } = {}): Promise<void> {
     this.stopped = true;
     for (const timer of this.timers.splice(0)) clearInterval(timer);
     const exits = this.servers.splice(0).map(
@@ -213,7 +296,12 @@ export class TrafficSimulator {
           server.child.kill('SIGTERM');
         }),
     );
-    for (const connection of this.connections.splice(0)) await connection.close().catch(() => undefined);
     await Promise.all(exits);
+    if (options.deleteQueues && this.connections[0]) {
+      const channel = await this.connections[0].createChannel().catch(() => undefined);
+      channel?.on('error', () => undefined);
+      for (const name of this.declared) await channel?.deleteQueue(name).catch(() => undefined);
+    }
+    for (const connection of this.connections.splice(0)) await connection.close().catch(() => undefined);
   }
 }
