@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { waitUntil } from '../support/wait-until.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 
@@ -24,11 +25,25 @@ function processes(): Map<number, string> {
   return found;
 }
 
+function rpcServers(): Set<number> {
+  return new Set([...processes()].filter(([, cmd]) => cmd.includes('rpc-server-process')).map(([pid]) => pid));
+}
+
+/** Fails when the demo's stack directory is still there, or a process of its stack or its simulator still runs. */
+function expectNothingLeft(stderr: string, rpcServersBefore: Set<number>): void {
+  const baseDir = /starting redis-server and 3 RabbitMQ node\(s\) in (\S+)/.exec(stderr)?.[1];
+  expect(baseDir).toBeDefined();
+  expect(existsSync(baseDir as string)).toBe(false);
+  const left = [...processes()].filter(
+    ([pid, cmd]) =>
+      cmd.includes(baseDir as string) || (cmd.includes('rpc-server-process') && !rpcServersBefore.has(pid)),
+  );
+  expect(left).toEqual([]);
+}
+
 describe('npm run demo -- --script smoke', () => {
   it('runs the zombie loop unattended, exits 0 and leaves nothing behind', async () => {
-    const rpcServersBefore = new Set(
-      [...processes()].filter(([, cmd]) => cmd.includes('rpc-server-process')).map(([pid]) => pid),
-    );
+    const rpcServersBefore = rpcServers();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo/main.ts', '--script', 'smoke'], {
       cwd: root,
       env: { ...process.env, SLACK_BOT_TOKEN: '', SLACK_SIGNING_SECRET: '', SLACK_APP_TOKEN: '', REDIS_URL: '' },
@@ -62,13 +77,39 @@ describe('npm run demo -- --script smoke', () => {
     // The simulated cloud's errors reached the console through the tap, too.
     expect(stdout).toMatch(/\[!!\] (compute\.)?instance\.create\.error from/);
 
-    const baseDir = /starting redis-server and 3 RabbitMQ node\(s\) in (\S+)/.exec(stderr)?.[1];
-    expect(baseDir).toBeDefined();
-    expect(existsSync(baseDir as string)).toBe(false);
-    const left = [...processes()].filter(
-      ([pid, cmd]) =>
-        cmd.includes(baseDir as string) || (cmd.includes('rpc-server-process') && !rpcServersBefore.has(pid)),
-    );
-    expect(left).toEqual([]);
+    expectNothingLeft(stderr, rpcServersBefore);
   }, 420_000);
+
+  it('takes faults at the console, and Ctrl-C (SIGINT) stops everything, leaving nothing behind', async () => {
+    const rpcServersBefore = rpcServers();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo/main.ts'], {
+      cwd: root,
+      env: { ...process.env, SLACK_BOT_TOKEN: '', SLACK_SIGNING_SECRET: '', SLACK_APP_TOKEN: '', REDIS_URL: '' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+      child.once('exit', (code, signal) => done({ code, signal })),
+    );
+    try {
+      await waitUntil(() => stdout.includes('warren console'), 'the demo console', 180_000);
+      child.stdin.write('/fault channel-leak\n');
+      await waitUntil(() => /fault channel-leak: .*150 channels/.test(stdout), 'the fault to be injected', 60_000);
+      child.stdin.write('/rabbit connections --by service\n');
+      await waitUntil(() => stdout.includes('neutron-openvswitch-agent'), 'the leaking service listed', 60_000);
+    } finally {
+      child.kill('SIGINT');
+    }
+    const { code, signal } = await exited;
+    expect(code === 0 || signal === 'SIGINT', `${code} ${signal}\n${stderr.slice(-2_000)}`).toBe(true);
+    expect(stderr).toContain('stopped; nothing left behind');
+    expectNothingLeft(stderr, rpcServersBefore);
+  }, 300_000);
 });
