@@ -16,6 +16,7 @@ export enum ErrorCode {
   WorkflowRefusedError = 'warren_workflow_refused',
   RunRefusedError = 'warren_run_refused',
   NodeControlError = 'warren_node_control',
+  RemediationCredentialsError = 'warren_remediation_credentials',
   UnknownError = 'warren_unknown_error',
 }
 
@@ -143,4 +144,18 @@ export function asCodedError(error: unknown): CodedError {
   if (isCodedError(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new WarrenError(ErrorCode.UnknownError, message, { cause: error });
+}
+
+/**
+ * A change to the broker was asked of a cluster without remediation credentials: warren never writes with its
+ * read-only (monitoring) user.
+ */
+export class RemediationCredentialsError extends WarrenError {
+  constructor(cluster: string) {
+    super(
+      ErrorCode.RemediationCredentialsError,
+      `cluster ${cluster} has no remediation credentials (clusters[].remediationUser and remediationPassword): ` +
+        'warren changes nothing with its read-only management user',
+    );
+  }
 }

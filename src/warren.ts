@@ -63,6 +63,7 @@ export interface Warren {
 function registerSecrets(config: WarrenConfig): void {
   for (const cluster of config.clusters) {
     registerSecret(cluster.managementPassword);
+    registerSecret(cluster.remediation?.password);
     for (const url of cluster.amqp) registerSecret(new URL(url).password || undefined);
   }
   registerSecret(config.slack.botToken);
@@ -85,6 +86,8 @@ async function embeddedStack(logger: Logger): Promise<{ stack: LocalStack; clust
       management: stack.nodes.map((n) => n.managementUrl),
       managementUser: stack.username,
       managementPassword: stack.password,
+      // The local stack has one (administrator) user; a real deployment gives remediation a user of its own.
+      remediation: { user: stack.username, password: stack.password },
       vhost: '/',
     },
   };

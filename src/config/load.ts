@@ -71,6 +71,9 @@ function resolveCluster(cluster: FileConfig['clusters'][number]): ClusterConfig 
     management: management.map((m) => m.url),
     managementUser: cluster.managementUser ?? fromManagement?.user ?? fromAmqp?.user ?? 'guest',
     managementPassword: cluster.managementPassword ?? fromManagement?.password ?? fromAmqp?.password ?? 'guest',
+    ...(cluster.remediationUser && cluster.remediationPassword
+      ? { remediation: { user: cluster.remediationUser, password: cluster.remediationPassword } }
+      : {}),
     vhost: cluster.vhost,
     ...(cluster.tapBindings ? { tapBindings: cluster.tapBindings } : {}),
     ...(cluster.nodeControl ? { nodeControl: cluster.nodeControl } : {}),
@@ -151,12 +154,25 @@ export function loadConfig(options: LoadOptions = {}): WarrenConfig {
           name: 'default',
           amqp: env.RABBITMQ_URL,
           management: env.RABBITMQ_MANAGEMENT_URL ?? managementFromAmqp(env.RABBITMQ_URL),
+          remediationUser: env.RABBITMQ_REMEDIATION_USER,
+          remediationPassword: env.RABBITMQ_REMEDIATION_PASSWORD,
           vhost: '/',
         }),
       );
     }
   } else if (env.RABBITMQ_MANAGEMENT_URL) {
     problems.push({ path: 'env.RABBITMQ_MANAGEMENT_URL', message: 'set without RABBITMQ_URL' });
+  }
+  if ((env.RABBITMQ_REMEDIATION_USER === undefined) !== (env.RABBITMQ_REMEDIATION_PASSWORD === undefined)) {
+    problems.push({
+      path: 'env.RABBITMQ_REMEDIATION_PASSWORD',
+      message: 'set RABBITMQ_REMEDIATION_USER and RABBITMQ_REMEDIATION_PASSWORD together',
+    });
+  } else if (env.RABBITMQ_REMEDIATION_USER && !env.RABBITMQ_URL) {
+    problems.push({
+      path: 'env.RABBITMQ_REMEDIATION_USER',
+      message: 'set without RABBITMQ_URL (in a config file, use clusters[].remediationUser)',
+    });
   }
 
   if (problems.length > 0 || !fileConfig) throw new ConfigError(problems);

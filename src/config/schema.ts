@@ -14,34 +14,47 @@ import { bindingSchema, tapSchema } from './tap-schema.js';
 const amqpUrl = z.url({ protocol: /^amqps?$/, error: 'not an AMQP URL (amqp://host:port or amqps://…)' });
 const httpUrl = z.url({ protocol: /^https?$/, error: 'not a URL (http://host:port or https://…)' });
 
-export const clusterSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'letters, digits, "-", "_" and "." only (used in commands)'),
-  amqp: z.array(amqpUrl).min(1, 'at least one AMQP URL (one per node)'),
-  management: z.array(httpUrl).min(1, 'at least one management URL (one per node)'),
-  managementUser: z.string().min(1).optional(),
-  managementPassword: z.string().min(1).optional(),
-  vhost: z.string().min(1).default('/'),
-  /** This cluster's tap bindings, instead of `tap.bindings` (clusters often run different OpenStack services). */
-  tapBindings: z.array(bindingSchema).optional(),
-  /**
-   * How warren restarts the rabbit application on a node (heal-partition): an argv template run without a shell,
-   * with `{node}`, `{host}`, `{shortHost}` (the host's first label) and `{action}` (stop_app, start_app, await_startup) filled in. Unset: no node control.
-   */
-  nodeControl: z
-    .strictObject({
-      command: z
-        .array(z.string().min(1))
-        .min(1)
-        .refine((argv) => argv.some((part) => part.includes('{action}')), 'the command must contain {action}')
-        .refine(
-          (argv) => argv.some((part) => /\{(node|host|shortHost)\}/.test(part)),
-          'the command must contain {node}, {host} or {shortHost}',
-        ),
-      env: z.record(z.string(), z.string()).default({}),
-      timeout: duration({ min: '1s' }).prefault('2m'),
-    })
-    .optional(),
-});
+export const clusterSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'letters, digits, "-", "_" and "." only (used in commands)'),
+    amqp: z.array(amqpUrl).min(1, 'at least one AMQP URL (one per node)'),
+    management: z.array(httpUrl).min(1, 'at least one management URL (one per node)'),
+    managementUser: z.string().min(1).optional(),
+    managementPassword: z.string().min(1).optional(),
+    /**
+     * The RabbitMQ user that remediation changes the broker with (management API writes). Kept apart from
+     * managementUser, which needs only the `monitoring` tag: a compromised read path cannot change the broker, and
+     * without these warren starts no remediation run on the cluster.
+     */
+    remediationUser: z.string().min(1).optional(),
+    remediationPassword: z.string().min(1).optional(),
+    vhost: z.string().min(1).default('/'),
+    /** This cluster's tap bindings, instead of `tap.bindings` (clusters often run different OpenStack services). */
+    tapBindings: z.array(bindingSchema).optional(),
+    /**
+     * How warren restarts the rabbit application on a node (heal-partition): an argv template run without a shell,
+     * with `{node}`, `{host}`, `{shortHost}` (the host's first label) and `{action}` (stop_app, start_app,
+     * await_startup) filled in. Unset: no node control.
+     */
+    nodeControl: z
+      .strictObject({
+        command: z
+          .array(z.string().min(1))
+          .min(1)
+          .refine((argv) => argv.some((part) => part.includes('{action}')), 'the command must contain {action}')
+          .refine(
+            (argv) => argv.some((part) => /\{(node|host|shortHost)\}/.test(part)),
+            'the command must contain {node}, {host} or {shortHost}',
+          ),
+        env: z.record(z.string(), z.string()).default({}),
+        timeout: duration({ min: '1s' }).prefault('2m'),
+      })
+      .optional(),
+  })
+  .refine((c) => (c.remediationUser === undefined) === (c.remediationPassword === undefined), {
+    message: 'set remediationUser and remediationPassword together (or neither: no remediation on this cluster)',
+    path: ['remediationPassword'],
+  });
 
 export const slackSchema = z.strictObject({
   command: z
@@ -104,6 +117,8 @@ export const envSchema = z.object({
   SLACK_API_URL: httpUrl.optional(),
   RABBITMQ_URL: commaList(amqpUrl).optional(),
   RABBITMQ_MANAGEMENT_URL: commaList(httpUrl).optional(),
+  RABBITMQ_REMEDIATION_USER: z.string().min(1).optional(),
+  RABBITMQ_REMEDIATION_PASSWORD: z.string().min(1).optional(),
 });
 
 export type FileConfig = z.infer<typeof fileSchema>;
@@ -116,6 +131,8 @@ export interface ClusterConfig {
   management: string[];
   managementUser: string;
   managementPassword: string;
+  /** Credentials for management API writes; unset: no remediation on this cluster. */
+  remediation?: { user: string; password: string };
   vhost: string;
   tapBindings?: z.infer<typeof bindingSchema>[];
   nodeControl?: NonNullable<z.infer<typeof clusterSchema>['nodeControl']>;

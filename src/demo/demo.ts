@@ -43,6 +43,10 @@ function demoConfigYaml(stack: LocalStack, options: DemoOptions): string {
         // Filled from the environment at load, so the file on disk holds no secret.
         // biome-ignore lint/suspicious/noTemplateCurlyInString: warren's own ${VAR} substitution, not a JS template
         managementPassword: '${WARREN_DEMO_PASSWORD}',
+        // The local stack has one (administrator) user; a real deployment gives remediation its own.
+        remediationUser: stack.username,
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: warren's own ${VAR} substitution, not a JS template
+        remediationPassword: '${WARREN_DEMO_PASSWORD}',
         nodeControl: {
           command: [join(RABBITMQ_BIN_DIR, 'rabbitmqctl'), '-n', '{node}', '{action}'],
           env: { HOME: stack.cookieHome },

@@ -9,7 +9,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import axios, { type AxiosInstance, isAxiosError } from 'axios';
 import type { z } from 'zod';
 import type { ClusterConfig } from '../config/schema.js';
-import { ManagementApiError, ManagementUnreachableError } from '../errors.js';
+import { ManagementApiError, ManagementUnreachableError, RemediationCredentialsError } from '../errors.js';
 import { scrub } from '../secrets.js';
 import {
   type ManagementNode,
@@ -37,10 +37,15 @@ export class ManagementClient {
   private readonly http: AxiosInstance;
   private preferred = 0;
   private readonly inflight = new Map<string, Promise<unknown>>();
+  /** Credentials for writes; reads use the (monitoring) management user. */
+  private readonly writer?: { username: string; password: string };
 
   constructor(cluster: ClusterConfig, options: ManagementClientOptions = {}) {
     this.cluster = cluster.name;
     this.baseUrls = cluster.management;
+    if (cluster.remediation) {
+      this.writer = { username: cluster.remediation.user, password: cluster.remediation.password };
+    }
     this.http = axios.create({
       timeout: options.timeoutMs ?? 10_000,
       auth: { username: cluster.managementUser, password: cluster.managementPassword },
@@ -103,6 +108,7 @@ export class ManagementClient {
     path: string,
     options: { params?: Record<string, string>; data?: unknown; headers?: Record<string, string> } = {},
   ): Promise<{ status: number }> {
+    if (!this.writer) throw new RemediationCredentialsError(this.cluster);
     const attempts: string[] = [];
     const first = this.preferred;
     for (let i = 0; i < this.baseUrls.length; i++) {
@@ -115,7 +121,9 @@ export class ManagementClient {
           url: `${base}${path}`,
           params: options.params,
           data: options.data,
-          headers: options.headers,
+          // Bodiless endpoints (purge, sync, DELETE of a queue) answer 406 to `accept: application/json` alone.
+          headers: { accept: '*/*', ...options.headers },
+          auth: this.writer,
         });
       } catch (error) {
         const code = isAxiosError(error) ? (error.code ?? error.message) : String(error);

@@ -128,6 +128,15 @@ export class WorkflowEngine implements RemediationControl {
   async start(request: StartRequest): Promise<ChatReply> {
     const { definition, argsText, cluster, alertId } = await this.resolve(request);
     const args = this.parseArgs(definition, argsText);
+    // A dry run only reads; a real run may write, and writes need the cluster's own remediation user.
+    if (!request.dryRun && !cluster.config.remediation) {
+      throw new WorkflowRefusedError(
+        `Remediation is off for cluster ${cluster.config.name}: it has no remediation credentials. warren reads with ` +
+          'a monitoring user and changes the broker only with a separate one: set clusters[].remediationUser and ' +
+          'remediationPassword (or RABBITMQ_REMEDIATION_USER and RABBITMQ_REMEDIATION_PASSWORD; see docs/security.md). ' +
+          '`--dry-run` shows the plan meanwhile.',
+      );
+    }
     if (definition.needsNodeControl && !cluster.config.nodeControl) {
       throw new WorkflowRefusedError(
         `${definition.name} restarts nodes, which needs node control, and cluster ${cluster.config.name} has none. ` +

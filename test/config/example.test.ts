@@ -10,9 +10,14 @@ describe('warren.example.yaml', () => {
         WARREN_CONFIG: resolve(import.meta.dirname, '..', '..', 'warren.example.yaml'),
         RABBIT_PASSWORD: 'example-amqp-secret',
         RABBIT_MONITOR_PASSWORD: 'example-monitor-secret',
+        RABBIT_REMEDIATE_PASSWORD: 'example-remediate-secret',
       },
     });
     expect(config.clusters.map((c) => c.name)).toEqual(['prod']);
+    expect(config.clusters[0]).toMatchObject({
+      managementUser: 'warren-monitor',
+      remediation: { user: 'warren-remediate', password: 'example-remediate-secret' },
+    });
     expect(config.health).toMatchObject({
       interval: 30_000,
       repeatInterval: 4 * 3_600_000,

@@ -30,6 +30,29 @@ const cluster = `clusters:
 `;
 
 describe('loadConfig', () => {
+  it('takes remediation credentials apart from the read-only user, both or neither', () => {
+    const withRemediation = `${cluster}    remediationUser: warren-remediate
+    remediationPassword: \${REMEDIATE_PASS}
+`;
+    const config = loadConfig({ env: { REMEDIATE_PASS: 'r3m' }, file: file(withRemediation), cwd: dir });
+    expect(config.clusters[0]).toMatchObject({
+      managementUser: 'u',
+      remediation: { user: 'warren-remediate', password: 'r3m' },
+    });
+    expect(loadConfig({ env: {}, file: file(cluster), cwd: dir }).clusters[0]?.remediation).toBeUndefined();
+    expect(problems(`${cluster}    remediationUser: warren-remediate\n`)).toEqual([
+      'clusters[0].remediationPassword: set remediationUser and remediationPassword together (or neither: no remediation on this cluster)',
+    ]);
+    const env = { RABBITMQ_URL: 'amqp://u:p@10.0.0.1:5672' };
+    expect(
+      loadConfig({ env: { ...env, RABBITMQ_REMEDIATION_USER: 'ru', RABBITMQ_REMEDIATION_PASSWORD: 'rp' }, cwd: dir })
+        .clusters[0]?.remediation,
+    ).toEqual({ user: 'ru', password: 'rp' });
+    expect(problems(undefined, { ...env, RABBITMQ_REMEDIATION_USER: 'ru' })).toEqual([
+      'env.RABBITMQ_REMEDIATION_PASSWORD: set RABBITMQ_REMEDIATION_USER and RABBITMQ_REMEDIATION_PASSWORD together',
+    ]);
+  });
+
   it('accepts a minimal file and fills defaults', () => {
     const config = loadConfig({ env: {}, file: file(cluster), cwd: dir });
     expect(config.clusters).toEqual([

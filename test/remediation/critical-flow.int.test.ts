@@ -40,6 +40,8 @@ clusters:
     management: [${desc.nodes.map((n) => JSON.stringify(n.managementUrl)).join(', ')}]
     managementUser: ${JSON.stringify(desc.username)}
     managementPassword: ${JSON.stringify(desc.password)}
+    remediationUser: ${JSON.stringify(desc.username)}
+    remediationPassword: ${JSON.stringify(desc.password)}
     nodeControl:
       command: [${RABBITMQCTL}, -n, "{node}", "{action}"]
       env: { HOME: ${JSON.stringify(desc.cookieHome)} }

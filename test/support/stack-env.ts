@@ -5,6 +5,9 @@ export function stackEnv(stack: LocalStackDescription): Record<string, string> {
   return {
     RABBITMQ_URL: stack.nodes.map((n) => n.amqpUrl).join(','),
     RABBITMQ_MANAGEMENT_URL: stack.nodes.map((n) => n.managementUrl).join(','),
+    // The stack has one administrator user: it serves for remediation too (a real cluster gives it a user of its own).
+    RABBITMQ_REMEDIATION_USER: stack.username,
+    RABBITMQ_REMEDIATION_PASSWORD: stack.password,
     REDIS_URL: stack.redisUrl,
     PORT: '0',
   };

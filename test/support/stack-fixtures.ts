@@ -17,6 +17,7 @@ export function stackManagement(
     management: urls,
     managementUser: desc.username,
     managementPassword: desc.password,
+    remediation: { user: desc.username, password: desc.password },
     vhost: '/',
   });
 }

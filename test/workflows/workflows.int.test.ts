@@ -20,6 +20,7 @@ import { CommandNodeControl } from '../../src/remediation/node-control.js';
 import type { PlannedAction, WorkflowContext, WorkflowDefinition } from '../../src/remediation/workflow-definition.js';
 import { applyPolicyWorkflow } from '../../workflows/apply-policy.js';
 import { healPartitionWorkflow } from '../../workflows/heal-partition.js';
+import { purgeQueueWorkflow } from '../../workflows/purge-queue.js';
 import { syncMirrorsWorkflow } from '../../workflows/sync-mirrors.js';
 import { clusterHealthy as clusterHealthyOf, restoreCluster, settledPartition } from '../support/cluster-health.js';
 import { stackManagement } from '../support/stack-fixtures.js';
@@ -158,6 +159,29 @@ describe('remediation workflows against the real cluster', () => {
       );
     } finally {
       await management.send('DELETE', `/api/policies/%2F/${encodeURIComponent(name)}`).catch(() => undefined);
+      await channel.deleteQueue(queue).catch(() => undefined);
+      await channel.close().catch(() => undefined);
+    }
+  });
+
+  it('purge-queue: empties a notifications queue nobody consumes', async () => {
+    const queue = `warren-test-wf-purge.notifications.info.${randomUUID().slice(0, 6)}`;
+    const channel = await amqp.createConfirmChannel();
+    try {
+      await channel.assertQueue(queue, { durable: false });
+      for (let i = 0; i < 25; i++) channel.sendToQueue(queue, Buffer.from(`n${i}`));
+      await channel.waitForConfirms();
+      await waitUntil(
+        async () => (await freshQueue(management, '/', queue))?.messages === 25,
+        'the broker to count 25 messages',
+        30_000,
+      );
+      const { plan, results, verification } = await run(purgeQueueWorkflow, queue);
+      expect(plan.summary).toMatch(/25/);
+      expect(results).toEqual(['purged']);
+      expect(verification.ok).toBe(true);
+      expect((await channel.checkQueue(queue)).messageCount).toBe(0);
+    } finally {
       await channel.deleteQueue(queue).catch(() => undefined);
       await channel.close().catch(() => undefined);
     }
