@@ -11,6 +11,8 @@ export function keyPath(prefix: string, path: readonly PropertyKey[]): string {
   let out = prefix;
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
+    // An empty key would vanish from the path: show it quoted.
+    else if (part === '') out += '[""]';
     else out += out ? `.${String(part)}` : String(part);
   }
   return out;

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../errors.js';
+import { scrub } from '../secrets.js';
 import { problemsFromZod } from './issues.js';
 import {
   type ClusterConfig,
@@ -107,6 +108,13 @@ function slackMode(env: Record<string, string | undefined>, problems: ConfigProb
   return bot ? 'http' : 'console';
 }
 
+/** A problem whose message quotes a value: never one from the environment, nor credentials or a Slack token. */
+function masked(problem: ConfigProblem, fromEnv: ReadonlySet<string>): ConfigProblem {
+  let message = scrub(problem.message);
+  for (const value of fromEnv) message = message.split(value).join('***');
+  return { ...problem, message };
+}
+
 export function loadConfig(options: LoadOptions = {}): WarrenConfig {
   // An empty variable counts as unset: compose files and service managers pass `VAR=` for "not configured".
   const rawEnv = Object.fromEntries(
@@ -125,10 +133,11 @@ export function loadConfig(options: LoadOptions = {}): WarrenConfig {
   else if (existsSync(resolve(cwd, DEFAULT_CONFIG_FILE))) file = resolve(cwd, DEFAULT_CONFIG_FILE);
 
   let fileConfig: FileConfig | undefined;
+  const fromEnv = new Set<string>();
   if (file) {
     const raw = readYaml(file, problems);
     if (raw !== undefined) {
-      const substituted = substituteEnv(raw, rawEnv, problems);
+      const substituted = substituteEnv(raw, rawEnv, problems, [], fromEnv);
       const parsed = fileSchema.safeParse(substituted, { reportInput: true });
       if (parsed.success) fileConfig = parsed.data;
       else problems.push(...problemsFromZod(parsed.error));
@@ -175,7 +184,7 @@ export function loadConfig(options: LoadOptions = {}): WarrenConfig {
     });
   }
 
-  if (problems.length > 0 || !fileConfig) throw new ConfigError(problems);
+  if (problems.length > 0 || !fileConfig) throw new ConfigError(problems.map((p) => masked(p, fromEnv)));
 
   return {
     clusters,

@@ -30,6 +30,16 @@ const cluster = `clusters:
 `;
 
 describe('loadConfig', () => {
+  it('never quotes a value taken from the environment in a problem, wherever it was put', () => {
+    const yaml = `${cluster}access:\n  operators: \${OPS_TOKEN}\n`;
+    expect(problems(yaml, { OPS_TOKEN: 'hunter2-secret' })).toEqual([
+      'access.operators: expected array, got string "***"',
+    ]);
+    expect(problems(`${cluster}health:\n  interval: \${PORT_LIKE}\n`, { PORT_LIKE: '5' })).toEqual([
+      expect.stringMatching(/^health\.interval: /),
+    ]);
+  });
+
   it('takes remediation credentials apart from the read-only user, both or neither', () => {
     const withRemediation = `${cluster}    remediationUser: warren-remediate
     remediationPassword: \${REMEDIATE_PASS}
