@@ -55,6 +55,9 @@ function replyPayload(reply: ChatReply) {
   return { response_type: safe.visibility, text: safe.text, blocks: safe.blocks, replace_original: false };
 }
 
+/** Largest request body accepted on /slack/events. */
+export const SLACK_BODY_LIMIT = 1024 * 1024;
+
 export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<SlackFrontEnd> {
   const { config, logger } = deps;
   const slack = config.slack;
@@ -64,6 +67,21 @@ export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<Slack
   const log = boltLogger(logger);
   let receiver: HTTPReceiver | undefined;
   let app: App;
+  // One log line per minute at most for malformed requests: a flood of them must not flood the log too.
+  let lastMalformedLog = 0;
+  let malformedSinceLog = 0;
+  const malformed = {
+    note(error: unknown) {
+      malformedSinceLog++;
+      if (Date.now() - lastMalformedLog < 60_000) return;
+      logger.warn(
+        { err: error, count: malformedSinceLog },
+        'refused malformed Slack requests (signed, but unreadable)',
+      );
+      lastMalformedLog = Date.now();
+      malformedSinceLog = 0;
+    },
+  };
   if (slack.mode === 'socket') {
     app = new App({
       token: slack.botToken,
@@ -79,6 +97,27 @@ export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<Slack
       endpoints: '/slack/events',
       customRoutes: deps.routes,
       logger: log,
+      // Slack's own requests stay far below this (a block_actions payload carries at most one message's blocks);
+      // anything bigger is refused with 413 before it is buffered, instead of Bolt's default of 4 MiB.
+      bodyLimit: SLACK_BODY_LIMIT,
+      // A signed request Bolt cannot make sense of (no user, an unknown payload shape) failed before any listener
+      // acknowledged it: refuse it as malformed (400), not as a server fault (500). Errors in warren's own
+      // listeners happen after the ack and are logged by app.error.
+      processEventErrorHandler: async ({ error, response }) => {
+        if (response.headersSent) return false;
+        malformed.note(error);
+        response.writeHead(400);
+        response.end();
+        return true;
+      },
+      // Nothing warren listens to: say so after 1 s rather than Bolt's 3 s.
+      unhandledRequestTimeoutMillis: 1_000,
+      unhandledRequestHandler: ({ response }) => {
+        if (!response.headersSent) {
+          response.writeHead(404);
+          response.end();
+        }
+      },
     });
     // No conversation store: warren keeps its state in Redis, and Bolt's in-memory one costs work before every ack.
     app = new App({ token: slack.botToken, receiver, logger: log, clientOptions, convoStore: false });
