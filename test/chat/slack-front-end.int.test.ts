@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { createLogger } from '../../src/logger.js';
 import { startWarren, type Warren } from '../../src/warren.js';
 import { FakeSlack } from '../support/fake-slack.js';
+import { scanningLogger } from '../support/secret-scan.js';
 import { postToBolt, slashCommandBody } from '../support/slack-signing.js';
 import { stackEnv } from '../support/stack-env.js';
 
@@ -35,7 +35,7 @@ describe('Slack front end (HTTP mode)', () => {
         WARREN_CONFIG: join(dir, 'warren.yaml'),
       },
     });
-    warren = await startWarren(config, { logger: createLogger('silent') });
+    warren = await startWarren(config, { logger: scanningLogger() });
     eventsUrl = `http://127.0.0.1:${warren.httpPort}/slack/events`;
   });
 

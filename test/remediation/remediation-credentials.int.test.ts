@@ -13,6 +13,7 @@ import { ManagementApiError, RemediationCredentialsError } from '../../src/error
 import { ManagementClient } from '../../src/management/management-client.js';
 import type { Warren } from '../../src/warren.js';
 import { FakeSlack } from '../support/fake-slack.js';
+import { watchSecret } from '../support/secret-scan.js';
 import { waitUntil } from '../support/wait-until.js';
 import { flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
 
@@ -56,6 +57,7 @@ describe('separate read and remediation credentials', () => {
   }
 
   beforeAll(async () => {
+    watchSecret(monitorPassword);
     // What docs/security.md asks for: the monitoring tag, and permissions on the tap's own queues and the
     // notification exchanges only (read on every queue would let it purge them).
     await ctl(['add_user', monitor, monitorPassword]);

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { scanForSecrets } from './secret-scan.js';
 
 export const FAKE_TEAM_ID = 'T000WARREN';
 export const FAKE_TEAM_DOMAIN = 'warren-test';
@@ -304,6 +305,7 @@ export class FakeSlack {
     }
     call.status = status;
     call.reply = body;
+    scanForSecrets(`Slack ${call.method}`, JSON.stringify(call.params));
     this.calls.push(call);
     this.events.emit('call', call);
     send(res, status, headers, body);
@@ -415,6 +417,7 @@ export class FakeSlack {
       at: Date.now(),
       seq: ++this.seq,
     };
+    scanForSecrets('a response_url answer', JSON.stringify(body));
     this.responses.push(recorded);
     this.events.emit('response', recorded);
     if (failure) send(res, status, failure.headers ?? {}, failure.body ?? defaultFailureBody(status));

@@ -11,13 +11,14 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config/load.js';
 import type { LocalStackDescription } from '../../src/devstack/index.js';
-import { createLogger } from '../../src/logger.js';
 import { startWarren, type Warren } from '../../src/warren.js';
 import type { FakeSlack } from './fake-slack.js';
+import { scanningLogger } from './secret-scan.js';
 import { blockActionsPayload, interactionBody, postToBolt, slashCommandBody } from './slack-signing.js';
 import { stackEnv } from './stack-env.js';
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789';
+export const HARNESS_BOT_TOKEN = 'xoxb-test-token-0123456789';
 
 export interface HarnessOptions {
   stack: LocalStackDescription;
@@ -51,13 +52,13 @@ export async function startHarnessWarren(options: HarnessOptions): Promise<Warre
     env: {
       ...(options.clustersInYaml ? { REDIS_URL: options.stack.redisUrl, PORT: '0' } : stackEnv(options.stack)),
       REDIS_URL: harnessRedisUrl(options.stack, options.redisDb),
-      SLACK_BOT_TOKEN: 'xoxb-test-token',
+      SLACK_BOT_TOKEN: HARNESS_BOT_TOKEN,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_API_URL: options.fake.apiUrl,
       WARREN_CONFIG: join(dir, 'warren.yaml'),
     },
   });
-  return startWarren(config, { logger: createLogger(process.env.WARREN_TEST_LOG ?? 'silent') });
+  return startWarren(config, { logger: scanningLogger() });
 }
 
 export function eventsUrl(warren: Warren): string {

@@ -22,6 +22,7 @@ import { restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { OsloPublisher, osloMessage } from '../support/oslo-publisher.js';
 import { type RecordingLog, recordingChat } from '../support/recording-chat.js';
+import { scanningLogger } from '../support/secret-scan.js';
 import { stackEnv } from '../support/stack-env.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -99,7 +100,7 @@ tap:
       },
     });
     warren = await startWarren(config, {
-      logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent', process.stderr),
+      logger: scanningLogger(),
     });
     await waitUntil(() => bindingsBound().length === 4, 'the four existing exchanges to be bound');
   });
