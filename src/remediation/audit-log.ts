@@ -23,6 +23,8 @@ export const AUDIT_EVENTS = [
   'verification-failed',
   'rolled-back',
   'interrupted',
+  'resumed',
+  'abandoned',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 

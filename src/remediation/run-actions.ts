@@ -1,5 +1,6 @@
 /**
- * The buttons of remediation: Approve and Reject on a run's request, and Fix… on an alert. Each button carries
+ * The buttons of remediation: Approve and Reject on a run's request, Resume and Abandon on an interrupted run, and
+ * Fix… on an alert. Each button carries
  * only an id; the engine looks it up in Redis and checks that the click comes from the run's own message and
  * channel, so a tampered or replayed payload acts on nothing. Approval rights are the engine's to judge (it
  * refuses with the precise reason), so the router lets every reader through to it.
@@ -27,6 +28,16 @@ export function runActions(engine: () => RemediationControl | undefined): Action
       actionId: RUN_ACTIONS.reject,
       access: 'read',
       handle: (action) => control().reject(action.value, action),
+    },
+    {
+      actionId: RUN_ACTIONS.resume,
+      access: 'read',
+      handle: (action) => control().resume(action.value, action),
+    },
+    {
+      actionId: RUN_ACTIONS.abandon,
+      access: 'read',
+      handle: (action) => control().abandon(action.value, action),
     },
     {
       actionId: ALERT_ACTIONS.fix,

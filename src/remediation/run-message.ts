@@ -13,6 +13,8 @@ import type { RunStatus, WorkflowRun } from './workflow-run.js';
 export const RUN_ACTIONS = {
   approve: 'warren:run:approve',
   reject: 'warren:run:reject',
+  resume: 'warren:run:resume',
+  abandon: 'warren:run:abandon',
 } as const;
 
 const LISTED_ACTIONS = 15;
@@ -27,6 +29,7 @@ const STATUS_LINE: Record<RunStatus, string> = {
   rejected: ':no_entry_sign: Rejected',
   expired: ':hourglass: Expired without approval',
   interrupted: ':warning: Interrupted (warren stopped mid-run)',
+  abandoned: ':no_entry_sign: Abandoned after an interruption',
 };
 
 function button(text: string, actionId: string, value: string, style: 'primary' | 'danger'): Button {
@@ -94,6 +97,15 @@ export function renderRun(run: WorkflowRun, now: number): ChatMessage {
       elements: [
         button('Approve', RUN_ACTIONS.approve, run.id, 'primary'),
         button('Reject', RUN_ACTIONS.reject, run.id, 'danger'),
+      ],
+    });
+  }
+  if (run.status === 'interrupted') {
+    blocks.push({
+      type: 'actions',
+      elements: [
+        button('Resume', RUN_ACTIONS.resume, run.id, 'primary'),
+        button('Abandon', RUN_ACTIONS.abandon, run.id, 'danger'),
       ],
     });
   }

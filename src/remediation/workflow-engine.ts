@@ -54,6 +54,8 @@ export interface RemediationControl {
   start(request: StartRequest): Promise<ChatReply>;
   approve(runId: string, clicker: Clicker): Promise<ChatReply>;
   reject(runId: string, clicker: Clicker): Promise<ChatReply>;
+  resume(runId: string, clicker: Clicker): Promise<ChatReply>;
+  abandon(runId: string, clicker: Clicker): Promise<ChatReply>;
   audit(count: number): Promise<AuditEntry[]>;
   runs(count: number): Promise<WorkflowRun[]>;
 }
@@ -355,6 +357,73 @@ export class WorkflowEngine implements RemediationControl {
     return ephemeral(`You rejected \`${run.id}\`; nothing was changed.`);
   }
 
+  /**
+   * Continues an interrupted run: the steps recorded done are not run again, every other step is guarded against
+   * fresh state as always. Resuming changes the broker again, so it takes an approver other than the requester,
+   * like the approval did.
+   */
+  async resume(runId: string, clicker: Clicker): Promise<ChatReply> {
+    const run = await this.boundRun(runId, clicker);
+    if (!this.options.access.isApprover(clicker)) {
+      throw new RunRefusedError(`Only approvers (access.approvers) may resume a run; <@${clicker.userId}> is not one.`);
+    }
+    if (clicker.userId === run.requester) {
+      throw new RunRefusedError('You requested this run: someone else must resume it (two-person rule).');
+    }
+    // The lease first: the sweep must not take the resumed run for an orphan before it starts.
+    await this.store.renewLease(run.id, this.owner);
+    const outcome = await this.store.transition(run.id, ['interrupted'], 'approved', this.now());
+    if (outcome !== 'ok') {
+      throw new RunRefusedError(
+        `Run \`${run.id}\` is ${outcome === 'missing' ? 'gone' : `${outcome.slice(7)}, not interrupted`}; nothing to resume.`,
+      );
+    }
+    const done = run.steps.filter((s) => s.status === 'done').length;
+    await this.audit_({
+      run: run.id,
+      workflow: run.workflow,
+      cluster: run.cluster,
+      user: clicker.userId,
+      event: 'resumed',
+      detail: `${done} step(s) done before the interruption are not repeated`,
+    });
+    await this.reply(
+      run,
+      `:arrow_forward: resumed by <@${clicker.userId}>; the ${done} step(s) already done are skipped`,
+    );
+    this.background(run.id);
+    return ephemeral(
+      `You resumed \`${run.id}\`: the ${done} step(s) done before the interruption are not repeated; the others are guarded and run.`,
+    );
+  }
+
+  /** Closes an interrupted run without running anything more: approvers, or the requester, may. */
+  async abandon(runId: string, clicker: Clicker): Promise<ChatReply> {
+    const run = await this.boundRun(runId, clicker);
+    if (!this.options.access.isApprover(clicker) && clicker.userId !== run.requester) {
+      throw new RunRefusedError('Only approvers, or the requester, may abandon a run.');
+    }
+    const outcome = await this.store.transition(run.id, ['interrupted'], 'abandoned', this.now(), {
+      closedBy: clicker.userId,
+    });
+    if (outcome !== 'ok') {
+      throw new RunRefusedError(
+        `Run \`${run.id}\` is ${outcome === 'missing' ? 'gone' : `${outcome.slice(7)}, not interrupted`}; nothing to abandon.`,
+      );
+    }
+    await this.audit_({
+      run: run.id,
+      workflow: run.workflow,
+      cluster: run.cluster,
+      user: clicker.userId,
+      event: 'abandoned',
+      detail: `${run.steps.filter((s) => s.status === 'done').length} step(s) had been done`,
+    });
+    await this.refresh(run.id);
+    await this.reply(run, `:no_entry_sign: abandoned by <@${clicker.userId}>; nothing more is run`);
+    return ephemeral(`You abandoned \`${run.id}\`; nothing more will run. Check the state it left.`);
+  }
+
   // ── executing ──────────────────────────────────────────────────────────────────────────────────────────────
 
   private background(id: string): void {
@@ -382,14 +451,20 @@ export class WorkflowEngine implements RemediationControl {
       const context = this.context(this.options.clusters.get(run.cluster), id, run.requester);
       await this.audit_({ ...base, event: 'started', detail: `${run.plan.actions.length} step(s)` });
       await this.refresh(id);
-      const steps: StepRecord[] = [];
+      // A resumed run keeps the record of what ran before the interruption, and never repeats a step done there.
+      const steps: StepRecord[] = [...run.steps];
+      const doneBefore = new Set(run.steps.filter((s) => s.status === 'done').map((s) => s.key));
       const done: PlannedAction[] = [];
-      const record = async (step: StepRecord, icon: string) => {
+      const record = async (step: StepRecord, icon: string, position: number) => {
         steps.push(step);
         await this.store.setSteps(id, steps);
-        await this.reply(run, `${icon} ${steps.length}/${run.plan.actions.length} ${step.label}: ${step.detail}`);
+        await this.reply(run, `${icon} ${position}/${run.plan.actions.length} ${step.label}: ${step.detail}`);
       };
-      for (const action of run.plan.actions) {
+      for (const [index, action] of run.plan.actions.entries()) {
+        if (doneBefore.has(action.key)) {
+          done.push(action);
+          continue;
+        }
         let failure: Awaited<ReturnType<typeof definition.guard>>;
         try {
           failure = await definition.guard(context, action, args);
@@ -401,6 +476,7 @@ export class WorkflowEngine implements RemediationControl {
           await record(
             { key: action.key, label: action.label, status: 'skipped', detail: failure.reason, at: this.now() },
             ':fast_forward:',
+            index + 1,
           );
           if (failure.abort) {
             await this.finish(run, 'aborted', `guard failed before ${action.label}: ${failure.reason}`, done);
@@ -415,12 +491,14 @@ export class WorkflowEngine implements RemediationControl {
           await record(
             { key: action.key, label: action.label, status: 'done', detail: result, at: this.now() },
             ':white_check_mark:',
+            index + 1,
           );
         } catch (error) {
           await this.audit_({ ...base, event: 'step-failed', detail: `${action.key}: ${message(error)}` });
           await record(
             { key: action.key, label: action.label, status: 'failed', detail: message(error), at: this.now() },
             ':x:',
+            index + 1,
           );
           await this.finish(run, 'failed', `${action.label} failed: ${message(error)}`, done);
           return;
@@ -499,7 +577,8 @@ export class WorkflowEngine implements RemediationControl {
       const done = run.steps.filter((s) => s.status === 'done').map((s) => s.label);
       const detail =
         `warren stopped during the run; ${done.length > 0 ? `done before it stopped: ${done.join('; ')}` : 'no step had completed'}. ` +
-        `Nothing is repeated on its own: check the state, then start \`fix ${run.workflow}\` again to re-plan.`;
+        'Nothing is repeated on its own: Resume (another approver) runs the remaining steps, each guarded against ' +
+        'fresh state; Abandon closes it.';
       if ((await this.store.transition(id, ['approved', 'running'], 'interrupted', now, { outcome: detail })) !== 'ok')
         continue;
       await this.audit_({

@@ -6,6 +6,8 @@
  *   pending ──approve (enough approvers)──► approved ──► running ──► succeeded | failed | aborted
  *      ├──reject──► rejected        └──(low risk: straight to running)
  *      └──ttl────► expired                                running ──(warren died)──► interrupted
+ *                                                   interrupted ──resume (another approver)──► approved
+ *                                                   interrupted ──abandon──► abandoned
  */
 import type { Risk, WorkflowPlan } from './workflow-definition.js';
 
@@ -19,6 +21,7 @@ export const RUN_STATUSES = [
   'rejected',
   'expired',
   'interrupted',
+  'abandoned',
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
@@ -29,6 +32,7 @@ export const FINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
   'rejected',
   'expired',
   'interrupted',
+  'abandoned',
 ]);
 
 export interface RunRequest {

@@ -8,12 +8,16 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { type ChannelModel, connect } from 'amqplib';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { startRpcServer } from '../../src/demo/rpc-server.js';
 import { attachLocalStack } from '../../src/devstack/index.js';
 import { connectionSchema } from '../../src/management/schemas.js';
 import { freshConnection, freshQueue } from '../../src/remediation/broker-state.js';
+import { RunStore } from '../../src/remediation/run-store.js';
+import type { PlannedAction } from '../../src/remediation/workflow-definition.js';
+import type { WorkflowRun } from '../../src/remediation/workflow-run.js';
 import type { Warren } from '../../src/warren.js';
 import { restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
@@ -61,8 +65,9 @@ describe('remediation workflows through Slack', () => {
   }
 
   /** A zombie: two servers of one topic, one killed hard, then casts that only the survivor reads. */
-  async function makeZombie(): Promise<{ topic: string; zombie: string; sibling: string }> {
-    const topic = `warren-fix-${randomUUID().slice(0, 6)}`;
+  async function makeZombie(
+    topic = `warren-fix-${randomUUID().slice(0, 6)}`,
+  ): Promise<{ topic: string; zombie: string; sibling: string }> {
     const crashed = await startServer(topic);
     const sibling = await startServer(topic);
     crashed.child.kill('SIGKILL');
@@ -279,6 +284,67 @@ describe('remediation workflows through Slack', () => {
       expect(await freshConnection(management(), connectionName)).toBeUndefined();
     } finally {
       await leaky.close().catch(() => undefined);
+    }
+  });
+
+  it('resumes a run interrupted between two steps without repeating the first, after a second person says so', async () => {
+    const prefix = `warren-resume-${randomUUID().slice(0, 6)}`;
+    const first = await makeZombie(`${prefix}-a`);
+    const second = await makeZombie(`${prefix}-b`);
+    const runId = await waitUntil(
+      async () => {
+        const reply = await slash(warren, fake, OPERATOR, `fix delete-zombie-queues ${prefix}-*`, CHANNEL);
+        return text(reply).includes('2 queue(s)') ? runIdOf(reply) : undefined;
+      },
+      'a plan for both zombies',
+      30_000,
+    );
+    const post = await requestMessage(runId);
+    const ts = (post.reply as { ts: string }).ts;
+
+    // What a warren killed after its first step leaves in Redis: the run running, step 1 recorded done (and done
+    // on the broker), and no lease, since nobody renews it any more.
+    const redis = new Redis(harnessRedisUrl(desc, REDIS_DB));
+    try {
+      const store = new RunStore(redis);
+      const run = (await store.get(runId)) as WorkflowRun;
+      const [step1, step2] = run.plan.actions as [PlannedAction, PlannedAction];
+      expect(step1.key).toContain(first.zombie);
+      expect((await management().send('DELETE', `/api/queues/%2F/${encodeURIComponent(first.zombie)}`)).status).toBe(
+        204,
+      );
+      expect(await store.transition(runId, ['pending'], 'running', Date.now())).toBe('ok');
+      await store.setSteps(runId, [
+        { key: step1.key, label: step1.label, status: 'done', detail: 'deleted', at: Date.now() },
+      ]);
+
+      const interrupted = await fake.waitForCall(
+        'chat.update',
+        (c) => c.params.ts === ts && String(c.params.text).startsWith('Interrupted'),
+        30_000,
+      );
+      expect(JSON.stringify(interrupted.params.blocks)).toMatch(/Resume.*Abandon/);
+      const press = (user: string, actionId: string) =>
+        click(warren, fake, { user, actionId, value: runId, channel: CHANNEL, messageTs: ts });
+      expect(text(await press(OPERATOR, 'warren:run:resume'))).toMatch(/someone else must resume it/);
+      expect(text(await press(STRANGER, 'warren:run:abandon'))).toMatch(/Only approvers, or the requester/);
+      expect(text(await press(APPROVER, 'warren:run:resume'))).toMatch(/You resumed .* 1 step\(s\) done before/);
+      expect(text(await press(APPROVER, 'warren:run:resume'))).toMatch(/not interrupted; nothing to resume/);
+
+      await finalUpdate(post, 'Done and verified');
+      expect(await freshQueue(management(), '/', second.zombie)).toBeUndefined();
+      expect(await freshQueue(management(), '/', second.sibling)).toBeDefined();
+      // Only step 2 ran after the resume: one step-done in the audit trail, and no thread reply for step 1.
+      const steps = (await warren.remediation?.audit(100))?.filter((e) => e.run === runId && e.event === 'step-done');
+      expect(steps?.map((e) => e.detail)).toEqual([expect.stringContaining(step2.key)]);
+      const replies = fake
+        .callsTo('chat.postMessage')
+        .filter((c) => c.params.thread_ts === ts)
+        .map((c) => String(c.params.text));
+      expect(replies.some((r) => r.includes('2/2'))).toBe(true);
+      expect(replies.some((r) => r.includes('1/2'))).toBe(false);
+    } finally {
+      redis.disconnect();
     }
   });
 

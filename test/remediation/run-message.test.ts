@@ -66,4 +66,23 @@ describe('renderRun', () => {
     expect(json).toContain('1 done, 0 skipped, 0 failed of 2');
     expect(message.text).toMatch(/^Done and verified/);
   });
+
+  it('offers Resume and Abandon, with only the run id, on an interrupted run', () => {
+    const message = renderRun(
+      run({
+        status: 'interrupted',
+        outcome: 'warren stopped during the run; done before it stopped: delete `a`',
+        steps: [{ key: 'a', label: 'delete `a`', status: 'done', detail: 'deleted', at: NOW }],
+      }),
+      NOW,
+    );
+    const json = JSON.stringify(message.blocks);
+    expect(json).toContain(`"action_id":"${RUN_ACTIONS.resume}","value":"r-0123abcd"`);
+    expect(json).toContain(`"action_id":"${RUN_ACTIONS.abandon}","value":"r-0123abcd"`);
+    expect(json).not.toContain(RUN_ACTIONS.approve);
+    expect(message.text).toMatch(/^Interrupted/);
+    const abandoned = JSON.stringify(renderRun(run({ status: 'abandoned' }), NOW).blocks);
+    expect(abandoned).not.toContain(RUN_ACTIONS.resume);
+    expect(abandoned).toContain('Abandoned after an interruption');
+  });
 });
