@@ -51,7 +51,16 @@ export class SweepScheduler {
     this.worker.on('failed', (job, error) => {
       options.logger.warn({ err: error, cluster: job?.data?.cluster }, 'health sweep failed; the next one retries');
     });
-    this.worker.on('error', (error) => options.logger.warn({ err: error }, 'health worker error'));
+    // While Redis is down both emit an error on every reconnection attempt: one line per 30 s says enough (and an
+    // unheard 'error' from the queue would go to the console unformatted).
+    let lastError = 0;
+    const onError = (source: string) => (error: Error) => {
+      if (Date.now() - lastError < 30_000) return;
+      lastError = Date.now();
+      options.logger.warn({ err: error, source }, 'health scheduler cannot reach Redis; sweeps resume when it is back');
+    };
+    this.worker.on('error', onError('worker'));
+    this.queue.on('error', onError('queue'));
   }
 
   static async start(options: SweepSchedulerOptions): Promise<SweepScheduler> {

@@ -29,6 +29,8 @@ export interface HarnessOptions {
   redisDb: number;
   /** The YAML defines `clusters` itself (e.g. with nodeControl), so RABBITMQ_URL must not be set too. */
   clustersInYaml?: boolean;
+  /** A Redis of the test's own instead of the stack's (redisDb is then ignored). */
+  redisUrl?: string;
 }
 
 export function harnessRedisUrl(stack: LocalStackDescription, db: number): string {
@@ -51,7 +53,7 @@ export async function startHarnessWarren(options: HarnessOptions): Promise<Warre
   const config = loadConfig({
     env: {
       ...(options.clustersInYaml ? { REDIS_URL: options.stack.redisUrl, PORT: '0' } : stackEnv(options.stack)),
-      REDIS_URL: harnessRedisUrl(options.stack, options.redisDb),
+      REDIS_URL: options.redisUrl ?? harnessRedisUrl(options.stack, options.redisDb),
       SLACK_BOT_TOKEN: HARNESS_BOT_TOKEN,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_API_URL: options.fake.apiUrl,

@@ -1,0 +1,87 @@
+/**
+ * A Redis of the test's own, with AOF persistence as docs/operations.md asks (`appendonly yes`, here with
+ * `appendfsync always` so that a kill loses nothing a test could depend on), that the test may kill and start again
+ * on the same port and data directory. The shared stack's Redis is never restarted.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { waitUntil } from './wait-until.js';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface AofRedis {
+  url: string;
+  /** SIGKILL, as a crash would; resolves once the process is gone. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and data; resolves once it answers PING with its data loaded. */
+  start(): Promise<void>;
+  /** Kills it and removes its data. */
+  remove(): Promise<void>;
+}
+
+export async function startAofRedis(): Promise<AofRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'warren-aof-redis-'));
+  const port = await freePort();
+  const url = `redis://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+
+  const start = async () => {
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'].concat([
+        '--appendfsync',
+        'always',
+        '--maxmemory-policy',
+        'noeviction',
+      ]),
+      { stdio: 'ignore' },
+    );
+    await waitUntil(
+      async () => {
+        const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        probe.on('error', () => undefined);
+        try {
+          await probe.connect();
+          // While it replays the AOF, Redis answers LOADING: wait for the data.
+          return (await probe.ping()) === 'PONG';
+        } catch {
+          return false;
+        } finally {
+          probe.disconnect();
+        }
+      },
+      'the AOF Redis to answer',
+      20_000,
+    );
+  };
+  const kill = async () => {
+    const running = child;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const gone = new Promise((resolve) => running.once('exit', resolve));
+    running.kill('SIGKILL');
+    await gone;
+  };
+  await start();
+  return {
+    url,
+    kill,
+    start,
+    async remove() {
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
