@@ -152,5 +152,5 @@ describe('local devstack', () => {
     }
     expect(existsSync(baseDir)).toBe(false);
     expect(processesMentioning(baseDir)).toEqual([]);
-  });
+  }, 240_000);
 });

@@ -181,7 +181,7 @@ describe('health checks against real conditions', () => {
       for (const q of queues) await channel.deleteQueue(q).catch(() => undefined);
       await channel.close().catch(() => undefined);
     }
-  });
+  }, 180_000);
 
   it('quorum: a quorum queue loses its quorum when two of its three members stop', async () => {
     const queue = `${PREFIX}.quorum`;
