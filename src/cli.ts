@@ -4,12 +4,12 @@
  * prints the effective settings with secrets masked, `warren audit-export [--since ISO-time]` writes the remediation
  * audit trail as JSON lines. Bad configuration exits with code 2 and one line per problem.
  */
-import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { loadConfig } from './config/load.js';
 import { maskedConfig } from './config/mask.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './logger.js';
+import { connectRedis } from './redis/redis-connection.js';
 import { AuditLog } from './remediation/audit-log.js';
 import { scrub } from './secrets.js';
 import { startWarren, type Warren } from './warren.js';
@@ -53,7 +53,10 @@ async function auditExport(args: string[]): Promise<number> {
     return 64;
   }
   const config = loadConfig();
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis = connectRedis(
+    { url: config.redisUrl, ...(config.redisSentinel ? { sentinel: config.redisSentinel } : {}) },
+    { lazyConnect: true, maxRetriesPerRequest: 1 },
+  );
   try {
     await redis.connect();
     const log = new AuditLog(redis, config.remediation.auditRetention);

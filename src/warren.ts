@@ -4,7 +4,7 @@
  * With no cluster configured it starts the embedded local stack and watches that, so `npm start` on a fresh
  * machine gives a working warren.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { allCommands } from '../commands/index.js';
 import { allWorkflows } from '../workflows/index.js';
 import { ChannelPacer } from './chat/channel-pacer.js';
@@ -25,6 +25,7 @@ import { healthRoutes, type ReadinessProbe } from './http/health-routes.js';
 import { startStandaloneServer } from './http/standalone-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type WarrenMetrics } from './metrics.js';
+import { connectRedis, type RedisTarget } from './redis/redis-connection.js';
 import { runActions } from './remediation/run-actions.js';
 import { WorkflowEngine } from './remediation/workflow-engine.js';
 import { registerSecret } from './secrets.js';
@@ -120,7 +121,11 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
     const metrics = createMetrics();
     const clusters = new ClusterDirectory(config.clusters, { managementTimeoutMs: config.health.requestTimeout });
     // Auto-pipelining batches the tap's per-event scripts issued in the same tick into one round trip.
-    const redis = new Redis(config.redisUrl, {
+    const redisTarget: RedisTarget = {
+      url: config.redisUrl,
+      ...(config.redisSentinel ? { sentinel: config.redisSentinel } : {}),
+    };
+    const redis = connectRedis(redisTarget, {
       lazyConnect: true,
       maxRetriesPerRequest: 1,
       enableOfflineQueue: false,
@@ -230,7 +235,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       });
       health = monitor;
       const scheduler = await SweepScheduler.start({
-        redisUrl: config.redisUrl,
+        redis: redisTarget,
         clusters: clusters.names,
         intervalMs: config.health.interval,
         sweep: (cluster) => monitor.sweep(cluster),

@@ -172,6 +172,12 @@ export function loadConfig(options: LoadOptions = {}): WarrenConfig {
   } else if (env.RABBITMQ_MANAGEMENT_URL) {
     problems.push({ path: 'env.RABBITMQ_MANAGEMENT_URL', message: 'set without RABBITMQ_URL' });
   }
+  if ((env.REDIS_SENTINELS === undefined) !== (env.REDIS_SENTINEL_NAME === undefined)) {
+    problems.push({
+      path: env.REDIS_SENTINELS ? 'env.REDIS_SENTINEL_NAME' : 'env.REDIS_SENTINELS',
+      message: 'set REDIS_SENTINELS and REDIS_SENTINEL_NAME together (the sentinels, and the master name they watch)',
+    });
+  }
   if ((env.RABBITMQ_REMEDIATION_USER === undefined) !== (env.RABBITMQ_REMEDIATION_PASSWORD === undefined)) {
     problems.push({
       path: 'env.RABBITMQ_REMEDIATION_PASSWORD',
@@ -203,7 +209,18 @@ export function loadConfig(options: LoadOptions = {}): WarrenConfig {
     health: fileConfig.health,
     remediation: fileConfig.remediation,
     redisUrl: env.REDIS_URL ?? DEFAULT_REDIS_URL,
-    redisExplicit: env.REDIS_URL !== undefined,
+    ...(env.REDIS_SENTINELS && env.REDIS_SENTINEL_NAME
+      ? {
+          redisSentinel: {
+            sentinels: env.REDIS_SENTINELS.map((entry) => {
+              const at = entry.lastIndexOf(':');
+              return { host: entry.slice(0, at), port: Number(entry.slice(at + 1)) };
+            }),
+            name: env.REDIS_SENTINEL_NAME,
+          },
+        }
+      : {}),
+    redisExplicit: env.REDIS_URL !== undefined || env.REDIS_SENTINELS !== undefined,
     port: env.PORT ?? DEFAULT_PORT,
     logLevel: env.LOG_LEVEL ?? 'info',
     file,

@@ -98,6 +98,19 @@ const commaList = (item: z.ZodURL) =>
 export const envSchema = z.object({
   WARREN_CONFIG: z.string().min(1).optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'not a Redis URL (redis://host:port)' }).optional(),
+  REDIS_SENTINELS: z
+    .string()
+    .transform((text) =>
+      text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'not host:port')).min(1, 'at least one sentinel host:port'),
+    )
+    .optional(),
+  REDIS_SENTINEL_NAME: z.string().min(1).optional(),
   PORT: z
     .string()
     .regex(/^\d{1,5}$/, 'not a port number (0–65535)')
@@ -158,6 +171,8 @@ export interface WarrenConfig {
   health: z.infer<typeof healthSchema>;
   remediation: z.infer<typeof remediationSchema>;
   redisUrl: string;
+  /** Set with REDIS_SENTINELS: the sentinels to ask for the master named `name` (see src/redis/redis-connection.ts). */
+  redisSentinel?: { sentinels: Array<{ host: string; port: number }>; name: string };
   /** False when REDIS_URL was not given, so the embedded stack may provide Redis. */
   redisExplicit: boolean;
   port: number;

@@ -5,14 +5,15 @@
  * finishes the running sweep), then the queue, then their Redis connections.
  */
 import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { connectRedis, type RedisTarget } from '../redis/redis-connection.js';
 
 export const HEALTH_QUEUE = 'warren-health';
 const BULL_PREFIX = 'warren:bull';
 
 export interface SweepSchedulerOptions {
-  redisUrl: string;
+  redis: RedisTarget;
   clusters: string[];
   intervalMs: number;
   sweep(cluster: string): Promise<unknown>;
@@ -29,7 +30,7 @@ export class SweepScheduler {
   private constructor(private readonly options: SweepSchedulerOptions) {
     const connection = () => {
       // BullMQ's blocking commands need maxRetriesPerRequest: null; errors are logged by the owner, not thrown.
-      const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+      const redis = connectRedis(options.redis, { maxRetriesPerRequest: null });
       redis.on('error', () => undefined);
       this.connections.push(redis);
       return redis;

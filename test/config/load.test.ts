@@ -30,6 +30,27 @@ const cluster = `clusters:
 `;
 
 describe('loadConfig', () => {
+  it('takes Redis Sentinels with the master name, both or neither', () => {
+    const config = loadConfig({
+      env: { REDIS_SENTINELS: 'sentinel-1:26379, 10.0.0.9:26380', REDIS_SENTINEL_NAME: 'warren' },
+      cwd: dir,
+    });
+    expect(config.redisSentinel).toEqual({
+      sentinels: [
+        { host: 'sentinel-1', port: 26379 },
+        { host: '10.0.0.9', port: 26380 },
+      ],
+      name: 'warren',
+    });
+    expect(config.redisExplicit).toBe(true);
+    expect(problems(undefined, { REDIS_SENTINELS: 'sentinel-1:26379' })).toEqual([
+      'env.REDIS_SENTINEL_NAME: set REDIS_SENTINELS and REDIS_SENTINEL_NAME together (the sentinels, and the master name they watch)',
+    ]);
+    expect(problems(undefined, { REDIS_SENTINELS: 'sentinel-1', REDIS_SENTINEL_NAME: 'w' })).toEqual([
+      'env.REDIS_SENTINELS[0]: not host:port',
+    ]);
+  });
+
   it('never quotes a value taken from the environment in a problem, wherever it was put', () => {
     const yaml = `${cluster}access:\n  operators: \${OPS_TOKEN}\n`;
     expect(problems(yaml, { OPS_TOKEN: 'hunter2-secret' })).toEqual([

@@ -31,6 +31,8 @@ export interface HarnessOptions {
   clustersInYaml?: boolean;
   /** A Redis of the test's own instead of the stack's (redisDb is then ignored). */
   redisUrl?: string;
+  /** More environment, e.g. REDIS_SENTINELS. */
+  env?: Record<string, string>;
 }
 
 export function harnessRedisUrl(stack: LocalStackDescription, db: number): string {
@@ -58,6 +60,7 @@ export async function startHarnessWarren(options: HarnessOptions): Promise<Warre
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_API_URL: options.fake.apiUrl,
       WARREN_CONFIG: join(dir, 'warren.yaml'),
+      ...options.env,
     },
   });
   return startWarren(config, { logger: scanningLogger() });
