@@ -1,0 +1,96 @@
+/**
+ * The whole cluster stopped and started again, in the right order (the last node to stop starts first), under a
+ * running warren with the tap and the sweeps on. warren needs no restart: while the cluster is down /readyz says so;
+ * afterwards the tap reconnects and re-binds by itself and delivers the next error, and sweeps succeed again.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { notification } from '../../src/demo/oslo-notifications.js';
+import { attachLocalStack } from '../../src/devstack/index.js';
+import type { Warren } from '../../src/warren.js';
+import { restoreCluster } from '../support/cluster-health.js';
+import { FakeSlack } from '../support/fake-slack.js';
+import { OsloPublisher } from '../support/oslo-publisher.js';
+import { waitUntil } from '../support/wait-until.js';
+import { counterSum, flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
+
+const REDIS_DB = 2;
+const YAML = `
+slack:
+  alertChannel: C0ALERTS
+  channelInterval: 0ms
+tap:
+  exchangeRetry: 300ms
+  updateInterval: 300ms
+  bindings:
+    - {exchange: nova, routingKeys: [notifications.error]}
+health:
+  interval: 1s
+`;
+
+describe('the whole cluster stopped and started again', () => {
+  const desc = inject('stack');
+  const stack = attachLocalStack(desc);
+  let fake: FakeSlack;
+  let warren: Warren;
+
+  const readyz = async () => (await fetch(`http://127.0.0.1:${warren.httpPort}/readyz`)).status;
+  const bound = () => warren.tap?.status()[0]?.bindings.every((b) => b.state === 'bound') === true;
+
+  beforeAll(async () => {
+    await restoreCluster(desc, stack);
+    await flushHarnessRedis(desc, REDIS_DB);
+    fake = await FakeSlack.start();
+    const publisher = await OsloPublisher.connect(desc.nodes[0]?.amqpUrl as string);
+    await publisher.declareExchange('nova');
+    await publisher.close();
+    warren = await startHarnessWarren({ stack: desc, fake, yaml: YAML, redisDb: REDIS_DB });
+    await waitUntil(bound, 'the tap to bind', 30_000);
+  });
+
+  afterAll(async () => {
+    await warren?.stop();
+    await fake?.stop();
+  });
+
+  it('reconnects by itself: readiness, tap and sweeps come back without restarting warren', async () => {
+    const names = desc.nodes.map((n) => n.name);
+    try {
+      for (const name of [...names].reverse()) {
+        expect((await stack.rabbitmqctl(name, ['stop_app'], { timeoutMs: 120_000 })).code).toBe(0);
+      }
+      await waitUntil(async () => (await readyz()) === 503, '/readyz to report the cluster down', 30_000);
+      expect(warren.tap?.status()[0]?.connected).toBe(false);
+
+      // The last node to stop goes first: it has the newest state and waits for nobody.
+      for (const name of names) {
+        expect((await stack.rabbitmqctl(name, ['start_app'], { timeoutMs: 180_000 })).code).toBe(0);
+      }
+      await waitUntil(async () => (await readyz()) === 200, '/readyz to report ready again', 120_000);
+      await waitUntil(() => warren.tap?.status()[0]?.connected, 'the tap to reconnect', 120_000);
+
+      // oslo's exchanges are not durable: the restart removed `nova`, and the tap waits for it. The next publish
+      // of a nova service declares it again, as here.
+      const host = `restart-${randomUUID().slice(0, 6)}`;
+      const publisher = await OsloPublisher.connect(desc.nodes[0]?.amqpUrl as string);
+      await publisher.declareExchange('nova');
+      await waitUntil(bound, 'the tap to bind the exchange again', 60_000).catch((error: Error) => {
+        throw new Error(`${error.message}; tap status: ${JSON.stringify(warren.tap?.status())}`);
+      });
+      const wire = notification('nova.instance.create.error', host, 2);
+      await publisher.publishRaw(wire.exchange, wire.routingKey, wire.body);
+      await publisher.confirm();
+      await publisher.close();
+      await fake.waitForCall('chat.postMessage', (c) => String(c.params.text).includes(host), 60_000);
+
+      const sweeps = await counterSum(warren, 'warren_health_sweeps_total', { outcome: 'ok' });
+      await waitUntil(
+        async () => (await counterSum(warren, 'warren_health_sweeps_total', { outcome: 'ok' })) >= sweeps + 2,
+        'sweeps to succeed again',
+        90_000,
+      );
+    } finally {
+      await restoreCluster(desc, stack);
+    }
+  }, 600_000);
+});
