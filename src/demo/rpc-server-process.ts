@@ -7,12 +7,14 @@
  *   30 min, as `rabbit_transient_queues_ttl` sets it),
  * one connection named `<service>:<pid>:<uuid>` like oslo's, consumes all three, and answers calls (messages
  * with `reply_to`) on the default exchange. It prints the fanout queue's name on its first line, then waits.
- * Usage: rpc-server-process.ts <amqp url> <topic> [host] [service] [control exchange]
+ * With `fanout-only` as sixth argument it lays out only the fanout queue (what the zombie tests need, leaving no
+ * other queue behind on a shared cluster).
+ * Usage: rpc-server-process.ts <amqp url> <topic> [host] [service] [control exchange] [full|fanout-only]
  */
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 
-const [url, topic, host = 'host-1', service = topic, exchange = 'openstack'] = process.argv.slice(2);
+const [url, topic, host = 'host-1', service = topic, exchange = 'openstack', layout = 'full'] = process.argv.slice(2);
 if (!url || !topic) {
   process.stderr.write('usage: rpc-server-process.ts <amqp url> <topic> [host] [service] [control exchange]\n');
   process.exit(64);
@@ -27,11 +29,15 @@ const channel = await connection.createChannel();
 await channel.assertExchange(exchange, 'topic', { durable: false });
 const fanout = `${topic}_fanout`;
 await channel.assertExchange(fanout, 'fanout', { durable: false, autoDelete: true });
-const queues = [
-  { name: topic, key: topic, source: exchange },
-  { name: `${topic}.${host}`, key: `${topic}.${host}`, source: exchange },
-  { name: `${fanout}_${randomUUID().replace(/-/g, '')}`, key: '', source: fanout },
-];
+const fanoutQueue = { name: `${fanout}_${randomUUID().replace(/-/g, '')}`, key: '', source: fanout };
+const queues =
+  layout === 'fanout-only'
+    ? [fanoutQueue]
+    : [
+        { name: topic, key: topic, source: exchange },
+        { name: `${topic}.${host}`, key: `${topic}.${host}`, source: exchange },
+        fanoutQueue,
+      ];
 for (const { name, key, source } of queues) {
   await channel.assertQueue(name, { durable: false, autoDelete: false, arguments: { 'x-expires': 1_800_000 } });
   await channel.bindQueue(name, source, key);
@@ -46,6 +52,6 @@ for (const { name, key, source } of queues) {
     channel.ack(message);
   });
 }
-process.stdout.write(`${queues[2]?.name}\n`);
+process.stdout.write(`${fanoutQueue.name}\n`);
 // Stays up until killed.
 setInterval(() => undefined, 60_000);

@@ -17,6 +17,8 @@ export interface RpcServerOptions {
   service?: string;
   /** oslo's control exchange: `nova`, `neutron`, `openstack` (the default, used by cinder). */
   exchange?: string;
+  /** `full` (default): `<topic>`, `<topic>.<host>` and the fanout queue; `fanout-only`: the fanout queue alone. */
+  layout?: 'full' | 'fanout-only';
 }
 
 export async function startRpcServer(
@@ -24,10 +26,10 @@ export async function startRpcServer(
   topic: string,
   options: RpcServerOptions = {},
 ): Promise<{ child: ChildProcess; queue: string }> {
-  const { host = 'host-1', service = topic, exchange = 'openstack' } = options;
+  const { host = 'host-1', service = topic, exchange = 'openstack', layout = 'full' } = options;
   // From the TypeScript sources (tests, `npm run demo`) tsx loads it; built (the image) it is plain JavaScript.
   const loader = SCRIPT.endsWith('.ts') ? ['--import', 'tsx'] : [];
-  const child = spawn(process.execPath, [...loader, SCRIPT, amqpUrl, topic, host, service, exchange], {
+  const child = spawn(process.execPath, [...loader, SCRIPT, amqpUrl, topic, host, service, exchange, layout], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {

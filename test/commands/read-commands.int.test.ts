@@ -177,7 +177,8 @@ describe('read-only listings on the real cluster', () => {
         ),
       ),
     ]);
-    const none = await ask(`consumers ${backlog}`);
+    // The management API counts the backlog's messages a few seconds late.
+    const none = { text: await askUntil(`consumers ${backlog}`, (t) => t.includes('30 ready'), 'the backlog counted') };
     expect(none.text).toBe(`*No consumers* of \`${backlog}\` (vhost \`/\`) on \`default\` · 30 ready, 0 unacked`);
     const unknown = await ask(`consumers ${prefix}-nope --vhost /`);
     expect(unknown.response_type).toBe('ephemeral');

@@ -115,7 +115,7 @@ describe('health checks against real faults', () => {
     const topic = `warren-test-compute-${randomUUID().slice(0, 6)}`;
     const servers: ChildProcess[] = [];
     const startServer = async () => {
-      const server = await startRpcServer(desc.nodes[0]?.amqpUrl as string, topic);
+      const server = await startRpcServer(desc.nodes[0]?.amqpUrl as string, topic, { layout: 'fanout-only' });
       servers.push(server.child);
       return server;
     };

@@ -59,7 +59,7 @@ describe('remediation workflows through Slack', () => {
   const management = () => stackManagement(desc);
 
   async function startServer(topic: string): Promise<{ child: ChildProcess; queue: string }> {
-    const server = await startRpcServer(desc.nodes[0]?.amqpUrl as string, topic);
+    const server = await startRpcServer(desc.nodes[0]?.amqpUrl as string, topic, { layout: 'fanout-only' });
     servers.push(server.child);
     return server;
   }
