@@ -55,5 +55,5 @@ describe('docker-compose.yml', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     expect(out).toBe('');
-  });
+  }, 30_000);
 });
