@@ -9,6 +9,7 @@ import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { allocatePorts } from '../../src/devstack/index.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -51,7 +52,7 @@ describe('the image runtime (production dependencies, built code, non-root)', ()
   });
 
   it('starts as nobody, answers /healthz, and passes the HEALTHCHECK', async () => {
-    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    const [port] = (await allocatePorts(1)) as [number];
     const env = {
       PATH: process.env.PATH ?? '',
       NODE_ENV: 'production',

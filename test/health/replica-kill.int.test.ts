@@ -5,11 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { allocatePorts } from '../../src/devstack/index.js';
 import type { Warren } from '../../src/warren.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { type CliRun, runCli } from '../support/run-cli.js';
@@ -37,15 +37,6 @@ health:
   thresholds:
     backlogMessages: 50
 `;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The sum of a counter in a warren process's /metrics. */
 async function remoteCounter(port: number, name: string): Promise<number> {
@@ -84,7 +75,7 @@ describe('one of two replicas killed', () => {
   });
 
   it('leaves the survivor sweeping every interval and posting the next alert once', async () => {
-    const port = await freePort();
+    const port = (await allocatePorts(1))[0] as number;
     doomed = runCli(['start'], {
       ...stackEnv(stack),
       REDIS_URL: harnessRedisUrl(stack, REDIS_DB),

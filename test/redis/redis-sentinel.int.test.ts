@@ -5,12 +5,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { allocatePorts } from '../../src/devstack/index.js';
 import type { Warren } from '../../src/warren.js';
+import { redisAnswers } from '../support/aof-redis.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { waitUntil } from '../support/wait-until.js';
 import { slash, startHarnessWarren } from '../support/warren-harness.js';
@@ -18,27 +19,7 @@ import { slash, startHarnessWarren } from '../support/warren-harness.js';
 const MASTER_NAME = 'warren-test-master';
 const OPERATOR = 'U0OPERATOR';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function answers(port: number): Promise<boolean> {
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
+const answers = (port: number) => redisAnswers(`redis://127.0.0.1:${port}`);
 
 describe('Redis through Sentinel', () => {
   const stack = inject('stack');
@@ -56,9 +37,7 @@ describe('Redis through Sentinel', () => {
   };
 
   beforeAll(async () => {
-    ports.master = await freePort();
-    ports.replica = await freePort();
-    ports.sentinel = await freePort();
+    [ports.master, ports.replica, ports.sentinel] = (await allocatePorts(3)) as [number, number, number];
     const common = ['--bind', '127.0.0.1', '--save', '', '--dir', dir];
     master = redisServer(['--port', String(ports.master), ...common]);
     redisServer(['--port', String(ports.replica), ...common, '--replicaof', '127.0.0.1', String(ports.master)]);

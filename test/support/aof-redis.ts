@@ -5,21 +5,24 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { allocatePorts } from '../../src/devstack/index.js';
 import { waitUntil } from './wait-until.js';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+/** True when the Redis at `url` answers PING with its data loaded (while it replays its AOF it answers LOADING). */
+export async function redisAnswers(url: string): Promise<boolean> {
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
 }
 
 export interface AofRedis {
@@ -34,38 +37,20 @@ export interface AofRedis {
 
 export async function startAofRedis(): Promise<AofRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'warren-aof-redis-'));
-  const port = await freePort();
+  const port = (await allocatePorts(1))[0] as number;
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
 
   const start = async () => {
     child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'].concat([
-        '--appendfsync',
-        'always',
-        '--maxmemory-policy',
-        'noeviction',
-      ]),
+      [
+        ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''],
+        ...['--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'],
+      ],
       { stdio: 'ignore' },
     );
-    await waitUntil(
-      async () => {
-        const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-        probe.on('error', () => undefined);
-        try {
-          await probe.connect();
-          // While it replays the AOF, Redis answers LOADING: wait for the data.
-          return (await probe.ping()) === 'PONG';
-        } catch {
-          return false;
-        } finally {
-          probe.disconnect();
-        }
-      },
-      'the AOF Redis to answer',
-      20_000,
-    );
+    await waitUntil(() => redisAnswers(url), 'the AOF Redis to answer', 20_000);
   };
   const kill = async () => {
     const running = child;
