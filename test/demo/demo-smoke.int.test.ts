@@ -41,23 +41,33 @@ function expectNothingLeft(stderr: string, rpcServersBefore: Set<number>): void 
   expect(left).toEqual([]);
 }
 
+/** The demo as `npm run demo` starts it, without Slack credentials, with its output collected. */
+function startDemo(args: string[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo/main.ts', ...args], {
+    cwd: root,
+    env: { ...process.env, SLACK_BOT_TOKEN: '', SLACK_SIGNING_SECRET: '', SLACK_APP_TOKEN: '', REDIS_URL: '' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const output = { stdout: '', stderr: '' };
+  child.stdout.on('data', (chunk: Buffer) => {
+    output.stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output.stderr += chunk.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.once('exit', (code, signal) => done({ code, signal })),
+  );
+  return { child, output, exited };
+}
+
 describe('npm run demo -- --script smoke', () => {
   it('runs the zombie loop unattended, exits 0 and leaves nothing behind', async () => {
     const rpcServersBefore = rpcServers();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo/main.ts', '--script', 'smoke'], {
-      cwd: root,
-      env: { ...process.env, SLACK_BOT_TOKEN: '', SLACK_SIGNING_SECRET: '', SLACK_APP_TOKEN: '', REDIS_URL: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const code = await new Promise<number | null>((done) => child.once('exit', (c) => done(c)));
+    const demo = startDemo(['--script', 'smoke']);
+    demo.child.stdin.end();
+    const { code } = await demo.exited;
+    const { stdout, stderr } = demo.output;
     const output = `${stdout}\n${stderr}`;
     expect(code, output.slice(-4_000)).toBe(0);
 
@@ -82,34 +92,23 @@ describe('npm run demo -- --script smoke', () => {
 
   it('takes faults at the console, and Ctrl-C (SIGINT) stops everything, leaving nothing behind', async () => {
     const rpcServersBefore = rpcServers();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo/main.ts'], {
-      cwd: root,
-      env: { ...process.env, SLACK_BOT_TOKEN: '', SLACK_SIGNING_SECRET: '', SLACK_APP_TOKEN: '', REDIS_URL: '' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
-      child.once('exit', (code, signal) => done({ code, signal })),
-    );
+    const { child, output, exited } = startDemo([]);
     try {
-      await waitUntil(() => stdout.includes('warren console'), 'the demo console', 180_000);
+      await waitUntil(() => output.stdout.includes('warren console'), 'the demo console', 180_000);
       child.stdin.write('/fault channel-leak\n');
-      await waitUntil(() => /fault channel-leak: .*150 channels/.test(stdout), 'the fault to be injected', 60_000);
+      await waitUntil(
+        () => /fault channel-leak: .*150 channels/.test(output.stdout),
+        'the fault to be injected',
+        60_000,
+      );
       child.stdin.write('/rabbit connections --by service\n');
-      await waitUntil(() => stdout.includes('neutron-openvswitch-agent'), 'the leaking service listed', 60_000);
+      await waitUntil(() => output.stdout.includes('neutron-openvswitch-agent'), 'the leaking service listed', 60_000);
     } finally {
       child.kill('SIGINT');
     }
     const { code, signal } = await exited;
-    expect(code === 0 || signal === 'SIGINT', `${code} ${signal}\n${stderr.slice(-2_000)}`).toBe(true);
-    expect(stderr).toContain('stopped; nothing left behind');
-    expectNothingLeft(stderr, rpcServersBefore);
+    expect(code === 0 || signal === 'SIGINT', `${code} ${signal}\n${output.stderr.slice(-2_000)}`).toBe(true);
+    expect(output.stderr).toContain('stopped; nothing left behind');
+    expectNothingLeft(output.stderr, rpcServersBefore);
   }, 300_000);
 });
