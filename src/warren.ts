@@ -23,6 +23,7 @@ import { HealthMonitor } from './health/health-monitor.js';
 import { SweepScheduler } from './health/sweep-scheduler.js';
 import { healthRoutes, type ReadinessProbe } from './http/health-routes.js';
 import { startStandaloneServer } from './http/standalone-server.js';
+import { LogThrottle } from './log-throttle.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type WarrenMetrics } from './metrics.js';
 import { connectRedis, type RedisTarget } from './redis/redis-connection.js';
@@ -131,11 +132,10 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       enableOfflineQueue: false,
       enableAutoPipelining: true,
     });
-    let lastRedisError = 0;
+    // ioredis retries forever and emits on every attempt; one line per 30 s is enough to say Redis is down.
+    const redisErrors = new LogThrottle(30_000);
     redis.on('error', (error) => {
-      // ioredis retries forever and emits on every attempt; one line per 30 s is enough to say Redis is down.
-      if (Date.now() - lastRedisError > 30_000) logger.warn({ err: error }, 'redis unavailable');
-      lastRedisError = Date.now();
+      redisErrors.pass('redis', (held) => logger.warn({ err: error, held }, 'redis unavailable'));
     });
     // Commands and clicks that arrive before Redis is ready would fail (no offline queue, on purpose: no unbounded
     // buffering while Redis is down), so the front ends open only once it is, or after REDIS_READY_WAIT_MS at worst:

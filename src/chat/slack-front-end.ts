@@ -7,6 +7,7 @@ import type { Server } from 'node:http';
 import { App, HTTPReceiver, LogLevel, type Logger as SlackLogger } from '@slack/bolt';
 import type { WarrenConfig } from '../config/schema.js';
 import type { Route } from '../http/health-routes.js';
+import { LogThrottle } from '../log-throttle.js';
 import type { Logger } from '../logger.js';
 import type { ActionInvocation, ChatMessage, ChatPort, ChatReply, Invocation, PostedMessage } from './chat-message.js';
 import { scrubMessage } from './scrub-message.js';
@@ -68,18 +69,12 @@ export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<Slack
   let receiver: HTTPReceiver | undefined;
   let app: App;
   // One log line per minute at most for malformed requests: a flood of them must not flood the log too.
-  let lastMalformedLog = 0;
-  let malformedSinceLog = 0;
+  const malformedLog = new LogThrottle(60_000);
   const malformed = {
     note(error: unknown) {
-      malformedSinceLog++;
-      if (Date.now() - lastMalformedLog < 60_000) return;
-      logger.warn(
-        { err: error, count: malformedSinceLog },
-        'refused malformed Slack requests (signed, but unreadable)',
+      malformedLog.pass('malformed', (held) =>
+        logger.warn({ err: error, count: held + 1 }, 'refused malformed Slack requests (signed, but unreadable)'),
       );
-      lastMalformedLog = Date.now();
-      malformedSinceLog = 0;
     },
   };
   if (slack.mode === 'socket') {

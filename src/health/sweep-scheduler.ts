@@ -6,6 +6,7 @@
  */
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { LogThrottle } from '../log-throttle.js';
 import type { Logger } from '../logger.js';
 import { connectRedis, type RedisTarget } from '../redis/redis-connection.js';
 
@@ -54,11 +55,14 @@ export class SweepScheduler {
     });
     // While Redis is down both emit an error on every reconnection attempt: one line per 30 s says enough (and an
     // unheard 'error' from the queue would go to the console unformatted).
-    let lastError = 0;
+    const errors = new LogThrottle(30_000);
     const onError = (source: string) => (error: Error) => {
-      if (Date.now() - lastError < 30_000) return;
-      lastError = Date.now();
-      options.logger.warn({ err: error, source }, 'health scheduler cannot reach Redis; sweeps resume when it is back');
+      errors.pass('redis', (held) =>
+        options.logger.warn(
+          { err: error, source, held },
+          'health scheduler cannot reach Redis; sweeps resume when it is back',
+        ),
+      );
     };
     this.worker.on('error', onError('worker'));
     this.queue.on('error', onError('queue'));

@@ -4,6 +4,8 @@
  * it is never thrown, so the consumer always acks and a poison message can never block the queue. This runs for
  * every event of the INFO stream, so what needs no I/O is settled synchronously.
  */
+
+import { LogThrottle } from '../log-throttle.js';
 import type { Logger } from '../logger.js';
 import type { AlertGrouper } from './alert-grouper.js';
 import { decodeNotification, type InvalidReason, type OsloNotification } from './notification-envelope.js';
@@ -53,13 +55,14 @@ class DeliveryEvent implements TapEvent {
 
 export class TapPipeline {
   readonly counters: TapCounters = { received: 0, invalid: 0 };
-  private readonly lastSampleLog = new Map<string, number>();
+  private readonly sampleLog: LogThrottle;
   /** Outcomes counted since the metric was last read; added to it when it is read (see beforeEventsRead). */
   private readonly uncounted = new Map<DeliveryOutcome, number>();
   private readonly now: () => number;
 
   constructor(private readonly options: TapPipelineOptions) {
     this.now = options.now ?? Date.now;
+    this.sampleLog = new LogThrottle(60_000, this.now);
     options.metrics.beforeEventsRead(() => this.flushCounts());
   }
 
@@ -104,7 +107,7 @@ export class TapPipeline {
     if (outcome.kind === 'drop') return 'dropped';
     if (outcome.kind === 'unrouted') return 'unrouted';
     if (outcome.kind === 'no_channel') {
-      this.logOnce(`no_channel:${outcome.route}`, () =>
+      this.sampleLog.pass(`no_channel:${outcome.route}`, () =>
         this.options.logger.warn(
           { route: outcome.route },
           'tap route matched but names no channel and slack.alertChannel is not set; event not posted',
@@ -125,19 +128,11 @@ export class TapPipeline {
   private invalid(reason: InvalidReason, detail: string, exchange: string, routingKey: string): void {
     this.counters.invalid++;
     this.options.metrics.invalid.inc({ cluster: this.options.cluster, reason });
-    this.logOnce(`invalid:${reason}`, () =>
+    this.sampleLog.pass(`invalid:${reason}`, () =>
       this.options.logger.warn(
         { cluster: this.options.cluster, reason, detail, exchange, routingKey },
         'invalid notification acked and counted (one sample per reason per minute)',
       ),
     );
-  }
-
-  private logOnce(key: string, log: () => void): void {
-    const last = this.lastSampleLog.get(key) ?? 0;
-    if (this.now() - last >= 60_000) {
-      this.lastSampleLog.set(key, this.now());
-      log();
-    }
   }
 }
