@@ -123,6 +123,25 @@ describe('FakeSlack with the real WebClient', () => {
     expect(fake.callsTo('chat.postMessage')).toHaveLength(1);
   });
 
+  it('hold keeps the caller waiting in one matching call until released, letting others through', async () => {
+    const held = fake.hold('chat.postMessage', (c) => c.params.text === 'wait');
+    let answered = false;
+    const waiting = client()
+      .chat.postMessage({ channel: 'C1', text: 'wait' })
+      .then((res) => {
+        answered = true;
+        return res;
+      });
+    await expect(held.reached).resolves.toMatchObject({ params: { text: 'wait' } });
+    await client().chat.postMessage({ channel: 'C1', text: 'passes' });
+    await client().chat.postMessage({ channel: 'C1', text: 'wait' });
+    expect(answered).toBe(false);
+    expect(fake.callsTo('chat.postMessage').map((c) => c.params.text)).toEqual(['passes', 'wait']);
+    held.release();
+    await expect(waiting).resolves.toMatchObject({ ok: true });
+    expect(fake.callsTo('chat.postMessage').map((c) => c.params.text)).toEqual(['passes', 'wait', 'wait']);
+  });
+
   it('answers 400 to malformed bodies and keeps serving', async () => {
     const bad = await fetch(`${fake.apiUrl}chat.postMessage`, {
       method: 'POST',

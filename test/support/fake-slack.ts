@@ -81,6 +81,23 @@ interface PendingFailure {
   remaining: number;
 }
 
+interface Hold {
+  method: string;
+  predicate: (c: RecordedCall) => boolean;
+  /** A hold catches one call: later ones pass. */
+  caught: boolean;
+  reached: (call: RecordedCall) => void;
+  released: Promise<void>;
+  release: () => void;
+}
+
+/** A call held unanswered: the client waits inside it until `release()`. */
+export interface HeldCall {
+  /** Resolves with the call once it has arrived and is being held. */
+  reached: Promise<RecordedCall>;
+  release(): void;
+}
+
 export class FakeSlack {
   readonly baseUrl: string;
   readonly apiUrl: string;
@@ -91,6 +108,7 @@ export class FakeSlack {
   private readonly failures = new Map<string, PendingFailure[]>();
   private readonly responseFailures: PendingFailure[] = [];
   private readonly handlers = new Map<string, MethodHandler>();
+  private readonly holds = new Set<Hold>();
   private readonly usergroups = new Map<string, string[]>();
   private readonly waiters = new Set<(err: Error) => void>();
   private seq = 0;
@@ -176,6 +194,30 @@ export class FakeSlack {
     else this.handlers.delete(method);
   }
 
+  /**
+   * Holds the answer to the next call to `method` that matches, so the code under test stays blocked in that call
+   * (say, between two steps of a run) until `release()`. The call is recorded once it is answered.
+   */
+  hold(method: string, predicate: (c: RecordedCall) => boolean): HeldCall {
+    let reached!: (call: RecordedCall) => void;
+    let release!: () => void;
+    const arrived = new Promise<RecordedCall>((resolve) => {
+      reached = resolve;
+    });
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const hold: Hold = { method, predicate, caught: false, reached, released, release };
+    this.holds.add(hold);
+    return {
+      reached: arrived,
+      release: () => {
+        this.holds.delete(hold);
+        release();
+      },
+    };
+  }
+
   setUsergroup(id: string, users: string[]): void {
     this.usergroups.set(id, [...users]);
   }
@@ -192,6 +234,7 @@ export class FakeSlack {
   }
 
   async stop(): Promise<void> {
+    for (const hold of [...this.holds]) hold.release();
     for (const reject of [...this.waiters]) reject(new Error('FakeSlack stopped while a waitFor* was pending'));
     await new Promise<void>((resolve, reject) => {
       this.server.close((err) => (err ? reject(err) : resolve()));
@@ -280,9 +323,16 @@ export class FakeSlack {
     const tokenParam = typeof params.token === 'string' ? params.token : undefined;
     delete params.token;
 
-    const call: RecordedCall = { method, params, status: 200, at: Date.now(), seq: ++this.seq };
+    const call: RecordedCall = { method, params, status: 200, at: Date.now(), seq: 0 };
     const token = bearer ?? tokenParam;
     if (token !== undefined) call.token = token;
+    const hold = [...this.holds].find((h) => !h.caught && h.method === method && safeTest(h.predicate, call));
+    if (hold) {
+      hold.caught = true;
+      hold.reached(call);
+      await hold.released;
+    }
+    call.seq = ++this.seq;
 
     const failure = takeFailure(this.failures.get(method));
     let status = 200;
