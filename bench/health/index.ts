@@ -15,7 +15,6 @@
  *   npm run bench -- health          (BENCH_QUEUES=1000,5000 and BENCH_RUNS=1 for a quick run)
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -28,6 +27,7 @@ import { HealthMonitor } from '../../src/health/health-monitor.js';
 import { QUEUE_COLUMNS } from '../../src/health/snapshot-fetcher.js';
 import { createLogger } from '../../src/logger.js';
 import { ManagementClient } from '../../src/management/management-client.js';
+import { cpuSeconds } from '../support/process-cpu.js';
 import type { LoadReply, LoadRequest } from './load.js';
 
 const SIZES = (process.env.BENCH_QUEUES ?? '1000,10000,30000').split(',').map(Number);
@@ -125,20 +125,6 @@ async function waitForTotals(
   }
 }
 
-/** CPU seconds used so far by the stack's RabbitMQ nodes, from /proc (the devstack runs on Linux, 100 ticks/s). */
-function brokerCpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // a node that is gone uses no CPU
-    }
-  }
-  return ticks / 100;
-}
-
 /**
  * Waits until the broker is back to its background work (stats collection) before a measurement: growing the
  * cluster, and the CLI waking all 30,000 queue processes (which then hibernate one by one), keep the nodes busy
@@ -150,7 +136,7 @@ async function settle(pids: number[]): Promise<{ seconds: number; cores: number 
   const samples: { at: number; cpu: number }[] = [];
   for (;;) {
     const at = performance.now();
-    samples.push({ at, cpu: brokerCpuSeconds(pids) });
+    samples.push({ at, cpu: cpuSeconds(pids) });
     while (samples.length > 1 && at - (samples[1] as { at: number }).at >= SETTLE_WINDOW_MS) samples.shift();
     const first = samples[0] as { at: number; cpu: number };
     if (at - first.at >= SETTLE_WINDOW_MS) {
