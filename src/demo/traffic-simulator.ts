@@ -40,12 +40,13 @@ export const DEMO_SERVERS: readonly RpcServerSpec[] = [
   { topic: 'cinder-volume', host: 'stor-01', service: 'cinder-volume', exchange: 'openstack' },
 ];
 
-const INFO_KINDS: NotificationKind[] = [
+/** What the simulator publishes, by priority: the kinds of oslo-notifications.ts, spread over the exchanges. */
+export const INFO_KINDS: readonly NotificationKind[] = [
   'nova.instance.create.end',
   'neutron.port.create.end',
   'nova.versioned.service.update',
 ];
-const ERROR_KINDS: NotificationKind[] = [
+export const ERROR_KINDS: readonly NotificationKind[] = [
   'nova.instance.create.error',
   'nova.versioned.instance.create.error',
   'cinder.volume.attach.error',
