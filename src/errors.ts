@@ -17,6 +17,7 @@ export enum ErrorCode {
   RunRefusedError = 'warren_run_refused',
   NodeControlError = 'warren_node_control',
   RemediationCredentialsError = 'warren_remediation_credentials',
+  MalformedSlackRequestError = 'warren_malformed_slack_request',
   UnknownError = 'warren_unknown_error',
 }
 
@@ -157,5 +158,15 @@ export class RemediationCredentialsError extends WarrenError {
       `cluster ${cluster} has no remediation credentials (clusters[].remediationUser and remediationPassword): ` +
         'warren changes nothing with its read-only management user',
     );
+  }
+}
+
+/**
+ * A correctly signed request to /slack/events whose body is not what Slack sends (a `payload` that is not a JSON
+ * object, a field given twice, a body that is not JSON). The message names the problem, never the body.
+ */
+export class MalformedSlackRequestError extends WarrenError {
+  constructor(reason: string) {
+    super(ErrorCode.MalformedSlackRequestError, reason);
   }
 }

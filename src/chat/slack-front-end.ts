@@ -3,8 +3,15 @@
  * signature and serves warren's own routes beside it) or in Socket Mode. It translates slash commands into
  * `Invocation`s for the router and exposes Slack's Web API as a `ChatPort`. Nothing above this file imports Bolt.
  */
-import type { Server } from 'node:http';
-import { App, HTTPReceiver, LogLevel, type Logger as SlackLogger } from '@slack/bolt';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import {
+  App,
+  HTTPModuleFunctions,
+  HTTPReceiver,
+  isRawBodyError,
+  LogLevel,
+  type Logger as SlackLogger,
+} from '@slack/bolt';
 import type { WarrenConfig } from '../config/schema.js';
 import type { Route } from '../http/health-routes.js';
 import { LogThrottle } from '../log-throttle.js';
@@ -12,6 +19,7 @@ import type { Logger } from '../logger.js';
 import type { ActionInvocation, ChatMessage, ChatPort, ChatReply, Invocation, PostedMessage } from './chat-message.js';
 import { scrubMessage } from './scrub-message.js';
 import { fitToSlack } from './slack-limits.js';
+import { slackBodyProblem } from './slack-request-body.js';
 import { slackUserGroups } from './slack-user-groups.js';
 
 export interface SlackFrontEndDeps {
@@ -59,6 +67,41 @@ function replyPayload(reply: ChatReply) {
 /** Largest request body accepted on /slack/events. */
 export const SLACK_BODY_LIMIT = 1024 * 1024;
 
+const SLACK_EVENTS_PATH = '/slack/events';
+
+/**
+ * Reads and verifies a request to /slack/events the way Bolt does, then refuses (400, with the reason) a signed body
+ * Bolt could not read without throwing outside any handler. True when it answered; false hands the request to Bolt,
+ * which finds the body already read (and answers 401 itself to a bad signature, after verifying it again).
+ */
+async function refusedBeforeBolt(
+  req: IncomingMessage,
+  res: ServerResponse,
+  signingSecret: string,
+  note: (error: unknown) => void,
+): Promise<boolean> {
+  let rawBody: Buffer;
+  try {
+    ({ rawBody } = await HTTPModuleFunctions.parseAndVerifyHTTPRequest(
+      { signingSecret, bodyLimit: SLACK_BODY_LIMIT },
+      req,
+    ));
+  } catch (error) {
+    // Unread (too large, aborted): Bolt cannot read it a second time, so answer here with raw-body's status (413 …).
+    if (isRawBodyError(error)) {
+      HTTPModuleFunctions.buildNoBodyResponse(res, (error as { statusCode: number }).statusCode);
+      return true;
+    }
+    return false;
+  }
+  const problem = slackBodyProblem(req.headers['content-type'], rawBody.toString());
+  if (!problem) return false;
+  note(problem);
+  res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
+  res.end(problem.message);
+  return true;
+}
+
 export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<SlackFrontEnd> {
   const { config, logger } = deps;
   const slack = config.slack;
@@ -89,7 +132,7 @@ export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<Slack
   } else {
     receiver = new HTTPReceiver({
       signingSecret: slack.signingSecret as string,
-      endpoints: '/slack/events',
+      endpoints: SLACK_EVENTS_PATH,
       customRoutes: deps.routes,
       logger: log,
       // Slack's own requests stay far below this (a block_actions payload carries at most one message's blocks);
@@ -114,6 +157,24 @@ export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<Slack
         }
       },
     });
+    // Bolt's server calls `receiver.requestListener` for every request; /slack/events goes through
+    // refusedBeforeBolt first, everything else (health routes, 404s) straight to Bolt, synchronously as before.
+    const boltListener = receiver.requestListener;
+    const signingSecret = slack.signingSecret as string;
+    receiver.requestListener = (req, res) => {
+      if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://localhost').pathname !== SLACK_EVENTS_PATH) {
+        return boltListener(req, res);
+      }
+      refusedBeforeBolt(req, res, signingSecret, malformed.note).then(
+        (refused) => {
+          if (!refused) boltListener(req, res);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'reading a Slack request failed');
+          if (!res.headersSent) HTTPModuleFunctions.buildNoBodyResponse(res, 500);
+        },
+      );
+    };
     // No conversation store: warren keeps its state in Redis, and Bolt's in-memory one costs work before every ack.
     app = new App({ token: slack.botToken, receiver, logger: log, clientOptions, convoStore: false });
   }
