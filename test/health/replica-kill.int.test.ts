@@ -9,20 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { allocatePorts } from '../../src/devstack/index.js';
 import type { Warren } from '../../src/warren.js';
 import { FakeSlack } from '../support/fake-slack.js';
-import { type CliRun, runCli } from '../support/run-cli.js';
-import { stackEnv } from '../support/stack-env.js';
+import type { CliRun } from '../support/run-cli.js';
 import { waitUntil } from '../support/wait-until.js';
-import {
-  counterSum,
-  flushHarnessRedis,
-  HARNESS_BOT_TOKEN,
-  harnessRedisUrl,
-  SIGNING_SECRET,
-  startHarnessWarren,
-} from '../support/warren-harness.js';
+import { counterSum, flushHarnessRedis, spawnHarnessWarren, startHarnessWarren } from '../support/warren-harness.js';
 
 const REDIS_DB = 14;
 const YAML = `
@@ -75,17 +66,9 @@ describe('one of two replicas killed', () => {
   });
 
   it('leaves the survivor sweeping every interval and posting the next alert once', async () => {
-    const port = (await allocatePorts(1))[0] as number;
-    doomed = runCli(['start'], {
-      ...stackEnv(stack),
-      REDIS_URL: harnessRedisUrl(stack, REDIS_DB),
-      WARREN_CONFIG: join(dir, 'warren.yaml'),
-      PORT: String(port),
-      SLACK_BOT_TOKEN: HARNESS_BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_API_URL: fake.apiUrl,
-      LOG_LEVEL: 'silent',
-    });
+    const spawned = await spawnHarnessWarren({ stack, fake, configPath: join(dir, 'warren.yaml'), redisDb: REDIS_DB });
+    doomed = spawned.cli;
+    const port = spawned.httpPort;
     // Both share the sweeps: the separate process has done some before it dies.
     await waitUntil(
       async () => (await remoteCounter(port, 'warren_health_sweeps_total').catch(() => 0)) >= 2,

@@ -10,12 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config/load.js';
-import type { LocalStackDescription } from '../../src/devstack/index.js';
+import { allocatePorts, type LocalStackDescription } from '../../src/devstack/index.js';
 import { startWarren, type Warren } from '../../src/warren.js';
 import type { FakeSlack } from './fake-slack.js';
+import { type CliRun, runCli } from './run-cli.js';
 import { scanningLogger } from './secret-scan.js';
 import { blockActionsPayload, interactionBody, postToBolt, slashCommandBody } from './slack-signing.js';
 import { stackEnv } from './stack-env.js';
+import { waitUntil } from './wait-until.js';
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789';
 export const HARNESS_BOT_TOKEN = 'xoxb-test-token-0123456789';
@@ -66,13 +68,79 @@ export async function startHarnessWarren(options: HarnessOptions): Promise<Warre
   return startWarren(config, { logger: scanningLogger() });
 }
 
-export function eventsUrl(warren: Warren): string {
+/** A config for remediation tests: Slack unpaced, no tap, no sweeps, and who may do what in one channel. */
+export function remediationTestYaml(
+  access: { operators: string[]; approvers: string[]; channel: string },
+  remediation: Record<string, string>,
+): string {
+  return `
+slack:
+  channelInterval: 0ms
+tap:
+  enabled: false
+health:
+  enabled: false
+access:
+  operators: [${access.operators.join(', ')}]
+  approvers: [${access.approvers.join(', ')}]
+  channels: [${access.channel}]
+remediation:
+${Object.entries(remediation)
+  .map(([key, value]) => `  ${key}: ${value}`)
+  .join('\n')}
+`;
+}
+
+/** A warren to send requests to: one started here, or a separate process listening on that port. */
+export type SlackTarget = Pick<Warren, 'httpPort'>;
+
+export function eventsUrl(warren: SlackTarget): string {
   return `http://127.0.0.1:${warren.httpPort}/slack/events`;
+}
+
+export interface WarrenProcess extends SlackTarget {
+  cli: CliRun;
+}
+
+/**
+ * Runs warren as a process of its own (`warren start` from source) in Slack HTTP mode on a free port, for tests that
+ * kill it with SIGKILL, and resolves once its /readyz answers. Its logs are off: the secret scan reads only
+ * the logs of warrens started in the test's own process.
+ */
+export async function spawnHarnessWarren(options: {
+  stack: LocalStackDescription;
+  fake: FakeSlack;
+  /** A config file written by the test. */
+  configPath: string;
+  redisDb: number;
+}): Promise<WarrenProcess> {
+  const httpPort = (await allocatePorts(1))[0] as number;
+  const cli = runCli(['start'], {
+    ...stackEnv(options.stack),
+    REDIS_URL: harnessRedisUrl(options.stack, options.redisDb),
+    WARREN_CONFIG: options.configPath,
+    PORT: String(httpPort),
+    SLACK_BOT_TOKEN: HARNESS_BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: options.fake.apiUrl,
+    LOG_LEVEL: 'silent',
+  });
+  try {
+    await waitUntil(
+      async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined))?.ok,
+      'the warren process to be ready',
+      60_000,
+    );
+  } catch (error) {
+    cli.child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}; its stderr:\n${cli.stderr()}`);
+  }
+  return { cli, httpPort };
 }
 
 /** Sends `/rabbit <text>` as `user` and returns what warren answered through response_url. */
 export async function slash(
-  warren: Warren,
+  warren: SlackTarget,
   fake: FakeSlack,
   user: string,
   text: string,
@@ -87,7 +155,7 @@ export async function slash(
 
 /** Clicks a button as `user` and returns warren's ephemeral answer to the clicker. */
 export async function click(
-  warren: Warren,
+  warren: SlackTarget,
   fake: FakeSlack,
   opts: { user: string; actionId: string; value: string; channel?: string; messageTs?: string },
 ): Promise<Record<string, unknown>> {

@@ -1,0 +1,52 @@
+/**
+ * Zombie fanout queues on the test stack, as the `delete-zombie-queues` workflow finds them in production: two oslo
+ * RPC servers of one topic, one killed with SIGKILL, then casts that only the survivor reads. The servers are child
+ * processes the caller kills when done.
+ */
+import type { ChildProcess } from 'node:child_process';
+import type { ChannelModel } from 'amqplib';
+import { startRpcServer } from '../../src/demo/rpc-server.js';
+import type { ManagementClient } from '../../src/management/management-client.js';
+import { freshQueue } from '../../src/remediation/broker-state.js';
+import { waitUntil } from './wait-until.js';
+
+export interface Zombie {
+  topic: string;
+  /** The dead server's fanout queue: 20 messages, no consumer. */
+  zombie: string;
+  /** The live server's fanout queue of the same topic. */
+  sibling: string;
+}
+
+export async function makeZombie(options: {
+  amqpUrl: string;
+  amqp: ChannelModel;
+  management: ManagementClient;
+  topic: string;
+  /** Collects the servers' processes, for the caller to kill. */
+  servers: ChildProcess[];
+}): Promise<Zombie> {
+  const { amqpUrl, amqp, management, topic, servers } = options;
+  const start = async () => {
+    const server = await startRpcServer(amqpUrl, topic, { layout: 'fanout-only' });
+    servers.push(server.child);
+    return server;
+  };
+  const crashed = await start();
+  const sibling = await start();
+  crashed.child.kill('SIGKILL');
+  const channel = await amqp.createConfirmChannel();
+  for (let i = 0; i < 20; i++) channel.publish(`${topic}_fanout`, '', Buffer.from('{"oslo.message":"{}"}'));
+  await channel.waitForConfirms();
+  await channel.close();
+  // The broker must have noticed the dead connection and counted the casts before a plan can see the zombie.
+  await waitUntil(
+    async () => {
+      const q = await freshQueue(management, '/', crashed.queue);
+      return q !== undefined && q.consumers === 0 && q.messages === 20;
+    },
+    'the zombie queue to show 20 messages and no consumer',
+    30_000,
+  );
+  return { topic, zombie: crashed.queue, sibling: sibling.queue };
+}
