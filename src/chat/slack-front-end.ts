@@ -69,6 +69,9 @@ export const SLACK_BODY_LIMIT = 1024 * 1024;
 
 const SLACK_EVENTS_PATH = '/slack/events';
 
+/** One retry after 1 s inside a Web API call; what still fails is retried by warren's own loops. */
+export const SLACK_API_RETRY = { retries: 1, minTimeout: 1_000, maxTimeout: 1_000, factor: 1 };
+
 /**
  * Reads and verifies a request to /slack/events the way Bolt does, then refuses (400, with the reason) a signed body
  * Bolt could not read without throwing outside any handler. True when it answered; false hands the request to Bolt,
@@ -105,9 +108,15 @@ async function refusedBeforeBolt(
 export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<SlackFrontEnd> {
   const { config, logger } = deps;
   const slack = config.slack;
-  const clientOptions = slack.apiUrl
-    ? { slackApiUrl: slack.apiUrl.endsWith('/') ? slack.apiUrl : `${slack.apiUrl}/` }
-    : {};
+  const clientOptions = {
+    ...(slack.apiUrl ? { slackApiUrl: slack.apiUrl.endsWith('/') ? slack.apiUrl : `${slack.apiUrl}/` } : {}),
+    // The WebClient's defaults are no timeout and ten retries over about 30 minutes, all inside one call: a Slack
+    // that hangs or fails would keep a sweep in one call far past its lock (and a tap group past its post lock), so
+    // a second writer could post the same alert. warren retries on its own (the next sweep, the next flush, in
+    // order, from Redis); the client gets one quick retry, and each attempt at most `slack.apiTimeout`.
+    timeout: slack.apiTimeoutMs,
+    retryConfig: SLACK_API_RETRY,
+  };
   const log = boltLogger(logger);
   let receiver: HTTPReceiver | undefined;
   let app: App;

@@ -70,6 +70,7 @@ function resolveCluster(cluster: FileConfig['clusters'][number]): ClusterConfig 
     name: cluster.name,
     amqp: cluster.amqp,
     management: management.map((m) => m.url),
+    ...(cluster.prometheus ? { prometheus: cluster.prometheus.map((url) => url.replace(/\/$/, '')) } : {}),
     managementUser: cluster.managementUser ?? fromManagement?.user ?? fromAmqp?.user ?? 'guest',
     managementPassword: cluster.managementPassword ?? fromManagement?.password ?? fromAmqp?.password ?? 'guest',
     ...(cluster.remediationUser && cluster.remediationPassword
@@ -163,14 +164,17 @@ export function loadConfig(options: LoadOptions = {}): WarrenConfig {
           name: 'default',
           amqp: env.RABBITMQ_URL,
           management: env.RABBITMQ_MANAGEMENT_URL ?? managementFromAmqp(env.RABBITMQ_URL),
+          prometheus: env.RABBITMQ_PROMETHEUS_URL,
           remediationUser: env.RABBITMQ_REMEDIATION_USER,
           remediationPassword: env.RABBITMQ_REMEDIATION_PASSWORD,
           vhost: '/',
         }),
       );
     }
-  } else if (env.RABBITMQ_MANAGEMENT_URL) {
-    problems.push({ path: 'env.RABBITMQ_MANAGEMENT_URL', message: 'set without RABBITMQ_URL' });
+  } else {
+    for (const name of ['RABBITMQ_MANAGEMENT_URL', 'RABBITMQ_PROMETHEUS_URL'] as const) {
+      if (env[name]) problems.push({ path: `env.${name}`, message: 'set without RABBITMQ_URL' });
+    }
   }
   if ((env.REDIS_SENTINELS === undefined) !== (env.REDIS_SENTINEL_NAME === undefined)) {
     problems.push({
@@ -199,6 +203,7 @@ export function loadConfig(options: LoadOptions = {}): WarrenConfig {
       command: fileConfig.slack.command,
       alertChannel: fileConfig.slack.alertChannel,
       channelIntervalMs: fileConfig.slack.channelInterval,
+      apiTimeoutMs: fileConfig.slack.apiTimeout,
       botToken: env.SLACK_BOT_TOKEN,
       signingSecret: env.SLACK_SIGNING_SECRET,
       appToken: env.SLACK_APP_TOKEN,

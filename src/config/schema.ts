@@ -19,6 +19,15 @@ export const clusterSchema = z
     name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'letters, digits, "-", "_" and "." only (used in commands)'),
     amqp: z.array(amqpUrl).min(1, 'at least one AMQP URL (one per node)'),
     management: z.array(httpUrl).min(1, 'at least one management URL (one per node)'),
+    /**
+     * Each node's Prometheus plugin endpoint (`http://host:15692`, RabbitMQ 3.10 or later). When set, sweeps read
+     * queue depths and consumer counts from its `/metrics/detailed` instead of making the broker ask every queue
+     * process, several times cheaper on a large cluster; any node missing from its answers: the management API.
+     */
+    prometheus: z
+      .array(httpUrl.refine((url) => !/^[a-z]+:\/\/[^/]*@/i.test(url), 'the Prometheus endpoint takes no credentials'))
+      .min(1)
+      .optional(),
     managementUser: z.string().min(1).optional(),
     managementPassword: z.string().min(1).optional(),
     /**
@@ -64,6 +73,11 @@ export const slackSchema = z.strictObject({
   alertChannel: slackId.optional(),
   /** Minimum time between two messages or edits warren sends to one channel; Slack allows about one per second. */
   channelInterval: duration({ min: '0ms' }).prefault('1s'),
+  /**
+   * How long one Web API request may take before warren gives up on it and retries later. Without a bound a Slack
+   * that accepts connections but never answers would hold a sweep (and its lock) forever.
+   */
+  apiTimeout: duration({ min: '100ms' }).prefault('10s'),
 });
 
 export const accessSchema = z.strictObject({
@@ -130,6 +144,7 @@ export const envSchema = z.object({
   SLACK_API_URL: httpUrl.optional(),
   RABBITMQ_URL: commaList(amqpUrl).optional(),
   RABBITMQ_MANAGEMENT_URL: commaList(httpUrl).optional(),
+  RABBITMQ_PROMETHEUS_URL: commaList(httpUrl).optional(),
   RABBITMQ_REMEDIATION_USER: z.string().min(1).optional(),
   RABBITMQ_REMEDIATION_PASSWORD: z.string().min(1).optional(),
 });
@@ -144,6 +159,8 @@ export interface ClusterConfig {
   management: string[];
   managementUser: string;
   managementPassword: string;
+  /** Prometheus plugin endpoints, one per node; unset: depths from the management API. */
+  prometheus?: string[];
   /** Credentials for management API writes; unset: no remediation on this cluster. */
   remediation?: { user: string; password: string };
   vhost: string;
@@ -161,6 +178,7 @@ export interface WarrenConfig {
     command: string;
     alertChannel?: string;
     channelIntervalMs: number;
+    apiTimeoutMs: number;
     botToken?: string;
     signingSecret?: string;
     appToken?: string;

@@ -14,7 +14,9 @@ import type { ClusterDirectory } from '../cluster/cluster-directory.js';
 import { formatDuration } from '../config/duration.js';
 import type { HealthConfig } from '../config/health-schema.js';
 import { UnknownAlertError } from '../errors.js';
+import { LogThrottle } from '../log-throttle.js';
 import type { Logger } from '../logger.js';
+import { PrometheusQueueMetrics } from '../management/prometheus-queue-metrics.js';
 import { RedisLock } from '../redis/redis-lock.js';
 import { type AlertAck, renderAlert } from './alert-message.js';
 import { type AlertState, transition } from './alert-state.js';
@@ -92,6 +94,8 @@ export class HealthMonitor implements HealthControl {
   private readonly prefix: string;
   private readonly now: () => number;
   private readonly haPattern: RegExp | undefined;
+  /** A cluster whose metrics stay unusable would otherwise say so every sweep. */
+  private readonly depthFallbackLog = new LogThrottle(600_000);
 
   constructor(private readonly options: HealthMonitorOptions) {
     const disabled = new Set<string>(options.health.disabled);
@@ -110,6 +114,9 @@ export class HealthMonitor implements HealthControl {
           handle.management,
           this.options.health.pageSize,
           this.options.health.listingTimeout,
+          handle.config.prometheus
+            ? new PrometheusQueueMetrics(handle.config.prometheus, { timeoutMs: this.options.health.listingTimeout })
+            : undefined,
         ),
       );
     }
@@ -157,6 +164,16 @@ export class HealthMonitor implements HealthControl {
         metrics?.managementErrors.inc({ cluster, part });
         logger.warn({ cluster, part, error }, 'part of the cluster could not be read; checks that need it skip');
       }
+      const depths = snapshot.depths;
+      if (depths?.from === 'management' && depths.fallback) {
+        const { fallback } = depths;
+        this.depthFallbackLog.pass(cluster, (held) =>
+          logger.warn(
+            { cluster, error: fallback, sweepsSinceLastSaid: held },
+            'queue depths read from the management API this sweep: the Prometheus metrics were incomplete',
+          ),
+        );
+      }
       const events: Record<string, string> = {};
       for (const result of results) {
         if (!result.findings) {
@@ -174,7 +191,7 @@ export class HealthMonitor implements HealthControl {
         await this.store.saveHistory(cluster, history, samples, health.thresholds.growthSweeps);
       }
       // The lease may be near its end after a slow fetch; Slack work below must stay single-writer.
-      if (await lock.extend()) await this.reconcileCluster(cluster);
+      if (await lock.extend()) await this.reconcileCluster(cluster, lock);
       metrics?.sweeps.inc({ cluster, outcome: 'ok' });
       return { cluster, ran: true, events };
     } catch (error) {
@@ -214,9 +231,9 @@ export class HealthMonitor implements HealthControl {
   }
 
   /** Brings every alert of a cluster in Slack up to date with its stored state. */
-  private async reconcileCluster(cluster: string): Promise<void> {
+  private async reconcileCluster(cluster: string, lock: RedisLock): Promise<void> {
     for (const alert of await this.store.all()) {
-      if (alert.cluster === cluster) await this.reconcile(alert);
+      if (alert.cluster === cluster) await this.reconcile(alert, lock);
     }
   }
 
@@ -224,8 +241,12 @@ export class HealthMonitor implements HealthControl {
    * Makes Slack show `alert` as stored: post it when it fires (unless silenced, or there is no channel), edit it
    * when what it would show changed, then post queued thread replies in order. Each step is saved as it succeeds,
    * so a failure part-way is resumed by the next sweep without repeating what Slack already has.
+   *
+   * Every call waits for the channel's pace, then renews the cluster's lock: a slow Slack (each attempt bounded by
+   * `slack.apiTimeout`) can then never outlast the lease, so no second replica reconciles the same alert at once
+   * and posts it again or out of order. A lost lease stops here; its new holder carries on.
    */
-  private async reconcile(stored: AlertState): Promise<void> {
+  private async reconcile(stored: AlertState, lock: RedisLock): Promise<void> {
     const { chat, logger } = this.options;
     const alert = { ...stored, replies: [...stored.replies] };
     const now = this.now();
@@ -240,6 +261,11 @@ export class HealthMonitor implements HealthControl {
     });
     const hash = hashMessage(message);
     if (!alert.channel) return;
+    const channel = alert.channel;
+    const mayCall = async () => {
+      await this.pacer.claim(channel);
+      return lock.extend();
+    };
     try {
       if (!alert.ts) {
         if (alert.status !== 'firing' || silence) {
@@ -247,21 +273,21 @@ export class HealthMonitor implements HealthControl {
           if (alert.status === 'resolved' && alert.replies.length > 0) await this.store.put({ ...alert, replies: [] });
           return;
         }
-        await this.pacer.claim(alert.channel);
+        if (!(await mayCall())) return;
         const posted = await chat.post(alert.channel, message);
         alert.ts = posted.ts;
         alert.shownHash = hash;
         await this.store.put(alert);
         this.options.metrics?.slack.inc({ action: 'post' });
       } else if (alert.shownHash !== hash) {
-        await this.pacer.claim(alert.channel);
+        if (!(await mayCall())) return;
         await chat.update(alert.channel, alert.ts, message);
         alert.shownHash = hash;
         await this.store.put(alert);
         this.options.metrics?.slack.inc({ action: 'update' });
       }
       while (alert.ts && alert.replies.length > 0) {
-        await this.pacer.claim(alert.channel);
+        if (!(await mayCall())) return;
         await chat.post(alert.channel, { text: alert.replies[0] as string }, { threadTs: alert.ts });
         alert.replies.shift();
         await this.store.put(alert);
@@ -332,7 +358,7 @@ export class HealthMonitor implements HealthControl {
       try {
         for (const alert of alerts.filter((a) => a.cluster === cluster)) {
           const fresh = await this.store.get(alert.id);
-          if (fresh) await this.reconcile(fresh);
+          if (fresh) await this.reconcile(fresh, lock);
         }
       } finally {
         await lock.release().catch(() => undefined);
