@@ -8,6 +8,7 @@ export enum ErrorCode {
   ConfigError = 'warren_config_error',
   ManagementApiError = 'warren_management_api_error',
   ManagementUnreachableError = 'warren_management_unreachable',
+  QueueMetricsError = 'warren_queue_metrics',
   UnknownClusterError = 'warren_unknown_cluster',
   CommandUsageError = 'warren_command_usage',
   UnknownCommandError = 'warren_unknown_command',

@@ -89,6 +89,7 @@ class StackHandle implements LocalStack {
       amqpPort: n.amqpPort,
       managementPort: n.managementPort,
       distPort: n.distPort,
+      prometheusPort: n.prometheusPort,
     }));
   }
 
@@ -339,7 +340,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   let ports: number[];
   let baseDir: string;
   try {
-    ports = await allocatePorts(3 * count + 1);
+    ports = await allocatePorts(4 * count + 1);
     baseDir = prepareBaseDir(opts.baseDir);
   } catch (err) {
     releaseNames(shortNames);
@@ -352,13 +353,16 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const amqpPort = take();
     const managementPort = take();
     const distPort = take();
+    const prometheusPort = take();
     return {
       name: `${short}@${HOST}`,
       amqpPort,
       managementPort,
       distPort,
+      prometheusPort,
       amqpUrl: `amqp://${USERNAME}:${password}@127.0.0.1:${amqpPort}`,
       managementUrl: `http://127.0.0.1:${managementPort}`,
+      prometheusUrl: `http://127.0.0.1:${prometheusPort}`,
     };
   });
   const redisPort = take();

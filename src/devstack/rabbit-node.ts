@@ -29,6 +29,7 @@ export interface NodeSpec {
   amqpPort: number;
   managementPort: number;
   distPort: number;
+  prometheusPort: number;
 }
 
 export interface NodeContext {
@@ -103,10 +104,12 @@ export function prepareNode(ctx: NodeContext, spec: NodeSpec): void {
     `listeners.tcp.1 = 127.0.0.1:${spec.amqpPort}`,
     `management.tcp.port = ${spec.managementPort}`,
     'management.tcp.ip = 127.0.0.1',
+    `prometheus.tcp.port = ${spec.prometheusPort}`,
+    'prometheus.tcp.ip = 127.0.0.1',
     '',
   ].join('\n');
   writeFileSync(join(dir, 'rabbitmq.conf'), conf);
-  writeFileSync(join(dir, 'enabled_plugins'), '[rabbitmq_management].\n');
+  writeFileSync(join(dir, 'enabled_plugins'), '[rabbitmq_management,rabbitmq_prometheus].\n');
   if (ctx.runAs) chownTree(dir, ctx.runAs.uid, ctx.runAs.gid);
 }
 

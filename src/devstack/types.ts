@@ -26,10 +26,14 @@ export interface LocalRabbitNode {
   amqpPort: number;
   managementPort: number;
   distPort: number;
+  /** The Prometheus plugin's listener (`/metrics`, `/metrics/detailed`). */
+  prometheusPort: number;
   /** amqp://warren:<password>@127.0.0.1:<port> */
   amqpUrl: string;
   /** http://127.0.0.1:<port>, without credentials. */
   managementUrl: string;
+  /** http://127.0.0.1:<port> of the Prometheus plugin. */
+  prometheusUrl: string;
 }
 
 /** JSON-serialisable, so a running stack can be reused across processes (see attachLocalStack). */

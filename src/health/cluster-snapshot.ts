@@ -34,6 +34,13 @@ export interface ManagementEndpoint {
 
 export type SnapshotPart = 'nodes' | 'queues' | 'connections' | 'policies' | 'endpoints';
 
+/**
+ * Where this sweep's queue depths and consumer counts came from: the Prometheus plugin's metrics when the cluster
+ * names its endpoints and every node hosting a queue answered, else the management API (`fallback` says why it
+ * was not the metrics).
+ */
+export type DepthSource = { from: 'prometheus' } | { from: 'management'; fallback?: string };
+
 export interface ClusterSnapshot {
   cluster: string;
   /** Epoch ms when fetching started. */
@@ -41,6 +48,7 @@ export interface ClusterSnapshot {
   endpoints: ManagementEndpoint[];
   nodes?: ManagementNode[];
   queues?: QueueInfo[];
+  depths?: DepthSource;
   connections?: ConnectionInfo[];
   policies?: PolicyInfo[];
   /** Why a part is missing, for the sweep's log line and `/rabbit health`. */

@@ -23,10 +23,16 @@
 
 import { z } from 'zod';
 import type { GetOptions, ManagementClient } from '../management/management-client.js';
+import {
+  type PrometheusQueueMetrics,
+  type QueueDepth,
+  QueueMetricsError,
+} from '../management/prometheus-queue-metrics.js';
 import { connectionSchema, consumerSchema, policySchema, queueSchema } from '../management/schemas.js';
 import type {
   ClusterSnapshot,
   ConnectionInfo,
+  DepthSource,
   HealthEndpointResult,
   ManagementEndpoint,
   QueueInfo,
@@ -88,6 +94,7 @@ const consumersSchema = z.array(consumerSchema);
 const queuesSchema = z.array(queueSchema);
 /** The cheap queue listing: no per-queue stats, but each queue's depths, asked of its process (see queues()). */
 const QUEUE_TOTALS = { disable_stats: 'true', enable_queue_totals: 'true' };
+const NO_DEPTH_YET: QueueDepth = { messages: 0, messages_ready: 0, messages_unacknowledged: 0, consumers: 0 };
 
 /** The order the broker sorts a queue listing in by default (its `sort` is vhost, then name). */
 function byVhostAndName(a: { vhost: string; name: string }, b: { vhost: string; name: string }): number {
@@ -127,6 +134,8 @@ export class SnapshotFetcher {
     private readonly management: ManagementClient,
     private readonly pageSize = 0,
     private readonly listingTimeoutMs?: number,
+    /** Where queue depths come from when the cluster names its Prometheus endpoints; else the management API. */
+    private readonly queueMetrics?: PrometheusQueueMetrics,
   ) {}
 
   /** Whole-cluster listings come as Erlang terms: the broker's JSON encoder was most of what they cost it. */
@@ -172,7 +181,17 @@ export class SnapshotFetcher {
       part('connections', () => this.connections()),
       part('policies', () => this.management.get('/api/policies', policiesSchema)),
     ]);
-    return { cluster: this.cluster, takenAt, endpoints, nodes, queues, connections, policies, errors };
+    return {
+      cluster: this.cluster,
+      takenAt,
+      endpoints,
+      nodes,
+      queues: queues?.queues,
+      ...(queues ? { depths: queues.depths } : {}),
+      connections,
+      policies,
+      errors,
+    };
   }
 
   private async endpoints(): Promise<ManagementEndpoint[]> {
@@ -196,7 +215,52 @@ export class SnapshotFetcher {
     }
   }
 
-  private async queues(): Promise<QueueInfo[]> {
+  private async queues(): Promise<{ queues: QueueInfo[]; depths: DepthSource }> {
+    let depths: DepthSource = { from: 'management' };
+    let queues: QueueInfo[] | undefined;
+    if (this.queueMetrics && this.pageSize === 0) {
+      try {
+        queues = await this.queuesWithMetrics(this.queueMetrics);
+        depths = { from: 'prometheus' };
+      } catch (error) {
+        // The management API can always tell, only slower: the sweep goes on with it and says why.
+        depths = { from: 'management', fallback: reason(error) };
+      }
+    }
+    queues ??= await this.queuesWithTotals();
+    await this.refreshMirrorState(queues);
+    return { queues, depths };
+  }
+
+  /**
+   * The cheap listing (no depths: no queue process is asked) and every node's metrics at the same time. Each queue
+   * takes its figures from the node that hosts it (a quorum queue's leader): another node's table may hold a stale
+   * row from before the queue moved. A queue hosted on a node whose metrics did not come is a reason to fall back,
+   * not a zero. A queue the metrics do not know yet (declared within the last stats interval) counts as empty and
+   * unconsumed, which no check alerts on.
+   */
+  private async queuesWithMetrics(metrics: PrometheusQueueMetrics): Promise<QueueInfo[]> {
+    const [listed, perNode] = await Promise.all([
+      this.management.get('/api/queues', queuesSchema, { disable_stats: 'true', sort: '' }, this.listing),
+      metrics.readAll(),
+    ]);
+    const byNode = new Map(perNode.answers.map((answer) => [answer.node, answer.queues]));
+    const missing = new Set<string>();
+    const queues = listed.sort(byVhostAndName).map((q) => {
+      const host = q.node ?? q.leader ?? undefined;
+      const nodeQueues = host === undefined ? undefined : byNode.get(host);
+      if (host !== undefined && !nodeQueues) missing.add(host);
+      const depth = nodeQueues?.get(q.vhost)?.get(q.name);
+      return Object.assign(q, depth ?? NO_DEPTH_YET);
+    });
+    if (missing.size > 0) {
+      const failures = perNode.failures.length > 0 ? `: ${perNode.failures.join('; ')}` : '';
+      throw new QueueMetricsError(`no queue metrics from ${[...missing].sort().join(', ')}${failures}`);
+    }
+    return queues;
+  }
+
+  private async queuesWithTotals(): Promise<QueueInfo[]> {
     // The listing leaves `consumers` out: they are counted from /api/consumers, and a queue missing from the
     // consumer list has none. The two are asked at the same time: the queue listing spends most of its time waiting
     // for every queue process to report its depths, and the consumer listing (1–2 s at 30,000 queues) fits in that
@@ -221,9 +285,7 @@ export class SnapshotFetcher {
     ]);
     const consumers = consumerCounts(consumerList);
     // The parsed items are ours: counting in place spares a copy of every queue on a large cluster.
-    const counted = queues.map((q) => Object.assign(q, { consumers: consumers.get(queueKey(q)) ?? 0 }));
-    await this.refreshMirrorState(counted);
-    return counted;
+    return queues.map((q) => Object.assign(q, { consumers: consumers.get(queueKey(q)) ?? 0 }));
   }
 
   /** Replaces the lagging mirror fields of the mirrored queues that hold messages with current ones. */

@@ -142,6 +142,24 @@ describe('loadConfig', () => {
     });
   });
 
+  it('takes Prometheus endpoints for queue depths, from the file or RABBITMQ_PROMETHEUS_URL', () => {
+    const fromEnv = loadConfig({
+      env: {
+        RABBITMQ_URL: 'amqp://h1:5672,amqp://h2:5672',
+        RABBITMQ_PROMETHEUS_URL: 'http://h1:15692/,http://h2:15692',
+      },
+      cwd: dir,
+    });
+    expect(fromEnv.clusters[0]?.prometheus).toEqual(['http://h1:15692', 'http://h2:15692']);
+    const fromFile = loadConfig({
+      file: file(`${cluster}    prometheus: [http://10.0.0.1:15692]\n`),
+      env: {},
+      cwd: dir,
+    });
+    expect(fromFile.clusters[0]?.prometheus).toEqual(['http://10.0.0.1:15692']);
+    expect(loadConfig({ file: file(cluster), env: {}, cwd: dir }).clusters[0]?.prometheus).toBeUndefined();
+  });
+
   it('selects the Slack mode from the credentials present', () => {
     expect(loadConfig({ env: {}, cwd: dir }).slack.mode).toBe('console');
     expect(loadConfig({ env: { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'abc' }, cwd: dir }).slack.mode).toBe(
@@ -248,6 +266,18 @@ describe('loadConfig', () => {
       undefined,
       { RABBITMQ_MANAGEMENT_URL: 'http://h' },
       ['env.RABBITMQ_MANAGEMENT_URL: set without RABBITMQ_URL'],
+    ],
+    [
+      'Prometheus URL without RABBITMQ_URL',
+      undefined,
+      { RABBITMQ_PROMETHEUS_URL: 'http://h:15692' },
+      ['env.RABBITMQ_PROMETHEUS_URL: set without RABBITMQ_URL'],
+    ],
+    [
+      'Prometheus URL with credentials',
+      `${cluster}    prometheus: ['http://u:p@10.0.0.1:15692']\n`,
+      {},
+      ['clusters[0].prometheus[0]: the Prometheus endpoint takes no credentials'],
     ],
     [
       'both file clusters and RABBITMQ_URL',
