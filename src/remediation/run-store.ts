@@ -2,7 +2,8 @@
  * Workflow runs in Redis. Per run, a hash `run:<id>` (the request as JSON plus the fields the lifecycle changes)
  * and a hash `run:<id>:approvals` (user → time). `pending` orders runs awaiting approval by deadline, `active` holds
  * runs that are approved or running, each with a lease (`lease:<id>`) its executor renews: a run whose lease lapsed
- * belonged to a warren that died, and is marked interrupted instead of being run again blindly.
+ * belonged to a warren that died, and is marked interrupted instead of being run again blindly. An executor renews
+ * only while the run is still running and the lease still its own, so once its run is interrupted it knows to stop.
  * Every status change is one Lua script that first checks the current status, so of two clicks, two replicas or a
  * click racing the expiry sweep, exactly one wins.
  */
@@ -56,6 +57,34 @@ end
 return 'ok'
 `;
 
+// The sweep marks a run interrupted only while its lease is absent, checked in the same script as the status, so an
+// executor that renews its lease between the sweep's look and its transition keeps its run.
+const INTERRUPT_SCRIPT = `if redis.call('EXISTS', KEYS[4]) == 1 then return 'leased' end\n${TRANSITION_SCRIPT}`;
+
+// KEYS: run, lease. ARGV: owner, ttl. The executor keeps its lease only while the run is still running (or approved,
+// about to run) and nobody else holds the lease: otherwise another replica took the run for an orphan, or resumed it.
+const HOLD_LEASE_SCRIPT = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'running' and status ~= 'approved' then return 0 end
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+
+// KEYS: run, active, lease. ARGV: holder, ttl, now, id. Hands an interrupted run to a new executor: the lease is
+// taken in the same step as the status, so the sweep never sees the resumed run without one, and a second click,
+// refused here, cannot take the lease from the executor the first one started.
+const RESUME_SCRIPT = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'missing' end
+if status ~= 'interrupted' then return 'status:' .. status end
+redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
+redis.call('HSET', KEYS[1], 'status', 'approved', 'updatedAt', ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[4])
+return 'ok'
+`;
+
 export type ApproveOutcome = 'approved' | 'recorded' | 'self' | 'again' | 'expired' | 'missing' | `status:${RunStatus}`;
 export type TransitionOutcome = 'ok' | 'missing' | `status:${RunStatus}`;
 
@@ -66,6 +95,9 @@ export class RunStore {
   ) {
     redis.defineCommand('warrenRunApprove', { numberOfKeys: 5, lua: APPROVE_SCRIPT });
     redis.defineCommand('warrenRunTransition', { numberOfKeys: 3, lua: TRANSITION_SCRIPT });
+    redis.defineCommand('warrenRunInterrupt', { numberOfKeys: 4, lua: INTERRUPT_SCRIPT });
+    redis.defineCommand('warrenRunHoldLease', { numberOfKeys: 2, lua: HOLD_LEASE_SCRIPT });
+    redis.defineCommand('warrenRunResume', { numberOfKeys: 3, lua: RESUME_SCRIPT });
   }
 
   private key(id: string): string {
@@ -160,19 +192,64 @@ export class RunStore {
       id,
       ...Object.entries(fields).flat(),
     );
-    if (outcome === 'ok' && !['pending', 'approved', 'running'].includes(to)) {
-      await this.redis
-        .multi()
-        .expire(this.key(id), FINISHED_RETENTION_S)
-        .expire(`${this.key(id)}:approvals`, FINISHED_RETENTION_S)
-        .del(`${this.prefix}lease:${id}`)
-        .exec();
-    }
+    if (outcome === 'ok' && !['pending', 'approved', 'running'].includes(to)) await this.expireFinished(id);
     return outcome;
   }
 
-  async renewLease(id: string, owner: string): Promise<void> {
-    await this.redis.set(`${this.prefix}lease:${id}`, owner, 'PX', LEASE_MS);
+  private async expireFinished(id: string): Promise<void> {
+    await this.redis
+      .multi()
+      .expire(this.key(id), FINISHED_RETENTION_S)
+      .expire(`${this.key(id)}:approvals`, FINISHED_RETENTION_S)
+      .del(`${this.prefix}lease:${id}`)
+      .exec();
+  }
+
+  /** Moves an interrupted run back to approved, its lease held by `holder`, the execution about to run it. */
+  async resume(id: string, holder: string, now: number): Promise<TransitionOutcome> {
+    const redis = this.redis as Redis & { warrenRunResume(...args: (string | number)[]): Promise<TransitionOutcome> };
+    return redis.warrenRunResume(
+      this.key(id),
+      `${this.prefix}active`,
+      `${this.prefix}lease:${id}`,
+      holder,
+      LEASE_MS,
+      now,
+      id,
+    );
+  }
+
+  /**
+   * Extends the executor's lease; false when the run is no longer its own to execute: it was marked interrupted
+   * (the lease lapsed, say while Redis was away longer than the lease), or another replica resumed it.
+   */
+  async holdLease(id: string, owner: string): Promise<boolean> {
+    const redis = this.redis as Redis & { warrenRunHoldLease(...args: (string | number)[]): Promise<number> };
+    return (await redis.warrenRunHoldLease(this.key(id), `${this.prefix}lease:${id}`, owner, LEASE_MS)) === 1;
+  }
+
+  /** Marks an approved or running run interrupted, only if its lease is still absent; `leased` if it is not. */
+  async interruptOrphan(
+    id: string,
+    now: number,
+    fields: Record<string, string>,
+  ): Promise<TransitionOutcome | 'leased'> {
+    const redis = this.redis as Redis & {
+      warrenRunInterrupt(...args: (string | number)[]): Promise<TransitionOutcome | 'leased'>;
+    };
+    const outcome = await redis.warrenRunInterrupt(
+      this.key(id),
+      `${this.prefix}pending`,
+      `${this.prefix}active`,
+      `${this.prefix}lease:${id}`,
+      'approved,running',
+      'interrupted',
+      now,
+      id,
+      ...Object.entries(fields).flat(),
+    );
+    if (outcome === 'ok') await this.expireFinished(id);
+    return outcome;
   }
 
   /** Runs still pending whose approval deadline has passed. */

@@ -3,7 +3,8 @@
  * matters is made against Redis (run-store.ts), never against memory, so pending approvals survive a restart and
  * any replica can take any click. A run executes only on the replica whose click (or command) won the transition
  * to running; it renews a lease while it works, and a run whose lease lapses is marked interrupted by whichever
- * replica notices, with what was done, rather than resumed blindly.
+ * replica notices, with what was done, rather than resumed blindly. An executor still alive that finds its lease
+ * gone (say Redis was away for longer than the lease) stops before its next step instead of carrying on.
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -170,13 +171,14 @@ export class WorkflowEngine implements RemediationControl {
       await this.audit_({ ...base, event: 'dry-run', detail: plan.summary });
       return ephemeral(this.dryRunText(run));
     }
-    await this.store.create(run, needed > 0 ? 'pending' : 'running', this.owner);
+    const lease = this.leaseHolder();
+    await this.store.create(run, needed > 0 ? 'pending' : 'running', lease);
     await this.audit_({ ...base, event: 'requested', detail: `${plan.summary} [args: ${argsText || 'none'}]` });
     const stored = (await this.store.get(id)) as WorkflowRun;
     const posted = await this.post(stored.channel, renderRun(stored, now));
     if (posted) await this.store.setMessage(id, posted);
     if (needed === 0) {
-      this.background(id);
+      this.background(id, lease);
       return ephemeral(
         `Started run \`${id}\` (${definition.name}, risk low): ${plan.summary}. Progress in the channel.`,
       );
@@ -300,7 +302,8 @@ export class WorkflowEngine implements RemediationControl {
       await this.audit_({ ...base, event: 'approval-refused', detail: 'not an approver' });
       throw new RunRefusedError(`Only approvers (access.approvers) may approve runs; <@${clicker.userId}> is not one.`);
     }
-    const outcome = await this.store.approve(run.id, clicker.userId, this.now(), this.owner);
+    const lease = this.leaseHolder();
+    const outcome = await this.store.approve(run.id, clicker.userId, this.now(), lease);
     switch (outcome) {
       case 'self':
         await this.audit_({ ...base, event: 'approval-refused', detail: 'requester tried to approve their own run' });
@@ -324,7 +327,7 @@ export class WorkflowEngine implements RemediationControl {
       }
       case 'approved': {
         await this.audit_({ ...base, event: 'approved', detail: `approved by ${clicker.userId}` });
-        this.background(run.id);
+        this.background(run.id, lease);
         return ephemeral(`You approved \`${run.id}\`. It runs now; each step's result goes to the request's thread.`);
       }
       default:
@@ -370,9 +373,8 @@ export class WorkflowEngine implements RemediationControl {
     if (clicker.userId === run.requester) {
       throw new RunRefusedError('You requested this run: someone else must resume it (two-person rule).');
     }
-    // The lease first: the sweep must not take the resumed run for an orphan before it starts.
-    await this.store.renewLease(run.id, this.owner);
-    const outcome = await this.store.transition(run.id, ['interrupted'], 'approved', this.now());
+    const lease = this.leaseHolder();
+    const outcome = await this.store.resume(run.id, lease, this.now());
     if (outcome !== 'ok') {
       throw new RunRefusedError(
         `Run \`${run.id}\` is ${outcome === 'missing' ? 'gone' : `${outcome.slice(7)}, not interrupted`}; nothing to resume.`,
@@ -391,7 +393,7 @@ export class WorkflowEngine implements RemediationControl {
       run,
       `:arrow_forward: resumed by <@${clicker.userId}>; the ${done} step(s) already done are skipped`,
     );
-    this.background(run.id);
+    this.background(run.id, lease);
     return ephemeral(
       `You resumed \`${run.id}\`: the ${done} step(s) done before the interruption are not repeated; the others are guarded and run.`,
     );
@@ -426,21 +428,36 @@ export class WorkflowEngine implements RemediationControl {
 
   // ── executing ──────────────────────────────────────────────────────────────────────────────────────────────
 
-  private background(id: string): void {
-    const work = this.execute(id)
+  /**
+   * Who holds a run's lease: one execution, not this replica, so that an execution which lost its run stops even
+   * when the run was resumed here.
+   */
+  private leaseHolder(): string {
+    return `${this.owner}-${randomBytes(3).toString('hex')}`;
+  }
+
+  private background(id: string, lease: string): void {
+    const work = this.execute(id, lease)
       .catch((error: unknown) => this.options.logger.error({ err: error, run: id }, 'run failed unexpectedly'))
       .finally(() => this.executing.delete(work));
     this.executing.add(work);
   }
 
-  private async execute(id: string): Promise<void> {
+  private async execute(id: string, holder: string): Promise<void> {
     const start = await this.store.transition(id, ['approved', 'running'], 'running', this.now());
     if (start !== 'ok') return;
     const run = (await this.store.get(id)) as WorkflowRun;
     const definition = this.workflow(run.workflow);
     const base = { run: id, workflow: run.workflow, cluster: run.cluster, user: 'warren' };
-    const lease = setInterval(() => {
-      this.store.renewLease(id, this.owner).catch(() => undefined);
+    // Once the lease is lost the run is someone else's (marked interrupted, or resumed elsewhere): carrying on would
+    // change the broker under a run that says it stopped. A step under way finishes; nothing after it starts.
+    let held = true;
+    const holdLease = async () => {
+      held = held && (await this.store.holdLease(id, holder));
+      return held;
+    };
+    const renewal = setInterval(() => {
+      holdLease().catch(() => undefined);
     }, LEASE_MS / 3);
     try {
       if (!definition) {
@@ -464,6 +481,10 @@ export class WorkflowEngine implements RemediationControl {
         if (doneBefore.has(action.key)) {
           done.push(action);
           continue;
+        }
+        if (!(await holdLease())) {
+          await this.leaseLost(run, action.label);
+          return;
         }
         let failure: Awaited<ReturnType<typeof definition.guard>>;
         try {
@@ -512,6 +533,10 @@ export class WorkflowEngine implements RemediationControl {
         );
         return;
       }
+      if (!(await holdLease())) {
+        await this.leaseLost(run, 'verification');
+        return;
+      }
       let verification: { ok: boolean; detail: string };
       try {
         verification = await definition.verify(context, done, args);
@@ -527,8 +552,23 @@ export class WorkflowEngine implements RemediationControl {
     } catch (error) {
       await this.finish(run, 'failed', message(error));
     } finally {
-      clearInterval(lease);
+      clearInterval(renewal);
     }
+  }
+
+  /** This replica stops executing a run it no longer holds; what it had done is in the steps it recorded. */
+  private async leaseLost(run: WorkflowRun, next: string): Promise<void> {
+    const current = await this.store.get(run.id);
+    this.options.logger.warn(
+      { run: run.id, status: current?.status },
+      'lost the lease of a run it was executing; stopping it',
+    );
+    await this.refresh(run.id);
+    await this.reply(
+      run,
+      `:warning: the replica executing this run lost its lease (it is now ${current?.status ?? 'gone'}) and stopped ` +
+        `before ${next}; the steps above are all it did`,
+    );
   }
 
   private async finish(
@@ -579,8 +619,7 @@ export class WorkflowEngine implements RemediationControl {
         `warren stopped during the run; ${done.length > 0 ? `done before it stopped: ${done.join('; ')}` : 'no step had completed'}. ` +
         'Nothing is repeated on its own: Resume (another approver) runs the remaining steps, each guarded against ' +
         'fresh state; Abandon closes it.';
-      if ((await this.store.transition(id, ['approved', 'running'], 'interrupted', now, { outcome: detail })) !== 'ok')
-        continue;
+      if ((await this.store.interruptOrphan(id, now, { outcome: detail })) !== 'ok') continue;
       await this.audit_({
         run: id,
         workflow: run.workflow,

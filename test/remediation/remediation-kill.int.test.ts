@@ -4,7 +4,8 @@
  * holds the answer to the run's "1/2" thread reply, which the engine posts after recording step 1 and before
  * guarding step 2. Then either a new warren process on the same Redis, or the other of two replicas, must mark the
  * run interrupted with what was done, repeat nothing on its own, and take Resume (another approver; the done step
- * is not run again) or Abandon.
+ * is not run again) or Abandon. And an executor still alive whose lease lapsed (as Redis away for longer than the
+ * lease leaves it) must stop before the next step once its run is marked interrupted.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -238,5 +239,34 @@ describe('a warren process killed with SIGKILL between two steps of a run', () =
     // Abandoned means nothing more ran: step 2's queue is still there, with its messages.
     expect((await freshQueue(management(), '/', run.untouched))?.messages).toBe(20);
     expect(await stepsDone(runId)).toEqual([expect.stringContaining(run.step1.key)]);
+  }, 240_000);
+
+  it('stops a live executor whose lease lapsed once its run is marked interrupted, before the next step', async () => {
+    survivor ??= await startHarnessWarren({ stack: desc, fake, yaml: YAML, redisDb: REDIS_DB });
+    const run = await runBetweenSteps(survivor);
+    // What Redis away for longer than the lease leaves: the executor alive mid-run, and its lease expired in the AOF.
+    await redis.del(`warren:remediation:lease:${run.runId}`);
+    await interrupted({ ...run, killedAt: Date.now() });
+    run.held.release();
+    await fake.waitForCall(
+      'chat.postMessage',
+      (c) => c.params.thread_ts === run.ts && String(c.params.text).includes('lost its lease'),
+      20_000,
+    );
+    expect((await store.get(run.runId))?.status).toBe('interrupted');
+    expect((await freshQueue(management(), '/', run.untouched))?.messages).toBe(20);
+    expect(await stepsDone(run.runId)).toEqual([expect.stringContaining(run.step1.key)]);
+
+    // Resumed on the same replica, it runs step 2 only, under a lease it holds again.
+    expect(text(await press(survivor, APPROVER, 'resume', run.runId, run.ts))).toMatch(/You resumed/);
+    // A second click is refused, and takes nothing from the execution the first one started.
+    expect(text(await press(survivor, OPERATOR, 'resume', run.runId, run.ts))).toMatch(/someone else must resume/);
+    expect(text(await press(survivor, APPROVER, 'resume', run.runId, run.ts))).toMatch(/not interrupted/);
+    await fake.waitForCall(
+      'chat.update',
+      (c) => c.params.ts === run.ts && String(c.params.text).startsWith('Done and verified'),
+      60_000,
+    );
+    expect(await freshQueue(management(), '/', run.untouched)).toBeUndefined();
   }, 240_000);
 });

@@ -78,4 +78,29 @@ describe('RunStore', () => {
     expect(await store.transition('r-00000004', ['running'], 'interrupted', NOW)).toBe('ok');
     expect(await store.orphaned()).not.toContain('r-00000004');
   });
+
+  it('interrupts an orphan only while its lease is absent, and then its executor can no longer hold it', async () => {
+    await store.create(request('r-00000005', 0), 'running', 'executor-a');
+    expect(await store.holdLease('r-00000005', 'executor-a')).toBe(true);
+    expect(await store.holdLease('r-00000005', 'executor-b')).toBe(false);
+    await redis.del('warren:remediation:lease:r-00000005');
+    // The executor renewed between the sweep's look and its transition: the run stays its own.
+    expect(await store.orphaned()).toContain('r-00000005');
+    expect(await store.holdLease('r-00000005', 'executor-a')).toBe(true);
+    expect(await store.interruptOrphan('r-00000005', NOW, { outcome: 'stopped' })).toBe('leased');
+    expect((await store.get('r-00000005'))?.status).toBe('running');
+
+    await redis.del('warren:remediation:lease:r-00000005');
+    expect(await store.interruptOrphan('r-00000005', NOW, { outcome: 'stopped' })).toBe('ok');
+    expect((await store.get('r-00000005'))?.outcome).toBe('stopped');
+    expect(await store.holdLease('r-00000005', 'executor-a')).toBe(false);
+    expect(await store.interruptOrphan('r-00000005', NOW, { outcome: 'again' })).toBe('status:interrupted');
+    // Resumed elsewhere: the new executor holds it, the old one still cannot, nor can a second resume take it.
+    expect(await store.resume('r-00000005', 'executor-b', NOW)).toBe('ok');
+    expect(await store.resume('r-00000005', 'executor-c', NOW)).toBe('status:approved');
+    expect(await store.orphaned()).not.toContain('r-00000005');
+    expect(await store.transition('r-00000005', ['approved'], 'running', NOW)).toBe('ok');
+    expect(await store.holdLease('r-00000005', 'executor-a')).toBe(false);
+    expect(await store.holdLease('r-00000005', 'executor-b')).toBe(true);
+  });
 });
