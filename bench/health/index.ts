@@ -17,6 +17,8 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { ChatPort } from '../../src/chat/chat-message.js';
@@ -24,9 +26,9 @@ import { ClusterDirectory } from '../../src/cluster/cluster-directory.js';
 import { healthSchema } from '../../src/config/health-schema.js';
 import { type LocalStack, startLocalStack } from '../../src/devstack/index.js';
 import { HealthMonitor } from '../../src/health/health-monitor.js';
-import { QUEUE_COLUMNS } from '../../src/health/snapshot-fetcher.js';
 import { createLogger } from '../../src/logger.js';
 import { ManagementClient } from '../../src/management/management-client.js';
+import { PrometheusQueueMetrics } from '../../src/management/prometheus-queue-metrics.js';
 import { cpuSeconds } from '../support/process-cpu.js';
 import type { LoadReply, LoadRequest } from './load.js';
 
@@ -54,8 +56,11 @@ interface Row {
 }
 
 const anyList = z.array(z.unknown());
-const QUEUE_PARAMS = { disable_stats: 'true', enable_queue_totals: 'true', columns: QUEUE_COLUMNS };
-const CONSUMER_PARAMS = { columns: 'queue.name,queue.vhost' };
+// The two big reads of the sweep, timed alone as the sweep asks them: the queue listing (without depths when the
+// metrics give them) and the depths' source (every node's metrics, or the consumer listing).
+const QUEUE_PARAMS_WITH_METRICS = { disable_stats: 'true', sort: '' };
+const QUEUE_PARAMS = { disable_stats: 'true', enable_queue_totals: 'true', sort: '' };
+const CONSUMER_PARAMS = { columns: 'queue.name,queue.vhost', sort: '' };
 
 /** The load child: one request at a time, answered by one reply. */
 class Load {
@@ -185,6 +190,9 @@ function loadAverage(): string {
     .join(' ')}`;
 }
 
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
 const round = (value: number, digits = 2): number => Math.round(value * 10 ** digits) / 10 ** digits;
 
 async function baseline(stack: LocalStack, node: string, queues: number): Promise<number> {
@@ -212,7 +220,7 @@ function printTable(rows: Row[]): void {
     'peak RSS MB',
     'sweep ms/1k q',
     'GET queues s',
-    'GET consumers s',
+    'metrics or consumers s',
     'failed runs',
   ];
   const lines = rows.map((r) => [
@@ -260,6 +268,9 @@ async function main(): Promise<void> {
     const clusters = new ClusterDirectory([cluster], { managementTimeoutMs: health.requestTimeout });
     // For timing the two big listings alone: what the broker takes, however long, not warren's 10 s timeout.
     const patient = new ManagementClient(cluster, { timeoutMs: 300_000 });
+    const metrics = cluster.prometheus
+      ? new PrometheusQueueMetrics(cluster.prometheus, { timeoutMs: 300_000 })
+      : undefined;
     redis = new Redis(stack.redisUrl, { enableAutoPipelining: true });
     let posts = 0;
     let updates = 0;
@@ -305,6 +316,9 @@ async function main(): Promise<void> {
         const settled = [await settle(brokerPids)];
         const cli = await baseline(stack, cliNode, size);
         settled.push(await settle(brokerPids));
+        // The bench's own work (the load's replies, the listings timed alone) leaves garbage that is not warren's;
+        // collected first, the peak is the sweep's own on top of what a running warren holds.
+        collectGarbage();
         const sweep = await measured(() => monitor.sweep(CLUSTER));
         settled.push(await settle(brokerPids));
         const evaluation = await measured(() => monitor.evaluate(CLUSTER));
@@ -334,12 +348,20 @@ async function main(): Promise<void> {
         findings = results.reduce((n, r) => n + (r.findings?.length ?? 0), 0);
         // What the broker takes to serve the two listings that dominate the fetch, asked one after the other.
         await settle(brokerPids);
-        queueListings.push(await timed(() => patient.get('/api/queues', anyList, QUEUE_PARAMS)));
-        consumerListings.push(await timed(() => patient.get('/api/consumers', anyList, CONSUMER_PARAMS)));
+        queueListings.push(
+          await timed(() =>
+            patient.get('/api/queues', anyList, metrics ? QUEUE_PARAMS_WITH_METRICS : QUEUE_PARAMS, { bert: true }),
+          ),
+        );
+        consumerListings.push(
+          await timed(() =>
+            metrics ? metrics.readAll() : patient.get('/api/consumers', anyList, CONSUMER_PARAMS, { bert: true }),
+          ),
+        );
         console.log(
           `    run ${run + 1}: CLI ${cli.toFixed(2)} s, sweep ${sweep.seconds.toFixed(2)} s ` +
             `(peak RSS ${Math.round(sweep.peakRss / 2 ** 20)} MB), fetch+checks ${evaluation.seconds.toFixed(2)} s; ` +
-            `alone: queue listing ${queueListings.at(-1)?.toFixed(2)} s, consumer listing ` +
+            `alone: queue listing ${queueListings.at(-1)?.toFixed(2)} s, ${metrics ? 'metrics' : 'consumer listing'} ` +
             `${consumerListings.at(-1)?.toFixed(2)} s; ${waits}`,
         );
       }
