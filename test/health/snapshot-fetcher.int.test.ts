@@ -1,13 +1,16 @@
 /**
  * The snapshot fetcher against the real 3-node cluster: a listing larger than one page, whole or page by page, consumer
  * counts joined from /api/consumers, connections with their oslo client properties, each node's health endpoints
- * asked of that node, and a dead management URL reported as unreachable while the others still answer.
+ * asked of that node, and a dead management URL reported as unreachable while the others still answer; and queue
+ * depths read from each node's Prometheus plugin, equal to the management API's, with the fallback when a node's
+ * metrics do not come.
  */
 import { randomUUID } from 'node:crypto';
 import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { queueKey } from '../../src/health/cluster-snapshot.js';
 import { SnapshotFetcher } from '../../src/health/snapshot-fetcher.js';
+import { PrometheusQueueMetrics } from '../../src/management/prometheus-queue-metrics.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -95,5 +98,96 @@ describe('SnapshotFetcher against the real cluster', () => {
     expect(snapshot.endpoints[3]?.error).toMatch(/ECONNREFUSED/);
     // The listings still came from the nodes that answer.
     expect(snapshot.queues?.length).toBeGreaterThanOrEqual(1_100);
+  });
+
+  describe('with the Prometheus plugin endpoints', () => {
+    const depthsOf = (
+      queues:
+        | {
+            name: string;
+            messages: number;
+            messages_ready: number;
+            messages_unacknowledged: number;
+            consumers: number;
+          }[]
+        | undefined,
+    ) =>
+      new Map(
+        (queues ?? [])
+          .filter((q) => q.name.startsWith(prefix))
+          .map((q) => [q.name, [q.messages, q.messages_ready, q.messages_unacknowledged, q.consumers].join(' ')]),
+      );
+    const withMetrics = (prometheus: string[]) =>
+      new SnapshotFetcher(
+        'local',
+        stackManagement(stack),
+        0,
+        undefined,
+        new PrometheusQueueMetrics(prometheus, { timeoutMs: 10_000 }),
+      );
+    let other: ChannelModel;
+    let channel: Awaited<ReturnType<ChannelModel['createChannel']>>;
+
+    beforeAll(async () => {
+      // A quorum queue (its figures live on its leader's node only) with messages, and a classic queue on another
+      // node with deliveries taken and not acked, so every figure differs from zero somewhere.
+      other = await connect(stack.nodes[1]?.amqpUrl as string);
+      channel = await other.createChannel();
+      await channel.assertQueue(`${prefix}-quorum`, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+      for (let i = 0; i < 4; i++) channel.sendToQueue(`${prefix}-quorum`, Buffer.from('q'));
+      await channel.assertQueue(`${prefix}-unacked`);
+      for (let i = 0; i < 3; i++) channel.sendToQueue(`${prefix}-unacked`, Buffer.from('u'));
+      await channel.prefetch(2);
+      await channel.consume(`${prefix}-unacked`, () => undefined);
+    }, 60_000);
+
+    afterAll(async () => {
+      await channel.deleteQueue(`${prefix}-quorum`);
+      await channel.deleteQueue(`${prefix}-unacked`);
+      await other.close();
+    }, 60_000);
+
+    it('reads every depth and consumer count from the metrics, the same as the management API counts them', async () => {
+      // Publishing is asynchronous: first the broker's own count, then the metrics, which follow it.
+      let management = new Map<string, string>();
+      await waitUntil(
+        async () => {
+          management = depthsOf((await fetcher(stack.nodes.map((n) => n.managementUrl)).fetch()).queues);
+          return management.get(`${prefix}-quorum`) === '4 4 0 0' && management.get(`${prefix}-unacked`) === '3 1 2 1';
+        },
+        'the management API to count the messages published and delivered',
+        30_000,
+      );
+      expect(management.get(`${prefix}-0`)).toBe('0 0 0 2');
+      // The metrics are written every stats interval (5 s): wait until they have caught up with the broker.
+      let last: Awaited<ReturnType<SnapshotFetcher['fetch']>> | undefined;
+      await waitUntil(
+        async () => {
+          last = await withMetrics(stack.nodes.map((n) => n.prometheusUrl)).fetch();
+          const fromMetrics = depthsOf(last.queues);
+          return fromMetrics.size === management.size && [...management].every(([k, v]) => fromMetrics.get(k) === v);
+        },
+        'the Prometheus metrics to show what the management API shows',
+        30_000,
+      );
+      expect(last?.depths).toEqual({ from: 'prometheus' });
+      expect(last?.errors).toEqual({});
+      expect(last?.queues?.find((q) => q.name === `${prefix}-quorum`)).toMatchObject({ type: 'quorum' });
+    });
+
+    it('reads the depths from the management API when a node hosting queues gives no metrics, and says why', async () => {
+      const snapshot = await withMetrics([
+        stack.nodes[0]?.prometheusUrl as string,
+        stack.nodes[1]?.prometheusUrl as string,
+        dead,
+      ]).fetch();
+      expect(snapshot.depths).toMatchObject({ from: 'management' });
+      const fallback = snapshot.depths?.from === 'management' ? snapshot.depths.fallback : undefined;
+      expect(fallback).toContain(`no queue metrics from ${stack.nodes[2]?.name}`);
+      expect(fallback).toMatch(/127\.0\.0\.1:9\/metrics\/detailed.* did not answer: ECONNREFUSED/);
+      const depths = depthsOf(snapshot.queues);
+      expect(depths.get(`${prefix}-quorum`)).toBe('4 4 0 0');
+      expect(depths.get(`${prefix}-unacked`)).toBe('3 1 2 1');
+    });
   });
 });
