@@ -84,8 +84,6 @@ interface PendingFailure {
 interface Hold {
   method: string;
   predicate: (c: RecordedCall) => boolean;
-  /** A hold catches one call: later ones pass. */
-  caught: boolean;
   reached: (call: RecordedCall) => void;
   released: Promise<void>;
   release: () => void;
@@ -195,8 +193,9 @@ export class FakeSlack {
   }
 
   /**
-   * Holds the answer to the next call to `method` that matches, so the code under test stays blocked in that call
-   * (say, between two steps of a run) until `release()`. The call is recorded once it is answered.
+   * Holds the answer to every call to `method` that matches until `release()`, so the code under test stays blocked
+   * in that call (say, between two steps of a run), its client's retries after a timeout included. `reached` is the
+   * first; each call is recorded once it is answered.
    */
   hold(method: string, predicate: (c: RecordedCall) => boolean): HeldCall {
     let reached!: (call: RecordedCall) => void;
@@ -207,7 +206,7 @@ export class FakeSlack {
     const released = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const hold: Hold = { method, predicate, caught: false, reached, released, release };
+    const hold: Hold = { method, predicate, reached, released, release };
     this.holds.add(hold);
     return {
       reached: arrived,
@@ -326,9 +325,8 @@ export class FakeSlack {
     const call: RecordedCall = { method, params, status: 200, at: Date.now(), seq: 0 };
     const token = bearer ?? tokenParam;
     if (token !== undefined) call.token = token;
-    const hold = [...this.holds].find((h) => !h.caught && h.method === method && safeTest(h.predicate, call));
+    const hold = [...this.holds].find((h) => h.method === method && safeTest(h.predicate, call));
     if (hold) {
-      hold.caught = true;
       hold.reached(call);
       await hold.released;
     }
