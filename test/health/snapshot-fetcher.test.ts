@@ -9,7 +9,8 @@ import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterSnapshot } from '../../src/health/cluster-snapshot.js';
 import { SnapshotFetcher } from '../../src/health/snapshot-fetcher.js';
-import { decodeErlangTerm, ManagementClient } from '../../src/management/management-client.js';
+import { decodeErlangTerm } from '../../src/management/erlang-term.js';
+import { ManagementClient } from '../../src/management/management-client.js';
 
 // GET /api/queues?disable_stats=true&enable_queue_totals=true&page=1&page_size=10&name=warren-fixture on a 3-node
 // 3.10.8 cluster, with Accept: application/bert: a classic queue with table, float and big-integer arguments, an
