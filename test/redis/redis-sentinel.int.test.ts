@@ -42,6 +42,14 @@ describe('Redis through Sentinel', () => {
     master = redisServer(['--port', String(ports.master), ...common]);
     redisServer(['--port', String(ports.replica), ...common, '--replicaof', '127.0.0.1', String(ports.master)]);
     await waitUntil(async () => (await answers(ports.master)) && answers(ports.replica), 'master and replica', 20_000);
+    // Answering is not replicating: on a busy machine the replica's first sync can take longer than the WAIT below.
+    const replica = new Redis({ port: ports.replica, host: '127.0.0.1' });
+    await waitUntil(
+      async () => (await replica.info('replication')).includes('master_link_status:up'),
+      'the replica to be in sync with the master',
+      30_000,
+    );
+    replica.disconnect();
     const conf = join(dir, 'sentinel.conf');
     writeFileSync(
       conf,
