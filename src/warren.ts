@@ -251,6 +251,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
         redis,
         chat,
         pacer: new ChannelPacer(redis, config.slack.channelIntervalMs),
+        slackCallMs: config.slack.apiTimeoutMs,
         access,
         logger,
         workflows: allWorkflows,

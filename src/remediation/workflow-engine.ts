@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ChannelPacer } from '../chat/channel-pacer.js';
-import type { ChatMessage, ChatPort, ChatReply } from '../chat/chat-message.js';
+import type { ChatPort, ChatReply } from '../chat/chat-message.js';
 import { formatCount } from '../chat/human-format.js';
 import type { AccessPolicy, Requester } from '../chatops/access-policy.js';
 import { parseArgv, tokenize } from '../chatops/argv.js';
@@ -23,7 +23,8 @@ import type { Logger } from '../logger.js';
 import { scrub } from '../secrets.js';
 import { type AuditEntry, AuditLog, type NewAuditEntry } from './audit-log.js';
 import { CommandNodeControl } from './node-control.js';
-import { planLines, renderRun } from './run-message.js';
+import { planLines } from './run-message.js';
+import { RunMessenger } from './run-messenger.js';
 import { LEASE_MS, RunStore } from './run-store.js';
 import {
   type AnyWorkflowDefinition,
@@ -68,6 +69,8 @@ export interface WorkflowEngineOptions {
   redis: Redis;
   chat: ChatPort;
   pacer: ChannelPacer;
+  /** slack.apiTimeout, which bounds how long one Slack call of a run's messages can take. */
+  slackCallMs?: number;
   access: AccessPolicy;
   logger: Logger;
   workflows: readonly AnyWorkflowDefinition[];
@@ -84,30 +87,47 @@ export class WorkflowEngine implements RemediationControl {
   readonly workflows: readonly AnyWorkflowDefinition[];
   private readonly store: RunStore;
   private readonly auditLog: AuditLog;
+  private readonly messenger: RunMessenger;
   private readonly owner = `warren-${process.pid}-${randomBytes(3).toString('hex')}`;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
   private readonly executing = new Set<Promise<void>>();
+  private sweeping: Promise<void> | undefined;
 
   constructor(private readonly options: WorkflowEngineOptions) {
     this.workflows = options.workflows;
     this.now = options.now ?? Date.now;
     this.store = new RunStore(options.redis);
     this.auditLog = new AuditLog(options.redis, options.remediation.auditRetention);
+    this.messenger = new RunMessenger({
+      redis: options.redis,
+      store: this.store,
+      chat: options.chat,
+      pacer: options.pacer,
+      logger: options.logger,
+      now: this.now,
+      ...(options.slackCallMs !== undefined ? { slackCallMs: options.slackCallMs } : {}),
+    });
   }
 
   /** Starts the sweep that expires unanswered requests and marks runs of dead replicas interrupted. */
   startSweeping(): void {
     this.timer = setInterval(() => {
-      this.sweep().catch((error: unknown) => this.options.logger.warn({ err: error }, 'remediation sweep failed'));
+      // A sweep retrying Slack can outlast the interval; the next one waits its turn rather than overlapping.
+      if (this.sweeping) return;
+      this.sweeping = this.sweep()
+        .catch((error: unknown) => this.options.logger.warn({ err: error }, 'remediation sweep failed'))
+        .finally(() => {
+          this.sweeping = undefined;
+        });
     }, SWEEP_MS);
     this.timer.unref();
   }
 
-  /** Stops sweeping and waits for runs executing here to finish their current step and the rest of the run. */
+  /** Stops sweeping and waits for the sweep under way and for runs executing here to finish. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await Promise.allSettled([...this.executing]);
+    await Promise.allSettled([...this.executing, this.sweeping]);
   }
 
   workflow(name: string): AnyWorkflowDefinition | undefined {
@@ -174,19 +194,18 @@ export class WorkflowEngine implements RemediationControl {
     const lease = this.leaseHolder();
     await this.store.create(run, needed > 0 ? 'pending' : 'running', lease);
     await this.audit_({ ...base, event: 'requested', detail: `${plan.summary} [args: ${argsText || 'none'}]` });
-    const stored = (await this.store.get(id)) as WorkflowRun;
-    const posted = await this.post(stored.channel, renderRun(stored, now));
-    if (posted) await this.store.setMessage(id, posted);
+    const posted = await this.refresh(id);
+    const later = posted ? '' : ' Slack did not take the run message yet; warren keeps trying and posts it in order.';
     if (needed === 0) {
       this.background(id, lease);
       return ephemeral(
-        `Started run \`${id}\` (${definition.name}, risk low): ${plan.summary}. Progress in the channel.`,
+        `Started run \`${id}\` (${definition.name}, risk low): ${plan.summary}. Progress in the channel.${later}`,
       );
     }
     return ephemeral(
       `Requested approval for run \`${id}\` (${definition.name}, risk ${definition.risk}): ${plan.summary}. ` +
         `It needs ${needed === 1 ? 'one approver' : `${needed} approvers`} other than you and expires at ` +
-        `${formatTime(run.expiresAt as number)}.`,
+        `${formatTime(run.expiresAt as number)}.${later}`,
     );
   }
 
@@ -631,6 +650,7 @@ export class WorkflowEngine implements RemediationControl {
       await this.refresh(id);
       await this.reply(run, `:warning: interrupted: ${detail}`);
     }
+    await this.messenger.deliverPending();
   }
 
   // ── chat and audit ─────────────────────────────────────────────────────────────────────────────────────────
@@ -639,36 +659,25 @@ export class WorkflowEngine implements RemediationControl {
     await this.auditLog.append({ ...entry, detail: scrub(entry.detail) });
   }
 
-  /** Re-renders the run's message from stored state; a Slack failure is logged, never fails the run. */
-  private async refresh(id: string): Promise<void> {
-    const run = await this.store.get(id);
-    if (!run?.message) return;
+  /**
+   * The run's message is to show its stored state (posted if it never was). Slack failures never fail the run: the
+   * change waits in Redis and the sweep delivers it. False while Slack does not have it yet.
+   */
+  private async refresh(id: string): Promise<boolean> {
     try {
-      await this.options.pacer.claim(run.message.channel, 10_000);
-      await this.options.chat.update(run.message.channel, run.message.ts, renderRun(run, this.now()));
+      return await this.messenger.refresh(id);
     } catch (error) {
-      this.options.logger.warn({ err: error, run: id }, 'could not update the run message');
+      this.options.logger.warn({ err: error, run: id }, 'could not queue the run message update');
+      return false;
     }
   }
 
+  /** A reply in the run's thread, after every earlier one; delivered like refresh(). */
   private async reply(run: WorkflowRun, text: string): Promise<void> {
-    const message = run.message ?? (await this.store.get(run.id))?.message;
-    if (!message) return;
     try {
-      await this.options.pacer.claim(message.channel, 10_000);
-      await this.options.chat.post(message.channel, { text: scrub(text) }, { threadTs: message.ts });
+      await this.messenger.reply(run.id, text);
     } catch (error) {
-      this.options.logger.warn({ err: error, run: run.id }, 'could not post a run update');
-    }
-  }
-
-  private async post(channel: string, body: ChatMessage): Promise<{ channel: string; ts: string } | undefined> {
-    try {
-      await this.options.pacer.claim(channel, 10_000);
-      return await this.options.chat.post(channel, body);
-    } catch (error) {
-      this.options.logger.warn({ err: error }, 'could not post the run message');
-      return undefined;
+      this.options.logger.warn({ err: error, run: run.id }, 'could not queue a run update');
     }
   }
 }

@@ -96,6 +96,18 @@ export interface HeldCall {
   release(): void;
 }
 
+export interface Outage {
+  /** Calls answered with a failure so far. */
+  failed(): number;
+  end(): void;
+}
+
+interface ActiveOutage {
+  methods: ReadonlySet<string>;
+  replies: readonly FailureReply[];
+  failed: number;
+}
+
 export class FakeSlack {
   readonly baseUrl: string;
   readonly apiUrl: string;
@@ -107,6 +119,7 @@ export class FakeSlack {
   private readonly responseFailures: PendingFailure[] = [];
   private readonly handlers = new Map<string, MethodHandler>();
   private readonly holds = new Set<Hold>();
+  private readonly outages = new Set<ActiveOutage>();
   private readonly usergroups = new Map<string, string[]>();
   private readonly waiters = new Set<(err: Error) => void>();
   private seq = 0;
@@ -217,6 +230,27 @@ export class FakeSlack {
     };
   }
 
+  /**
+   * Slack down for `methods` until `end()`: every call fails, taking `replies` in turn (say a 500, then a 429 with
+   * Retry-After), for however many retries the client makes. Failed calls are recorded like any other.
+   */
+  outage(methods: readonly string[], replies: readonly FailureReply[]): Outage {
+    const active: ActiveOutage = { methods: new Set(methods), replies, failed: 0 };
+    this.outages.add(active);
+    return {
+      failed: () => active.failed,
+      end: () => {
+        this.outages.delete(active);
+      },
+    };
+  }
+
+  private outageFailure(method: string): FailureReply | undefined {
+    const active = [...this.outages].find((o) => o.methods.has(method));
+    if (!active || active.replies.length === 0) return undefined;
+    return active.replies[active.failed++ % active.replies.length];
+  }
+
   setUsergroup(id: string, users: string[]): void {
     this.usergroups.set(id, [...users]);
   }
@@ -230,6 +264,7 @@ export class FakeSlack {
     this.responses.length = 0;
     this.failures.clear();
     this.responseFailures.length = 0;
+    this.outages.clear();
   }
 
   async stop(): Promise<void> {
@@ -332,7 +367,7 @@ export class FakeSlack {
     }
     call.seq = ++this.seq;
 
-    const failure = takeFailure(this.failures.get(method));
+    const failure = takeFailure(this.failures.get(method)) ?? this.outageFailure(method);
     let status = 200;
     let headers: Record<string, string> = {};
     let body: unknown;

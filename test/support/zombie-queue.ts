@@ -50,3 +50,16 @@ export async function makeZombie(options: {
   );
   return { topic, zombie: crashed.queue, sibling: sibling.queue };
 }
+
+/**
+ * Deletes both queues of each zombie made by a file. Runs that stop or abandon halfway leave some on purpose, and
+ * left on the shared cluster they would keep later files' alerts (the master imbalance among them) from resolving.
+ */
+export async function deleteZombies(amqp: ChannelModel | undefined, zombies: readonly Zombie[]): Promise<void> {
+  if (!amqp || zombies.length === 0) return;
+  const channel = await amqp.createChannel();
+  for (const z of zombies) {
+    for (const queue of [z.zombie, z.sibling]) await channel.deleteQueue(queue).catch(() => undefined);
+  }
+  await channel.close().catch(() => undefined);
+}

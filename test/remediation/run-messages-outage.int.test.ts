@@ -1,0 +1,152 @@
+/**
+ * A run's messages while Slack's Web API is down (500s, 503s and 429s with Retry-After, for every attempt): the
+ * request message with its buttons when the run is asked for, and later the step results, the outcome and the
+ * message's edits while the run executes, with warren restarted before Slack comes back. Each must reach Slack once
+ * Slack is back, once, and in order; the run itself must not wait for Slack.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { type ChannelModel, connect } from 'amqplib';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { attachLocalStack } from '../../src/devstack/index.js';
+import { freshQueue } from '../../src/remediation/broker-state.js';
+import { RunStore } from '../../src/remediation/run-store.js';
+import type { Warren } from '../../src/warren.js';
+import { restoreCluster } from '../support/cluster-health.js';
+import { type FailureReply, FakeSlack, type RecordedCall } from '../support/fake-slack.js';
+import { stackManagement } from '../support/stack-fixtures.js';
+import { waitUntil } from '../support/wait-until.js';
+import {
+  click,
+  flushHarnessRedis,
+  harnessRedisUrl,
+  remediationTestYaml,
+  slash,
+  startHarnessWarren,
+} from '../support/warren-harness.js';
+import { deleteZombies, makeZombie, type Zombie } from '../support/zombie-queue.js';
+
+const OPERATOR = 'U0OPERATOR';
+const APPROVER = 'U0APPROVER';
+const CHANNEL = 'C0OPS';
+// Files run one at a time and each flushes its database first; this one shares remediation-kill's.
+const REDIS_DB = 12;
+const YAML = remediationTestYaml(
+  { operators: [OPERATOR, APPROVER], approvers: [OPERATOR, APPROVER], channel: CHANNEL },
+  { zombieIdleAfter: '1h' },
+);
+const DOWN: FailureReply[] = [{ status: 500 }, { status: 503 }, { status: 429, headers: { 'Retry-After': '1' } }];
+
+const text = (reply: Record<string, unknown>) => String(reply.text ?? '');
+const answered = (c: RecordedCall) => c.status === 200;
+
+describe('run messages while Slack is down', () => {
+  const desc = inject('stack');
+  const management = () => stackManagement(desc);
+  const servers: ChildProcess[] = [];
+  const made: Zombie[] = [];
+  let fake: FakeSlack;
+  let amqp: ChannelModel;
+  let redis: Redis;
+  let store: RunStore;
+  let warren: Warren;
+
+  const start = () => startHarnessWarren({ stack: desc, fake, yaml: YAML, redisDb: REDIS_DB });
+
+  beforeAll(async () => {
+    await restoreCluster(desc, attachLocalStack(desc));
+    await flushHarnessRedis(desc, REDIS_DB);
+    fake = await FakeSlack.start();
+    amqp = await connect(desc.nodes[0]?.amqpUrl as string);
+    redis = new Redis(harnessRedisUrl(desc, REDIS_DB));
+    store = new RunStore(redis);
+    warren = await start();
+  });
+
+  afterAll(async () => {
+    await warren?.stop();
+    for (const child of servers) child.kill('SIGKILL');
+    await deleteZombies(amqp, made);
+    redis?.disconnect();
+    await amqp?.close().catch(() => undefined);
+    await fake?.stop();
+  });
+
+  it('posts the request once Slack is back, then every step result once and in order, across a restart', async () => {
+    const prefix = `warren-outage-${randomUUID().slice(0, 6)}`;
+    for (const topic of [`${prefix}-a`, `${prefix}-b`]) {
+      made.push(
+        await makeZombie({ amqpUrl: desc.nodes[0]?.amqpUrl as string, amqp, management: management(), topic, servers }),
+      );
+    }
+
+    // 1. Slack down when the run is requested: the requester is told, and the request is posted once Slack is back.
+    const requestOutage = fake.outage(['chat.postMessage'], DOWN);
+    let reply = '';
+    const runId = await waitUntil(
+      async () => {
+        // The plan reads consumers from /api/consumers, which trails the broker by a few seconds.
+        reply = text(await slash(warren, fake, OPERATOR, `fix delete-zombie-queues ${prefix}-*`, CHANNEL));
+        return reply.includes('2 queue(s)') ? /run `(r-[0-9a-f]{8})`/.exec(reply)?.[1] : undefined;
+      },
+      'a plan for both zombies',
+      30_000,
+    );
+    expect(reply).toContain('Slack did not take the run message yet');
+    expect(requestOutage.failed()).toBeGreaterThan(0);
+    const isRequest = (c: RecordedCall) =>
+      c.params.channel === CHANNEL && !c.params.thread_ts && JSON.stringify(c.params.blocks ?? []).includes(runId);
+    expect(fake.callsTo('chat.postMessage').filter((c) => isRequest(c) && answered(c))).toHaveLength(0);
+    requestOutage.end();
+    const request = await fake.waitForCall('chat.postMessage', (c) => isRequest(c) && answered(c), 30_000);
+    const ts = (request.reply as { ts: string }).ts;
+    expect(JSON.stringify(request.params.blocks)).toContain('Approve');
+    await waitUntil(async () => (await store.get(runId))?.message?.ts === ts, 'the request message stored', 10_000);
+
+    // 2. Slack down for every post and edit while the run executes; warren restarted before Slack is back.
+    const runOutage = fake.outage(['chat.postMessage', 'chat.update'], DOWN);
+    const approval = text(
+      await click(warren, fake, {
+        user: APPROVER,
+        actionId: 'warren:run:approve',
+        value: runId,
+        channel: CHANNEL,
+        messageTs: ts,
+      }),
+    );
+    expect(approval).toMatch(/You approved/);
+    await waitUntil(async () => (await store.get(runId))?.status === 'succeeded', 'the run to finish', 90_000);
+    for (const z of made) expect(await freshQueue(management(), '/', z.zombie)).toBeUndefined();
+    const threadReplies = () =>
+      fake
+        .callsTo('chat.postMessage')
+        .filter((c) => c.params.thread_ts === ts && answered(c))
+        .map((c) => String(c.params.text));
+    expect(threadReplies()).toEqual([]);
+    await warren.stop();
+    warren = await start();
+    const failedWhileDown = runOutage.failed();
+    expect(failedWhileDown).toBeGreaterThan(0);
+    runOutage.end();
+
+    await fake.waitForCall(
+      'chat.update',
+      (c) => c.params.ts === ts && answered(c) && String(c.params.text).startsWith('Done and verified'),
+      60_000,
+    );
+    await waitUntil(() => threadReplies().some((r) => r.includes('succeeded')), 'the outcome in the thread', 60_000);
+    const replies = threadReplies();
+    expect(replies).toHaveLength(3);
+    expect(replies[0]).toMatch(/^:white_check_mark: 1\/2 /);
+    expect(replies[1]).toMatch(/^:white_check_mark: 2\/2 /);
+    expect(replies[2]).toMatch(/^:white_check_mark: succeeded: /);
+    // Delivered means dequeued: nothing is left for a later sweep to post a second time.
+    expect(await redis.smembers('warren:remediation:outbox')).toEqual([]);
+    expect(fake.callsTo('chat.postMessage').filter((c) => isRequest(c) && answered(c))).toHaveLength(1);
+    console.log(
+      `[figures] run messages: ${failedWhileDown} failed Slack calls during the run; ` +
+        `${replies.length} replies posted once, in order, after the restart`,
+    );
+  }, 240_000);
+});
