@@ -5,6 +5,7 @@ import { closeLeakyConnectionsWorkflow } from './close-leaky-connections.js';
 import { deleteZombieQueuesWorkflow } from './delete-zombie-queues.js';
 import { healPartitionWorkflow } from './heal-partition.js';
 import { purgeQueueWorkflow } from './purge-queue.js';
+import { raiseMemoryWatermarkWorkflow } from './raise-memory-watermark.js';
 import { syncMirrorsWorkflow } from './sync-mirrors.js';
 
 export const allWorkflows: readonly AnyWorkflowDefinition[] = [
@@ -14,4 +15,5 @@ export const allWorkflows: readonly AnyWorkflowDefinition[] = [
   syncMirrorsWorkflow,
   applyPolicyWorkflow,
   healPartitionWorkflow,
+  raiseMemoryWatermarkWorkflow,
 ];

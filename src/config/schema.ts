@@ -41,9 +41,10 @@ export const clusterSchema = z
     /** This cluster's tap bindings, instead of `tap.bindings` (clusters often run different OpenStack services). */
     tapBindings: z.array(bindingSchema).optional(),
     /**
-     * How warren restarts the rabbit application on a node (heal-partition): an argv template run without a shell,
-     * with `{node}`, `{host}`, `{shortHost}` (the host's first label) and `{action}` (stop_app, start_app,
-     * await_startup) filled in. Unset: no node control.
+     * How warren runs CLI-only actions on a node (heal-partition restarts the rabbit application,
+     * raise-memory-watermark reads and sets the watermark): an argv template run without a shell, with `{node}`,
+     * `{host}`, `{shortHost}` (the host's first label) and `{action}` (the action, then its arguments) filled in.
+     * Unset: no node control.
      */
     nodeControl: z
       .strictObject({

@@ -1,17 +1,38 @@
 /**
- * Node control: the few actions only the CLI can do (restart the rabbit application on one node). Configured per
+ * Node control: the few actions only the CLI can do (restart the rabbit application on one node, read and set its
+ * memory watermark). Configured per
  * cluster as an argv template, e.g. `[rabbitmqctl, -n, "{node}", "{action}"]` on the broker's host, or
  * `[ssh, "{host}", sudo, rabbitmqctl, -n, "{node}", "{action}"]`, or
  * `[kubectl, exec, -n, rabbitmq, "{shortHost}", -c, rabbitmq, --, rabbitmqctl, "{action}"]`. The template is run with
- * execFile, never through a shell, and the only values put into it are a node name that the management API listed
- * and an action from the fixed list below: nothing typed in Slack reaches the command line.
+ * execFile, never through a shell, and the only values put into it are a node name that the management API listed,
+ * an action from the fixed list below and, for some actions, arguments warren formats itself (a number, a fixed
+ * flag): nothing typed in Slack reaches the command line. Arguments follow the action: an entry that is exactly
+ * `{action}` becomes the action and its arguments; inside a longer entry (one remote command string) they are
+ * joined with spaces, which is safe because an argument may hold only letters, digits, `.`, `_` and `-`.
  */
 import { execFile } from 'node:child_process';
+import { z } from 'zod';
 import { NodeControlError } from '../errors.js';
 import { scrub } from '../secrets.js';
 
-export const NODE_ACTIONS = ['stop_app', 'start_app', 'await_startup'] as const;
+export const NODE_ACTIONS = [
+  'stop_app',
+  'start_app',
+  'await_startup',
+  'status',
+  'set_vm_memory_high_watermark',
+] as const;
 export type NodeAction = (typeof NODE_ACTIONS)[number];
+
+/** A node's memory watermark as `rabbitmqctl status` reports it. */
+export interface NodeMemory {
+  /** The configured fraction of RAM, or undefined when the node has an absolute limit. */
+  relative?: number;
+  /** The limit in bytes the node computed from it (`mem_limit` in the management API). */
+  limitBytes: number;
+  /** The RAM the node sees (limit / fraction); undefined with an absolute limit. */
+  totalBytes?: number;
+}
 
 export interface NodeControlConfig {
   command: string[];
@@ -21,32 +42,89 @@ export interface NodeControlConfig {
 
 export interface NodeControl {
   /** Runs `action` on `node` (e.g. `rabbit@host-2`); resolves with the command's output, throws NodeControlError. */
-  run(node: string, action: NodeAction): Promise<string>;
+  run(node: string, action: Exclude<NodeAction, 'status' | 'set_vm_memory_high_watermark'>): Promise<string>;
+  /** The node's memory watermark, read with `status --formatter json`. */
+  memory(node: string): Promise<NodeMemory>;
+  /** Sets the node's watermark to `fraction` of its RAM until its next restart; resolves with the output. */
+  setMemoryWatermark(node: string, fraction: number): Promise<string>;
 }
 
 /** A node name as RabbitMQ lists it: `name@host`, nothing a command line could misread. */
 const NODE_NAME = /^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/;
+const ARGUMENT = /^[A-Za-z0-9_.-]+$/;
+/** The highest watermark warren sets: above it the OS and its page cache are starved (RabbitMQ's docs warn too). */
+export const MAX_WATERMARK = 0.7;
 
-export function commandFor(template: readonly string[], node: string, action: NodeAction): string[] {
+export function commandFor(
+  template: readonly string[],
+  node: string,
+  action: NodeAction,
+  args: readonly string[] = [],
+): string[] {
   if (!NODE_NAME.test(node)) throw new NodeControlError(`refusing to run node control for "${node}": not a node name`);
   if (!NODE_ACTIONS.includes(action)) throw new NodeControlError(`unknown node action "${action}"`);
+  const bad = args.find((a) => !ARGUMENT.test(a));
+  if (bad !== undefined) throw new NodeControlError(`refusing node control argument "${bad}"`);
   const host = node.slice(node.indexOf('@') + 1);
   // The first label of the host is the pod name under the RabbitMQ cluster operator (`kubectl exec {shortHost}`).
   const shortHost = host.split('.')[0] as string;
-  return template.map((part) =>
-    part
-      .replaceAll('{node}', node)
-      .replaceAll('{shortHost}', shortHost)
-      .replaceAll('{host}', host)
-      .replaceAll('{action}', action),
-  );
+  return template.flatMap((part) => {
+    if (part === '{action}') return [action, ...args];
+    return [
+      part
+        .replaceAll('{node}', node)
+        .replaceAll('{shortHost}', shortHost)
+        .replaceAll('{host}', host)
+        .replaceAll('{action}', [action, ...args].join(' ')),
+    ];
+  });
+}
+
+const statusSchema = z.object({
+  vm_memory_high_watermark_setting: z.object({ relative: z.number().optional() }).loose(),
+  vm_memory_high_watermark_limit: z.number(),
+});
+
+/** Reads the watermark from `rabbitmqctl status --formatter json` output (warnings may come before the JSON). */
+export function parseNodeMemory(node: string, output: string): NodeMemory {
+  const start = output.indexOf('{');
+  const end = output.lastIndexOf('}');
+  let parsed: z.infer<typeof statusSchema>;
+  try {
+    parsed = statusSchema.parse(JSON.parse(output.slice(start, end + 1)));
+  } catch {
+    throw new NodeControlError(`could not read the memory watermark of ${node} from its status`);
+  }
+  const relative = parsed.vm_memory_high_watermark_setting.relative;
+  const limitBytes = parsed.vm_memory_high_watermark_limit;
+  return {
+    limitBytes,
+    ...(relative !== undefined && relative > 0 ? { relative, totalBytes: Math.round(limitBytes / relative) } : {}),
+  };
 }
 
 export class CommandNodeControl implements NodeControl {
   constructor(private readonly config: NodeControlConfig) {}
 
-  run(node: string, action: NodeAction): Promise<string> {
-    const [file, ...args] = commandFor(this.config.command, node, action);
+  async run(node: string, action: Exclude<NodeAction, 'status' | 'set_vm_memory_high_watermark'>): Promise<string> {
+    return tail(await this.exec(node, action));
+  }
+
+  async memory(node: string): Promise<NodeMemory> {
+    return parseNodeMemory(node, await this.exec(node, 'status', ['--formatter', 'json']));
+  }
+
+  async setMemoryWatermark(node: string, fraction: number): Promise<string> {
+    if (!(fraction >= 0.01 && fraction <= MAX_WATERMARK)) {
+      throw new NodeControlError(
+        `refusing a memory watermark of ${fraction}: it must be between 0.01 and ${MAX_WATERMARK}`,
+      );
+    }
+    return tail(await this.exec(node, 'set_vm_memory_high_watermark', [formatFraction(fraction)]));
+  }
+
+  private exec(node: string, action: NodeAction, extra: readonly string[] = []): Promise<string> {
+    const [file, ...args] = commandFor(this.config.command, node, action, extra);
     return new Promise((resolve, reject) => {
       execFile(
         file as string,
@@ -58,13 +136,23 @@ export class CommandNodeControl implements NodeControl {
           killSignal: 'SIGKILL',
         },
         (error, stdout, stderr) => {
-          const output = scrub(`${stdout}${stderr}`.trim()).split('\n').slice(-5).join('\n');
           if (error) {
+            const output = tail(scrub(`${stdout}${stderr}`.trim()));
             const why = error.killed ? `timed out after ${this.config.timeoutMs} ms` : `exit ${error.code ?? '?'}`;
             reject(new NodeControlError(`${action} on ${node} failed (${why}): ${output || error.message}`));
-          } else resolve(output);
+          } else resolve(scrub(`${stdout}${stderr}`.trim()));
         },
       );
     });
   }
+}
+
+/** What a step reports of a command's output: its last lines. */
+function tail(output: string): string {
+  return output.split('\n').slice(-5).join('\n');
+}
+
+/** 0.5 → "0.5", 0.45 → "0.45": at most 4 decimals, no exponent, nothing a command line could misread. */
+export function formatFraction(fraction: number): string {
+  return String(Number(fraction.toFixed(4)));
 }

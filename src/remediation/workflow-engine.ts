@@ -162,7 +162,7 @@ export class WorkflowEngine implements RemediationControl {
     }
     if (definition.needsNodeControl && !cluster.config.nodeControl) {
       throw new WorkflowRefusedError(
-        `${definition.name} restarts nodes, which needs node control, and cluster ${cluster.config.name} has none. ` +
+        `${definition.name} runs CLI-only actions on nodes, which needs node control, and cluster ${cluster.config.name} has none. ` +
           `Set clusters[].nodeControl.command in the config (e.g. [rabbitmqctl, -n, "{node}", "{action}"] on a host ` +
           'that can reach the nodes; see docs/workflows.md).',
       );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NodeControlError } from '../../src/errors.js';
-import { CommandNodeControl, commandFor } from '../../src/remediation/node-control.js';
+import { CommandNodeControl, commandFor, formatFraction, parseNodeMemory } from '../../src/remediation/node-control.js';
 
 describe('node control', () => {
   it('fills the template with the node, its host and the action, one argv entry each', () => {
@@ -34,6 +34,55 @@ describe('node control', () => {
     });
     await expect(failing.run('rabbit@h', 'stop_app')).rejects.toThrow(
       /stop_app on rabbit@h failed \(exit 3\): no such node/,
+    );
+  });
+
+  it("puts an action's arguments after it: as entries of their own, or inside a remote command string", () => {
+    expect(
+      commandFor(['rabbitmqctl', '-n', '{node}', '{action}'], 'rabbit@db-2', 'set_vm_memory_high_watermark', ['0.5']),
+    ).toEqual(['rabbitmqctl', '-n', 'rabbit@db-2', 'set_vm_memory_high_watermark', '0.5']);
+    expect(
+      commandFor(['ssh', '{host}', 'sudo rabbitmqctl -n {node} {action}'], 'rabbit@db-2', 'status', [
+        '--formatter',
+        'json',
+      ]),
+    ).toEqual(['ssh', 'db-2', 'sudo rabbitmqctl -n rabbit@db-2 status --formatter json']);
+    for (const bad of ['0.5; reboot', '$(id)', '', 'a b']) {
+      expect(() => commandFor(['rabbitmqctl', '{action}'], 'rabbit@h', 'set_vm_memory_high_watermark', [bad])).toThrow(
+        NodeControlError,
+      );
+    }
+  });
+
+  it('formats a watermark as a plain decimal, and refuses one outside 0.01–0.7 before running anything', async () => {
+    expect(formatFraction(0.5)).toBe('0.5');
+    expect(formatFraction(0.45)).toBe('0.45');
+    expect(formatFraction(0.1 + 0.2)).toBe('0.3');
+    const echo = new CommandNodeControl({ command: ['/bin/echo', '{action}'], timeoutMs: 5_000 });
+    expect(await echo.setMemoryWatermark('rabbit@h', 0.45)).toBe('set_vm_memory_high_watermark 0.45');
+    for (const bad of [0, 0.005, 0.71, 1, Number.NaN]) {
+      await expect(echo.setMemoryWatermark('rabbit@h', bad)).rejects.toThrow(/between 0.01 and 0.7/);
+    }
+  });
+
+  it('reads the watermark, its limit and the RAM from `status --formatter json`, warnings before it included', () => {
+    const status = JSON.stringify({
+      vm_memory_high_watermark_setting: { relative: 0.4 },
+      vm_memory_high_watermark_limit: 10_110_381_260,
+      memory: { total: { rss: 1 } },
+    });
+    expect(parseNodeMemory('rabbit@h', `Warning: something\n${status}\n`)).toEqual({
+      relative: 0.4,
+      limitBytes: 10_110_381_260,
+      totalBytes: 25_275_953_150,
+    });
+    const absolute = JSON.stringify({
+      vm_memory_high_watermark_setting: { absolute: 1_000_000 },
+      vm_memory_high_watermark_limit: 1_000_000,
+    });
+    expect(parseNodeMemory('rabbit@h', absolute)).toEqual({ limitBytes: 1_000_000 });
+    expect(() => parseNodeMemory('rabbit@h', 'Error: unable to perform an operation on node')).toThrow(
+      /could not read the memory watermark of rabbit@h/,
     );
   });
 });

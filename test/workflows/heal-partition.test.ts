@@ -82,6 +82,12 @@ function fakeCluster(
       }
       return '';
     },
+    memory: async () => {
+      throw new Error('heal-partition does not read watermarks');
+    },
+    setMemoryWatermark: async () => {
+      throw new Error('heal-partition does not set watermarks');
+    },
   };
   return { management: management as unknown as ManagementClient, nodeControl, calls, state };
 }

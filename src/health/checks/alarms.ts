@@ -135,8 +135,9 @@ export const alarmsCheck = defineCheck({
   title: 'Resource alarms',
   hint:
     'Free the resource: drain or purge the biggest queues (memory) or free disk space on the node. As a stopgap ' +
-    'raise the limit (`rabbitmqctl set_vm_memory_high_watermark 0.4`, `rabbitmqctl set_disk_free_limit`). ' +
-    'Publishers resume by themselves once the alarm clears.',
+    'raise the limit: Fix… raises the memory watermark of the alarmed nodes until their restart (node control); ' +
+    'for disk, `rabbitmqctl set_disk_free_limit`. Publishers resume by themselves once the alarm clears.',
   needs: ['nodes'],
+  workflow: 'raise-memory-watermark',
   evaluate,
 });
