@@ -1,6 +1,7 @@
 /** Every remediation workflow, one definition per file in this folder, in the order `workflows` lists them. */
 import type { AnyWorkflowDefinition } from '../src/remediation/workflow-definition.js';
 import { applyPolicyWorkflow } from './apply-policy.js';
+import { closeHeartbeatlessConnectionsWorkflow } from './close-heartbeatless-connections.js';
 import { closeLeakyConnectionsWorkflow } from './close-leaky-connections.js';
 import { deleteZombieQueuesWorkflow } from './delete-zombie-queues.js';
 import { healPartitionWorkflow } from './heal-partition.js';
@@ -12,6 +13,7 @@ export const allWorkflows: readonly AnyWorkflowDefinition[] = [
   deleteZombieQueuesWorkflow,
   purgeQueueWorkflow,
   closeLeakyConnectionsWorkflow,
+  closeHeartbeatlessConnectionsWorkflow,
   syncMirrorsWorkflow,
   applyPolicyWorkflow,
   healPartitionWorkflow,

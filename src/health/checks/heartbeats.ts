@@ -4,10 +4,11 @@
  * a firewall or load balancer; a timeout above `thresholds.heartbeatMaxSeconds` is about as bad. The client's answer
  * wins the negotiation, so the fix is in the client's config. Info, ONE finding per OpenStack service (every
  * process of a service shares its config), listing its hosts and how many connections. Connections without a
- * `timeout` (direct Erlang clients such as shovels) are not judged.
+ * `timeout` (direct Erlang clients such as shovels) are not judged. The Fix… (`close-heartbeatless-connections`)
+ * only closes the connections, a stopgap: the client reconnects with the same config.
  */
 import { formatCount } from '../../chat/human-format.js';
-import type { ClusterSnapshot, ConnectionInfo } from '../cluster-snapshot.js';
+import type { ClusterSnapshot } from '../cluster-snapshot.js';
 import type { Finding } from '../finding.js';
 import type { CheckContext } from '../health-check.js';
 import { defineCheck } from '../health-check.js';
@@ -21,11 +22,20 @@ const IN_DATA = 100;
 
 const code = (names: readonly string[]) => names.map((n) => `\`${n}\``).join(', ');
 
+/**
+ * The check's rule, shared with the workflow that closes such connections: a negotiated `timeout` of 0 (heartbeats
+ * off) or above `maxSeconds`. No `timeout` at all is not judged.
+ */
+export function heartbeatsTooWeak<C extends { timeout?: number }>(
+  connection: C,
+  maxSeconds: number,
+): connection is C & { timeout: number } {
+  return connection.timeout !== undefined && (connection.timeout === 0 || connection.timeout > maxSeconds);
+}
+
 function evaluate(snapshot: ClusterSnapshot, { thresholds }: CheckContext): Finding[] {
   const max = thresholds.heartbeatMaxSeconds;
-  const judged = (snapshot.connections ?? []).filter(
-    (c): c is ConnectionInfo & { timeout: number } => c.timeout !== undefined && (c.timeout === 0 || c.timeout > max),
-  );
+  const judged = (snapshot.connections ?? []).filter((c) => heartbeatsTooWeak(c, max));
   const findings: Finding[] = [];
   for (const [service, connections] of groupByService(judged)) {
     const sorted = [...connections].sort((a, b) => a.name.localeCompare(b.name));
@@ -72,7 +82,10 @@ export const heartbeatsCheck = defineCheck({
   hint:
     'Set `heartbeat_timeout_threshold` (oslo default 60) in the `[oslo_messaging_rabbit]` section of the ' +
     "service's config and restart it: the client's value wins the negotiation, and without heartbeats a dead peer " +
-    'is noticed only after ~11 min and idle connections can be cut by firewalls.',
+    'is noticed only after ~11 min and idle connections can be cut by firewalls. Fix… only closes the ' +
+    'connections, a stopgap that clears dead peers: live clients reconnect with the same config and this alert ' +
+    'comes back.',
+  workflow: 'close-heartbeatless-connections',
   needs: ['connections'],
   evaluate,
 });
