@@ -2,7 +2,8 @@
  * `npm run demo`: a local 3-node RabbitMQ cluster and Redis, a simulated OpenStack cloud on it, and warren watching
  * it — in the terminal (the console front end) or in Slack when Slack credentials are set. Faults are injected by
  * `--fault NAME` or the console's `/fault NAME`; `--script smoke` runs the zombie loop unattended (inject, alert,
- * Fix…, a second person's approval, resolution) and exits 0 when it completed. Ctrl-C, `/quit` or the end of the
+ * Fix…, a second person's approval, resolution) and exits 0 when it completed, `--script heartbeat,memory-alarm`
+ * those loops in turn (a critical workflow's two approvals included). Ctrl-C, `/quit` or the end of the
  * script stops warren, the simulator and the stack, leaving no process and no temporary directory behind.
  */
 import { writeFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { type LocalStack, RABBITMQ_BIN_DIR, registerExitCleanup, startLocalStack
 import { createLogger } from '../logger.js';
 import { startWarren, type Warren } from '../warren.js';
 import { FAULTS, type FaultContext, faultNamed } from './faults.js';
-import { runSmokeScript } from './smoke-script.js';
+import { type FixLoop, runFixLoops } from './fix-loop-script.js';
 import { TrafficSimulator } from './traffic-simulator.js';
 
 export const DEMO_OPERATOR = 'U0CONSOLE';
@@ -23,7 +24,8 @@ export const DEMO_APPROVERS = ['U0ALICE', 'U0BOB'];
 
 export interface DemoOptions {
   faults: string[];
-  script?: 'smoke';
+  /** Fault loops to run unattended (`--script`), then exit. */
+  script?: FixLoop[];
   /** Notifications per second from the simulator. */
   rate: number;
   /** Health sweep interval. */
@@ -73,7 +75,7 @@ function guide(slash: string, consoleMode: boolean): string {
     `  ${fault}s                             every fault: ${FAULTS.map((f) => f.name).join(', ')}`,
     `  ${fault} clear NAME                   undo a fault by hand`,
     consoleMode
-      ? `You are ${DEMO_OPERATOR} (an operator). Approvals need someone else: /as ${DEMO_APPROVERS[0]} (or ${DEMO_APPROVERS[1]}), then press the button's number.`
+      ? `You are ${DEMO_OPERATOR} (an operator). Approvals need someone else: /as ${DEMO_APPROVERS[0]} (or ${DEMO_APPROVERS[1]}), then press the button's number; critical runs (partition, memory-alarm) need both.`
       : `Operators: ${DEMO_OPERATOR} and ${DEMO_APPROVERS.join(', ')}: set access in your own warren.yaml for real users.`,
     `Ctrl-C${consoleMode ? ' or /quit' : ''} stops everything and removes the stack.`,
     '',
@@ -151,12 +153,12 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const consoleMode = config.slack.mode === 'console';
     const commands = faultCommands(context);
 
-    // The smoke script types into the console and reads what it prints, exactly as a person would.
-    const scripted = options.script === 'smoke';
+    // The script types into the console and reads what it prints, exactly as a person would.
+    const scripted = options.script !== undefined && options.script.length > 0;
     const input = scripted ? new PassThrough() : process.stdin;
     const output = scripted ? new PassThrough() : process.stdout;
     if (scripted && !consoleMode) {
-      say('--script smoke runs in the console: unset the SLACK_* variables');
+      say('--script runs in the console: unset the SLACK_* variables');
       await stopAll();
       return 2;
     }
@@ -182,15 +184,19 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       await commands['/fault']?.run([name], (text) => process.stdout.write(`${text}\n`));
     }
     if (scripted) {
-      const ok = await runSmokeScript({
-        input: input as PassThrough,
-        output: output as PassThrough,
-        echo: (text) => process.stdout.write(text),
-        inject: (name) => commands['/fault']?.run([name], (text) => process.stdout.write(`${text}\n`)) as Promise<void>,
-        operator: DEMO_OPERATOR,
-        approver: DEMO_APPROVERS[0] as string,
-        log: say,
-      });
+      const ok = await runFixLoops(
+        {
+          input: input as PassThrough,
+          output: output as PassThrough,
+          echo: (text) => process.stdout.write(text),
+          inject: (name) =>
+            commands['/fault']?.run([name], (text) => process.stdout.write(`${text}\n`)) as Promise<void>,
+          operator: DEMO_OPERATOR,
+          approvers: DEMO_APPROVERS,
+          log: say,
+        },
+        options.script ?? [],
+      );
       finished(ok ? 0 : 1);
     }
     const code = await done;

@@ -1,7 +1,8 @@
 /**
  * `npm run demo -- --script smoke` end to end, as a newcomer would run it: its own local cluster, the simulated
  * cloud, a zombie fault, the alert, Fix…, a second user's approval and the resolution, all in the console; then
- * exit 0 with no process and no temporary directory left behind.
+ * exit 0 with no process and no temporary directory left behind. The same for the heartbeat and memory-alarm
+ * loops, whose fixes are stopgaps (the second a critical run: two approvers).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -61,7 +62,7 @@ function startDemo(args: string[]) {
   return { child, output, exited };
 }
 
-describe('npm run demo -- --script smoke', () => {
+describe('npm run demo -- --script', () => {
   it('runs the zombie loop unattended, exits 0 and leaves nothing behind', async () => {
     const rpcServersBefore = rpcServers();
     const demo = startDemo(['--script', 'smoke']);
@@ -75,8 +76,8 @@ describe('npm run demo -- --script smoke', () => {
     const steps = [
       /\[demo\] smoke: the zombie alert fired/,
       /\[demo\] smoke: an approval request for delete-zombie-queues/,
-      /\[demo\] smoke: the run done and verified/,
-      /\[demo\] smoke: the alert resolved/,
+      /\[demo\] smoke: the zombie run done and verified/,
+      /\[demo\] smoke: the zombie alert resolved/,
       /\[demo\] smoke: OK/,
     ].map((step) => stderr.search(step));
     expect(steps.every((at) => at >= 0)).toBe(true);
@@ -86,6 +87,41 @@ describe('npm run demo -- --script smoke', () => {
     expect(stdout).toMatch(/approvals 1\/1 \(@U0ALICE\)/);
     // The simulated cloud's errors reached the console through the tap, too.
     expect(stdout).toMatch(/\[!!\] (compute\.)?instance\.create\.error from/);
+
+    expectNothingLeft(stderr, rpcServersBefore);
+  }, 420_000);
+
+  it('runs the heartbeat and memory-alarm loops, the critical one with two approvers, and exits 0', async () => {
+    const rpcServersBefore = rpcServers();
+    const demo = startDemo(['--script', 'heartbeat,memory-alarm']);
+    demo.child.stdin.end();
+    const { code } = await demo.exited;
+    const { stdout, stderr } = demo.output;
+    expect(code, `${stdout}\n${stderr}`.slice(-4_000)).toBe(0);
+
+    const steps = [
+      /\[demo\] smoke: the heartbeat alert fired, with its Fix… button/,
+      /\[demo\] smoke: an approval request for close-heartbeatless-connections/,
+      /\[demo\] smoke: the heartbeat run done and verified/,
+      /\[demo\] smoke: the heartbeat alert resolved/,
+      /\[demo\] smoke: the memory-alarm alert fired, with its Fix… button/,
+      /\[demo\] smoke: an approval request for raise-memory-watermark/,
+      /\[demo\] smoke: the request waiting for approval 2/,
+      /\[demo\] smoke: the memory-alarm run done and verified/,
+      /\[demo\] smoke: the memory-alarm alert resolved/,
+      /\[demo\] smoke: OK, the whole loop ran \(heartbeat, memory-alarm\)/,
+    ].map((step) => stderr.search(step));
+    expect(steps.every((at) => at >= 0)).toBe(true);
+    expect([...steps].sort((a, b) => a - b)).toEqual(steps);
+    // The stopgap closed the cinder-scheduler connection the fault opened, and said what really fixes it.
+    expect(stdout).toMatch(/close 1 connection\(s\) without working heartbeats.*`cinder-scheduler`/);
+    expect(stdout).toMatch(/Done and verified: `close-heartbeatless-connections`/);
+    expect(stdout).toMatch(/RESOLVED: Heartbeats disabled on `demo`/);
+    // The critical run waited for two approvers, neither of them the requester, and raised the node back to 0.4.
+    expect(stdout).toMatch(/approvals 1\/2 \(@U0ALICE\)/);
+    expect(stdout).toMatch(/approvals 2\/2 \(@U0ALICE, @U0BOB\)/);
+    expect(stdout).toMatch(/set the memory watermark of `rabbit2[^`]*` from 0\.0001 to 0\.4 of RAM: set to 0\.4/);
+    expect(stdout).toMatch(/RESOLVED: Resource alarms on `demo`/);
 
     expectNothingLeft(stderr, rpcServersBefore);
   }, 420_000);
