@@ -11,10 +11,12 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { attachLocalStack } from '../../src/devstack/index.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
+import { SENT_AGAIN } from '../../src/remediation/run-messenger.js';
 import { RunStore } from '../../src/remediation/run-store.js';
 import type { Warren } from '../../src/warren.js';
 import { restoreCluster } from '../support/cluster-health.js';
 import { type FailureReply, FakeSlack, type RecordedCall } from '../support/fake-slack.js';
+import { HangingSlack } from '../support/hanging-slack.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 import {
@@ -51,8 +53,44 @@ describe('run messages while Slack is down', () => {
   let redis: Redis;
   let store: RunStore;
   let warren: Warren;
+  let hanging: HangingSlack | undefined;
 
   const start = () => startHarnessWarren({ stack: desc, fake, yaml: YAML, redisDb: REDIS_DB });
+  const zombies = async (prefix: string) => {
+    for (const topic of [`${prefix}-a`, `${prefix}-b`]) {
+      made.push(
+        await makeZombie({ amqpUrl: desc.nodes[0]?.amqpUrl as string, amqp, management: management(), topic, servers }),
+      );
+    }
+  };
+  /** Asks for a run over both zombies of `prefix`; the plan trails the broker by a few seconds. */
+  const request = async (prefix: string) => {
+    let reply = '';
+    const runId = await waitUntil(
+      async () => {
+        reply = text(await slash(warren, fake, OPERATOR, `fix delete-zombie-queues ${prefix}-*`, CHANNEL));
+        return reply.includes('2 queue(s)') ? /run `(r-[0-9a-f]{8})`/.exec(reply)?.[1] : undefined;
+      },
+      'a plan for both zombies',
+      30_000,
+    );
+    return { runId, reply };
+  };
+  const approve = async (runId: string, ts: string) =>
+    text(
+      await click(warren, fake, {
+        user: APPROVER,
+        actionId: 'warren:run:approve',
+        value: runId,
+        channel: CHANNEL,
+        messageTs: ts,
+      }),
+    );
+  const threadReplies = (ts: string) =>
+    fake
+      .callsTo('chat.postMessage')
+      .filter((c) => c.params.thread_ts === ts && answered(c))
+      .map((c) => String(c.params.text));
 
   beforeAll(async () => {
     await restoreCluster(desc, attachLocalStack(desc));
@@ -66,6 +104,7 @@ describe('run messages while Slack is down', () => {
 
   afterAll(async () => {
     await warren?.stop();
+    await hanging?.stop();
     for (const child of servers) child.kill('SIGKILL');
     await deleteZombies(amqp, made);
     redis?.disconnect();
@@ -75,55 +114,28 @@ describe('run messages while Slack is down', () => {
 
   it('posts the request once Slack is back, then every step result once and in order, across a restart', async () => {
     const prefix = `warren-outage-${randomUUID().slice(0, 6)}`;
-    for (const topic of [`${prefix}-a`, `${prefix}-b`]) {
-      made.push(
-        await makeZombie({ amqpUrl: desc.nodes[0]?.amqpUrl as string, amqp, management: management(), topic, servers }),
-      );
-    }
+    await zombies(prefix);
 
     // 1. Slack down when the run is requested: the requester is told, and the request is posted once Slack is back.
     const requestOutage = fake.outage(['chat.postMessage'], DOWN);
-    let reply = '';
-    const runId = await waitUntil(
-      async () => {
-        // The plan reads consumers from /api/consumers, which trails the broker by a few seconds.
-        reply = text(await slash(warren, fake, OPERATOR, `fix delete-zombie-queues ${prefix}-*`, CHANNEL));
-        return reply.includes('2 queue(s)') ? /run `(r-[0-9a-f]{8})`/.exec(reply)?.[1] : undefined;
-      },
-      'a plan for both zombies',
-      30_000,
-    );
+    const { runId, reply } = await request(prefix);
     expect(reply).toContain('Slack did not take the run message yet');
     expect(requestOutage.failed()).toBeGreaterThan(0);
     const isRequest = (c: RecordedCall) =>
       c.params.channel === CHANNEL && !c.params.thread_ts && JSON.stringify(c.params.blocks ?? []).includes(runId);
     expect(fake.callsTo('chat.postMessage').filter((c) => isRequest(c) && answered(c))).toHaveLength(0);
     requestOutage.end();
-    const request = await fake.waitForCall('chat.postMessage', (c) => isRequest(c) && answered(c), 30_000);
-    const ts = (request.reply as { ts: string }).ts;
-    expect(JSON.stringify(request.params.blocks)).toContain('Approve');
+    const posted = await fake.waitForCall('chat.postMessage', (c) => isRequest(c) && answered(c), 30_000);
+    const ts = (posted.reply as { ts: string }).ts;
+    expect(JSON.stringify(posted.params.blocks)).toContain('Approve');
     await waitUntil(async () => (await store.get(runId))?.message?.ts === ts, 'the request message stored', 10_000);
 
     // 2. Slack down for every post and edit while the run executes; warren restarted before Slack is back.
     const runOutage = fake.outage(['chat.postMessage', 'chat.update'], DOWN);
-    const approval = text(
-      await click(warren, fake, {
-        user: APPROVER,
-        actionId: 'warren:run:approve',
-        value: runId,
-        channel: CHANNEL,
-        messageTs: ts,
-      }),
-    );
-    expect(approval).toMatch(/You approved/);
+    expect(await approve(runId, ts)).toMatch(/You approved/);
     await waitUntil(async () => (await store.get(runId))?.status === 'succeeded', 'the run to finish', 90_000);
     for (const z of made) expect(await freshQueue(management(), '/', z.zombie)).toBeUndefined();
-    const threadReplies = () =>
-      fake
-        .callsTo('chat.postMessage')
-        .filter((c) => c.params.thread_ts === ts && answered(c))
-        .map((c) => String(c.params.text));
-    expect(threadReplies()).toEqual([]);
+    expect(threadReplies(ts)).toEqual([]);
     await warren.stop();
     warren = await start();
     const failedWhileDown = runOutage.failed();
@@ -135,8 +147,8 @@ describe('run messages while Slack is down', () => {
       (c) => c.params.ts === ts && answered(c) && String(c.params.text).startsWith('Done and verified'),
       60_000,
     );
-    await waitUntil(() => threadReplies().some((r) => r.includes('succeeded')), 'the outcome in the thread', 60_000);
-    const replies = threadReplies();
+    await waitUntil(() => threadReplies(ts).some((r) => r.includes('succeeded')), 'the outcome in the thread', 60_000);
+    const replies = threadReplies(ts);
     expect(replies).toHaveLength(3);
     expect(replies[0]).toMatch(/^:white_check_mark: 1\/2 /);
     expect(replies[1]).toMatch(/^:white_check_mark: 2\/2 /);
@@ -147,6 +159,56 @@ describe('run messages while Slack is down', () => {
     console.log(
       `[figures] run messages: ${failedWhileDown} failed Slack calls during the run; ` +
         `${replies.length} replies posted once, in order, after the restart`,
+    );
+  }, 240_000);
+
+  it('delivers every run message once, in order, after Slack stopped answering during the run', async () => {
+    await warren.stop();
+    hanging = await HangingSlack.start(fake);
+    warren = await startHarnessWarren({
+      stack: desc,
+      fake,
+      yaml: YAML.replace('channelInterval: 0ms', 'channelInterval: 0ms\n  apiTimeout: 1s'),
+      redisDb: REDIS_DB,
+      env: { SLACK_API_URL: hanging.apiUrl },
+    });
+    const prefix = `warren-hang-${randomUUID().slice(0, 6)}`;
+    await zombies(prefix);
+    const { runId } = await request(prefix);
+    const posted = await fake.waitForCall(
+      'chat.postMessage',
+      (c) => answered(c) && !c.params.thread_ts && JSON.stringify(c.params.blocks ?? []).includes(runId),
+      30_000,
+    );
+    const ts = (posted.reply as { ts: string }).ts;
+    await waitUntil(async () => (await store.get(runId))?.message?.ts === ts, 'the request message stored', 10_000);
+
+    // Slack takes every call and never answers: each attempt times out after 1 s, and Slack never processed it.
+    hanging.hang();
+    expect(await approve(runId, ts)).toMatch(/You approved/);
+    await waitUntil(async () => (await store.get(runId))?.status === 'succeeded', 'the run to finish', 90_000);
+    const timedOut = hanging.heldMethods.length;
+    expect(timedOut).toBeGreaterThan(0);
+    hanging.recover();
+
+    await waitUntil(() => threadReplies(ts).some((r) => r.includes('succeeded')), 'the outcome in the thread', 60_000);
+    const replies = threadReplies(ts);
+    // A reply whose post was under way when Slack stopped answering may or may not have arrived; warren cannot
+    // know, so it posts it again and says so. Slack processed none of the timed-out calls here, so each reply is
+    // in the thread exactly once, in order, whether marked or not.
+    expect(replies.map((r) => r.replace(` ${SENT_AGAIN}`, ''))).toEqual([
+      expect.stringMatching(/^:white_check_mark: 1\/2 /),
+      expect.stringMatching(/^:white_check_mark: 2\/2 /),
+      expect.stringMatching(/^:white_check_mark: succeeded: /),
+    ]);
+    await fake.waitForCall(
+      'chat.update',
+      (c) => c.params.ts === ts && answered(c) && String(c.params.text).startsWith('Done and verified'),
+      30_000,
+    );
+    console.log(
+      `[figures] run messages through a hang: ${timedOut} calls timed out (${hanging.heldMethods.join(', ')}); ` +
+        `${replies.length} replies posted once each, in order, ${replies.filter((r) => r.includes(SENT_AGAIN)).length} marked`,
     );
   }, 240_000);
 });
