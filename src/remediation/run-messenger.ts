@@ -116,6 +116,9 @@ export class RunMessenger {
     // Another replica is delivering this run; the run stays marked, so whatever that one misses is retried.
     if (!lock) return false;
     let channel: string | undefined;
+    // Set while a thread reply's post is under way: only that call's failure says anything about the reply, and a
+    // refused re-post ('again') leaves the first attempt as uncertain as it was.
+    let replying: 'fresh' | 'again' | undefined;
     try {
       // New work can arrive while this delivers; a few passes take it too, the sweep takes the rest.
       for (let pass = 0; pass < 3; pass++) {
@@ -151,7 +154,9 @@ export class RunMessenger {
           if (text === null) break;
           await mayCall();
           await redis.hset(key, 'inflight', 'reply');
+          replying = uncertain ? 'again' : 'fresh';
           await chat.post(target, { text: uncertain ? `${text} ${SENT_AGAIN}` : text }, { threadTs: ts });
+          replying = undefined;
           await redis.multi().lpop(repliesKey).hdel(key, 'inflight').exec();
           uncertain = false;
         }
@@ -162,8 +167,9 @@ export class RunMessenger {
       }
       return false;
     } catch (error) {
-      // Slack answered with a refusal: the reply is known not to be there. A timeout or a broken connection is not.
-      if ((error as { code?: unknown })?.code !== 'slack_webapi_request_error') {
+      // Slack refused a reply's first post: the reply is known not to be there. A timeout or a broken connection
+      // says nothing, and a failure of any other call leaves an earlier uncertain reply uncertain.
+      if (replying === 'fresh' && (error as { code?: unknown })?.code !== 'slack_webapi_request_error') {
         await redis.hdel(key, 'inflight').catch(() => undefined);
       }
       const retryAfter = Number((error as { retryAfter?: unknown })?.retryAfter);
