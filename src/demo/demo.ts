@@ -167,7 +167,10 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       input,
       output,
       consoleCommands: commands,
-      onConsoleClose: () => finished(0),
+      // A script ends by typing /quit whether it passed or not: its own result is the exit code, not the close.
+      onConsoleClose: () => {
+        if (!scripted) finished(0);
+      },
     });
     if (!consoleMode) {
       // In Slack mode this terminal takes the fault commands only.

@@ -85,6 +85,17 @@ export async function runFixLoops(deps: FixLoopScriptDeps, loops: readonly FixLo
       });
     }
   };
+  /** Waits for each of `steps` after the last match, in whatever order they come; then goes on after the last. */
+  const expectEach = async (steps: readonly [string, RegExp][]) => {
+    const start = from;
+    let end = from;
+    for (const [step, pattern] of steps) {
+      from = start;
+      await expectOutput(step, pattern);
+      end = Math.max(end, from);
+    }
+    from = end;
+  };
   const type = (line: string) => {
     deps.echo(`> ${line}\n`);
     deps.input.write(`${line}\n`);
@@ -110,8 +121,11 @@ export async function runFixLoops(deps: FixLoopScriptDeps, loops: readonly FixLo
         type(`/as ${approver}`);
         type(request[1] as string);
       }
-      await expectOutput(`the ${loop.fault} run done and verified`, /Done and verified/);
-      await expectOutput(`the ${loop.fault} alert resolved`, new RegExp(`RESOLVED: ${title}`));
+      // Either may come first: the next sweep can resolve the alert while the run is still verifying.
+      await expectEach([
+        [`the ${loop.fault} run done and verified`, /Done and verified/],
+        [`the ${loop.fault} alert resolved`, new RegExp(`RESOLVED: ${title}`)],
+      ]);
     }
     deps.log(`smoke: OK, the whole loop ran (${loops.map((l) => l.fault).join(', ')})`);
     return true;
