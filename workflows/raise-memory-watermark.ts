@@ -42,9 +42,7 @@ function control(context: WorkflowContext): NodeControl {
 }
 
 async function nodes(context: WorkflowContext): Promise<ManagementNode[]> {
-  return context.management.get('/api/nodes', nodesSchema, {
-    columns: 'name,running,mem_used,mem_limit,mem_alarm',
-  });
+  return context.management.get('/api/nodes', nodesSchema, { columns: 'name,running,mem_used,mem_limit' });
 }
 
 /** The default target: RabbitMQ's default for a node set below it, one step up otherwise, never above the cap. */
@@ -93,14 +91,19 @@ export const raiseMemoryWatermarkWorkflow = defineWorkflow<Args>({
   async plan(context, args) {
     const nodeControl = control(context);
     const listed = await nodes(context);
-    const targets =
-      args.nodes.length > 0
-        ? args.nodes.map((name) => {
-            const node = listed.find((n) => n.name === name);
-            if (!node) throw new WorkflowRefusedError(`There is no node \`${name}\` in cluster ${context.cluster}.`);
-            return node;
-          })
-        : listed.filter((n) => n.mem_alarm === true);
+    const named = args.nodes.map((name) => {
+      const node = listed.find((n) => n.name === name);
+      if (!node) throw new WorkflowRefusedError(`There is no node \`${name}\` in cluster ${context.cluster}.`);
+      if (node.running === false) throw new WorkflowRefusedError(`\`${node.name}\` is not running.`);
+      return node;
+    });
+    // Each node is asked itself: the management API's mem_alarm trails the node by a stats interval or more, and
+    // the alert may have come from the node's own alarm endpoint first.
+    const candidates = named.length > 0 ? named : listed.filter((n) => n.running !== false);
+    const read = await Promise.all(
+      candidates.map(async (node) => ({ node, memory: await nodeControl.memory(node.name) })),
+    );
+    const targets = named.length > 0 ? read : read.filter(({ memory }) => memory.alarm);
     if (targets.length === 0) {
       throw new WorkflowRefusedError(
         'No node is in memory alarm: nothing to raise. (A disk alarm is fixed by freeing disk, not by this.)',
@@ -108,9 +111,7 @@ export const raiseMemoryWatermarkWorkflow = defineWorkflow<Args>({
     }
     const actions = [];
     const lines: string[] = [];
-    for (const node of targets) {
-      if (node.running === false) throw new WorkflowRefusedError(`\`${node.name}\` is not running.`);
-      const memory = await nodeControl.memory(node.name);
+    for (const { node, memory } of targets) {
       if (memory.relative === undefined || memory.totalBytes === undefined) {
         throw new WorkflowRefusedError(
           `\`${node.name}\` has an absolute memory limit (${formatBytes(memory.limitBytes)}): warren sets only relative ones; use rabbitmqctl.`,
@@ -120,6 +121,11 @@ export const raiseMemoryWatermarkWorkflow = defineWorkflow<Args>({
       if (to <= memory.relative) {
         throw new WorkflowRefusedError(
           `\`${node.name}\` is at ${memory.relative} of RAM already${args.to === undefined ? `, the most warren sets (${MAX_WATERMARK})` : `; --to ${to} would not raise it`}. Free memory instead: find the backlog (\`queues\`) or the leaking client (\`connections\`).`,
+        );
+      }
+      if (!memory.alarm) {
+        throw new WorkflowRefusedError(
+          `\`${node.name}\` is not in memory alarm: warren raises a watermark only to clear one. Raise it for good in the node's config.`,
         );
       }
       const newLimit = Math.round(memory.totalBytes * to);
@@ -148,7 +154,7 @@ export const raiseMemoryWatermarkWorkflow = defineWorkflow<Args>({
       ],
       actions,
       guards: [
-        'the node still runs, is still in memory alarm, and its watermark is still the one planned (nobody changed it meanwhile)',
+        'the node still runs, is still in memory alarm (asked of the node), and its watermark is still the one planned (nobody changed it meanwhile)',
       ],
     };
   },
@@ -161,7 +167,7 @@ export const raiseMemoryWatermarkWorkflow = defineWorkflow<Args>({
     if (memory.relative !== from) {
       return { reason: `its watermark is ${memory.relative ?? 'absolute'} now, not the planned ${from}`, abort: true };
     }
-    if (current.mem_alarm === false) return { reason: 'its memory alarm has cleared by itself', abort: false };
+    if (!memory.alarm) return { reason: 'its memory alarm has cleared by itself', abort: false };
     return undefined;
   },
 
@@ -184,17 +190,16 @@ export const raiseMemoryWatermarkWorkflow = defineWorkflow<Args>({
         lines.push(`\`${node}\` reports ${memory.relative ?? 'an absolute limit'}, not ${to}`);
         continue;
       }
+      // Asked of the node itself: the management API reports the cleared alarm a stats interval or more later.
       const cleared = await pollUntil(async () => {
-        const current = (await nodes(context)).find((n) => n.name === node);
-        return current?.mem_alarm === false ? current : undefined;
+        const now = await control(context).memory(node);
+        return now.alarm ? undefined : now;
       }, VERIFY_MS);
       if (!cleared) {
         ok = false;
         lines.push(`\`${node}\` is at ${to} of RAM but still in memory alarm: it needs memory freed`);
       } else {
-        lines.push(
-          `\`${node}\`: alarm cleared, ${cleared.mem_used === undefined ? '' : `${formatBytes(cleared.mem_used)} used of `}${cleared.mem_limit === undefined ? 'the new limit' : formatBytes(cleared.mem_limit)}`,
-        );
+        lines.push(`\`${node}\`: alarm cleared, limit now ${formatBytes(cleared.limitBytes)}`);
       }
     }
     return { ok, detail: `${lines.join('; ')}. Until the next restart only; drain what holds the memory.` };

@@ -32,6 +32,8 @@ export interface NodeMemory {
   limitBytes: number;
   /** The RAM the node sees (limit / fraction); undefined with an absolute limit. */
   totalBytes?: number;
+  /** The node's own memory alarm, as it knows it now (the management API's `mem_alarm` can lag behind). */
+  alarm: boolean;
 }
 
 export interface NodeControlConfig {
@@ -83,6 +85,8 @@ export function commandFor(
 const statusSchema = z.object({
   vm_memory_high_watermark_setting: z.object({ relative: z.number().optional() }).loose(),
   vm_memory_high_watermark_limit: z.number(),
+  // The node's local alarms, e.g. { node, resource: 'memory', type: 'resource_limit' }.
+  alarms: z.array(z.object({ resource: z.string().optional(), node: z.string().optional() }).loose()).default([]),
 });
 
 /** Reads the watermark from `rabbitmqctl status --formatter json` output (warnings may come before the JSON). */
@@ -100,6 +104,7 @@ export function parseNodeMemory(node: string, output: string): NodeMemory {
   return {
     limitBytes,
     ...(relative !== undefined && relative > 0 ? { relative, totalBytes: Math.round(limitBytes / relative) } : {}),
+    alarm: parsed.alarms.some((a) => a.resource === 'memory' && (a.node === undefined || a.node === node)),
   };
 }
 

@@ -70,17 +70,32 @@ describe('node control', () => {
       vm_memory_high_watermark_setting: { relative: 0.4 },
       vm_memory_high_watermark_limit: 10_110_381_260,
       memory: { total: { rss: 1 } },
+      alarms: [],
     });
     expect(parseNodeMemory('rabbit@h', `Warning: something\n${status}\n`)).toEqual({
       relative: 0.4,
       limitBytes: 10_110_381_260,
       totalBytes: 25_275_953_150,
+      alarm: false,
     });
     const absolute = JSON.stringify({
       vm_memory_high_watermark_setting: { absolute: 1_000_000 },
       vm_memory_high_watermark_limit: 1_000_000,
     });
-    expect(parseNodeMemory('rabbit@h', absolute)).toEqual({ limitBytes: 1_000_000 });
+    expect(parseNodeMemory('rabbit@h', absolute)).toEqual({ limitBytes: 1_000_000, alarm: false });
+    // A node knows its own alarm before the management API shows it.
+    const alarmed = JSON.stringify({
+      vm_memory_high_watermark_setting: { relative: 0.0001 },
+      vm_memory_high_watermark_limit: 2_527_595,
+      alarms: [{ node: 'rabbit@h', resource: 'memory', type: 'resource_limit' }],
+    });
+    expect(parseNodeMemory('rabbit@h', alarmed).alarm).toBe(true);
+    const disk = JSON.stringify({
+      vm_memory_high_watermark_setting: { relative: 0.4 },
+      vm_memory_high_watermark_limit: 1_000_000,
+      alarms: [{ node: 'rabbit@h', resource: 'disk', type: 'resource_limit' }],
+    });
+    expect(parseNodeMemory('rabbit@h', disk).alarm).toBe(false);
     expect(() => parseNodeMemory('rabbit@h', 'Error: unable to perform an operation on node')).toThrow(
       /could not read the memory watermark of rabbit@h/,
     );
