@@ -32,10 +32,14 @@ export class ChannelPacer {
     }
   }
 
-  /** Holds the channel back after a failed call; `error.retryAfter` (seconds, from Slack's 429) wins when given. */
+  /** Holds the channel back after a failed call, for `retryDelayMs(error)`. */
   async holdAfter(channel: string, error: unknown): Promise<void> {
-    const retryAfter = Number((error as { retryAfter?: unknown })?.retryAfter);
-    const holdMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 5_000;
-    await this.redis.set(`${this.prefix}${channel}`, '1', 'PX', holdMs).catch(() => undefined);
+    await this.redis.set(`${this.prefix}${channel}`, '1', 'PX', retryDelayMs(error)).catch(() => undefined);
   }
+}
+
+/** How long to wait after a failed Slack call: `error.retryAfter` (seconds, from Slack's 429) when given, else 5 s. */
+export function retryDelayMs(error: unknown): number {
+  const retryAfter = Number((error as { retryAfter?: unknown })?.retryAfter);
+  return Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 5_000;
 }

@@ -10,7 +10,7 @@
  * is held up by Slack for one attempt at most, never once per step.
  */
 import type { Redis } from 'ioredis';
-import type { ChannelPacer } from '../chat/channel-pacer.js';
+import { type ChannelPacer, retryDelayMs } from '../chat/channel-pacer.js';
 import type { ChatPort } from '../chat/chat-message.js';
 import type { Logger } from '../logger.js';
 import { RedisLock } from '../redis/redis-lock.js';
@@ -30,8 +30,6 @@ end
 redis.call('SREM', KEYS[3], ARGV[1])
 return 1
 `;
-/** Back-off after a failed call, unless Slack's Retry-After says otherwise. */
-const RETRY_MS = 5_000;
 const PACE_WAIT_MS = 10_000;
 
 export interface RunMessengerOptions {
@@ -172,8 +170,7 @@ export class RunMessenger {
       if (replying === 'fresh' && (error as { code?: unknown })?.code !== 'slack_webapi_request_error') {
         await redis.hdel(key, 'inflight').catch(() => undefined);
       }
-      const retryAfter = Number((error as { retryAfter?: unknown })?.retryAfter);
-      this.backoffUntil.set(id, now() + (retryAfter > 0 ? retryAfter * 1000 : RETRY_MS));
+      this.backoffUntil.set(id, now() + retryDelayMs(error));
       if (channel) await pacer.holdAfter(channel, error);
       logger.warn({ err: error, run: id }, 'could not bring the run message up to date in Slack; the sweep retries');
       return false;
