@@ -17,8 +17,8 @@ import type { AlertState } from '../src/health/alert-state.js';
 import { heartbeatsTooWeak } from '../src/health/checks/heartbeats.js';
 import { describeConnection, serviceOf, UNKNOWN_SERVICE } from '../src/health/openstack-connection.js';
 import { connectionSchema, type ManagementConnection } from '../src/management/schemas.js';
-import { connectionPath, freshConnection } from '../src/remediation/broker-state.js';
-import { pollUntil } from '../src/remediation/poll.js';
+import { freshConnection } from '../src/remediation/broker-state.js';
+import { closeConnection, connectionsStillOpen } from '../src/remediation/connection-close.js';
 import { defineWorkflow, type PlannedAction, type WorkflowContext } from '../src/remediation/workflow-definition.js';
 import { globMatch } from '../src/tap/glob.js';
 
@@ -158,22 +158,16 @@ export const closeHeartbeatlessConnectionsWorkflow = defineWorkflow<Args>({
 
   async execute(context, action) {
     const { name, timeout } = target(action);
-    const { status } = await context.management.send('DELETE', connectionPath(name), {
-      headers: { 'X-Reason': reason(context, timeout) },
-    });
-    return status === 404 ? 'already closed' : 'closed';
+    return closeConnection(context.management, name, reason(context, timeout));
   },
 
   async verify(context, done) {
     const planned = done.map(target);
-    // A closed connection can linger in the management API's view for a moment.
-    let open: string[] = [];
-    const closed = await pollUntil(async () => {
-      open = [];
-      for (const { name } of planned) if (await freshConnection(context.management, name)) open.push(name);
-      return open.length === 0 ? true : undefined;
-    }, 10_000);
-    if (!closed) return { ok: false, detail: `still open: ${open.map((n) => `\`${n}\``).join(', ')}` };
+    const open = await connectionsStillOpen(
+      context.management,
+      planned.map((t) => t.name),
+    );
+    if (open.length > 0) return { ok: false, detail: `still open: ${open.map((n) => `\`${n}\``).join(', ')}` };
     const detail = `${formatCount(planned.length)} connection(s) closed`;
     if (planned.length === 0) return { ok: true, detail };
 

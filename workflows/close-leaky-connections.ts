@@ -10,7 +10,8 @@ import { formatCount } from '../src/chat/human-format.js';
 import { WorkflowRefusedError } from '../src/errors.js';
 import { describeConnection, serviceOf } from '../src/health/openstack-connection.js';
 import { connectionSchema } from '../src/management/schemas.js';
-import { connectionPath, freshConnection } from '../src/remediation/broker-state.js';
+import { freshConnection } from '../src/remediation/broker-state.js';
+import { closeConnection, connectionsStillOpen } from '../src/remediation/connection-close.js';
 import { defineWorkflow, type WorkflowContext } from '../src/remediation/workflow-definition.js';
 import { globMatch } from '../src/tap/glob.js';
 
@@ -97,25 +98,19 @@ export const closeLeakyConnectionsWorkflow = defineWorkflow<Args>({
 
   async execute(context, action) {
     const { name } = action.data as { name: string };
-    const { status } = await context.management.send('DELETE', connectionPath(name), {
-      headers: { 'X-Reason': `closed by warren run ${context.runId} requested by ${context.requester}: channel leak` },
-    });
-    return status === 404 ? 'already closed' : 'closed';
+    return closeConnection(
+      context.management,
+      name,
+      `closed by warren run ${context.runId} requested by ${context.requester}: channel leak`,
+    );
   },
 
   async verify(context, done) {
-    // A closed connection can linger in the management API's view for a moment.
-    const deadline = Date.now() + 10_000;
-    let open: string[] = [];
-    while (Date.now() < deadline) {
-      open = [];
-      for (const action of done) {
-        const { name } = action.data as { name: string };
-        if (await freshConnection(context.management, name)) open.push(name);
-      }
-      if (open.length === 0) return { ok: true, detail: `${formatCount(done.length)} connection(s) closed` };
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-    }
+    const open = await connectionsStillOpen(
+      context.management,
+      done.map((action) => (action.data as { name: string }).name),
+    );
+    if (open.length === 0) return { ok: true, detail: `${formatCount(done.length)} connection(s) closed` };
     return { ok: false, detail: `still open: ${open.map((n) => `\`${n}\``).join(', ')}` };
   },
 });
