@@ -14,7 +14,12 @@ import { unsyncedMirror } from '../../src/demo/unsynced-mirror.js';
 import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
-import { healPartition as healPartitionOf, restoreCluster } from '../support/cluster-health.js';
+import {
+  cutPartition,
+  healPartition as healPartitionOf,
+  partitionViews,
+  restoreCluster,
+} from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { click, flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
@@ -67,6 +72,18 @@ describe('health checks against real faults', () => {
   }
 
   const healPartition = () => healPartitionOf(desc, stack);
+
+  /** What a missed alert needs explained: did sweeps run, how long did they take, what did the cluster report. */
+  async function sweepDiagnostics(): Promise<string> {
+    const registry = warren.metrics.registry;
+    const metric = async (name: string) => (await registry.getSingleMetricAsString(name)).trim();
+    return [
+      `partition views now: ${JSON.stringify([...(await partitionViews(desc))])}`,
+      await metric('warren_health_sweeps_total'),
+      await metric('warren_health_sweep_seconds'),
+      await metric('warren_health_management_errors_total'),
+    ].join('\n');
+  }
 
   beforeAll(async () => {
     stack = attachLocalStack(desc);
@@ -203,9 +220,10 @@ describe('health checks against real faults', () => {
 
   it('network partition: made with erlang:disconnect_node, healed by restarting the minority side', async () => {
     try {
-      const cut = await stack.rabbitmqctl(node1, ['eval', `erlang:disconnect_node('${node2}').`]);
-      expect(cut.code).toBe(0);
-      const post = await alertFor('network-partition@default', node2);
+      await cutPartition(desc, stack, node1, node2);
+      const post = await alertFor('network-partition@default', node2).catch(async (error: Error) => {
+        throw new Error(`${error.message}\n${await sweepDiagnostics()}`);
+      });
       expect(post.params.text).toMatch(/^CRITICAL/);
       await healPartition();
       await resolvedEdit(post);

@@ -9,7 +9,7 @@ import { unsyncedMirror } from '../../src/demo/unsynced-mirror.js';
 import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
-import { clusterHealthy, restoreCluster, settledPartition } from '../support/cluster-health.js';
+import { clusterHealthy, cutPartition, restoreCluster, settledPartition } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -132,7 +132,7 @@ access:
 
   it('heals a real partition only after two distinct approvers other than the requester', async () => {
     try {
-      expect((await stack.rabbitmqctl(node1, ['eval', `erlang:disconnect_node('${node2}').`])).code).toBe(0);
+      await cutPartition(desc, stack, node1, node2);
       // As an operator would, after the alert: once the cut has stopped spreading.
       await settledPartition(desc);
       const { runId, post } = await request('fix heal-partition');

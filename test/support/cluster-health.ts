@@ -21,6 +21,32 @@ export async function clusterHealthy(desc: LocalStackDescription): Promise<boole
   return nodes.length === desc.nodes.length && nodes.every((n) => n.running && n.partitions?.length === 0);
 }
 
+interface ListedNode {
+  name: string;
+  running: boolean;
+  partitions?: string[];
+}
+
+async function managementAnswers(desc: LocalStackDescription, base: string): Promise<boolean> {
+  const response = await fetch(`${base}/api/overview`, {
+    headers: { authorization: auth(desc) },
+    signal: AbortSignal.timeout(10_000),
+  }).catch(() => undefined);
+  return response?.ok === true;
+}
+
+/** The node listing of the first node whose management API answers: the first node may be the broken one. */
+async function anyNodeListing(desc: LocalStackDescription): Promise<ListedNode[]> {
+  for (const node of desc.nodes) {
+    const response = await fetch(`${node.managementUrl}/api/nodes`, {
+      headers: { authorization: auth(desc) },
+      signal: AbortSignal.timeout(10_000),
+    }).catch(() => undefined);
+    if (response?.ok) return (await response.json()) as ListedNode[];
+  }
+  return [];
+}
+
 /** Each node's list of the nodes it is partitioned from, as that node's own management API reports it. */
 export async function partitionViews(desc: LocalStackDescription): Promise<Map<string, string[]>> {
   const views = new Map<string, string[]>();
@@ -65,6 +91,22 @@ export async function settledPartition(
 }
 
 /**
+ * Restarts a node's rabbit app and waits for it to finish booting. A node restarted while the cluster is split can
+ * hang in its boot for minutes (seen on RabbitMQ 3.10 with Erlang 25: the log stops after peer discovery, then
+ * shows the global hang workaround, and `start_app` still answers 0 because a boot is under way). Such a node, or
+ * one whose stop or start fails, is killed with SIGKILL and started again, which boots it cleanly.
+ */
+export async function restartRabbitApp(stack: LocalStack, node: string): Promise<void> {
+  const stopped = await stack.rabbitmqctl(node, ['stop_app'], { timeoutMs: 60_000 });
+  const started = stopped.code === 0 && (await stack.rabbitmqctl(node, ['start_app'], { timeoutMs: 60_000 }));
+  const booted =
+    started && started.code === 0 && (await stack.rabbitmqctl(node, ['await_startup'], { timeoutMs: 90_000 }));
+  if (booted && booted.code === 0) return;
+  await stack.killNode(node);
+  await stack.startNode(node);
+}
+
+/**
  * Restarts the rabbit app on the node that sees the most others as partitioned (it is on the smallest side), one
  * round at a time, reading the views again after each restart: a cut can spread into a three-way split.
  */
@@ -73,8 +115,7 @@ export async function healPartition(desc: LocalStackDescription, stack: LocalSta
     const views = await partitionViews(desc);
     if (views.size === 0) return;
     const [loser] = [...views.entries()].sort((a, b) => b[1].length - a[1].length)[0] as [string, string[]];
-    await stack.rabbitmqctl(loser, ['stop_app'], { timeoutMs: 60_000 });
-    await stack.rabbitmqctl(loser, ['start_app'], { timeoutMs: 60_000 });
+    await restartRabbitApp(stack, loser);
     await waitUntil(
       async () => !(await partitionViews(desc)).has(loser),
       `${loser} to rejoin without a partition`,
@@ -84,10 +125,39 @@ export async function healPartition(desc: LocalStackDescription, stack: LocalSta
 }
 
 /**
+ * Cuts node `a` from node `b` with erlang:disconnect_node and resolves once a node reports the partition, cutting
+ * again when none does within `retryMs`. A test of what follows a partition must not take a cut that left no
+ * trace for a missed alert: in one CI run under load, warren posted nothing within 60 s of a cut, and nothing
+ * could tell which of the two had happened.
+ */
+export async function cutPartition(
+  desc: LocalStackDescription,
+  stack: LocalStack,
+  a: string,
+  b: string,
+  { retryMs = 20_000, attempts = 3 } = {},
+): Promise<Map<string, string[]>> {
+  const outcomes: string[] = [];
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (attempt > 1) console.warn(`cutPartition: no partition ${retryMs} ms after ${outcomes.at(-1)}; cutting again`);
+    const cut = await stack.rabbitmqctl(a, ['eval', `erlang:disconnect_node('${b}').`]);
+    outcomes.push(`cut ${attempt}: exit ${cut.code}, ${(cut.stdout || cut.stderr).trim() || 'no output'}`);
+    const deadline = Date.now() + retryMs;
+    while (Date.now() < deadline) {
+      const views = await partitionViews(desc);
+      if (views.size > 0) return views;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  throw new Error(`no node reported a partition after ${attempts} cuts of ${a} from ${b} (${outcomes.join('; ')})`);
+}
+
+/**
  * Brings the shared cluster back to whole after a test that broke it, whatever state it was left in: heals
- * partitions, and restarts the app of a node that is down or whose management stats never came back (RabbitMQ
- * 3.10 can list a node restarted during a partition heal without its `partitions` and without its queues' and
- * connections' figures until it is restarted again). Throws when the cluster is still not whole after timeoutMs.
+ * partitions, and restarts the app of a node that is down, whose management API does not answer, or whose
+ * management stats never came back (RabbitMQ 3.10 can list a node restarted during a partition heal without its
+ * `partitions` and without its queues' and connections' figures until it is restarted again). A restart that does
+ * not boot becomes a kill and a fresh start (restartRabbitApp). Throws when the cluster is still not whole after timeoutMs.
  */
 export async function restoreCluster(
   desc: LocalStackDescription,
@@ -109,22 +179,15 @@ export async function restoreCluster(
       await healPartition(desc, stack);
       continue;
     }
-    const response = await fetch(`${desc.nodes[0]?.managementUrl}/api/nodes`, {
-      headers: { authorization: auth(desc) },
-    }).catch(() => undefined);
-    const listed = response?.ok
-      ? ((await response.json()) as Array<{ name: string; running: boolean; partitions?: string[] }>)
-      : [];
-    const stale = desc.nodes
-      .map((n) => n.name)
-      .filter((name) => {
-        const entry = listed.find((n) => n.name === name);
-        return !entry?.running || entry.partitions === undefined;
-      });
-    for (const node of stale) {
-      await stack.rabbitmqctl(node, ['stop_app'], { timeoutMs: 60_000 });
-      await stack.rabbitmqctl(node, ['start_app'], { timeoutMs: 60_000 });
+    const listed = await anyNodeListing(desc);
+    const stale = [];
+    for (const node of desc.nodes) {
+      const entry = listed.find((n) => n.name === node.name);
+      if (!entry?.running || entry.partitions === undefined || !(await managementAnswers(desc, node.managementUrl))) {
+        stale.push(node.name);
+      }
     }
+    for (const node of stale) await restartRabbitApp(stack, node);
   }
   throw new Error('the cluster is still not whole (all nodes running, no partitions, stats from every node)');
 }

@@ -22,7 +22,12 @@ import { applyPolicyWorkflow } from '../../workflows/apply-policy.js';
 import { healPartitionWorkflow } from '../../workflows/heal-partition.js';
 import { purgeQueueWorkflow } from '../../workflows/purge-queue.js';
 import { syncMirrorsWorkflow } from '../../workflows/sync-mirrors.js';
-import { clusterHealthy as clusterHealthyOf, restoreCluster, settledPartition } from '../support/cluster-health.js';
+import {
+  clusterHealthy as clusterHealthyOf,
+  cutPartition,
+  restoreCluster,
+  settledPartition,
+} from '../support/cluster-health.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -200,8 +205,7 @@ describe('remediation workflows against the real cluster', () => {
         client.on('error', () => undefined);
         clients.push(client);
       }
-      const cut = await stack.rabbitmqctl(node1, ['eval', `erlang:disconnect_node('${node2}').`]);
-      expect(cut.code).toBe(0);
+      await cutPartition(desc, stack, node1, node2);
       // A cut spreads for a few seconds (two sides or three): plan once the views have stopped changing.
       await settledPartition(desc);
 
