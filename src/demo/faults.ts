@@ -4,7 +4,7 @@
  * undoes what the workflow does not (a memory watermark, an open connection) or cleans up after a demo.
  */
 import type { ChannelModel } from 'amqplib';
-import type { LocalStack } from '../devstack/index.js';
+import { cutPartition, type LocalStack } from '../devstack/index.js';
 import type { TrafficSimulator } from './traffic-simulator.js';
 import { type UnsyncedMirror, unsyncedMirror } from './unsynced-mirror.js';
 
@@ -119,8 +119,9 @@ export const FAULTS: readonly Fault[] = [
     name: 'partition',
     summary: 'cut the Erlang distribution link between the first two nodes: a real network partition',
     async inject({ stack }) {
-      await ctl(stack, node(stack, 0), ['eval', `erlang:disconnect_node('${node(stack, 1)}').`]);
-      return `${node(stack, 0)} disconnected from ${node(stack, 1)}; fix it with heal-partition (two approvers)`;
+      const views = await cutPartition(stack, node(stack, 0), node(stack, 1));
+      const seen = [...views].map(([by, cannotSee]) => `${by} cannot reach ${cannotSee.join(', ')}`).join('; ');
+      return `${node(stack, 0)} disconnected from ${node(stack, 1)} (${seen}); fix it with heal-partition (two approvers)`;
     },
     async clear({ stack }) {
       // By hand, as the runbook says: restart the app of the node on the side clients do not use.

@@ -11,15 +11,10 @@ import { type Channel, type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRpcServer } from '../../src/demo/rpc-server.js';
 import { unsyncedMirror } from '../../src/demo/unsynced-mirror.js';
-import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
+import { attachLocalStack, type LocalStack, partitionViews } from '../../src/devstack/index.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
-import {
-  cutPartition,
-  healPartition as healPartitionOf,
-  partitionViews,
-  restoreCluster,
-} from '../support/cluster-health.js';
+import { cutPartition, healPartition as healPartitionOf, restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { click, flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
@@ -220,7 +215,7 @@ describe('health checks against real faults', () => {
 
   it('network partition: made with erlang:disconnect_node, healed by restarting the minority side', async () => {
     try {
-      await cutPartition(desc, stack, node1, node2);
+      await cutPartition(stack, node1, node2);
       const post = await alertFor('network-partition@default', node2).catch(async (error: Error) => {
         throw new Error(`${error.message}\n${await sweepDiagnostics()}`);
       });

@@ -132,7 +132,7 @@ access:
 
   it('heals a real partition only after two distinct approvers other than the requester', async () => {
     try {
-      await cutPartition(desc, stack, node1, node2);
+      await cutPartition(stack, node1, node2);
       // As an operator would, after the alert: once the cut has stopped spreading.
       await settledPartition(desc);
       const { runId, post } = await request('fix heal-partition');

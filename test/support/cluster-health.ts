@@ -1,9 +1,14 @@
 /**
- * Putting the shared test cluster back together after tests that break it: is it whole, who sees a partition,
- * and a heal that works for two- and three-way splits. A safety net for `finally` blocks, not a model for the
+ * Putting the shared test cluster back together after tests that break it: is it whole, whether a partition has
+ * settled, and a heal that works for two- and three-way splits. A safety net for `finally` blocks, not a model for the
  * heal-partition workflow (it ignores client connections when choosing what to restart).
  */
-import type { LocalStack, LocalStackDescription } from '../../src/devstack/index.js';
+import {
+  cutPartition as cutPartitionOf,
+  type LocalStack,
+  type LocalStackDescription,
+  partitionViews,
+} from '../../src/devstack/index.js';
 import { waitUntil } from './wait-until.js';
 
 function auth(desc: LocalStackDescription): string {
@@ -45,20 +50,6 @@ async function anyNodeListing(desc: LocalStackDescription): Promise<ListedNode[]
     if (response?.ok) return (await response.json()) as ListedNode[];
   }
   return [];
-}
-
-/** Each node's list of the nodes it is partitioned from, as that node's own management API reports it. */
-export async function partitionViews(desc: LocalStackDescription): Promise<Map<string, string[]>> {
-  const views = new Map<string, string[]>();
-  for (const node of desc.nodes) {
-    const response = await fetch(`${node.managementUrl}/api/nodes/${node.name}?columns=name,partitions`, {
-      headers: { authorization: auth(desc) },
-    }).catch(() => undefined);
-    if (!response?.ok) continue;
-    const { partitions } = (await response.json()) as { partitions?: string[] };
-    if (partitions && partitions.length > 0) views.set(node.name, partitions);
-  }
-  return views;
 }
 
 /**
@@ -124,32 +115,9 @@ export async function healPartition(desc: LocalStackDescription, stack: LocalSta
   }
 }
 
-/**
- * Cuts node `a` from node `b` with erlang:disconnect_node and resolves once a node reports the partition, cutting
- * again when none does within `retryMs`. A test of what follows a partition must not take a cut that left no
- * trace for a missed alert: in one CI run under load, warren posted nothing within 60 s of a cut, and nothing
- * could tell which of the two had happened.
- */
-export async function cutPartition(
-  desc: LocalStackDescription,
-  stack: LocalStack,
-  a: string,
-  b: string,
-  { retryMs = 20_000, attempts = 3 } = {},
-): Promise<Map<string, string[]>> {
-  const outcomes: string[] = [];
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    if (attempt > 1) console.warn(`cutPartition: no partition ${retryMs} ms after ${outcomes.at(-1)}; cutting again`);
-    const cut = await stack.rabbitmqctl(a, ['eval', `erlang:disconnect_node('${b}').`]);
-    outcomes.push(`cut ${attempt}: exit ${cut.code}, ${(cut.stdout || cut.stderr).trim() || 'no output'}`);
-    const deadline = Date.now() + retryMs;
-    while (Date.now() < deadline) {
-      const views = await partitionViews(desc);
-      if (views.size > 0) return views;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-  throw new Error(`no node reported a partition after ${attempts} cuts of ${a} from ${b} (${outcomes.join('; ')})`);
+/** The devstack's cutPartition, saying on the test's output when a cut showed nothing and was made again. */
+export function cutPartition(stack: LocalStack, a: string, b: string): Promise<Map<string, string[]>> {
+  return cutPartitionOf(stack, a, b, { onRetry: (message) => console.warn(`cutPartition: ${message}`) });
 }
 
 /**

@@ -205,7 +205,7 @@ describe('remediation workflows against the real cluster', () => {
         client.on('error', () => undefined);
         clients.push(client);
       }
-      await cutPartition(desc, stack, node1, node2);
+      await cutPartition(stack, node1, node2);
       // A cut spreads for a few seconds (two sides or three): plan once the views have stopped changing.
       await settledPartition(desc);
 
