@@ -28,6 +28,11 @@ export interface AlertState {
   shownHash?: string;
   /** Thread replies not yet posted (resolution, reminders); posted in order once the message has a ts. */
   replies: string[];
+  /**
+   * Earlier messages of this alert that resolved and still owe Slack their RESOLVED edit or thread replies when it
+   * fired again (Slack was down meanwhile), oldest first. They are finished before the new message is posted.
+   */
+  superseded?: AlertState[];
 }
 
 /** Enough to name every culprit in a message; the count says how many more there are. */
@@ -62,6 +67,15 @@ export function sortFindings(findings: Finding[]): Finding[] {
   return [...findings].sort((a, b) => rank[a.severity] - rank[b.severity] || a.subject.localeCompare(b.subject));
 }
 
+/**
+ * What a resolved alert still owes Slack, itself included. A posted alert's resolution always queues a reply, and
+ * reconcile posts replies only after the message shows RESOLVED, so a posted message with no reply left is done.
+ */
+function owedToSlack(previous: AlertState): AlertState[] {
+  const { superseded = [], ...own } = previous;
+  return own.ts && own.replies.length > 0 ? [...superseded, own] : superseded;
+}
+
 export function transition(input: TransitionInput): { state: AlertState | undefined; event: AlertEvent } {
   const { previous, firing, now } = input;
   if (firing.length === 0) {
@@ -80,8 +94,10 @@ export function transition(input: TransitionInput): { state: AlertState | undefi
   const findings = sorted.slice(0, MAX_STORED_FINDINGS);
   const severity = worstSeverity(sorted.map((f) => f.severity));
   if (!previous || previous.status === 'resolved') {
+    const superseded = previous ? owedToSlack(previous) : [];
     return {
       state: {
+        ...(superseded.length > 0 ? { superseded } : {}),
         id: input.id,
         cluster: input.cluster,
         check: input.check,

@@ -247,57 +247,93 @@ export class HealthMonitor implements HealthControl {
    * and posts it again or out of order. A lost lease stops here; its new holder carries on.
    */
   private async reconcile(stored: AlertState, lock: RedisLock): Promise<void> {
-    const { chat, logger } = this.options;
-    const alert = { ...stored, replies: [...stored.replies] };
-    const now = this.now();
-    const [silence, ack] = await Promise.all([this.silenceStore.matching(alert.id, now), this.store.ack(alert.id)]);
-    const check = this.checks.find((c) => c.id === alert.check);
-    const message = renderAlert(alert, {
-      title: check?.title ?? alert.check,
-      hint: check?.hint ?? '',
-      workflow: check?.workflow && this.options.hasWorkflow?.(check.workflow) ? check.workflow : undefined,
-      silence,
-      ack,
-    });
-    const hash = hashMessage(message);
-    if (!alert.channel) return;
-    const channel = alert.channel;
+    const { logger } = this.options;
+    let current: AlertState = { ...stored, replies: [...stored.replies] };
+    let channel = current.channel;
     const mayCall = async () => {
       await this.pacer.claim(channel);
       return lock.extend();
     };
     try {
-      if (!alert.ts) {
-        if (alert.status !== 'firing' || silence) {
-          // Never posted and now resolved or silenced: there is nothing in Slack to correct or tell.
-          if (alert.status === 'resolved' && alert.replies.length > 0) await this.store.put({ ...alert, replies: [] });
-          return;
-        }
-        if (!(await mayCall())) return;
-        const posted = await chat.post(alert.channel, message);
-        alert.ts = posted.ts;
-        alert.shownHash = hash;
-        await this.store.put(alert);
-        this.options.metrics?.slack.inc({ action: 'post' });
-      } else if (alert.shownHash !== hash) {
-        if (!(await mayCall())) return;
-        await chat.update(alert.channel, alert.ts, message);
-        alert.shownHash = hash;
-        await this.store.put(alert);
-        this.options.metrics?.slack.inc({ action: 'update' });
+      // Older messages first: Slack then shows the earlier episode resolved before the new one is posted.
+      while (current.superseded && current.superseded.length > 0) {
+        const [oldest, ...rest] = current.superseded as [AlertState, ...AlertState[]];
+        channel = oldest.channel;
+        const done = await this.show(oldest, { silence: undefined, ack: undefined }, mayCall, async (progress) => {
+          current = { ...current, superseded: [progress, ...rest] };
+          await this.store.put(current);
+        });
+        if (!done) return;
+        const { superseded: _, ...withoutSuperseded } = current;
+        current = rest.length > 0 ? { ...withoutSuperseded, superseded: rest } : withoutSuperseded;
+        await this.store.put(current);
       }
-      while (alert.ts && alert.replies.length > 0) {
-        if (!(await mayCall())) return;
-        await chat.post(alert.channel, { text: alert.replies[0] as string }, { threadTs: alert.ts });
-        alert.replies.shift();
-        await this.store.put(alert);
-        this.options.metrics?.slack.inc({ action: 'reply' });
-      }
+      channel = current.channel;
+      const now = this.now();
+      const [silence, ack] = await Promise.all([
+        this.silenceStore.matching(current.id, now),
+        this.store.ack(current.id),
+      ]);
+      await this.show(current, { silence, ack }, mayCall, async (progress) => {
+        current = progress;
+        await this.store.put(progress);
+      });
     } catch (error) {
       this.options.metrics?.slack.inc({ action: 'error' });
-      await this.pacer.holdAfter(alert.channel, error);
-      logger.warn({ err: error, alert: alert.id }, 'updating the alert in Slack failed; the next sweep retries');
+      await this.pacer.holdAfter(channel, error);
+      logger.warn({ err: error, alert: current.id }, 'updating the alert in Slack failed; the next sweep retries');
     }
+  }
+
+  /**
+   * One message's part of reconcile: post, edit, then replies, each saved through `save` as it succeeds. Resolves
+   * true once Slack shows the message as stored, false when the lock was lost on the way; throws on a Slack error.
+   */
+  private async show(
+    stored: AlertState,
+    context: { silence: Silence | undefined; ack: AlertAck | undefined },
+    mayCall: () => Promise<boolean>,
+    save: (alert: AlertState) => Promise<void>,
+  ): Promise<boolean> {
+    const { chat } = this.options;
+    const alert = { ...stored, replies: [...stored.replies] };
+    const check = this.checks.find((c) => c.id === alert.check);
+    const message = renderAlert(alert, {
+      title: check?.title ?? alert.check,
+      hint: check?.hint ?? '',
+      workflow: check?.workflow && this.options.hasWorkflow?.(check.workflow) ? check.workflow : undefined,
+      silence: context.silence,
+      ack: context.ack,
+    });
+    const hash = hashMessage(message);
+    if (!alert.channel) return true;
+    if (!alert.ts) {
+      if (alert.status !== 'firing' || context.silence) {
+        // Never posted and now resolved or silenced: there is nothing in Slack to correct or tell.
+        if (alert.status === 'resolved' && alert.replies.length > 0) await save({ ...alert, replies: [] });
+        return true;
+      }
+      if (!(await mayCall())) return false;
+      const posted = await chat.post(alert.channel, message);
+      alert.ts = posted.ts;
+      alert.shownHash = hash;
+      await save({ ...alert, replies: [...alert.replies] });
+      this.options.metrics?.slack.inc({ action: 'post' });
+    } else if (alert.shownHash !== hash) {
+      if (!(await mayCall())) return false;
+      await chat.update(alert.channel, alert.ts, message);
+      alert.shownHash = hash;
+      await save({ ...alert, replies: [...alert.replies] });
+      this.options.metrics?.slack.inc({ action: 'update' });
+    }
+    while (alert.ts && alert.replies.length > 0) {
+      if (!(await mayCall())) return false;
+      await chat.post(alert.channel, { text: alert.replies[0] as string }, { threadTs: alert.ts });
+      alert.replies.shift();
+      await save({ ...alert, replies: [...alert.replies] });
+      this.options.metrics?.slack.inc({ action: 'reply' });
+    }
+    return true;
   }
 
   async alerts(): Promise<AlertState[]> {

@@ -93,6 +93,37 @@ describe('alert lifecycle transition', () => {
     expect(again.event).toBe('fired');
     expect(again.state?.ts).toBeUndefined();
     expect(again.state?.firedAt).toBe(3_000_000);
+    // The old message's resolution reply is still queued: it is carried until Slack has it.
+    expect(again.state?.superseded).toEqual([state]);
+  });
+
+  it('fires anew without carrying an old message that Slack already shows resolved', () => {
+    const resolved = transition(input({ previous: fired(), now: 2_000_000 })).state as AlertState;
+    const shown = { ...resolved, replies: [] };
+    const again = transition(input({ previous: shown, firing: [finding('/q1')], now: 3_000_000 }));
+    expect(again.state).not.toHaveProperty('superseded');
+  });
+
+  it('carries every earlier message still owed to Slack, oldest first, through updates and resolutions', () => {
+    const first = transition(input({ previous: fired({ ts: '1.1' }), now: 2_000_000 })).state as AlertState;
+    const second = transition(input({ previous: first, firing: [finding('/q2')], now: 3_000_000 })).state as AlertState;
+    const posted = { ...second, ts: '2.2' };
+    const updated = transition(input({ previous: posted, firing: [finding('/q2'), finding('/q3')], now: 3_060_000 }));
+    expect(updated.state?.superseded).toEqual([first]);
+    const resolvedAgain = transition(input({ previous: updated.state, now: 4_000_000 })).state as AlertState;
+    expect(resolvedAgain.superseded).toEqual([first]);
+    const third = transition(input({ previous: resolvedAgain, firing: [finding('/q4')], now: 5_000_000 }));
+    const { superseded: _, ...secondOwn } = resolvedAgain;
+    expect(third.state?.superseded).toEqual([first, secondOwn]);
+    expect(third.state?.superseded?.map((m) => m.ts)).toEqual(['1.1', '2.2']);
+  });
+
+  it('carries nothing of a resolved message that was never posted, only what it carried itself', () => {
+    const first = transition(input({ previous: fired({ ts: '1.1' }), now: 2_000_000 })).state as AlertState;
+    const second = transition(input({ previous: first, firing: [finding('/q2')], now: 3_000_000 })).state as AlertState;
+    const neverPosted = transition(input({ previous: second, now: 3_500_000 })).state as AlertState;
+    const third = transition(input({ previous: neverPosted, firing: [finding('/q3')], now: 4_000_000 }));
+    expect(third.state?.superseded).toEqual([first]);
   });
 
   it('resolves an alert that was never posted without a reply to nobody', () => {

@@ -1,15 +1,18 @@
 /**
  * Slack failing while an alert fires and resolves: 500s, then a 429 with Retry-After, for the post; 500s for the
  * resolving edit. The alert state in Redis stays ahead of Slack and warren catches up: the alert is posted exactly
- * once, and the original message is still the one edited to resolved.
+ * once, and the original message is still the one edited to resolved. Then an alert that resolves and fires again
+ * while Slack is down: the old message still gets its RESOLVED edit and its reply before the new one is posted.
  */
 import { randomUUID } from 'node:crypto';
 import { type ChannelModel, connect } from 'amqplib';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { AlertState } from '../../src/health/alert-state.js';
 import type { Warren } from '../../src/warren.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { waitUntil } from '../support/wait-until.js';
-import { flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
+import { flushHarnessRedis, harnessRedisUrl, startHarnessWarren } from '../support/warren-harness.js';
 
 const REDIS_DB = 15;
 const YAML = `
@@ -31,6 +34,7 @@ describe('health alerts while Slack fails', () => {
   let fake: FakeSlack;
   let warren: Warren;
   let amqp: ChannelModel;
+  let redis: Redis;
 
   const ours = (c: RecordedCall) =>
     c.params.channel === 'C0ALERTS' && !c.params.thread_ts && JSON.stringify(c.params.blocks ?? []).includes(queue);
@@ -39,6 +43,7 @@ describe('health alerts while Slack fails', () => {
     await flushHarnessRedis(stack, REDIS_DB);
     fake = await FakeSlack.start();
     amqp = await connect(stack.nodes[0]?.amqpUrl as string);
+    redis = new Redis(harnessRedisUrl(stack, REDIS_DB));
     warren = await startHarnessWarren({ stack, fake, yaml: YAML, redisDb: REDIS_DB });
   });
 
@@ -47,6 +52,7 @@ describe('health alerts while Slack fails', () => {
     const channel = await amqp?.createChannel();
     await channel?.deleteQueue(queue).catch(() => undefined);
     await amqp?.close().catch(() => undefined);
+    redis?.disconnect();
     await fake?.stop();
   });
 
@@ -75,4 +81,72 @@ describe('health alerts while Slack fails', () => {
     await waitUntil(() => fake.callsTo('chat.update').some((c) => c.status === 500), 'the failed edits to be seen');
     expect(fake.callsTo('chat.postMessage').filter((c) => ours(c) && c.status === 200)).toHaveLength(1);
   }, 200_000);
+
+  /** The backlog alert as warren stored it: what Slack is made to match. */
+  async function stored(): Promise<AlertState | undefined> {
+    const json = await redis.get('warren:health:alert:backlog@default');
+    return json ? (JSON.parse(json) as AlertState) : undefined;
+  }
+
+  async function fill(): Promise<void> {
+    const channel = await amqp.createConfirmChannel();
+    await channel.assertQueue(queue, { durable: false });
+    for (let i = 0; i < 60; i++) channel.sendToQueue(queue, Buffer.from(`m${i}`));
+    await channel.waitForConfirms();
+    await channel.close();
+  }
+
+  async function purge(): Promise<void> {
+    const channel = await amqp.createChannel();
+    await channel.purgeQueue(queue);
+    await channel.close();
+  }
+
+  it('finishes the old message (RESOLVED, its reply) before posting the new one when it fired again meanwhile', async () => {
+    // The first test's resolution reply may still be on its way: start from a message Slack shows resolved.
+    await waitUntil(async () => (await stored())?.replies.length === 0, 'the earlier alert to be settled', 60_000);
+    fake.reset();
+    await fill();
+    const first = await fake.waitForCall('chat.postMessage', (c) => ours(c) && c.status === 200, 60_000);
+    const firstTs = (first.reply as { ts: string }).ts;
+
+    const outage = fake.outage(['chat.postMessage', 'chat.update'], [{ status: 503 }]);
+    try {
+      await purge();
+      await waitUntil(async () => (await stored())?.status === 'resolved', 'the alert to resolve in Redis', 60_000);
+      await fill();
+      await waitUntil(async () => {
+        const alert = await stored();
+        return alert?.status === 'firing' && alert.ts === undefined;
+      }, 'the alert to fire again in Redis, not posted yet');
+      await waitUntil(() => outage.failed() > 0, 'warren to try Slack during the outage');
+    } finally {
+      outage.end();
+    }
+
+    const second = await fake.waitForCall(
+      'chat.postMessage',
+      (c) => ours(c) && c.status === 200 && c !== first,
+      90_000,
+    );
+    const calls = fake.calls.filter((c) => c.status === 200);
+    const resolvedEdit = calls.findIndex(
+      (c) => c.method === 'chat.update' && c.params.ts === firstTs && String(c.params.text).startsWith('RESOLVED'),
+    );
+    const resolvedReply = calls.findIndex(
+      (c) =>
+        c.method === 'chat.postMessage' &&
+        c.params.thread_ts === firstTs &&
+        String(c.params.text).startsWith(':white_check_mark: Resolved after'),
+    );
+    expect(resolvedEdit).toBeGreaterThanOrEqual(0);
+    expect(resolvedReply).toBeGreaterThan(resolvedEdit);
+    expect(calls.indexOf(second)).toBeGreaterThan(resolvedReply);
+    expect((second.reply as { ts: string }).ts).not.toBe(firstTs);
+    await waitUntil(async () => (await stored())?.superseded === undefined, 'the carried message to be dropped');
+    expect(fake.callsTo('chat.postMessage').filter((c) => ours(c) && c.status === 200)).toEqual([first, second]);
+
+    await purge();
+    await waitUntil(async () => (await stored())?.status === 'resolved', 'the second alert to resolve');
+  }, 240_000);
 });
