@@ -89,8 +89,11 @@ export interface AlertGrouperOptions {
    * second per channel). Work that would exceed it stays queued for a later flush. 0 disables pacing.
    */
   channelIntervalMs?: number;
-  /** Slack failures during a flush; the group stays queued and is retried on the next flush. */
-  onError?: (error: unknown, group: GroupState) => void;
+  /**
+   * Failures during a flush: a Slack call (`slack`), or saving the ts of a message Slack accepted (`redis`). The
+   * group stays queued and is retried on the next flush; a message whose ts was not saved is not posted again.
+   */
+  onError?: (error: unknown, group: GroupState, stage: 'slack' | 'redis') => void;
 }
 
 export interface GroupState {
@@ -190,6 +193,11 @@ export class AlertGrouper {
   private batchScheduled = false;
   private readonly groupHashes = new Map<string, string>();
   private readonly pacer: ChannelPacer;
+  /**
+   * Group messages Slack accepted whose ts could not be saved (Redis failed right after): saved by the next flush
+   * instead of posting the group again. Only this process knows them; an entry lives until Redis answers.
+   */
+  private readonly unsaved = new Map<string, { ts: string; count: number }>();
 
   constructor(private readonly options: AlertGrouperOptions) {
     this.prefix = options.keyPrefix ?? 'warren:tap:';
@@ -339,13 +347,29 @@ export class AlertGrouper {
   private async flushOnce(): Promise<FlushStats> {
     const { redis, chat, updateIntervalMs } = this.options;
     const stats: FlushStats = { posted: 0, updated: 0, replies: 0 };
-    const ids = (await redis.spop(`${this.prefix}dirty`, 200)) as string[];
+    const popped = (await redis.spop(`${this.prefix}dirty`, 200)) as string[];
+    const ids = [...new Set([...this.unsaved.keys(), ...popped])];
     const later: string[] = [];
     for (const id of ids) {
       const group = await this.group(id);
-      if (!group) continue;
+      if (!group) {
+        this.unsaved.delete(id);
+        continue;
+      }
       const g = `${this.prefix}group:${id}`;
       let ts = group.ts;
+      const unsaved = ts ? undefined : this.unsaved.get(id);
+      if (unsaved) {
+        try {
+          await redis.hset(g, 'ts', unsaved.ts, 'postedCount', String(unsaved.count), 'updatedAt', String(this.now()));
+        } catch (error) {
+          this.options.onError?.(error, group, 'redis');
+          continue;
+        }
+        this.unsaved.delete(id);
+        ts = unsaved.ts;
+        group.ts = ts;
+      }
       if (!ts) {
         // Another replica may be posting this group right now; it keeps the group dirty until it has a ts.
         if ((await redis.set(`${g}:lock`, '1', 'PX', 30_000, 'NX')) !== 'OK') {
@@ -358,10 +382,7 @@ export class AlertGrouper {
           continue;
         }
         try {
-          const posted = await chat.post(group.channel, renderGroup(group));
-          ts = posted.ts;
-          await redis.hset(g, 'ts', ts, 'postedCount', String(group.count), 'updatedAt', String(this.now()));
-          stats.posted++;
+          ts = (await chat.post(group.channel, renderGroup(group))).ts;
         } catch (error) {
           // Kept dirty: the next flush tries again; nothing recorded is lost while Slack is unreachable.
           later.push(id);
@@ -369,7 +390,17 @@ export class AlertGrouper {
           await this.failed(error, group);
           continue;
         }
-      } else {
+        stats.posted++;
+        try {
+          await redis.hset(g, 'ts', ts, 'postedCount', String(group.count), 'updatedAt', String(this.now()));
+        } catch (error) {
+          // The lock (30 s) keeps other replicas from posting it meanwhile; edits and replies wait for the save.
+          this.unsaved.set(id, { ts, count: group.count });
+          this.options.onError?.(error, group, 'redis');
+          continue;
+        }
+      }
+      if (group.ts) {
         const [postedCount, updatedAt] = await redis.hmget(g, 'postedCount', 'updatedAt');
         if (Number(postedCount) !== group.count) {
           if (this.now() - Number(updatedAt ?? 0) < updateIntervalMs || !(await this.paced(group.channel))) {
@@ -412,7 +443,7 @@ export class AlertGrouper {
   /** After a failed Slack call the channel is held back (see ChannelPacer.holdAfter) and the group stays queued. */
   private async failed(error: unknown, group: GroupState): Promise<void> {
     await this.pacer.holdAfter(group.channel, error);
-    this.options.onError?.(error, group);
+    this.options.onError?.(error, group, 'slack');
   }
 
   /** True when a Slack call to `channel` may go now: the channel's slot is shared with every replica and with health alerts. */

@@ -53,11 +53,13 @@ export class TapService implements TapControl {
       maxSamples: tap.maxSamples,
       dedupTtlMs: tap.dedupTtl,
       channelIntervalMs: options.channelIntervalMs,
-      onError: (error, group) => {
-        this.metrics.slack.inc({ action: 'error' });
+      onError: (error, group, stage) => {
+        if (stage === 'slack') this.metrics.slack.inc({ action: 'error' });
         logger.warn(
           { err: error, channel: group.channel, title: group.title },
-          'posting a tap alert failed; will retry',
+          stage === 'slack'
+            ? 'posting a tap alert failed; will retry'
+            : 'saving a posted tap alert to Redis failed; it is saved, not posted again, once Redis answers',
         );
       },
     });

@@ -1,7 +1,8 @@
 /**
  * AlertGrouper.record on the real Redis: events recorded in one turn go to Redis as one script call, and a batch
  * leaves Redis exactly as recording the same events one at a time does (de-duplication, grouping, counts, capped
- * hosts/instances/samples). Also: the script is loaded again when Redis has forgotten it.
+ * hosts/instances/samples). Also: the script is loaded again when Redis has forgotten it, and a group message Slack
+ * accepted just before Redis died is saved afterwards, not posted again.
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -9,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ChatPort } from '../../src/chat/chat-message.js';
 import { AlertGrouper, type RecordResult } from '../../src/tap/alert-grouper.js';
 import type { RouteDecision, TapEvent } from '../../src/tap/notification-router.js';
+import { type AofRedis, startAofRedis } from '../support/aof-redis.js';
+import { waitUntil } from '../support/wait-until.js';
 
 const chat: ChatPort = {
   post: async (channel) => ({ channel, ts: '1' }),
@@ -168,4 +171,72 @@ describe('AlertGrouper.record', () => {
     expect(await forgetful.record(event('f-2', 'cmp-01', 'i-2'), errors)).toBe('grouped');
     expect(await forgetful.record(event('f-2', 'cmp-01', 'i-2'), errors)).toBe('duplicate');
   });
+});
+
+describe('AlertGrouper.flush when Redis dies right after Slack accepted a group message', () => {
+  let aof: AofRedis | undefined;
+  let redis: Redis | undefined;
+
+  afterAll(async () => {
+    redis?.disconnect();
+    await aof?.remove();
+  });
+
+  it('saves the message ts once Redis is back and edits that message instead of posting the group again', async () => {
+    aof = await startAofRedis();
+    const crashing = aof;
+    // As warren connects: no offline queue, one retry, so a command fails while Redis is down.
+    const client = new Redis(crashing.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    redis = client;
+    client.on('error', () => undefined);
+    const connected = async () => (await client.ping().catch(() => undefined)) === 'PONG';
+    await waitUntil(connected, 'the client to connect');
+    const messages: string[] = [];
+    const updates: string[] = [];
+    let crashOnPost = true;
+    const chat: ChatPort = {
+      post: async (channel, _message, options) => {
+        if (options?.threadTs) return { channel, ts: `${options.threadTs}-reply` };
+        messages.push(channel);
+        if (crashOnPost) {
+          crashOnPost = false;
+          await crashing.kill();
+        }
+        return { channel, ts: `ts-${messages.length}` };
+      },
+      update: async (_channel, ts) => {
+        updates.push(ts);
+      },
+      postEphemeral: async () => undefined,
+    };
+    const failures: string[] = [];
+    const grouper = new AlertGrouper({
+      redis: client,
+      chat,
+      windowMs: 600_000,
+      updateIntervalMs: 0,
+      maxSamples: 5,
+      dedupTtlMs: 3_600_000,
+      keyPrefix: 'test:grouper:crash:',
+      channelIntervalMs: 0,
+      onError: (_error, _group, stage) => failures.push(stage),
+    });
+
+    await grouper.record(event('c-1', 'cmp-01', 'i-1'), errors);
+    await grouper.flush();
+    expect(messages).toEqual(['C0ALERTS']);
+    expect(failures).toEqual(['redis']);
+
+    await crashing.start();
+    await waitUntil(connected, 'the client to reconnect');
+    expect(await grouper.record(event('c-2', 'cmp-01', 'i-2'), errors)).toBe('grouped');
+    await grouper.flush();
+
+    expect(messages).toEqual(['C0ALERTS']);
+    expect(updates).toEqual(['ts-1']);
+    const prefix = 'test:grouper:crash:group:';
+    const [groupKey] = (await client.keys(`${prefix}*`)).filter((k) => !k.slice(prefix.length).includes(':'));
+    expect(await client.hget(groupKey as string, 'ts')).toBe('ts-1');
+    expect(await client.hget(groupKey as string, 'postedCount')).toBe('2');
+  }, 60_000);
 });
