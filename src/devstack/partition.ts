@@ -5,9 +5,14 @@
  */
 import type { LocalStack, LocalStackDescription } from './types.js';
 
+/** The Basic authorization of the stack's admin user, for its management API. */
+export function managementAuthorization(desc: LocalStackDescription): string {
+  return `Basic ${Buffer.from(`${desc.username}:${desc.password}`).toString('base64')}`;
+}
+
 /** Each node's list of the nodes it is partitioned from, as that node's own management API reports it. */
 export async function partitionViews(desc: LocalStackDescription): Promise<Map<string, string[]>> {
-  const authorization = `Basic ${Buffer.from(`${desc.username}:${desc.password}`).toString('base64')}`;
+  const authorization = managementAuthorization(desc);
   const views = new Map<string, string[]>();
   for (const node of desc.nodes) {
     const response = await fetch(`${node.managementUrl}/api/nodes/${node.name}?columns=name,partitions`, {

@@ -248,7 +248,8 @@ export class HealthMonitor implements HealthControl {
    */
   private async reconcile(stored: AlertState, lock: RedisLock): Promise<void> {
     const { logger } = this.options;
-    let current: AlertState = { ...stored, replies: [...stored.replies] };
+    // `show` works on its own copy; `current` is what was last saved.
+    let current = stored;
     let channel = current.channel;
     const mayCall = async () => {
       await this.pacer.claim(channel);

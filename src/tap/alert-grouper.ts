@@ -368,7 +368,6 @@ export class AlertGrouper {
         }
         this.unsaved.delete(id);
         ts = unsaved.ts;
-        group.ts = ts;
       }
       if (!ts) {
         // Another replica may be posting this group right now; it keeps the group dirty until it has a ts.
@@ -399,8 +398,7 @@ export class AlertGrouper {
           this.options.onError?.(error, group, 'redis');
           continue;
         }
-      }
-      if (group.ts) {
+      } else {
         const [postedCount, updatedAt] = await redis.hmget(g, 'postedCount', 'updatedAt');
         if (Number(postedCount) !== group.count) {
           if (this.now() - Number(updatedAt ?? 0) < updateIntervalMs || !(await this.paced(group.channel))) {

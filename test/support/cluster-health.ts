@@ -7,18 +7,15 @@ import {
   cutPartition as cutPartitionOf,
   type LocalStack,
   type LocalStackDescription,
+  managementAuthorization,
   partitionViews,
 } from '../../src/devstack/index.js';
 import { waitUntil } from './wait-until.js';
 
-function auth(desc: LocalStackDescription): string {
-  return `Basic ${Buffer.from(`${desc.username}:${desc.password}`).toString('base64')}`;
-}
-
 /** Every node running and nobody reporting a partition, as the first node's management API sees it. */
 export async function clusterHealthy(desc: LocalStackDescription): Promise<boolean> {
   const response = await fetch(`${desc.nodes[0]?.managementUrl}/api/nodes`, {
-    headers: { authorization: auth(desc) },
+    headers: { authorization: managementAuthorization(desc) },
   }).catch(() => undefined);
   if (!response?.ok) return false;
   // A node that is starting is listed without `partitions`: not whole yet.
@@ -34,7 +31,7 @@ interface ListedNode {
 
 async function managementAnswers(desc: LocalStackDescription, base: string): Promise<boolean> {
   const response = await fetch(`${base}/api/overview`, {
-    headers: { authorization: auth(desc) },
+    headers: { authorization: managementAuthorization(desc) },
     signal: AbortSignal.timeout(10_000),
   }).catch(() => undefined);
   return response?.ok === true;
@@ -44,7 +41,7 @@ async function managementAnswers(desc: LocalStackDescription, base: string): Pro
 async function anyNodeListing(desc: LocalStackDescription): Promise<ListedNode[]> {
   for (const node of desc.nodes) {
     const response = await fetch(`${node.managementUrl}/api/nodes`, {
-      headers: { authorization: auth(desc) },
+      headers: { authorization: managementAuthorization(desc) },
       signal: AbortSignal.timeout(10_000),
     }).catch(() => undefined);
     if (response?.ok) return (await response.json()) as ListedNode[];
@@ -125,7 +122,8 @@ export function cutPartition(stack: LocalStack, a: string, b: string): Promise<M
  * partitions, and restarts the app of a node that is down, whose management API does not answer, or whose
  * management stats never came back (RabbitMQ 3.10 can list a node restarted during a partition heal without its
  * `partitions` and without its queues' and connections' figures until it is restarted again). A restart that does
- * not boot becomes a kill and a fresh start (restartRabbitApp). Throws when the cluster is still not whole after timeoutMs.
+ * not boot becomes a kill and a fresh start (restartRabbitApp). Throws when the cluster is still not whole after
+ * timeoutMs.
  */
 export async function restoreCluster(
   desc: LocalStackDescription,
@@ -148,7 +146,7 @@ export async function restoreCluster(
       continue;
     }
     const listed = await anyNodeListing(desc);
-    const stale = [];
+    const stale: string[] = [];
     for (const node of desc.nodes) {
       const entry = listed.find((n) => n.name === node.name);
       if (!entry?.running || entry.partitions === undefined || !(await managementAnswers(desc, node.managementUrl))) {
