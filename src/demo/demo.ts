@@ -12,7 +12,7 @@ import { PassThrough } from 'node:stream';
 import { stringify } from 'yaml';
 import type { ConsoleCommand } from '../chat/console-front-end.js';
 import { loadConfig } from '../config/load.js';
-import { type LocalStack, RABBITMQ_BIN_DIR, registerExitCleanup, startLocalStack } from '../devstack/index.js';
+import { type LocalStack, registerExitCleanup, startLocalStack } from '../devstack/index.js';
 import { createLogger } from '../logger.js';
 import { startWarren, type Warren } from '../warren.js';
 import { FAULTS, type FaultContext, faultNamed } from './faults.js';
@@ -50,7 +50,7 @@ function demoConfigYaml(stack: LocalStack, options: DemoOptions): string {
         // biome-ignore lint/suspicious/noTemplateCurlyInString: warren's own ${VAR} substitution, not a JS template
         remediationPassword: '${WARREN_DEMO_PASSWORD}',
         nodeControl: {
-          command: [join(RABBITMQ_BIN_DIR, 'rabbitmqctl'), '-n', '{node}', '{action}'],
+          command: [...stack.rabbitmq.rabbitmqctl, '-n', '{node}', '{action}'],
           env: { HOME: stack.cookieHome },
           timeout: '2m',
         },

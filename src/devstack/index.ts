@@ -3,6 +3,12 @@
  * cluster, and demos. Re-exports only; the implementation files stay internal.
  */
 
+export {
+  type BrokerRuntimeDescription,
+  RABBITMQ_SERIES,
+  type RabbitmqSeries,
+  seriesFromEnv,
+} from './broker-runtime.js';
 export { type CleanupTarget, registerExitCleanup } from './cleanup.js';
 export { LocalStackError, type LocalStackErrorCode } from './errors.js';
 export { RABBITMQ_BIN_DIR } from './install.js';

@@ -19,10 +19,17 @@ import {
   writeCookie,
   writeStackState,
 } from './base-dir.js';
+import {
+  type BrokerRuntime,
+  describeRuntime,
+  ensureBrokerRuntime,
+  runtimeOf,
+  seriesFromEnv,
+} from './broker-runtime.js';
 import { registerExitCleanup } from './cleanup.js';
 import { epmdNames, killEpmdIfUnused, killEpmdIfUnusedSync } from './epmd.js';
 import { LocalStackError } from './errors.js';
-import { type Binaries, ensureBinaries, isRoot, RABBITMQ_BIN_DIR } from './install.js';
+import { isRoot } from './install.js';
 import { chooseShortNames, releaseNames } from './node-names.js';
 import { allocatePorts, isPortOpen } from './ports.js';
 import { belongsTo, isAlive, killIfOurs, sweep, sweepSync, waitForExit, waitUntil } from './processes.js';
@@ -61,6 +68,7 @@ class StackHandle implements LocalStack {
   password: string;
   cookieHome: string;
   pids: { redis: number; rabbit: Record<string, number> };
+  rabbitmq: LocalStackDescription['rabbitmq'];
 
   private readonly ctx: NodeContext;
   readonly specs: NodeSpec[];
@@ -71,7 +79,7 @@ class StackHandle implements LocalStack {
 
   constructor(
     desc: LocalStackDescription,
-    bins: Pick<Binaries, 'rabbitmqServer' | 'rabbitmqctl' | 'runAs'>,
+    private readonly runtime: BrokerRuntime,
     private readonly state: StackState,
     private readonly log: (line: string) => void,
   ) {
@@ -82,7 +90,8 @@ class StackHandle implements LocalStack {
     this.password = desc.password;
     this.cookieHome = desc.cookieHome;
     this.pids = { redis: desc.pids.redis, rabbit: { ...desc.pids.rabbit } };
-    this.ctx = { baseDir: desc.baseDir, cookieHome: desc.cookieHome, ...bins };
+    this.rabbitmq = describeRuntime(runtime);
+    this.ctx = { baseDir: desc.baseDir, cookieHome: desc.cookieHome, runtime };
     this.specs = desc.nodes.map((n) => ({
       name: n.name,
       shortName: n.name.split('@')[0] as string,
@@ -113,6 +122,7 @@ class StackHandle implements LocalStack {
       password: this.password,
       cookieHome: this.cookieHome,
       pids: { redis: this.pids.redis, rabbit: { ...this.pids.rabbit } },
+      rabbitmq: describeRuntime(this.runtime),
     };
   }
 
@@ -285,6 +295,7 @@ class StackHandle implements LocalStack {
       if (this.state.startedEpmd && (await killEpmdIfUnused(this.specs.map((s) => s.shortName)))) {
         this.log('stopped epmd (this stack had started it)');
       }
+      this.runtime.detach(this.baseDir);
       await rm(this.baseDir, { recursive: true, force: true, maxRetries: 5 });
       this.log(`stack stopped in ${Date.now() - started} ms`);
     } finally {
@@ -319,6 +330,7 @@ class StackHandle implements LocalStack {
     killIfOurs(this.redisChild?.pid, this.baseDir);
     sweepSync(this.baseDir);
     if (this.state.startedEpmd) killEpmdIfUnusedSync(this.specs.map((s) => s.shortName));
+    this.runtime.detach(this.baseDir);
     try {
       rmSync(this.baseDir, { recursive: true, force: true, maxRetries: 3 });
     } catch {
@@ -334,7 +346,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     throw new LocalStackError('warren_devstack_start_failed', `nodes must be an integer from 1 to 16, got ${count}`);
   }
   const started = Date.now();
-  const bins = await ensureBinaries({ install: opts.install !== false, log });
+  const runtime = await ensureBrokerRuntime(opts.rabbitmq ?? seriesFromEnv(), { install: opts.install !== false, log });
   const epmdWasRunning = (await epmdNames()) !== undefined;
   const shortNames = await chooseShortNames(count);
   let ports: number[];
@@ -374,21 +386,23 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     password,
     cookieHome: join(baseDir, 'erlang'),
     pids: { redis: 0, rabbit: {} },
+    rabbitmq: describeRuntime(runtime),
   };
-  const stack = new StackHandle(desc, bins, { startedEpmd: !epmdWasRunning }, log);
+  const stack = new StackHandle(desc, runtime, { startedEpmd: !epmdWasRunning }, log);
   // from here on, Ctrl-C or a crash must not leave anything behind
   stack.registerCleanup();
   try {
-    if (bins.runAs) checkTraversable(baseDir, bins.runAs);
+    if (runtime.runAs) checkTraversable(baseDir, runtime.runAs);
+    runtime.attach(baseDir);
     writeStackState(baseDir, { startedEpmd: !epmdWasRunning });
-    writeCookie(desc.cookieHome, bins.runAs);
-    log(`starting redis-server and ${count} RabbitMQ node(s) in ${baseDir}`);
-    const redis = startRedis({ redisServer: bins.redisServer, baseDir, port: redisPort }).then((r) => {
+    writeCookie(desc.cookieHome, runtime.runAs);
+    log(`starting redis-server and ${count} RabbitMQ ${runtime.series} node(s) in ${baseDir}`);
+    const redis = startRedis({ redisServer: runtime.redisServer, baseDir, port: redisPort }).then((r) => {
       stack.adoptRedis(r);
       log(`redis-server ready on ${desc.redisUrl}`);
     });
     const rabbit = (async () => {
-      for (const spec of stack.specs) prepareNode({ ...bins, baseDir, cookieHome: desc.cookieHome }, spec);
+      for (const spec of stack.specs) prepareNode({ runtime, baseDir, cookieHome: desc.cookieHome }, spec);
       const boots = await Promise.allSettled(stack.specs.map((spec) => stack.bootNode(spec)));
       const failed = boots.find((b): b is PromiseRejectedResult => b.status === 'rejected');
       if (failed) throw failed.reason;
@@ -446,10 +460,6 @@ export function attachLocalStack(desc: LocalStackDescription, opts: { log?: (lin
   }
   const state = readStackState(desc.baseDir);
   if (!state) throw new LocalStackError('warren_devstack_bad_description', `${desc.baseDir} holds no running devstack`);
-  const bins = {
-    rabbitmqServer: join(RABBITMQ_BIN_DIR, 'rabbitmq-server'),
-    rabbitmqctl: join(RABBITMQ_BIN_DIR, 'rabbitmqctl'),
-    runAs: isRoot() ? runAsOwnerOf(desc.cookieHome) : undefined,
-  };
-  return new StackHandle(desc, bins, state, opts.log ?? noop);
+  const runtime = runtimeOf(desc.rabbitmq, isRoot() ? runAsOwnerOf(desc.cookieHome) : undefined);
+  return new StackHandle(desc, runtime, state, opts.log ?? noop);
 }

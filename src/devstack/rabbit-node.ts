@@ -17,9 +17,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-
+import type { BrokerRuntime } from './broker-runtime.js';
 import { LocalStackError } from './errors.js';
-import type { Binaries } from './install.js';
 import { isAlive, killIfOurs, MARKER_ENV, sleep, tailFile, waitForExit } from './processes.js';
 import type { RabbitmqctlResult } from './types.js';
 
@@ -35,9 +34,7 @@ export interface NodeSpec {
 export interface NodeContext {
   baseDir: string;
   cookieHome: string;
-  rabbitmqServer: string;
-  rabbitmqctl: string;
-  runAs: Binaries['runAs'];
+  runtime: Pick<BrokerRuntime, 'rabbitmqServer' | 'rabbitmqctl' | 'runAs' | 'asNodeUser'>;
 }
 
 export interface RunningNode {
@@ -110,7 +107,7 @@ export function prepareNode(ctx: NodeContext, spec: NodeSpec): void {
   ].join('\n');
   writeFileSync(join(dir, 'rabbitmq.conf'), conf);
   writeFileSync(join(dir, 'enabled_plugins'), '[rabbitmq_management,rabbitmq_prometheus].\n');
-  if (ctx.runAs) chownTree(dir, ctx.runAs.uid, ctx.runAs.gid);
+  if (ctx.runtime.runAs) chownTree(dir, ctx.runtime.runAs.uid, ctx.runtime.runAs.gid);
 }
 
 /** Starts the node's VM in the background; output goes to <dir>/stdout.log, never into a pipe of ours. */
@@ -119,13 +116,9 @@ export function spawnNode(ctx: NodeContext, spec: NodeSpec): RunningNode {
   // A stale pid file would make killNode/stop signal a pid the kernel may have recycled.
   rmSync(pidFile(ctx, spec), { force: true });
   const out = openSync(stdoutLog(ctx, spec), 'a');
-  if (ctx.runAs) chownSync(stdoutLog(ctx, spec), ctx.runAs.uid, ctx.runAs.gid);
-  const [cmd, args] = ctx.runAs
-    ? [
-        ctx.runAs.setpriv,
-        [`--reuid=${ctx.runAs.uid}`, `--regid=${ctx.runAs.gid}`, '--init-groups', '--', ctx.rabbitmqServer],
-      ]
-    : [ctx.rabbitmqServer, []];
+  const { runAs } = ctx.runtime;
+  if (runAs) chownSync(stdoutLog(ctx, spec), runAs.uid, runAs.gid);
+  const [cmd, ...args] = ctx.runtime.asNodeUser([ctx.runtime.rabbitmqServer]) as [string, ...string[]];
   let child: ChildProcess;
   try {
     child = spawn(cmd, args, { cwd: dir, env: nodeEnv(ctx, spec), stdio: ['ignore', out, out], detached: false });
@@ -163,13 +156,14 @@ export function nodeLogTail(ctx: NodeContext, spec: NodeSpec, lines = 20): strin
  * Erlang VM started with exec, so killing the child on timeout leaves nothing behind.
  */
 export function runRabbitmqctl(
-  ctx: Pick<NodeContext, 'baseDir' | 'cookieHome' | 'rabbitmqctl'>,
+  ctx: Pick<NodeContext, 'baseDir' | 'cookieHome'> & { runtime: Pick<BrokerRuntime, 'rabbitmqctl'> },
   node: string,
   args: string[],
   timeoutMs = 60_000,
 ): Promise<RabbitmqctlResult> {
   return new Promise((resolve) => {
-    const child = spawn(ctx.rabbitmqctl, ['-n', node, ...args], {
+    const [cli, ...prefix] = ctx.runtime.rabbitmqctl as [string, ...string[]];
+    const child = spawn(cli, [...prefix, '-n', node, ...args], {
       cwd: ctx.cookieHome,
       env: baseEnv(ctx),
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,3 +1,5 @@
+import type { BrokerRuntimeDescription, RabbitmqSeries } from './broker-runtime.js';
+
 /**
  * Owns the public shapes of the devstack. Types only: no runtime code, so every other devstack file can import it
  * without cycles.
@@ -18,6 +20,8 @@ export interface LocalStackOptions {
    * attachLocalStack, e.g. WARREN_TEST_REUSE, and stopped with attachLocalStack(desc).stop()).
    */
   keepAfterExit?: boolean;
+  /** Which RabbitMQ: '3.10' (the machine's packages) or '4.0' (a Debian trixie root); default WARREN_TEST_RABBITMQ. */
+  rabbitmq?: RabbitmqSeries;
 }
 
 export interface LocalRabbitNode {
@@ -48,6 +52,11 @@ export interface LocalStackDescription {
   cookieHome: string;
   /** Erlang VM (beam.smp) pid per node name; a node killed with killNode has no entry until startNode. */
   pids: { redis: number; rabbit: Record<string, number> };
+  /**
+   * Which RabbitMQ runs and how to reach its tools: `rabbitmqctl` is the argv prefix of the node's own CLI (a node
+   * control command template starts with it), `python3` runs that series' oslo.messaging.
+   */
+  rabbitmq: BrokerRuntimeDescription;
 }
 
 export interface RabbitmqctlResult {

@@ -57,6 +57,7 @@ async function fakeCluster(showsAfterCuts: number, cutExit = 0): Promise<FakeClu
     password: 'secret',
     cookieHome: '/nonexistent',
     pids: { redis: 0, rabbit: {} },
+    rabbitmq: { series: '3.10', root: '/', rabbitmqctl: [], rabbitmqQueues: [], rabbitmqStreams: [], python3: [] },
   };
   const stack = {
     ...desc,

@@ -11,6 +11,7 @@ import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
 import { clusterHealthy, cutPartition, restoreCluster, settledPartition } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
+import { nodeControlCommand } from '../support/stack-env.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 import { click, flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
@@ -20,7 +21,6 @@ const APPROVER_A = 'U0ANNA';
 const APPROVER_B = 'U0BORIS';
 const CHANNEL = 'C0OPS';
 const REDIS_DB = 10;
-const RABBITMQCTL = '/usr/lib/rabbitmq/bin/rabbitmqctl';
 
 const text = (reply: Record<string, unknown>) => String(reply.text ?? '');
 
@@ -43,7 +43,7 @@ clusters:
     remediationUser: ${JSON.stringify(desc.username)}
     remediationPassword: ${JSON.stringify(desc.password)}
     nodeControl:
-      command: [${RABBITMQCTL}, -n, "{node}", "{action}"]
+      command: ${JSON.stringify(nodeControlCommand(desc))}
       env: { HOME: ${JSON.stringify(desc.cookieHome)} }
       timeout: 2m
 slack:

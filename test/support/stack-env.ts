@@ -12,3 +12,8 @@ export function stackEnv(stack: LocalStackDescription): Record<string, string> {
     PORT: '0',
   };
 }
+
+/** clusters[].nodeControl.command for the stack: its own series' rabbitmqctl (a chroot's on RabbitMQ 4.0). */
+export function nodeControlCommand(stack: LocalStackDescription): string[] {
+  return [...stack.rabbitmq.rabbitmqctl, '-n', '{node}', '{action}'];
+}

@@ -14,6 +14,7 @@ import { CommandNodeControl } from '../../src/remediation/node-control.js';
 import type { PlannedAction, WorkflowContext } from '../../src/remediation/workflow-definition.js';
 import { raiseMemoryWatermarkWorkflow as workflow } from '../../workflows/raise-memory-watermark.js';
 import { restoreCluster } from '../support/cluster-health.js';
+import { nodeControlCommand } from '../support/stack-env.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -22,7 +23,7 @@ describe('raise-memory-watermark against the real cluster', () => {
   const [node1, node2, node3] = desc.nodes.map((n) => n.name) as [string, string, string];
   const management = stackManagement(desc, 'local');
   const nodeControl = new CommandNodeControl({
-    command: ['/usr/lib/rabbitmq/bin/rabbitmqctl', '-n', '{node}', '{action}'],
+    command: nodeControlCommand(desc),
     env: { HOME: desc.cookieHome },
     timeoutMs: 60_000,
   });

@@ -28,6 +28,7 @@ import {
   restoreCluster,
   settledPartition,
 } from '../support/cluster-health.js';
+import { nodeControlCommand } from '../support/stack-env.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -44,7 +45,7 @@ describe('remediation workflows against the real cluster', () => {
     management,
     // What a deployment configures as clusters[].nodeControl; HOME is where rabbitmqctl finds the stack's cookie.
     nodeControl: new CommandNodeControl({
-      command: ['/usr/lib/rabbitmq/bin/rabbitmqctl', '-n', '{node}', '{action}'],
+      command: nodeControlCommand(desc),
       env: { HOME: desc.cookieHome },
       timeoutMs: 120_000,
     }),
