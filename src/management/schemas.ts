@@ -26,6 +26,8 @@ export const nodeSchema = z.looseObject({
   proc_total: count.optional(),
   uptime: count.optional(),
   net_ticktime: count.optional(),
+  /** The node's running applications; the `rabbit` one carries the RabbitMQ version (see broker-version.ts). */
+  applications: z.array(z.looseObject({ name: z.string(), version: z.string().optional() })).optional(),
 });
 export type ManagementNode = z.infer<typeof nodeSchema>;
 /** Just the fields nodeSchema reads: the full node objects are large, and a burst of commands asks for them often. */

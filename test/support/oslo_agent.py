@@ -37,7 +37,8 @@ def parse():
 
 
 def configure(args):
-    conf = cfg.ConfigOpts()
+    # the global CONF, as a service uses: oslo registers some groups ([oslo_messaging_metrics]) only there
+    conf = cfg.CONF
     # the URL comes from the environment so that it never shows in a process listing
     url = os.environ['WARREN_OSLO_URL']
     conf([], project='warren-test', default_config_files=[])
@@ -52,6 +53,9 @@ def configure(args):
         'rabbit_stream_fanout': args.stream_fanout,
         'rabbit_transient_queues_ttl': args.transient_ttl,
     }
+    if args.stream_fanout:
+        # oslo refuses stream fanout without a prefetch (a stream consumer must set one); kolla sets 1
+        overrides['rabbit_qos_prefetch_count'] = 1
     if args.hostname:
         overrides['hostname'] = args.hostname
     if args.processname:
@@ -62,13 +66,9 @@ def configure(args):
         elif value:
             sys.exit(f'this oslo.messaging has no option {key}')
     if args.lock_path:
-        try:
-            conf.set_override('lock_path', args.lock_path, group='oslo_concurrency')
-        except cfg.NoSuchOptError:
-            from oslo_concurrency import lockutils
-            lockutils.set_defaults(args.lock_path)
-            conf.register_opts(lockutils._opts, group='oslo_concurrency')
-            conf.set_override('lock_path', args.lock_path, group='oslo_concurrency')
+        # the queue manager's external lock reads lockutils' own (global) config, as in a service's [oslo_concurrency]
+        from oslo_concurrency import lockutils
+        lockutils.set_defaults(args.lock_path)
     return conf, transport
 
 
