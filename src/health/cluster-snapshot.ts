@@ -3,6 +3,12 @@
  * fetcher. A part that could not be fetched is `undefined`, never an empty list, so a check that needs it is
  * skipped (its alert neither fires nor resolves) instead of concluding that all is well.
  */
+import {
+  type BrokerVersion,
+  clusterBrokerVersion,
+  compareVersions,
+  parseBrokerVersion,
+} from '../management/broker-version.js';
 import type { ManagementConnection, ManagementNode, ManagementPolicy, ManagementQueue } from '../management/schemas.js';
 
 /** A queue with its consumer count always known (filled from /api/consumers when listed without stats). */
@@ -24,6 +30,9 @@ export interface ManagementEndpoint {
   node?: string;
   reachable: boolean;
   error?: string;
+  /** The node's RabbitMQ and Erlang versions, from its /api/overview. */
+  version?: string;
+  erlangVersion?: string;
   /** Present when the URL answered: node-is-mirror-sync-critical, node-is-quorum-critical, alarms. */
   health?: {
     mirrorSyncCritical?: HealthEndpointResult;
@@ -58,6 +67,17 @@ export interface ClusterSnapshot {
 /** A queue's identity inside a cluster; names repeat across vhosts. */
 export function queueKey(queue: { vhost: string; name: string }): string {
   return `${queue.vhost}/${queue.name}`;
+}
+
+/**
+ * The cluster's RabbitMQ version for deciding what applies: the oldest running node's (a cluster mid-upgrade offers
+ * only what all its nodes offer), from /api/nodes, else from the management URLs that answered.
+ */
+export function snapshotVersion(snapshot: Pick<ClusterSnapshot, 'nodes' | 'endpoints'>): BrokerVersion | undefined {
+  const fromNodes = clusterBrokerVersion((snapshot.nodes ?? []).filter((n) => n.running));
+  if (fromNodes) return fromNodes;
+  const fromEndpoints = snapshot.endpoints.flatMap((e) => parseBrokerVersion(e.version) ?? []);
+  return fromEndpoints.sort(compareVersions)[0];
 }
 
 export function hasParts(snapshot: ClusterSnapshot, parts: readonly SnapshotPart[]): boolean {

@@ -4,6 +4,7 @@
  * RabbitMQ 3.10 broker; fetching, scheduling and alert state live elsewhere.
  */
 import type { HealthThresholds } from '../config/health-schema.js';
+import type { BrokerVersion } from '../management/broker-version.js';
 import type { ClusterSnapshot, SnapshotPart } from './cluster-snapshot.js';
 import type { Finding } from './finding.js';
 
@@ -39,6 +40,12 @@ export interface HealthCheck {
   workflow?: string;
   /** Snapshot parts the check judges; when one is missing the check is skipped for that sweep. */
   needs: readonly SnapshotPart[];
+  /**
+   * Whether the check means anything on this broker version (the cluster's oldest node). Where it does not (mirror
+   * sync on 4.0, which has no mirrors), the sweep reports it as not applicable: never passed, never "could not run".
+   * Unset: every version.
+   */
+  appliesTo?: (version: BrokerVersion) => boolean;
   evaluate(snapshot: ClusterSnapshot, context: CheckContext): Finding[];
 }
 

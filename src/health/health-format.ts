@@ -1,8 +1,8 @@
 /** Text for the health commands: findings by check, alerts and silences as operators scan them in chat. */
 import { formatCount } from '../chat/human-format.js';
 import type { AlertState } from './alert-state.js';
+import { type CheckOutcome, type CheckResult, outcomeOf } from './check-run.js';
 import type { Finding, FindingSeverity } from './finding.js';
-import type { CheckResult } from './health-monitor.js';
 import type { Silence } from './silences.js';
 
 export const SEVERITY_ICON: Record<FindingSeverity, string> = {
@@ -32,16 +32,27 @@ function findingList(findings: Finding[], max: number): string[] {
   return lines;
 }
 
-/** One section per check that found something or could not run; checks that passed are counted, not listed. */
+/**
+ * One section per check that found something or could not run, and one line naming the checks that do not apply
+ * to this broker version; checks that passed are counted, not listed. The three outcomes are never mixed: a check
+ * that does not apply is neither counted as passed nor as could not run.
+ */
 export function healthReport(cluster: string, results: CheckResult[], maxPerCheck = 10): string[] {
   const sections: string[] = [];
-  const passed = results.filter((r) => r.findings && r.findings.length === 0).length;
-  const found = results.filter((r) => r.findings && r.findings.length > 0);
-  const skipped = results.filter((r) => r.skipped);
+  const by = (outcome: CheckOutcome) => results.filter((r) => outcomeOf(r) === outcome);
+  const passed = by('passed').length;
+  const found = by('found');
+  const notApplicable = by('not_applicable');
+  const skipped = by('could_not_run');
   const total = found.reduce((n, r) => n + (r.findings?.length ?? 0), 0);
+  const counts = [
+    `${passed} check(s) passed`,
+    ...(notApplicable.length > 0 ? [`${notApplicable.length} not applicable`] : []),
+    ...(skipped.length > 0 ? [`${skipped.length} could not run`] : []),
+  ];
   sections.push(
     `*Health of \`${cluster}\`*: ${total === 0 ? ':large_green_circle: no findings' : `${formatCount(total)} finding(s) from ${found.length} check(s)`}` +
-      ` · ${passed} check(s) passed${skipped.length > 0 ? ` · ${skipped.length} could not run` : ''}`,
+      ` · ${counts.join(' · ')}`,
   );
   for (const result of found) {
     const findings = result.findings ?? [];
@@ -51,6 +62,13 @@ export function healthReport(cluster: string, results: CheckResult[], maxPerChec
   }
   for (const result of skipped) {
     sections.push(`:grey_question: *${result.check.title}* could not run: ${result.skipped}`);
+  }
+  // One line per reason: on a 4.0 cluster every mirror check gives the same one.
+  const reasons = new Map<string, string[]>();
+  for (const r of notApplicable)
+    reasons.set(r.notApplicable ?? '', [...(reasons.get(r.notApplicable ?? '') ?? []), r.check.title]);
+  for (const [why, titles] of reasons) {
+    sections.push(`:heavy_minus_sign: ${titles.map((t) => `*${t}*`).join(', ')}: ${why}`);
   }
   return sections;
 }

@@ -1,12 +1,13 @@
 /** The health checks' Prometheus metrics, registered in warren's one registry. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { CheckResult } from './health-monitor.js';
+import type { CheckResult } from './check-run.js';
 
 export interface HealthMetrics {
   sweeps: Counter<'cluster' | 'outcome'>;
   sweepSeconds: Histogram<'cluster'>;
   findings: Gauge<'cluster' | 'check' | 'severity'>;
   skipped: Counter<'cluster' | 'check'>;
+  outcomes: Counter<'cluster' | 'check' | 'outcome'>;
   managementErrors: Counter<'cluster' | 'part'>;
   slack: Counter<'action'>;
   setFindings(cluster: string, results: CheckResult[]): void;
@@ -39,6 +40,14 @@ export function createHealthMetrics(registry: Registry): HealthMetrics {
       name: 'warren_health_checks_skipped_total',
       help: 'Checks skipped because the data they need could not be read, by cluster and check.',
       labelNames: ['cluster', 'check'] as const,
+      registers,
+    }),
+    outcomes: new Counter({
+      name: 'warren_health_check_outcomes_total',
+      help:
+        'Check evaluations by cluster, check and outcome: passed, found (findings), not_applicable (the check has ' +
+        'no meaning on this RabbitMQ version), could_not_run (data missing or the check failed).',
+      labelNames: ['cluster', 'check', 'outcome'] as const,
       registers,
     }),
     managementErrors: new Counter({

@@ -21,20 +21,14 @@ import { RedisLock } from '../redis/redis-lock.js';
 import { type AlertAck, renderAlert } from './alert-message.js';
 import { type AlertState, transition } from './alert-state.js';
 import { AlertStore } from './alert-store.js';
+import { type CheckResult, outcomeOf, runChecks } from './check-run.js';
 import { allChecks } from './checks/index.js';
-import { type ClusterSnapshot, hasParts, queueKey } from './cluster-snapshot.js';
+import { type ClusterSnapshot, queueKey } from './cluster-snapshot.js';
 import type { Finding } from './finding.js';
 import type { HealthCheck, QueueHistory, QueueSample } from './health-check.js';
 import type { HealthMetrics } from './health-metrics.js';
 import { type Silence, SilenceStore } from './silences.js';
 import { SnapshotFetcher } from './snapshot-fetcher.js';
-
-export interface CheckResult {
-  check: HealthCheck;
-  /** Undefined when the check was skipped (a snapshot part it needs is missing) or threw. */
-  findings?: Finding[];
-  skipped?: string;
-}
 
 export interface EvaluatedCluster {
   cluster: string;
@@ -137,18 +131,9 @@ export class HealthMonitor implements HealthControl {
     const snapshot = await this.fetcher(cluster).fetch(this.now);
     const history = await this.store.history(cluster);
     const context = { thresholds: this.options.health.thresholds, history, haPattern: this.haPattern };
-    const results = this.checks.map((check): CheckResult => {
-      if (!hasParts(snapshot, check.needs)) {
-        const missing = check.needs.filter((p) => p !== 'endpoints' && snapshot[p] === undefined);
-        return { check, skipped: missing.map((p) => `${p}: ${snapshot.errors[p] ?? 'not fetched'}`).join('; ') };
-      }
-      try {
-        return { check, findings: check.evaluate(snapshot, context) };
-      } catch (error) {
-        this.options.logger.error({ err: error, check: check.id, cluster }, 'health check failed');
-        return { check, skipped: `the check failed: ${error instanceof Error ? error.message : String(error)}` };
-      }
-    });
+    const results = runChecks(this.checks, snapshot, context, (check, error) =>
+      this.options.logger.error({ err: error, check: check.id, cluster }, 'health check failed'),
+    );
     return { cluster, snapshot, results, history };
   }
 
@@ -176,6 +161,9 @@ export class HealthMonitor implements HealthControl {
       }
       const events: Record<string, string> = {};
       for (const result of results) {
+        const outcome = outcomeOf(result);
+        metrics?.outcomes.inc({ cluster, check: result.check.id, outcome });
+        if (outcome === 'not_applicable') continue;
         if (!result.findings) {
           metrics?.skipped.inc({ cluster, check: result.check.id });
           continue;

@@ -22,6 +22,7 @@
  */
 
 import { z } from 'zod';
+import { hasClassicMirroring, parseBrokerVersion } from '../management/broker-version.js';
 import type { GetOptions, ManagementClient } from '../management/management-client.js';
 import {
   type PrometheusQueueMetrics,
@@ -88,7 +89,11 @@ export function consumerCounts(consumers: Iterable<{ queue: { vhost: string; nam
   return counts;
 }
 
-const nodeOfOverview = z.looseObject({ node: z.string() });
+const nodeOfOverview = z.looseObject({
+  node: z.string(),
+  rabbitmq_version: z.string().optional(),
+  erlang_version: z.string().optional(),
+});
 const policiesSchema = z.array(policySchema);
 const consumersSchema = z.array(consumerSchema);
 const queuesSchema = z.array(queueSchema);
@@ -200,16 +205,24 @@ export class SnapshotFetcher {
 
   private async endpoint(url: string): Promise<ManagementEndpoint> {
     try {
-      const { node } = await this.management.getFrom(url, '/api/overview', nodeOfOverview);
+      const overview = await this.management.getFrom(url, '/api/overview', nodeOfOverview);
+      const { node } = overview;
       this.nodeOfUrl.set(url, node);
+      const versions = {
+        ...(overview.rabbitmq_version ? { version: overview.rabbitmq_version } : {}),
+        ...(overview.erlang_version ? { erlangVersion: overview.erlang_version } : {}),
+      };
       const ask = (name: string): Promise<HealthEndpointResult | undefined> =>
         this.management.healthCheckOf(url, name).catch(() => undefined);
+      // 4.0 has no classic mirrors, and this endpoint answers 404 there: not asked, and the check says why
+      const version = parseBrokerVersion(overview.rabbitmq_version);
+      const mirrors = version === undefined || hasClassicMirroring(version);
       const [mirrorSyncCritical, quorumCritical, alarms] = await Promise.all([
-        ask('node-is-mirror-sync-critical'),
+        mirrors ? ask('node-is-mirror-sync-critical') : undefined,
         ask('node-is-quorum-critical'),
         ask('local-alarms'),
       ]);
-      return { url, node, reachable: true, health: { mirrorSyncCritical, quorumCritical, alarms } };
+      return { url, node, reachable: true, ...versions, health: { mirrorSyncCritical, quorumCritical, alarms } };
     } catch (error) {
       return { url, node: this.nodeOfUrl.get(url), reachable: false, error: reason(error) };
     }

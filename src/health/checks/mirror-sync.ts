@@ -5,9 +5,11 @@
  * is the only one), plus one critical per node whose `node-is-mirror-sync-critical` endpoint fails: stopping that
  * node loses the last synchronised copy. Judges only; syncing (which blocks the queue) is the sync-mirrors
  * workflow's. Empty queues are left out: a mirror of an empty queue has nothing to miss, and RabbitMQ 3.10's
- * cheap queue listing was seen reporting stale mirror sets for them.
+ * cheap queue listing was seen reporting stale mirror sets for them. RabbitMQ 4.0 removed classic mirroring: there
+ * the check does not apply (quorum and stream replication are other checks').
  */
 import { formatCount } from '../../chat/human-format.js';
+import { hasClassicMirroring } from '../../management/broker-version.js';
 import type { ClusterSnapshot, QueueInfo } from '../cluster-snapshot.js';
 import { queueKey } from '../cluster-snapshot.js';
 import { criticalNodeFindings } from '../critical-node-findings.js';
@@ -79,5 +81,6 @@ export const mirrorSyncCheck = defineCheck({
     'Do not stop a node that holds the last synchronised copy.',
   workflow: 'sync-mirrors',
   needs: ['queues'],
+  appliesTo: hasClassicMirroring,
   evaluate,
 });
