@@ -34,6 +34,7 @@ export function runChecks(
   onError: (check: HealthCheck, error: unknown) => void = () => undefined,
 ): CheckResult[] {
   const version = snapshotVersion(snapshot);
+  const withVersion: CheckContext = version ? { ...context, version } : context;
   return checks.map((check): CheckResult => {
     if (check.appliesTo) {
       if (!version) {
@@ -47,7 +48,7 @@ export function runChecks(
       return { check, skipped: missing.map((p) => `${p}: ${snapshot.errors[p] ?? 'not fetched'}`).join('; ') };
     }
     try {
-      return { check, findings: check.evaluate(snapshot, context) };
+      return { check, findings: check.evaluate(snapshot, withVersion) };
     } catch (error) {
       onError(check, error);
       return { check, skipped: `the check failed: ${error instanceof Error ? error.message : String(error)}` };

@@ -27,6 +27,8 @@ export interface CheckContext {
   history: QueueHistory;
   /** `health.haPattern`, compiled once: queues that must be mirrored or quorum (policy-coverage); unset: not judged. */
   haPattern?: RegExp;
+  /** The cluster's RabbitMQ version (its oldest running node's), when known: some advice differs on 4.x. */
+  version?: BrokerVersion;
 }
 
 export interface HealthCheck {

@@ -11,6 +11,7 @@
  */
 import { formatCount } from '../../chat/human-format.js';
 import { formatDuration } from '../../config/duration.js';
+import { hasClassicMirroring } from '../../management/broker-version.js';
 import type { ClusterSnapshot, PolicyInfo, QueueInfo } from '../cluster-snapshot.js';
 import type { Finding } from '../finding.js';
 import type { CheckContext } from '../health-check.js';
@@ -51,7 +52,7 @@ function policiesInEffect(queues: readonly QueueInfo[]): { text: string; names: 
   };
 }
 
-function finding({ kind, vhost, queues }: Uncovered, haPattern: RegExp | undefined): Finding {
+function finding({ kind, vhost, queues }: Uncovered, haPattern: RegExp | undefined, mirroring: boolean): Finding {
   const sorted = [...queues].sort((a, b) => a.name.localeCompare(b.name));
   const n = sorted.length;
   const inVhost = `in vhost \`${vhost}\``;
@@ -65,11 +66,23 @@ function finding({ kind, vhost, queues }: Uncovered, haPattern: RegExp | undefin
   }
   let summary: string;
   let suggestedPolicy: Record<string, unknown> | undefined;
-  if (kind === 'ha') {
+  if (kind === 'ha' && mirroring) {
     summary =
       `${formatCount(n)} queue${n === 1 ? '' : 's'} ${inVhost} match the HA pattern but ` +
       `${n === 1 ? 'is' : 'are'} neither mirrored nor quorum: ${listed(sorted)}`;
     details.unshift(`HA pattern \`${haPattern?.source ?? ''}\`: a queue on one node is lost with that node`);
+  } else if (kind === 'ha') {
+    // RabbitMQ 4.0 removed classic mirroring: no policy can replicate a classic queue any more.
+    summary =
+      `${formatCount(n)} queue${n === 1 ? '' : 's'} ${inVhost} match the HA pattern but ` +
+      `${n === 1 ? 'is a classic queue' : 'are classic queues'}, which RabbitMQ 4 does not replicate: ${listed(sorted)}`;
+    details.unshift(
+      `HA pattern \`${haPattern?.source ?? ''}\`: a classic queue lives on one node and is lost with it; \`ha-*\` ` +
+        'policy keys do nothing on RabbitMQ 4',
+      'Declare them as quorum queues: oslo.messaging `rabbit_quorum_queue = true` (RPC queues) and ' +
+        '`rabbit_transient_quorum_queue = true` (fanout and reply queues); a queue cannot change type in place, so ' +
+        'the service recreates it after the option is set and the old queue is deleted',
+    );
   } else {
     summary =
       `${formatCount(n)} fanout/reply queue${n === 1 ? '' : 's'} ${inVhost} never expire${n === 1 ? 's' : ''}: ` +
@@ -101,11 +114,13 @@ function finding({ kind, vhost, queues }: Uncovered, haPattern: RegExp | undefin
   };
 }
 
-function mirrored(q: QueueInfo, policy: PolicyInfo | undefined): boolean {
-  return q.type === 'quorum' || q.type === 'stream' || policy?.definition['ha-mode'] !== undefined;
+function mirrored(q: QueueInfo, policy: PolicyInfo | undefined, mirroring: boolean): boolean {
+  return q.type === 'quorum' || q.type === 'stream' || (mirroring && policy?.definition['ha-mode'] !== undefined);
 }
 
-function evaluate(snapshot: ClusterSnapshot, { haPattern }: CheckContext): Finding[] {
+function evaluate(snapshot: ClusterSnapshot, { haPattern, version }: CheckContext): Finding[] {
+  // Without a known version the 3.x reading stands: an ha-mode policy counts as replication.
+  const mirroring = version === undefined || hasClassicMirroring(version);
   const policies = policyIndex(snapshot.policies);
   const groups = new Map<string, Uncovered>();
   const add = (kind: Kind, q: QueueInfo) => {
@@ -119,12 +134,14 @@ function evaluate(snapshot: ClusterSnapshot, { haPattern }: CheckContext): Findi
     if (haPattern) {
       // A pattern compiled with the g or y flag keeps state between test() calls.
       haPattern.lastIndex = 0;
-      if (haPattern.test(q.name) && !mirrored(q, policyOf(q, policies))) add('ha', q);
+      if (haPattern.test(q.name) && !mirrored(q, policyOf(q, policies), mirroring)) add('ha', q);
     }
     const oslo = parseOsloQueueName(q.name);
     if ((oslo?.kind === 'fanout' || oslo?.kind === 'reply') && queueExpiry(q, policies) === undefined) add('expiry', q);
   }
-  return [...groups.values()].map((g) => finding(g, haPattern)).sort((a, b) => a.subject.localeCompare(b.subject));
+  return [...groups.values()]
+    .map((g) => finding(g, haPattern, mirroring))
+    .sort((a, b) => a.subject.localeCompare(b.subject));
 }
 
 export const policyCoverageCheck = defineCheck({
@@ -133,7 +150,7 @@ export const policyCoverageCheck = defineCheck({
   hint:
     'Add the key to the policy that matches these queues, or add a policy (Fix…): an `expires` policy on `_fanout_` ' +
     'and `reply_` queues (oslo uses 30 min) cleans up after dead processes; queues that must survive a node need ' +
-    '`ha-mode` in their policy or to be declared as quorum queues (`rabbit_quorum_queue`).',
+    '`ha-mode` in their policy (RabbitMQ 3.x only) or to be declared as quorum queues (`rabbit_quorum_queue`).',
   workflow: 'apply-policy',
   needs: ['queues', 'policies'],
   evaluate,

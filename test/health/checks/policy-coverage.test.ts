@@ -39,6 +39,22 @@ describe('policy-coverage check', () => {
     expect(ha?.details?.join('\n')).toContain('add the key to `notifications-ttl`');
   });
 
+  it('on RabbitMQ 4 counts no ha-mode policy as replication, and says to declare quorum queues', () => {
+    const v4 = policyCoverageCheck.evaluate(snapshot(), {
+      ...checkContext(),
+      haPattern: HA_PATTERN,
+      version: { raw: '4.0.5', major: 4, minor: 0, patch: 5 },
+    });
+    const ha = v4.find((f) => f.subject === 'ha:/');
+    // `compute` and `scheduler` are covered by `ha-rpc` on 3.x; on 4.0 that policy replicates nothing.
+    expect(ha?.data?.queues).toEqual(['compute', 'conductor', 'notifications.info', 'scheduler']);
+    expect(ha?.summary).toBe(
+      '4 queues in vhost `/` match the HA pattern but are classic queues, which RabbitMQ 4 does not replicate: ' +
+        '`compute`, `conductor`, `notifications.info`, `scheduler`',
+    );
+    expect(ha?.details?.join('\n')).toContain('`rabbit_quorum_queue = true`');
+  });
+
   it('reports fanout and reply queues that never expire, counting policy expiry', () => {
     const findings = evaluate(snapshot());
     expect(findings.map((f) => f.subject)).toEqual(['expiry:/', 'expiry:openstack']);
