@@ -16,6 +16,12 @@ import { formatCount } from '../src/chat/human-format.js';
 import { formatDuration, parseDuration } from '../src/config/duration.js';
 import { ManagementApiError, WorkflowRefusedError } from '../src/errors.js';
 import type { AlertState } from '../src/health/alert-state.js';
+import {
+  classicMirroringReplacement,
+  clusterBrokerVersion,
+  hasClassicMirroring,
+  notApplicableOn,
+} from '../src/management/broker-version.js';
 import type { ManagementClient } from '../src/management/management-client.js';
 import { type ManagementPolicy, policySchema, queueSchema } from '../src/management/schemas.js';
 import { queuePath } from '../src/remediation/broker-state.js';
@@ -52,7 +58,20 @@ const SAMPLES = 5;
 const VERIFY_WAIT_MS = 15_000;
 const POLICY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/;
 
-interface Args {
+/**
+ * A mirroring kind asked for (`ha-mode`, `ha-sync-mode`, `mirror` …): parsed so that the plan can refuse it with the
+ * reason for this cluster's version (on 4.0 the keys do not exist; before, warren does not set them).
+ */
+const MIRRORING_KIND = /^(ha|ha-.*|mirror|mirrors|mirroring|mirrored)$/i;
+
+interface MirroringArgs {
+  kind: 'mirroring';
+  requested: string;
+}
+
+type Args = PolicyArgs | MirroringArgs;
+
+interface PolicyArgs {
   kind: Kind;
   pattern: string;
   vhost?: string;
@@ -183,6 +202,28 @@ function argsForAlert(alert: AlertState): string {
   return '';
 }
 
+/**
+ * Why `apply-policy <ha-…>` is refused, for the cluster's version read fresh from /api/nodes: on 4.0 and later the
+ * keys were removed, with what replaces them; before, mirroring is deprecated and warren does not set it.
+ */
+async function mirroringRefusal(management: ManagementClient, requested: string): Promise<WorkflowRefusedError> {
+  const nodes = await management.nodes().catch(() => undefined);
+  const version = nodes && clusterBrokerVersion(nodes.filter((n) => n.running));
+  const kinds = `apply-policy sets ${KIND_NAMES.join(' or ')} policies.`;
+  if (version && !hasClassicMirroring(version)) {
+    return new WorkflowRefusedError(
+      `\`${requested}\` is ${notApplicableOn(version)}. ${classicMirroringReplacement(version)} ${kinds}`,
+    );
+  }
+  const running = version ? `this cluster runs ${version.raw}` : 'the cluster version could not be read';
+  return new WorkflowRefusedError(
+    `warren does not set classic mirroring policies (\`${requested}\`; ${running}): mirroring is deprecated and ` +
+      'RabbitMQ 4.0 removed it, so plan for quorum queues (`x-queue-type: quorum`; oslo.messaging ' +
+      '`rabbit_quorum_queue = true`) instead. If you must, set it by hand with `rabbitmqctl set_policy`. ' +
+      kinds,
+  );
+}
+
 const text = (name: string) => z.string({ error: `--${name} needs a value` });
 
 const policyQueues = z.array(queueSchema.pick({ name: true, vhost: true, policy: true }));
@@ -212,6 +253,9 @@ export const applyPolicyWorkflow = defineWorkflow<Args>({
       ),
     })
     .transform(({ positionals, flags }, ctx): Args => {
+      if (positionals.length === 1 && MIRRORING_KIND.test(positionals[0] as string)) {
+        return { kind: 'mirroring', requested: positionals[0] as string };
+      }
       const kind = positionals[0] as Kind;
       if (positionals.length !== 1 || !KIND_NAMES.includes(kind)) {
         ctx.addIssue({ code: 'custom', message: `name one kind of policy: ${KIND_NAMES.join(' or ')}` });
@@ -251,6 +295,7 @@ export const applyPolicyWorkflow = defineWorkflow<Args>({
 
   async plan(context, args) {
     const { management } = context;
+    if (args.kind === 'mirroring') throw await mirroringRefusal(management, args.requested);
     const vhost = args.vhost ?? context.vhost;
     const spec = KINDS[args.kind];
     try {

@@ -13,6 +13,12 @@ import { WorkflowRefusedError } from '../src/errors.js';
 import { mirrorSyncCheck } from '../src/health/checks/mirror-sync.js';
 import { queueKey } from '../src/health/cluster-snapshot.js';
 import { SnapshotFetcher } from '../src/health/snapshot-fetcher.js';
+import {
+  classicMirroringReplacement,
+  clusterBrokerVersion,
+  hasClassicMirroring,
+  notApplicableOn,
+} from '../src/management/broker-version.js';
 import { type FreshQueue, freshQueue, queuePath } from '../src/remediation/broker-state.js';
 import { pollUntil } from '../src/remediation/poll.js';
 import { defineWorkflow, type PlannedAction } from '../src/remediation/workflow-definition.js';
@@ -60,6 +66,13 @@ export const syncMirrorsWorkflow = defineWorkflow<Args>({
   async plan(context, args) {
     // The fetcher re-reads mirrored queues holding messages with stats: the cheap listing's mirror fields lag.
     const snapshot = await new SnapshotFetcher(context.cluster, context.management).fetch();
+    // RabbitMQ 4.0 removed classic mirroring: refuse with what replaces it rather than "nothing to sync".
+    const version = clusterBrokerVersion((snapshot.nodes ?? []).filter((n) => n.running));
+    if (version && !hasClassicMirroring(version)) {
+      throw new WorkflowRefusedError(
+        `sync-mirrors is ${notApplicableOn(version)}: there are no mirrors to sync. ${classicMirroringReplacement(version)}`,
+      );
+    }
     if (!snapshot.queues) throw new WorkflowRefusedError(`Could not list the queues: ${snapshot.errors.queues}`);
     const findings = mirrorSyncCheck.evaluate(snapshot, { thresholds: context.health.thresholds, history: new Map() });
     const queues = findings

@@ -76,3 +76,38 @@ export function khepriByDefault(version: BrokerVersion): boolean {
 export function notApplicableOn(version: BrokerVersion): string {
   return `not applicable on RabbitMQ ${seriesOf(version)}`;
 }
+
+/** Where the cluster keeps its metadata (queues, bindings, users): Mnesia, or Khepri (Raft). */
+export type MetadataStore = 'mnesia' | 'khepri';
+
+/**
+ * The metadata store, from the `khepri_db` feature flag's state when the broker lists that flag (3.13 and later),
+ * else from the version: before 4.2 Mnesia, from 4.2 Khepri by default. Undefined when neither is known.
+ */
+export function metadataStore(
+  version: BrokerVersion | undefined,
+  khepriFlag: 'enabled' | 'disabled' | undefined,
+): MetadataStore | undefined {
+  if (khepriFlag) return khepriFlag === 'enabled' ? 'khepri' : 'mnesia';
+  if (!version) return undefined;
+  return khepriByDefault(version) ? 'khepri' : 'mnesia';
+}
+
+/** What a partition means for that store, in one sentence for an alert or a plan. */
+export function partitionMeaning(store: MetadataStore): string {
+  return store === 'khepri'
+    ? 'Metadata store: Khepri (Raft). cluster_partition_handling modes do not apply: the side holding a majority of the nodes keeps its metadata writable, a minority side cannot change queues, bindings or users until it rejoins.'
+    : 'Metadata store: Mnesia. Each side of the partition runs on its own and diverges; it does not heal by itself unless cluster_partition_handling is autoheal or pause_minority.';
+}
+
+/** The reason a version has no classic mirroring, and what replaces each of its uses. */
+export function classicMirroringReplacement(version: BrokerVersion): string {
+  return (
+    `Classic queue mirroring was removed in RabbitMQ 4.0 (this cluster runs ${version.raw}): \`ha-*\` policy keys ` +
+    'and mirror sync do not exist. What replaces them: quorum queues for data that must survive a node ' +
+    '(`x-queue-type: quorum`; in oslo.messaging `rabbit_quorum_queue = true`, and ' +
+    '`rabbit_transient_quorum_queue = true` for fanout and reply queues), an `expires` policy so transient queues ' +
+    'of dead processes delete themselves (`apply-policy expiry`), `delivery-limit` with a `dead-letter-exchange` ' +
+    'for poison messages, and `max-age` retention on streams.'
+  );
+}

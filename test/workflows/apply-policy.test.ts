@@ -5,6 +5,7 @@ import { ManagementApiError, WorkflowRefusedError } from '../../src/errors.js';
 import type { AlertState } from '../../src/health/alert-state.js';
 import type { Finding } from '../../src/health/finding.js';
 import type { ManagementClient } from '../../src/management/management-client.js';
+import { nodesSchema } from '../../src/management/schemas.js';
 import type { PlannedAction, WorkflowContext } from '../../src/remediation/workflow-definition.js';
 import { applyPolicyWorkflow, namesMatching, patternProblem } from '../../workflows/apply-policy.js';
 import { readFixture } from '../support/snapshot-fixtures.js';
@@ -27,7 +28,9 @@ const fixtureQueues = (readFixture('policy-queues.json') as { items: Queue[] }).
  * The management API of one vhost `/` with `policies` and `queues`. A PUT stores the policy and, like the broker,
  * makes it the effective policy of the queues it matches unless `applies` is false; a DELETE removes it.
  */
-function fakeManagement(options: { policies?: Policy[]; queues?: Queue[]; applies?: boolean } = {}) {
+function fakeManagement(
+  options: { policies?: Policy[]; queues?: Queue[]; applies?: boolean; rabbitVersion?: string } = {},
+) {
   const policies = new Map((options.policies ?? fixturePolicies).map((p) => [p.name, structuredClone(p)]));
   const queues = new Map((options.queues ?? fixtureQueues).map((q) => [q.name, { ...q }]));
   const sent: { method: string; path: string; data?: unknown }[] = [];
@@ -52,6 +55,14 @@ function fakeManagement(options: { policies?: Policy[]; queues?: Queue[]; applie
     get: async (path: string, schema: { parse(v: unknown): unknown }, params?: unknown) => {
       asked.push({ path, params });
       return schema.parse(answer(path));
+    },
+    nodes: async () => {
+      asked.push({ path: '/api/nodes' });
+      const nodes = readFixture('healthy-nodes.json') as Record<string, unknown>[];
+      const version = options.rabbitVersion;
+      return nodesSchema.parse(
+        version ? nodes.map((n) => ({ ...n, applications: [{ name: 'rabbit', version }] })) : nodes,
+      );
     },
     send: async (method: string, path: string, opts: { data?: Record<string, unknown> } = {}) => {
       sent.push({ method, path, data: opts.data });
@@ -126,8 +137,8 @@ describe('apply-policy arguments', () => {
       value: 2_700_000,
       priority: 2,
     });
-    expect(argsOf(['expiry'], { value: '600000' }).value).toBe(600_000);
-    expect(argsOf(['max-length'], { value: '500' }).value).toBe(500);
+    expect(argsOf(['expiry'], { value: '600000' })).toMatchObject({ value: 600_000 });
+    expect(argsOf(['max-length'], { value: '500' })).toMatchObject({ value: 500 });
   });
 
   it('refuses a missing or unknown kind, unknown flags and flags without a value', () => {
@@ -163,6 +174,44 @@ describe('apply-policy arguments', () => {
       'the pattern is 201 characters long; at most 200 are accepted',
     );
     expect(patternProblem('^reply_')).toBeUndefined();
+  });
+});
+
+describe('apply-policy and classic mirroring', () => {
+  it('reads a mirroring kind (ha-mode, ha-sync-mode, mirror …) so that the plan can say why it is refused', () => {
+    expect(argsOf(['ha-mode'])).toEqual({ kind: 'mirroring', requested: 'ha-mode' });
+    expect(argsOf(['HA-SYNC-MODE'])).toEqual({ kind: 'mirroring', requested: 'HA-SYNC-MODE' });
+    expect(argsOf(['mirroring'])).toEqual({ kind: 'mirroring', requested: 'mirroring' });
+    expect(messageOf(['hash'])).toBe('name one kind of policy: expiry or max-length');
+  });
+
+  it('refuses ha-* keys on RabbitMQ 4.0 at plan time, saying what replaces them, and changes nothing', async () => {
+    const { management, sent, asked } = fakeManagement({ rabbitVersion: '4.0.5' });
+    const refused = applyPolicyWorkflow.plan(contextOf(management), argsOf(['ha-mode']));
+    await expect(refused).rejects.toBeInstanceOf(WorkflowRefusedError);
+    const message = await refused.catch((error: Error) => error.message);
+    expect(message).toMatch(/^`ha-mode` is not applicable on RabbitMQ 4\.0\. Classic queue mirroring was removed/);
+    // Each replacement is named: quorum queues (and oslo's options), expiry, delivery limit + DLX, stream max-age.
+    for (const replacement of [
+      'x-queue-type: quorum',
+      'rabbit_quorum_queue = true',
+      'rabbit_transient_quorum_queue = true',
+      '`expires` policy',
+      '`delivery-limit` with a `dead-letter-exchange`',
+      '`max-age` retention on streams',
+    ]) {
+      expect(message).toContain(replacement);
+    }
+    expect(asked.map((a) => a.path)).toEqual(['/api/nodes']);
+    expect(sent).toEqual([]);
+  });
+
+  it('refuses them before 4.0 too, since warren does not set mirroring, naming the version', async () => {
+    const { management, sent } = fakeManagement({ rabbitVersion: '3.10.8' });
+    await expect(applyPolicyWorkflow.plan(contextOf(management), argsOf(['ha-mode']))).rejects.toThrow(
+      /^warren does not set classic mirroring policies \(`ha-mode`; this cluster runs 3\.10\.8\): .*quorum queues/,
+    );
+    expect(sent).toEqual([]);
   });
 });
 

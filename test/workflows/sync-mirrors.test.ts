@@ -18,6 +18,12 @@ type Queue = Record<string, unknown> & { name: string; vhost: string };
 const listing = (readFixture('unsynced-mirror-queues-disable-stats.json') as { items: Queue[] }).items;
 const withStats = (readFixture('unsynced-mirror-queues.json') as { items: Queue[] }).items;
 
+/** The captured healthy nodes, each listing the `rabbit` application at `version` as /api/nodes does. */
+function nodesAt(version: string | undefined): unknown {
+  const nodes = readFixture('healthy-nodes.json') as Record<string, unknown>[];
+  return version ? nodes.map((n) => ({ ...n, applications: [{ name: 'rabbit', version }] })) : nodes;
+}
+
 const queuePath = (q: { vhost: string; name: string }) =>
   `/api/queues/${encodeURIComponent(q.vhost)}/${encodeURIComponent(q.name)}`;
 
@@ -25,13 +31,15 @@ const queuePath = (q: { vhost: string; name: string }) =>
  * A management API answering from `queues` (by per-queue path, read with stats) and the cheap listing; a POST of
  * the sync action marks every mirror of the queue synchronised unless `syncs` is false. Requests are recorded.
  */
-function fakeManagement(options: { queues?: Queue[]; listing?: Queue[]; syncs?: boolean; postStatus?: number } = {}) {
+function fakeManagement(
+  options: { queues?: Queue[]; listing?: Queue[]; syncs?: boolean; postStatus?: number; rabbitVersion?: string } = {},
+) {
   const queues = new Map((options.queues ?? withStats).map((q) => [queuePath(q), structuredClone(q)]));
   const sent: { method: string; path: string; data?: unknown; headers?: unknown }[] = [];
   const answer = (path: string): unknown => {
     if (path === '/api/queues') return options.listing ?? listing;
     if (path === '/api/consumers' || path === '/api/connections' || path === '/api/policies') return [];
-    if (path === '/api/nodes') return readFixture('healthy-nodes.json');
+    if (path === '/api/nodes') return nodesAt(options.rabbitVersion);
     const queue = queues.get(path);
     if (queue) return queue;
     throw new ManagementApiError(path, 404, `HTTP 404 from ${path}`);
@@ -147,6 +155,22 @@ describe('sync-mirrors plan', () => {
     await expect(syncMirrorsWorkflow.plan(contextOf(other), { pattern: 'nova.*' })).rejects.toThrow(
       /matching `nova\.\*`/,
     );
+  });
+
+  it('refuses on RabbitMQ 4.0, which has no mirrors, saying what replaces them', async () => {
+    const { management, sent } = fakeManagement({ rabbitVersion: '4.0.5' });
+    const refused = syncMirrorsWorkflow.plan(contextOf(management), {});
+    await expect(refused).rejects.toBeInstanceOf(WorkflowRefusedError);
+    await expect(refused).rejects.toThrow(
+      /^sync-mirrors is not applicable on RabbitMQ 4\.0: there are no mirrors to sync\. Classic queue mirroring was removed in RabbitMQ 4\.0 \(this cluster runs 4\.0\.5\).*quorum queues.*`rabbit_quorum_queue = true`/,
+    );
+    expect(sent).toEqual([]);
+  });
+
+  it('plans as before on 3.13, which still mirrors', async () => {
+    const { management } = fakeManagement({ rabbitVersion: '3.13.7' });
+    const plan = await syncMirrorsWorkflow.plan(contextOf(management), {});
+    expect(plan.actions.length).toBeGreaterThan(0);
   });
 
   it('refuses when the queues cannot be listed', async () => {
