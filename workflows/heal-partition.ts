@@ -23,7 +23,15 @@ import { formatDuration } from '../src/config/duration.js';
 import { NodeControlError, WorkflowRefusedError } from '../src/errors.js';
 import { networkPartitionCheck, type PartitionData, partitionSides } from '../src/health/checks/network-partition.js';
 import { SnapshotFetcher } from '../src/health/snapshot-fetcher.js';
+import {
+  clusterBrokerVersion,
+  type MetadataStore,
+  metadataStore,
+  partitionMeaning,
+} from '../src/management/broker-version.js';
 import type { ManagementClient } from '../src/management/management-client.js';
+import type { ManagementNode } from '../src/management/schemas.js';
+import { khepriFlagState } from '../src/remediation/broker-state.js';
 import { pollUntil } from '../src/remediation/poll.js';
 import { defineWorkflow, type PlannedAction } from '../src/remediation/workflow-definition.js';
 
@@ -111,6 +119,29 @@ function rejoined(view: TrustedView, node: string): boolean {
   return entry?.running === true && entry.partitions !== undefined && entry.partitions.length === 0;
 }
 
+/**
+ * Which metadata store the cluster uses, read fresh (the `khepri_db` feature flag, else the version), and what a
+ * partition means for it: on Mnesia each side diverges and a heal restarts the losers; on Khepri (Raft) partition
+ * handling modes do not apply, and the question is which side holds the majority.
+ */
+async function metadataStoreText(
+  management: ManagementClient,
+  nodes: readonly ManagementNode[],
+): Promise<{ store?: MetadataStore; text: string }> {
+  const version = clusterBrokerVersion(nodes.filter((n) => n.running));
+  const flag = await khepriFlagState(management);
+  const store = metadataStore(version, flag);
+  if (!store) {
+    return {
+      text: 'Metadata store: unknown (neither the `khepri_db` feature flag nor the RabbitMQ version could be read).',
+    };
+  }
+  const source = flag
+    ? `the \`khepri_db\` feature flag is ${flag}`
+    : `RabbitMQ ${version?.raw}${store === 'khepri' ? ', Khepri by default' : ''}`;
+  return { store, text: `${partitionMeaning(store)} (${source}.)` };
+}
+
 function unreachable(trusted: readonly string[]): string {
   return (
     `no node of the trusted side (${code(trusted)}) answers its management API: stopping here. Nodes this run ` +
@@ -193,6 +224,14 @@ export const healPartitionWorkflow = defineWorkflow<Args>({
       'Whatever changed only outside the trusted side during the partition is discarded when those nodes rejoin: queues, bindings, and messages held only there.',
       'The nodes are all stopped first, one at a time, and only then started, one at a time, so that each restores its state from the trusted side (as autoheal does). If a step fails, nodes already stopped stay stopped until started by hand.',
     ];
+    const store = await metadataStoreText(context.management, snapshot.nodes);
+    warnings.push(store.text);
+    const members = sides.reduce((n, s) => n + s.nodes.length, 0);
+    if (store.store === 'khepri' && trusted.length * 2 <= members) {
+      warnings.push(
+        `On Khepri the trusted side (${formatCount(trusted.length)} of ${formatCount(members)} nodes) holds no Raft majority: its metadata could not change during the partition, and the restarted nodes' could. Check that this is the side to keep.`,
+      );
+    }
     if (!snapshot.connections) {
       warnings.push(
         'Client connections could not be listed: the side was chosen by node count only. Check which side clients use.',

@@ -65,3 +65,15 @@ export function idleSinceMs(text: string | undefined): number | undefined {
   const ms = Date.parse(iso);
   return Number.isNaN(ms) ? undefined : ms;
 }
+
+const featureFlagsSchema = z.array(z.looseObject({ name: z.string(), state: z.string() }));
+
+/**
+ * The `khepri_db` feature flag's state, read fresh: 'enabled' or 'disabled', or undefined when the broker lists no
+ * such flag (before 3.13) or the listing failed (the caller then judges by version).
+ */
+export async function khepriFlagState(management: ManagementClient): Promise<'enabled' | 'disabled' | undefined> {
+  const flags = await management.get('/api/feature-flags', featureFlagsSchema).catch(() => undefined);
+  const state = flags?.find((f) => f.name === 'khepri_db')?.state;
+  return state === 'enabled' || state === 'disabled' ? state : undefined;
+}

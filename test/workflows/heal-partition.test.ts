@@ -33,6 +33,8 @@ function fakeCluster(
     state?: NodeState[];
     reachable?: string[];
     rejoins?: boolean;
+    /** The `khepri_db` feature flag's state in /api/feature-flags; absent: the broker lists no such flag. */
+    khepri?: 'enabled' | 'disabled';
   } = {},
 ) {
   const nodes = readFixture(options.nodes ?? 'partition-nodes.json') as NodeState[];
@@ -50,6 +52,7 @@ function fakeCluster(
       return (readFixture(options.connections ?? 'partition-connections.json') as { items: unknown[] }).items;
     }
     if (path === '/api/queues' || path === '/api/consumers' || path === '/api/policies') return [];
+    if (path === '/api/feature-flags' && options.khepri) return [{ name: 'khepri_db', state: options.khepri }];
     throw new ManagementApiError(path, 404, `HTTP 404 from ${path}`);
   };
   const management = {
@@ -157,8 +160,30 @@ describe('heal-partition plan', () => {
       'Client connections on `rabbit2@localhost`, `rabbit3@localhost` (2) drop and must reconnect; until those nodes are back, the trusted side (`rabbit1@localhost`) carries all traffic.',
     );
     expect(plan.warnings.join('\n')).toMatch(/discarded/);
+    // Neither the flag nor a version to go by (the captured 3.10 nodes list no applications).
+    expect(plan.warnings).toContain(
+      'Metadata store: unknown (neither the `khepri_db` feature flag nor the RabbitMQ version could be read).',
+    );
     expect(plan.guards).toHaveLength(3);
     expect(JSON.parse(JSON.stringify(plan))).toEqual(plan);
+  });
+
+  it('says which metadata store the cluster uses, from the khepri_db feature flag', async () => {
+    const mnesia = await healPartitionWorkflow.plan(contextOf(fakeCluster({ khepri: 'disabled' })), {});
+    expect(mnesia.warnings).toContain(
+      'Metadata store: Mnesia. Each side of the partition runs on its own and diverges; it does not heal by itself unless cluster_partition_handling is autoheal or pause_minority. (the `khepri_db` feature flag is disabled.)',
+    );
+    expect(mnesia.warnings.join('\n')).not.toMatch(/Raft/);
+    // On Khepri the kept side (rabbit1 alone, by client connections) is a Raft minority: the plan says so.
+    const khepri = await healPartitionWorkflow.plan(contextOf(fakeCluster({ khepri: 'enabled' })), {});
+    expect(khepri.warnings).toContainEqual(
+      expect.stringMatching(
+        /^Metadata store: Khepri \(Raft\)\. cluster_partition_handling modes do not apply: .*\(the `khepri_db` feature flag is enabled\.\)$/,
+      ),
+    );
+    expect(khepri.warnings).toContain(
+      "On Khepri the trusted side (1 of 3 nodes) holds no Raft majority: its metadata could not change during the partition, and the restarted nodes' could. Check that this is the side to keep.",
+    );
   });
 
   it('refuses when no node reports a partition', async () => {

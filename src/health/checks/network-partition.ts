@@ -5,6 +5,7 @@
  * API calls not running while they report a partition are alive on another side, so node-down leaves them here.
  */
 import { formatCount } from '../../chat/human-format.js';
+import { atLeast, clusterBrokerVersion, khepriByDefault } from '../../management/broker-version.js';
 import type { ManagementNode } from '../../management/schemas.js';
 import type { ConnectionInfo } from '../cluster-snapshot.js';
 import type { Finding } from '../finding.js';
@@ -83,6 +84,22 @@ function connectionText(count: number | null): string {
   return `${formatCount(count)} client connection${count === 1 ? '' : 's'}`;
 }
 
+/**
+ * Which metadata store the nodes' version implies. The snapshot has no feature flags, so on 4.0 and 4.1 (Mnesia
+ * unless `khepri_db` is enabled) it says so; heal-partition's plan reads the flag itself.
+ */
+function metadataStoreNote(nodes: readonly ManagementNode[]): string | undefined {
+  const version = clusterBrokerVersion(nodes.filter((n) => n.running));
+  if (!version) return undefined;
+  if (khepriByDefault(version)) {
+    return `Metadata store: Khepri (Raft) by default on RabbitMQ ${version.raw}; partition handling modes do not apply, the side with a majority of nodes keeps its metadata.`;
+  }
+  if (atLeast(version, 4, 0)) {
+    return `Metadata store: Mnesia on RabbitMQ ${version.raw} unless the \`khepri_db\` feature flag is enabled (heal-partition's plan reads it).`;
+  }
+  return `Metadata store: Mnesia (RabbitMQ ${version.raw}).`;
+}
+
 function evaluate(nodes: readonly ManagementNode[], connections: readonly ConnectionInfo[] | undefined): Finding[] {
   const views = new Map<string, string[]>(
     nodes
@@ -114,6 +131,8 @@ function evaluate(nodes: readonly ManagementNode[], connections: readonly Connec
   if (perNode === undefined) {
     details.push('Connections could not be listed: side chosen by node count only; count clients per node by hand.');
   }
+  const store = metadataStoreNote(nodes);
+  if (store) details.push(store);
   details.push(
     tie
       ? 'Tie under the autoheal rule (most client connections, then most nodes): choose the side clients use by hand.'

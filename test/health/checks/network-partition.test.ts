@@ -114,6 +114,23 @@ describe('network-partition check', () => {
     expect(evaluate(shuffled)).toEqual(evaluate(snapshot));
   });
 
+  it("says which metadata store the nodes' version implies, and nothing when no node told its version", () => {
+    const snapshot = scenarioSnapshot('partition', ['nodes', 'connections']);
+    const at = (version: string) =>
+      partitionFinding({
+        ...snapshot,
+        nodes: (snapshot.nodes ?? []).map((n) => ({ ...n, applications: [{ name: 'rabbit', version }] })),
+      }).details?.filter((d) => d.startsWith('Metadata store'));
+    expect(at('3.10.8')).toEqual(['Metadata store: Mnesia (RabbitMQ 3.10.8).']);
+    expect(at('4.0.5')).toEqual([
+      "Metadata store: Mnesia on RabbitMQ 4.0.5 unless the `khepri_db` feature flag is enabled (heal-partition's plan reads it).",
+    ]);
+    expect(at('4.2.1')).toEqual([
+      expect.stringMatching(/^Metadata store: Khepri \(Raft\) by default on RabbitMQ 4\.2\.1; /),
+    ]);
+    expect(partitionFinding(snapshot).details?.filter((d) => d.startsWith('Metadata store'))).toEqual([]);
+  });
+
   it('names a stopped node that no side claims', () => {
     const snapshot = scenarioSnapshot('partition', ['nodes', 'connections']);
     const nodes = [...(snapshot.nodes ?? []), { name: 'rabbit4@localhost', running: false, partitions: [] }];
