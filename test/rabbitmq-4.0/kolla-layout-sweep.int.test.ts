@@ -1,0 +1,167 @@
+/**
+ * RabbitMQ 4.0 with the queue layout OpenStack deploys since 2024.1, made by real oslo.messaging 16 clients (not
+ * hand-made queues): a quorum RPC server with the queue manager, two stream-fanout servers of one topic with
+ * thousands of casts retained in the stream, a classic-mode server killed with SIGKILL (its fanout queue left
+ * behind) and a notifier in quorum mode. With all of them present, a sweep runs every check that applies to 4.0,
+ * reports mirror sync as not applicable, and none as "could not run".
+ * 4.0 only (project integration-4.0): the stream fanout, transient quorum queues and oslo 16 do not exist on 3.10.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { allChecks } from '../../src/health/checks/index.js';
+import type { Warren } from '../../src/warren.js';
+import { FakeSlack } from '../support/fake-slack.js';
+import { type OsloAgent, osloLockPath, startOsloAgent } from '../support/oslo-agent.js';
+import { waitUntil } from '../support/wait-until.js';
+import { counterSum, flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
+
+const REDIS_DB = 13;
+const CASTS = 3000;
+
+const YAML = `
+slack:
+  alertChannel: C0ALERTS
+  channelInterval: 0ms
+tap:
+  enabled: false
+health:
+  interval: 1s
+`;
+
+describe('a sweep over the kolla layout on RabbitMQ 4.0', () => {
+  const stack = inject('stack');
+  const agents: OsloAgent[] = [];
+  let fake: FakeSlack;
+  let warren: Warren;
+  const management = (path: string) =>
+    fetch(`${stack.nodes[0]?.managementUrl}${path}`, {
+      headers: { authorization: `Basic ${Buffer.from(`${stack.username}:${stack.password}`).toString('base64')}` },
+    });
+
+  const agent = (args: string[]): OsloAgent => {
+    const started = startOsloAgent(stack, args);
+    agents.push(started);
+    return started;
+  };
+
+  beforeAll(async () => {
+    expect(stack.rabbitmq.series).toBe('4.0');
+    await flushHarnessRedis(stack, REDIS_DB);
+    const lock = osloLockPath(stack);
+    const kolla = ['--quorum', '--transient-quorum', '--queue-manager', '--lock-path', lock];
+    const servers = [
+      agent([
+        'rpc-server',
+        '--topic',
+        'compute',
+        '--server',
+        'cmp-1',
+        '--hostname',
+        'cmp-1',
+        '--processname',
+        'nova-compute',
+        ...kolla,
+      ]),
+      agent([
+        'rpc-server',
+        '--topic',
+        'kolla-scheduler',
+        '--server',
+        'ctl-1',
+        '--hostname',
+        'ctl-1',
+        '--processname',
+        'nova-scheduler',
+        ...kolla,
+        '--stream-fanout',
+      ]),
+      agent([
+        'rpc-server',
+        '--topic',
+        'kolla-scheduler',
+        '--server',
+        'ctl-2',
+        '--hostname',
+        'ctl-2',
+        '--processname',
+        'nova-scheduler',
+        ...kolla,
+        '--stream-fanout',
+      ]),
+    ];
+    const classic = agent(['rpc-server', '--topic', 'kolla-conductor', '--server', 'old-1']);
+    await Promise.all([...servers, classic].map((s) => s.ready));
+    await classic.stop('SIGKILL');
+    const cast = agent([
+      'cast',
+      '--topic',
+      'kolla-scheduler',
+      '--fanout',
+      '--count',
+      String(CASTS),
+      ...kolla,
+      '--stream-fanout',
+    ]);
+    const notify = agent(['notify', '--quorum', '--exchange', 'nova', '--count', '5']);
+    await Promise.all([cast.done, notify.done]);
+    fake = await FakeSlack.start();
+    warren = await startHarnessWarren({ stack, fake, yaml: YAML, redisDb: REDIS_DB });
+  }, 180_000);
+
+  afterAll(async () => {
+    await warren?.stop();
+    await fake?.stop();
+    await Promise.all(agents.map((a) => a.stop()));
+  });
+
+  it('has the layout oslo 16 made: quorum RPC queues, queue-manager names, a stream fanout, a classic leftover', async () => {
+    const queues = (await (await management('/api/queues?columns=name,type,arguments')).json()) as {
+      name: string;
+      type: string;
+      arguments: Record<string, unknown>;
+    }[];
+    const byName = new Map(queues.map((q) => [q.name, q]));
+    expect(byName.get('compute')?.type).toBe('quorum');
+    expect(byName.get('compute_fanout_cmp-1:nova-compute:1')?.type).toBe('quorum');
+    expect(byName.get('kolla-scheduler_fanout')).toMatchObject({ type: 'stream' });
+    expect(byName.get('kolla-scheduler_fanout')?.arguments['x-max-age']).toBeDefined();
+    expect(queues.some((q) => /^kolla-conductor_fanout_[0-9a-f]{32}$/.test(q.name) && q.type === 'classic')).toBe(true);
+    expect(byName.get('notifications.info')?.type ?? byName.get('notifications.error')?.type).toBe('quorum');
+  });
+
+  it('runs every applicable check: mirror sync is not applicable, nothing could not run', async () => {
+    const applicable = allChecks.length - 1;
+    const answer = await waitUntil(
+      async () => {
+        const text = String((await slash(warren, fake, 'U0BOB', 'health')).text ?? '');
+        return !text.includes('could not run') && text;
+      },
+      'a /rabbit health answer without "could not run"',
+      60_000,
+    ).catch(async (error: Error) => {
+      throw new Error(`${error.message}; last: ${String((await slash(warren, fake, 'U0BOB', 'health')).text)}`);
+    });
+    expect(answer).toContain('1 not applicable');
+    expect(answer).toContain(':heavy_minus_sign: *Unsynchronised mirrors*: not applicable on RabbitMQ 4.0');
+    const [head] = answer.split('\n\n');
+    const passed = Number(/(\d+) check\(s\) passed/.exec(head ?? '')?.[1]);
+    const found = Number(/finding\(s\) from (\d+) check\(s\)/.exec(head ?? '')?.[1] ?? 0);
+    expect(passed + found).toBe(applicable);
+  });
+
+  it('counts the outcomes apart in the sweep metrics', async () => {
+    await waitUntil(
+      async () => (await counterSum(warren, 'warren_health_check_outcomes_total', { outcome: 'not_applicable' })) >= 2,
+      'two sweeps with a not-applicable outcome',
+      30_000,
+    );
+    const notApplicable = await counterSum(warren, 'warren_health_check_outcomes_total', {
+      check: 'mirror-sync',
+      outcome: 'not_applicable',
+    });
+    expect(notApplicable).toBeGreaterThanOrEqual(2);
+    expect(
+      await counterSum(warren, 'warren_health_check_outcomes_total', { check: 'mirror-sync', outcome: 'passed' }),
+    ).toBe(0);
+    expect(await counterSum(warren, 'warren_health_checks_skipped_total')).toBe(0);
+  });
+});
