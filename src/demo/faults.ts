@@ -117,11 +117,12 @@ export const FAULTS: readonly Fault[] = [
   },
   {
     name: 'partition',
-    summary: 'cut the Erlang distribution link between the first two nodes: a real network partition',
+    summary:
+      'cut the second node off from the first (erlang:disconnect_node on 3.x; on 4.x its VM frozen past net_ticktime, then thawed): a real network partition',
     async inject({ stack }) {
       const views = await cutPartition(stack, node(stack, 0), node(stack, 1));
       const seen = [...views].map(([by, cannotSee]) => `${by} cannot reach ${cannotSee.join(', ')}`).join('; ');
-      return `${node(stack, 0)} disconnected from ${node(stack, 1)} (${seen}); fix it with heal-partition (two approvers)`;
+      return `${node(stack, 1)} cut off from ${node(stack, 0)} (${seen}); fix it with heal-partition (two approvers)`;
     },
     async clear({ stack }) {
       // By hand, as the runbook says: restart the app of the node on the side clients do not use.

@@ -1,8 +1,16 @@
 /**
  * Network partitions on the local cluster, for the demo's `partition` fault and the tests: who reports one, and a
- * cut made with erlang:disconnect_node that is checked to have taken. A cut does not always show: in one CI run
- * under load nothing reported a partition within 60 s of it, so a caller that needs a partition waits for one.
+ * cut that is checked to have taken. Two ways to cut, because neither works everywhere:
+ * - erlang:disconnect_node, instant, works on RabbitMQ 3.10 (Erlang 25). A cut does not always show: in one CI run
+ *   under load nothing reported a partition within 60 s of it, so a caller that needs a partition waits for one.
+ * - freezing a node's VM with SIGSTOP until the other nodes declare it down (net_ticktime, which the devstack sets
+ *   to 10 s), then thawing it with SIGCONT: it comes back to peers that saw it go, a real partition, as a VM that
+ *   paused and resumed does in production. On RabbitMQ 4.0 with Erlang 27 disconnect_node no longer leaves a
+ *   partition (every node's `partitions` stayed empty for 36 s after it), so there the freeze is the only way.
+ * A 3.10 cut that shows nothing within `retryMs` falls back to the freeze too. Every attempt's outcome is kept for
+ * the error, with what each node reported.
  */
+import { readFileSync } from 'node:fs';
 import type { LocalStack, LocalStackDescription } from './types.js';
 
 /** The Basic authorization of the stack's admin user, for its management API. */
@@ -27,16 +35,114 @@ export async function partitionViews(desc: LocalStackDescription): Promise<Map<s
 }
 
 export interface CutOptions {
-  /** How long to wait for a node to report the partition before cutting again. */
+  /** How long to wait for a node to report the partition after a disconnect_node before cutting again. */
   retryMs?: number;
+  /** disconnect_node attempts before freezing instead (3.10; on 4.0 the cut is always a freeze). */
   attempts?: number;
-  /** Told when a cut showed nothing and is made again. */
+  /** Told when a cut showed nothing and is made again, or made another way. */
   onRetry?: (message: string) => void;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `partitionViews` until a node reports a partition or `ms` pass; the views (empty when none showed). */
+async function partitionWithin(desc: LocalStackDescription, ms: number): Promise<Map<string, string[]>> {
+  const deadline = Date.now() + ms;
+  let views = new Map<string, string[]>();
+  while (Date.now() < deadline) {
+    views = await partitionViews(desc);
+    if (views.size > 0) return views;
+    await sleep(250);
+  }
+  return views;
+}
+
+interface NodeListing {
+  name: string;
+  running: boolean;
+  net_ticktime?: number;
+}
+
+/** /api/nodes as `node`'s own management API lists it, or undefined when it does not answer. */
+async function listingFrom(desc: LocalStackDescription, node: string): Promise<NodeListing[] | undefined> {
+  const url = desc.nodes.find((n) => n.name === node)?.managementUrl;
+  const response = await fetch(`${url}/api/nodes?columns=name,running,net_ticktime`, {
+    headers: { authorization: managementAuthorization(desc) },
+    signal: AbortSignal.timeout(5_000),
+  }).catch(() => undefined);
+  return response?.ok ? ((await response.json()) as NodeListing[]) : undefined;
+}
+
+/** The beam pid of `node`, asked of the node itself (the chroot shares the host's pid namespace), checked in /proc. */
+async function beamPid(stack: LocalStack, node: string): Promise<number> {
+  const asked = await stack.rabbitmqctl(node, ['eval', 'os:getpid().'], { timeoutMs: 60_000 });
+  const pid = Number(/"(\d+)"/.exec(asked.stdout)?.[1]);
+  let cmdline = '';
+  try {
+    if (Number.isInteger(pid)) cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    // Gone already: refused below.
+  }
+  if (!cmdline.includes('beam')) {
+    throw new Error(
+      `could not find ${node}'s Erlang VM to freeze (os:getpid() gave exit ${asked.code}: ${(asked.stdout || asked.stderr).trim() || 'no output'})`,
+    );
+  }
+  return pid;
+}
+
 /**
- * Cuts node `a` from node `b` with erlang:disconnect_node and resolves with the views once a node reports the
- * partition, cutting again when none does within `retryMs`. Throws when no cut shows.
+ * Freezes `frozen`'s VM with SIGSTOP until `witness` lists it as not running (its net_ticktime passed without a
+ * tick), then thaws it with SIGCONT, always, even when the wait fails. Says what it waited for and what it saw.
+ */
+async function freezeUntilSeenDown(stack: LocalStack, witness: string, frozen: string): Promise<string> {
+  const desc = stack.describe();
+  const before = await listingFrom(desc, witness);
+  const ticktime = before?.find((n) => n.name === witness)?.net_ticktime ?? 60;
+  // A peer is declared down between 0.75 and 1.25 net_ticktime after its last tick; allow for a loaded machine.
+  const waitMs = Math.round(ticktime * 1_250) + 30_000;
+  const pid = await beamPid(stack, frozen);
+  const started = Date.now();
+  process.kill(pid, 'SIGSTOP');
+  let seen = 'no answer';
+  let down = false;
+  try {
+    while (Date.now() - started < waitMs) {
+      const listing = await listingFrom(desc, witness);
+      const entry = listing?.find((n) => n.name === frozen);
+      seen = listing ? `running: ${entry?.running}` : 'no answer';
+      if (entry && !entry.running) {
+        down = true;
+        break;
+      }
+      await sleep(500);
+    }
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  const held = `${Math.round((Date.now() - started) / 1000)} s`;
+  if (!down) {
+    return `froze ${frozen} (pid ${pid}) for ${held}, but ${witness} never listed it down (net_ticktime ${ticktime} s; last: ${seen}); thawed`;
+  }
+  return `froze ${frozen} (pid ${pid}) until ${witness} listed it down after ${held} (net_ticktime ${ticktime} s); thawed`;
+}
+
+/** What each node reports now, for an error message: its own `partitions`, or that its API did not answer. */
+async function whatEachNodeSaw(desc: LocalStackDescription): Promise<string> {
+  const views = await partitionViews(desc);
+  return desc.nodes
+    .map(
+      (n) =>
+        `${n.name}: ${views.has(n.name) ? `partitioned from ${views.get(n.name)?.join(', ')}` : 'no partition reported (or no answer)'}`,
+    )
+    .join('; ');
+}
+
+/**
+ * Cuts node `a` from node `b` and resolves with the views once a node reports the partition. On RabbitMQ 3.x it
+ * cuts with erlang:disconnect_node, again when nothing shows within `retryMs`, up to `attempts` times; on 4.x, or
+ * when those showed nothing, it freezes `b` until `a` sees it down and thaws it (twice at most). Throws with every
+ * attempt's outcome and what each node reported when no cut shows.
  */
 export async function cutPartition(
   stack: LocalStack,
@@ -46,16 +152,23 @@ export async function cutPartition(
 ): Promise<Map<string, string[]>> {
   const desc = stack.describe();
   const outcomes: string[] = [];
-  for (let attempt = 1; attempt <= attempts; attempt++) {
+  const disconnects = desc.rabbitmq.series.startsWith('3.') ? attempts : 0;
+  for (let attempt = 1; attempt <= disconnects; attempt++) {
     if (attempt > 1) onRetry?.(`no partition ${retryMs} ms after ${outcomes.at(-1)}; cutting again`);
     const cut = await stack.rabbitmqctl(a, ['eval', `erlang:disconnect_node('${b}').`], { timeoutMs: 60_000 });
-    outcomes.push(`cut ${attempt} (exit ${cut.code}: ${(cut.stdout || cut.stderr).trim() || 'no output'})`);
-    const deadline = Date.now() + retryMs;
-    while (Date.now() < deadline) {
-      const views = await partitionViews(desc);
-      if (views.size > 0) return views;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    outcomes.push(`disconnect ${attempt} (exit ${cut.code}: ${(cut.stdout || cut.stderr).trim() || 'no output'})`);
+    const views = await partitionWithin(desc, retryMs);
+    if (views.size > 0) return views;
   }
-  throw new Error(`no node reported a partition after ${attempts} cuts of ${a} from ${b}: ${outcomes.join('; ')}`);
+  if (outcomes.length > 0) onRetry?.(`no partition ${retryMs} ms after ${outcomes.at(-1)}; freezing ${b} instead`);
+  for (let freeze = 1; freeze <= 2; freeze++) {
+    outcomes.push(`freeze ${freeze}: ${await freezeUntilSeenDown(stack, a, b)}`);
+    // The thawed node finds its peers gone and reconnects: each side then reports the other within seconds.
+    const views = await partitionWithin(desc, retryMs);
+    if (views.size > 0) return views;
+    if (freeze === 1) onRetry?.(`no partition ${retryMs} ms after ${outcomes.at(-1)}; freezing again`);
+  }
+  throw new Error(
+    `no node reported a partition after cutting ${a} from ${b} (RabbitMQ ${desc.rabbitmq.series}): ${outcomes.join('; ')}. Now: ${await whatEachNodeSaw(desc)}`,
+  );
 }
