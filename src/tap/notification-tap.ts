@@ -7,7 +7,12 @@
  * a length cap, so events published while warren is down are kept.
  *
  * Deliveries are handed to the pipeline and acked after it returns. The pipeline never throws for bad input; if it
- * throws (Redis down) the delivery is requeued after a pause instead of being lost or spinning.
+ * throws (Redis down) the delivery is kept unacknowledged and handed to the pipeline again after a pause, instead of
+ * being lost or spinning. It is not requeued: a quorum queue counts every return towards its delivery limit (20 by
+ * default on RabbitMQ 4.0) and drops the message past it, so a Redis outage must not spend those returns.
+ *
+ * With `tap.declareExchanges`, an exchange that already exists is bound as it is: oslo declares its control exchange
+ * durable in quorum mode and not durable otherwise, and only a missing exchange is declared with warren's flags.
  */
 import { type Channel, type ChannelModel, type ConsumeMessage, connect } from 'amqplib';
 import type { ClusterConfig } from '../config/schema.js';
@@ -299,7 +304,11 @@ export class NotificationTap {
     });
     try {
       if (tap.declareExchanges) {
-        await channel.assertExchange(exchange, 'topic', { durable: tap.exchangeDurable, autoDelete: false });
+        // Declaring an existing exchange with other flags fails with 406, so whatever oslo declared first is
+        // bound as it is (durable with rabbit_quorum_queue or amqp_durable_queues); only a missing one is declared.
+        if (!(await this.exchangeExists(connection, exchange))) {
+          await channel.assertExchange(exchange, 'topic', { durable: tap.exchangeDurable, autoDelete: false });
+        }
       } else {
         await channel.checkExchange(exchange);
       }
@@ -327,9 +336,16 @@ export class NotificationTap {
         }
         binding.status = { ...binding.status, state: 'waiting_for_exchange', error: `exchange ${exchange} not found` };
         this.scheduleRetry(binding, tap.exchangeRetry, connection);
+      } else if (/PRECONDITION_FAILED/.test(message) && /for exchange/.test(message)) {
+        // Declared by someone else (oslo's first publish) between warren's check and its declare: the next attempt
+        // finds it and binds to it as it is.
+        this.log.info({ exchange }, 'exchange was declared with other flags meanwhile; binding to it as it is');
+        binding.status = { ...binding.status, state: 'pending', error: scrub(message) };
+        this.scheduleRetry(binding, 0, connection);
       } else if (/PRECONDITION_FAILED/.test(message)) {
-        const error = `exchange ${exchange} exists with other flags than warren declares (durable=${tap.exchangeDurable} from tap.exchangeDurable): set tap.exchangeDurable to the deployment's amqp_durable_queues, or tap.declareExchanges: false`;
-        this.log.error({ exchange, broker: message }, error);
+        // warren's own queue exists with other arguments (tap.durableQueue changed): no retry can fix that.
+        const error = `the broker refused warren's queue for ${exchange}: ${scrub(message)}`;
+        this.log.error({ exchange, broker: scrub(message) }, error);
         binding.status = { ...binding.status, state: 'failed', error };
       } else if (this.connection === connection && !this.stopped) {
         binding.status = { ...binding.status, state: 'pending', error: scrub(message) };
@@ -338,6 +354,24 @@ export class NotificationTap {
       }
       await channel.close().catch(() => undefined);
     }
+  }
+
+  /** A passive declare on a channel of its own: a missing exchange closes the channel it is asked on. */
+  private async exchangeExists(connection: ChannelModel, exchange: string): Promise<boolean> {
+    const probe = await connection.createChannel();
+    let closedBy: Error | undefined;
+    probe.on('error', (error: Error) => {
+      closedBy = error;
+    });
+    try {
+      await probe.checkExchange(exchange);
+    } catch (error) {
+      const message = (closedBy ?? (error as Error)).message;
+      if (/NOT_FOUND/.test(message)) return false;
+      throw closedBy ?? error;
+    }
+    await probe.close().catch(() => undefined);
+    return true;
   }
 
   private async consume(binding: BindingRuntime): Promise<void> {
@@ -380,11 +414,15 @@ export class NotificationTap {
     this.buckets[slot] = (this.buckets[slot] as number) + 1;
     const acks = this.ackBatcher(binding, channel);
     acks.received(msg);
+    this.process(binding, channel, acks, msg);
+  }
+
+  private process(binding: BindingRuntime, channel: Channel, acks: AckBatcher, msg: ConsumeMessage): void {
     let handled: ReturnType<TapPipeline['handle']>;
     try {
       handled = this.options.pipeline.handle(msg.fields.exchange, msg.fields.routingKey, msg.content);
     } catch (error) {
-      this.retry(acks, msg, error);
+      this.retry(binding, channel, acks, msg, error);
       return;
     }
     // Settled without I/O (most events): no promise, no microtask.
@@ -392,12 +430,24 @@ export class NotificationTap {
     else
       handled.then(
         () => acks.done(msg),
-        (error: unknown) => this.retry(acks, msg, error),
+        (error: unknown) => this.retry(binding, channel, acks, msg, error),
       );
   }
 
-  private retry(acks: AckBatcher, msg: ConsumeMessage, error: unknown): void {
-    this.log.warn({ err: error }, 'tap could not process a notification; requeueing it');
-    setTimeout(() => acks.requeue(msg), PIPELINE_RETRY_MS);
+  /**
+   * Hands the delivery to the pipeline again after a pause, still unacknowledged. Once its channel is gone the
+   * broker has taken it back and delivers it again elsewhere, so this copy is left alone.
+   */
+  private retry(
+    binding: BindingRuntime,
+    channel: Channel,
+    acks: AckBatcher,
+    msg: ConsumeMessage,
+    error: unknown,
+  ): void {
+    this.log.warn({ err: error }, 'tap could not process a notification; retrying it');
+    setTimeout(() => {
+      if (!this.stopped && binding.channel === channel) this.process(binding, channel, acks, msg);
+    }, PIPELINE_RETRY_MS);
   }
 }
