@@ -87,6 +87,7 @@ describe('deploy/kubernetes', () => {
       };
       const config = loadConfig({ env, cwd: tmp });
       expect(config.clusters[0]?.management).toHaveLength(3);
+      expect(config.clusters[0]?.prometheus).toHaveLength(3);
       expect(config.clusters[0]?.managementPassword).toBe('REPLACE-ME');
       expect(config.slack.mode).toBe('http');
     } finally {
