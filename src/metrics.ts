@@ -8,6 +8,8 @@ export interface WarrenMetrics {
   registry: Registry;
   commands: Counter<'command' | 'outcome'>;
   actions: Counter<'action' | 'outcome'>;
+  /** Items of a management API listing left out because they failed validation (src/management/listing.ts). */
+  itemsRejected: Counter<'part'>;
 }
 
 export function createMetrics(): WarrenMetrics {
@@ -25,5 +27,11 @@ export function createMetrics(): WarrenMetrics {
     labelNames: ['action', 'outcome'] as const,
     registers: [registry],
   });
-  return { registry, commands, actions };
+  const itemsRejected = new Counter({
+    name: 'warren_management_items_rejected_total',
+    help: 'Items of a management API listing left out because they failed validation, by listing (queues, nodes…).',
+    labelNames: ['part'] as const,
+    registers: [registry],
+  });
+  return { registry, commands, actions, itemsRejected };
 }

@@ -25,6 +25,7 @@ import { healthRoutes, type ReadinessProbe } from './http/health-routes.js';
 import { startStandaloneServer } from './http/standalone-server.js';
 import { LogThrottle } from './log-throttle.js';
 import { createLogger, type Logger } from './logger.js';
+import { rejectionReporter } from './management/listing.js';
 import { createMetrics, type WarrenMetrics } from './metrics.js';
 import { connectRedis, type RedisTarget } from './redis/redis-connection.js';
 import { runActions } from './remediation/run-actions.js';
@@ -120,7 +121,10 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
     }
 
     const metrics = createMetrics();
-    const clusters = new ClusterDirectory(config.clusters, { managementTimeoutMs: config.health.requestTimeout });
+    const clusters = new ClusterDirectory(config.clusters, {
+      managementTimeoutMs: config.health.requestTimeout,
+      listingRejections: (cluster) => rejectionReporter({ cluster, counter: metrics.itemsRejected, logger }),
+    });
     // Auto-pipelining batches the tap's per-event scripts issued in the same tick into one round trip.
     const redisTarget: RedisTarget = {
       url: config.redisUrl,

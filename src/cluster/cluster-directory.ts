@@ -3,6 +3,7 @@
  */
 import type { ClusterConfig } from '../config/schema.js';
 import { UnknownClusterError } from '../errors.js';
+import type { RejectionSink } from '../management/listing.js';
 import { ManagementClient } from '../management/management-client.js';
 
 export interface ClusterHandle {
@@ -13,11 +14,21 @@ export interface ClusterHandle {
 export class ClusterDirectory {
   private readonly byName = new Map<string, ClusterHandle>();
 
-  constructor(clusters: ClusterConfig[], options: { managementTimeoutMs?: number } = {}) {
+  constructor(
+    clusters: ClusterConfig[],
+    options: {
+      managementTimeoutMs?: number;
+      /** Where each cluster's client reports listing items it left out for failing validation. */
+      listingRejections?: (cluster: string) => RejectionSink;
+    } = {},
+  ) {
     for (const config of clusters) {
       this.byName.set(config.name, {
         config,
-        management: new ManagementClient(config, { timeoutMs: options.managementTimeoutMs }),
+        management: new ManagementClient(config, {
+          timeoutMs: options.managementTimeoutMs,
+          onRejected: options.listingRejections?.(config.name),
+        }),
       });
     }
   }

@@ -7,11 +7,12 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import axios, { type AxiosInstance, isAxiosError } from 'axios';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { ClusterConfig } from '../config/schema.js';
 import { ManagementApiError, ManagementUnreachableError, RemediationCredentialsError } from '../errors.js';
 import { scrub } from '../secrets.js';
 import { decodeErlangTerm } from './erlang-term.js';
+import { parseListing, type RejectionSink } from './listing.js';
 import {
   type ManagementNode,
   type ManagementOverview,
@@ -23,7 +24,12 @@ import {
 
 export interface ManagementClientOptions {
   timeoutMs?: number;
+  /** Told of each listing item left out for failing validation (see listing.ts); default: nobody. */
+  onRejected?: RejectionSink;
 }
+
+/** A page's envelope: its items are validated one by one, like any listing. */
+const pageEnvelopeSchema = pageSchema(z.unknown());
 
 export interface GetOptions {
   /** This request's timeout instead of the client's. */
@@ -78,10 +84,12 @@ export class ManagementClient {
   private readonly inflight = new Map<string, Promise<unknown>>();
   /** Credentials for writes; reads use the (monitoring) management user. */
   private readonly writer?: { username: string; password: string };
+  private readonly onRejected: RejectionSink;
 
   constructor(cluster: ClusterConfig, options: ManagementClientOptions = {}) {
     this.cluster = cluster.name;
     this.baseUrls = cluster.management;
+    this.onRejected = options.onRejected ?? (() => undefined);
     if (cluster.remediation) {
       this.writer = { username: cluster.remediation.user, password: cluster.remediation.password };
     }
@@ -101,7 +109,8 @@ export class ManagementClient {
   /**
    * GET `path` from whichever node answers; `path` starts with `/api/`. Identical GETs in flight at the same time
    * share one request: a burst of fifty `/rabbit status` costs the broker one /api/nodes, not fifty. Each caller
-   * still gets its own validated copy.
+   * still gets its own validated copy. A listing (`schema` is a `z.array(item)`) is validated item by item: an item
+   * that fails is left out and reported (listing.ts), and the others are returned.
    */
   async get<S extends z.ZodType>(
     path: string,
@@ -201,11 +210,10 @@ export class ManagementClient {
     onPage: (items: z.output<S>[]) => void,
     options: GetOptions = {},
   ): Promise<void> {
-    const schema = pageSchema(item);
     const pageSize = Math.min(500, Number(params.page_size ?? 500));
     for (let page = 1; ; page++) {
-      const body = await this.get(path, schema, { ...params, page, page_size: pageSize }, options);
-      onPage(body.items as z.output<S>[]);
+      const body = await this.get(path, pageEnvelopeSchema, { ...params, page, page_size: pageSize }, options);
+      onPage(parseListing(path, item, body.items, this.onRejected) ?? []);
       if (page >= body.page_count) return;
     }
   }
@@ -274,6 +282,11 @@ export class ManagementClient {
   }
 
   private validate<S extends z.ZodType>(path: string, schema: S, body: unknown): z.output<S> {
+    if (schema instanceof z.ZodArray) {
+      // Not an array at all: reported below like any other wrong answer.
+      const items = parseListing(path, schema.element as z.ZodType, body, this.onRejected);
+      if (items) return items as z.output<S>;
+    }
     const parsed = schema.safeParse(body);
     if (!parsed.success) {
       const first = parsed.error.issues[0];
