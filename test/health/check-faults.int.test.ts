@@ -186,19 +186,23 @@ describe('health checks against real faults', () => {
     }
   });
 
-  it('unsynchronised mirror: messages published before a new mirror joined under manual sync', async () => {
-    // A third mirror joined after the messages: it stays unsynchronised until an explicit sync.
-    const mirror = await unsyncedMirror(desc, stack, amqp, 'warren-test-ha');
-    const { queue } = mirror;
-    try {
-      const post = await alertFor('mirror-sync@default', queue);
-      expect(JSON.stringify(post.params.blocks)).toContain(node3);
-      expect((await stack.rabbitmqctl(node1, ['sync_queue', queue])).code).toBe(0);
-      await resolvedEdit(post);
-    } finally {
-      await mirror.remove();
-    }
-  });
+  // RabbitMQ 4.0 removed classic mirroring (it refuses ha-* policies): there is no mirror to leave unsynchronised.
+  it.skipIf(!desc.rabbitmq.series.startsWith('3.'))(
+    'unsynchronised mirror: messages published before a new mirror joined under manual sync (3.x only)',
+    async () => {
+      // A third mirror joined after the messages: it stays unsynchronised until an explicit sync.
+      const mirror = await unsyncedMirror(desc, stack, amqp, 'warren-test-ha');
+      const { queue } = mirror;
+      try {
+        const post = await alertFor('mirror-sync@default', queue);
+        expect(JSON.stringify(post.params.blocks)).toContain(node3);
+        expect((await stack.rabbitmqctl(node1, ['sync_queue', queue])).code).toBe(0);
+        await resolvedEdit(post);
+      } finally {
+        await mirror.remove();
+      }
+    },
+  );
 
   it('node down: the rabbit application stopped on one node, then started again', async () => {
     try {
@@ -213,7 +217,7 @@ describe('health checks against real faults', () => {
     }
   }, 180_000);
 
-  it('network partition: made with erlang:disconnect_node, healed by restarting the minority side', async () => {
+  it('network partition: made with erlang:disconnect_node (3.x) or a frozen node (4.x), healed by restarting the minority side', async () => {
     try {
       await cutPartition(stack, node1, node2);
       const post = await alertFor('network-partition@default', node2).catch(async (error: Error) => {

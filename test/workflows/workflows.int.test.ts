@@ -2,9 +2,11 @@
  * The remediation workflows against the real 3-node cluster, each run as the engine runs it (plan, then guard and
  * execute per step, then verify) with a real WorkflowContext: real management API, node control through
  * rabbitmqctl, default health and remediation config. The faults are real: an unsynchronised mirror, a missing
- * expiry policy, a partition made with erlang:disconnect_node. The partition test runs last and, whatever happens,
- * puts the cluster back together; every queue and policy made here is removed.
+ * expiry policy, a zombie fanout queue, a partition (cutPartition: erlang:disconnect_node on 3.x, a node frozen past
+ * net_ticktime on 4.x). On 4.0 the mirror test is skipped and the refusal tested instead. The partition test runs
+ * last and, whatever happens, puts the cluster back together; every queue and policy made here is removed.
  */
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -19,6 +21,7 @@ import { freshQueue } from '../../src/remediation/broker-state.js';
 import { CommandNodeControl } from '../../src/remediation/node-control.js';
 import type { PlannedAction, WorkflowContext, WorkflowDefinition } from '../../src/remediation/workflow-definition.js';
 import { applyPolicyWorkflow } from '../../workflows/apply-policy.js';
+import { deleteZombieQueuesWorkflow } from '../../workflows/delete-zombie-queues.js';
 import { healPartitionWorkflow } from '../../workflows/heal-partition.js';
 import { purgeQueueWorkflow } from '../../workflows/purge-queue.js';
 import { syncMirrorsWorkflow } from '../../workflows/sync-mirrors.js';
@@ -31,6 +34,7 @@ import {
 import { nodeControlCommand } from '../support/stack-env.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
+import { deleteZombies, makeZombie, type Zombie } from '../support/zombie-queue.js';
 
 describe('remediation workflows against the real cluster', () => {
   const desc = inject('stack');
@@ -97,41 +101,68 @@ describe('remediation workflows against the real cluster', () => {
     await amqp?.close().catch(() => undefined);
   });
 
-  it('sync-mirrors: synchronises a mirror that joined after the messages, one blocked queue at a time', async () => {
-    // A third mirror joined after the messages: under manual sync it stays unsynchronised until told.
-    const mirror = await unsyncedMirror(desc, stack, amqp, 'warren-test-wf-sync');
-    const { queue } = mirror;
-    try {
-      await waitUntil(
-        async () => {
-          const q = await freshQueue(management, '/', queue);
-          return q?.slave_nodes?.includes(node3) && !q.synchronised_slave_nodes?.includes(node3);
-        },
-        `${node3} to join ${queue} as an unsynchronised mirror`,
-        30_000,
-      );
+  const series = desc.rabbitmq.series;
+  /** RabbitMQ 4.0 removed classic mirroring: no mirrors to make, sync or set a policy for. */
+  const mirroring = series.startsWith('3.');
 
-      const { plan, results, done, verification, args } = await run(syncMirrorsWorkflow, queue);
-      expect(plan.actions.map((a) => a.key)).toEqual([`//${queue}`]);
-      expect(plan.actions[0]?.data).toMatchObject({ name: queue, messages: 10, unsynchronised: [node3] });
-      expect(plan.warnings[0]).toMatch(/^A sync BLOCKS its queue .* 10 message\(s\) to copy in all/);
-      expect(results).toEqual([
-        expect.stringMatching(new RegExp(`^synchronised 10 message\\(s\\) to \`${node3}\` in \\d+s$`)),
-      ]);
-      expect(verification).toEqual({ ok: true, detail: 'every mirror of 1 queue(s) is synchronised' });
-      const synced = await freshQueue(management, '/', queue);
-      expect([...(synced?.synchronised_slave_nodes ?? [])].sort()).toEqual([node2, node3].sort());
-      // Idempotent: the guard now skips the queue, and executing again posts nothing new.
-      expect(await syncMirrorsWorkflow.guard(context, done[0] as PlannedAction, args)).toEqual({
-        reason: 'already synchronised',
-        abort: false,
-      });
-      expect(await syncMirrorsWorkflow.execute(context, done[0] as PlannedAction, args)).toBe('already synchronised');
-      await expect(run(syncMirrorsWorkflow, queue)).rejects.toThrow(/nothing to sync/);
-    } finally {
-      await mirror.remove();
-    }
-  }, 120_000);
+  it.skipIf(!mirroring)(
+    'sync-mirrors: synchronises a mirror that joined after the messages, one blocked queue at a time (3.x only: 4.0 has no mirrors)',
+    async () => {
+      // A third mirror joined after the messages: under manual sync it stays unsynchronised until told.
+      const mirror = await unsyncedMirror(desc, stack, amqp, 'warren-test-wf-sync');
+      const { queue } = mirror;
+      try {
+        await waitUntil(
+          async () => {
+            const q = await freshQueue(management, '/', queue);
+            return q?.slave_nodes?.includes(node3) && !q.synchronised_slave_nodes?.includes(node3);
+          },
+          `${node3} to join ${queue} as an unsynchronised mirror`,
+          30_000,
+        );
+
+        const { plan, results, done, verification, args } = await run(syncMirrorsWorkflow, queue);
+        expect(plan.actions.map((a) => a.key)).toEqual([`//${queue}`]);
+        expect(plan.actions[0]?.data).toMatchObject({ name: queue, messages: 10, unsynchronised: [node3] });
+        expect(plan.warnings[0]).toMatch(/^A sync BLOCKS its queue .* 10 message\(s\) to copy in all/);
+        expect(results).toEqual([
+          expect.stringMatching(new RegExp(`^synchronised 10 message\\(s\\) to \`${node3}\` in \\d+s$`)),
+        ]);
+        expect(verification).toEqual({ ok: true, detail: 'every mirror of 1 queue(s) is synchronised' });
+        const synced = await freshQueue(management, '/', queue);
+        expect([...(synced?.synchronised_slave_nodes ?? [])].sort()).toEqual([node2, node3].sort());
+        // Idempotent: the guard now skips the queue, and executing again posts nothing new.
+        expect(await syncMirrorsWorkflow.guard(context, done[0] as PlannedAction, args)).toEqual({
+          reason: 'already synchronised',
+          abort: false,
+        });
+        expect(await syncMirrorsWorkflow.execute(context, done[0] as PlannedAction, args)).toBe('already synchronised');
+        await expect(run(syncMirrorsWorkflow, queue)).rejects.toThrow(/nothing to sync/);
+      } finally {
+        await mirror.remove();
+      }
+    },
+    120_000,
+  );
+
+  it.skipIf(mirroring)('sync-mirrors and ha-* policies are refused on 4.0 with what replaces them', async () => {
+    // The broker itself no longer knows the keys: a policy with ha-mode is refused.
+    const name = `warren-test-wf-ha-${randomUUID().slice(0, 8)}`;
+    const put = management.send('PUT', `/api/policies/%2F/${name}`, {
+      data: { pattern: '^warren-test-wf-ha-nothing$', definition: { 'ha-mode': 'all' }, 'apply-to': 'queues' },
+    });
+    await expect(put).rejects.toMatchObject({ status: 400 });
+    await management.send('DELETE', `/api/policies/%2F/${name}`).catch(() => undefined);
+
+    await expect(run(syncMirrorsWorkflow, '')).rejects.toThrow(
+      new RegExp(
+        `^sync-mirrors is not applicable on RabbitMQ ${series.replace('.', '\\.')}: there are no mirrors to sync\\..*quorum queues`,
+      ),
+    );
+    await expect(run(applyPolicyWorkflow, 'ha-mode')).rejects.toThrow(
+      /^`ha-mode` is not applicable on RabbitMQ 4\.0\. Classic queue mirroring was removed .*`x-queue-type: quorum`.*`delivery-limit`.*`max-age`/,
+    );
+  });
 
   it('apply-policy: adds an expiry policy that the matching queue takes, then rolls it back', async () => {
     const id = randomUUID().slice(0, 8);
@@ -169,6 +200,24 @@ describe('remediation workflows against the real cluster', () => {
       await management.send('DELETE', `/api/policies/%2F/${encodeURIComponent(name)}`).catch(() => undefined);
       await channel.deleteQueue(queue).catch(() => undefined);
       await channel.close().catch(() => undefined);
+    }
+  });
+
+  it('delete-zombie-queues: deletes the fanout queue a SIGKILLed RPC server left, not its live sibling', async () => {
+    const servers: ChildProcess[] = [];
+    const topic = `warren-test-wf-zombie-${randomUUID().slice(0, 6)}`;
+    let made: Zombie | undefined;
+    try {
+      made = await makeZombie({ amqpUrl: desc.nodes[0]?.amqpUrl as string, amqp, management, topic, servers });
+      const { plan, results, verification } = await run(deleteZombieQueuesWorkflow, `${topic}_fanout_*`);
+      expect(plan.actions.map((a) => a.data.name)).toEqual([made.zombie]);
+      expect(results).toHaveLength(1);
+      expect(verification.ok).toBe(true);
+      expect(await freshQueue(management, '/', made.zombie)).toBeUndefined();
+      expect(await freshQueue(management, '/', made.sibling)).toBeDefined();
+    } finally {
+      for (const child of servers) child.kill('SIGKILL');
+      await deleteZombies(amqp, made ? [made] : []);
     }
   });
 
