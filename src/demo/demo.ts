@@ -5,6 +5,8 @@
  * Fix…, a second person's approval, resolution) and exits 0 when it completed, `--script heartbeat,memory-alarm`
  * those loops in turn (a critical workflow's two approvals included). Ctrl-C, `/quit` or the end of the
  * script stops warren, the simulator and the stack, leaving no process and no temporary directory behind.
+ * `--rabbitmq 3.10|4.0` picks the broker through the devstack, as the tests do; `--layout classic|kolla` how the
+ * simulated oslo lays out its queues. A fault that cannot happen on that broker is listed and refused with the reason.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,17 +14,22 @@ import { PassThrough } from 'node:stream';
 import { stringify } from 'yaml';
 import type { ConsoleCommand } from '../chat/console-front-end.js';
 import { loadConfig } from '../config/load.js';
-import { type LocalStack, registerExitCleanup, startLocalStack } from '../devstack/index.js';
+import { type LocalStack, type RabbitmqSeries, registerExitCleanup, startLocalStack } from '../devstack/index.js';
 import { createLogger } from '../logger.js';
 import { startWarren, type Warren } from '../warren.js';
-import { FAULTS, type FaultContext, faultNamed } from './faults.js';
+import { FAULTS, type FaultContext, faultNamed, faultUnavailable } from './faults.js';
 import { type FixLoop, runFixLoops } from './fix-loop-script.js';
+import type { OsloLayout } from './oslo-layout.js';
 import { TrafficSimulator } from './traffic-simulator.js';
 
 export const DEMO_OPERATOR = 'U0CONSOLE';
 export const DEMO_APPROVERS = ['U0ALICE', 'U0BOB'];
 
 export interface DemoOptions {
+  /** Which RabbitMQ the local stack runs. */
+  rabbitmq: RabbitmqSeries;
+  /** How the simulated oslo lays out its queues. */
+  layout: OsloLayout;
   faults: string[];
   /** Fault loops to run unattended (`--script`), then exit. */
   script?: FixLoop[];
@@ -61,18 +68,19 @@ function demoConfigYaml(stack: LocalStack, options: DemoOptions): string {
   });
 }
 
-function guide(slash: string, consoleMode: boolean): string {
+function guide(slash: string, consoleMode: boolean, options: DemoOptions): string {
   const fault = consoleMode ? '/fault' : 'fault';
+  const available = FAULTS.filter((f) => !faultUnavailable(f, options.rabbitmq));
   return [
     '',
-    'warren demo: a 3-node RabbitMQ cluster, Redis, a small OpenStack cloud (nova, neutron, cinder) and warren.',
+    `warren demo: a 3-node RabbitMQ ${options.rabbitmq} cluster, Redis, a small OpenStack cloud (nova, neutron, cinder; ${options.layout} oslo layout) and warren.`,
     consoleMode ? 'Type at the prompt, as you would in Slack:' : 'In Slack, try:',
     `  ${slash} status                      the cluster at a glance`,
     `  ${slash} connections --by service    the simulated OpenStack services and their connections`,
     `  ${slash} health                      run every check now`,
     `Break something (${consoleMode ? 'here' : 'type it in this terminal'}):`,
     `  ${fault} zombie                       kill nova-compute hard: a zombie fanout queue, its alert and Fix…`,
-    `  ${fault}s                             every fault: ${FAULTS.map((f) => f.name).join(', ')}`,
+    `  ${fault}s                             every fault: ${available.map((f) => f.name).join(', ')}`,
     `  ${fault} clear NAME                   undo a fault by hand`,
     consoleMode
       ? `You are ${DEMO_OPERATOR} (an operator). Approvals need someone else: /as ${DEMO_APPROVERS[0]} (or ${DEMO_APPROVERS[1]}), then press the button's number; critical runs (partition, memory-alarm) need both.`
@@ -82,12 +90,16 @@ function guide(slash: string, consoleMode: boolean): string {
   ].join('\n');
 }
 
-/** `/fault NAME`, `/fault clear NAME`, `/faults`: the same for the console and for the terminal in Slack mode. */
-function faultCommands(context: FaultContext): Record<string, ConsoleCommand> {
+/**
+ * `/fault NAME`, `/fault clear NAME`, `/faults`: the same for the console and for the terminal in Slack mode. A
+ * fault the stack's RabbitMQ cannot have is listed with the reason, and refused with it.
+ */
+export function faultCommands(context: FaultContext): Record<string, ConsoleCommand> {
+  const series = context.stack.rabbitmq.series;
   const list: ConsoleCommand = {
     help: '                 list the faults the demo can inject',
     async run(_args, write) {
-      for (const f of FAULTS) write(`  ${f.name.padEnd(16)} ${f.summary}`);
+      for (const f of FAULTS) write(`  ${f.name.padEnd(16)} ${faultUnavailable(f, series) ?? f.summary}`);
     },
   };
   const fault: ConsoleCommand = {
@@ -98,6 +110,11 @@ function faultCommands(context: FaultContext): Record<string, ConsoleCommand> {
       const found = name ? faultNamed(name) : undefined;
       if (!found) {
         write(`usage: /fault NAME | /fault clear NAME, NAME one of ${FAULTS.map((f) => f.name).join(', ')}`);
+        return;
+      }
+      const unavailable = faultUnavailable(found, series);
+      if (unavailable) {
+        write(`fault ${found.name} refused: ${unavailable}`);
         return;
       }
       try {
@@ -112,14 +129,22 @@ function faultCommands(context: FaultContext): Record<string, ConsoleCommand> {
 
 export async function runDemo(options: DemoOptions): Promise<number> {
   for (const name of options.faults) {
-    if (!faultNamed(name)) {
-      say(`unknown fault "${name}"; the faults are ${FAULTS.map((f) => f.name).join(', ')}`);
+    const found = faultNamed(name);
+    const unavailable = found && faultUnavailable(found, options.rabbitmq);
+    if (!found || unavailable) {
+      say(
+        unavailable
+          ? `--fault ${name}: ${unavailable}`
+          : `unknown fault "${name}"; the faults are ${FAULTS.map((f) => f.name).join(', ')}`,
+      );
       return 2;
     }
   }
-  say('starting a local 3-node RabbitMQ cluster and Redis (about 30 s; installs the packages with apt-get if missing)');
+  say(
+    `starting a local 3-node RabbitMQ ${options.rabbitmq} cluster and Redis (about 30 s; installs what is missing the first time)`,
+  );
   // The demo orders its own shutdown (warren, then the simulator, then the stack) instead of the stack's hooks.
-  const stack = await startLocalStack({ log: say, keepAfterExit: true });
+  const stack = await startLocalStack({ log: say, keepAfterExit: true, rabbitmq: options.rabbitmq });
   let warren: Warren | undefined;
   let simulator: TrafficSimulator | undefined;
   let stopping: Promise<void> | undefined;
@@ -140,7 +165,12 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   });
 
   try {
-    simulator = new TrafficSimulator({ amqpUrls: stack.nodes.map((n) => n.amqpUrl), rate: options.rate, log: say });
+    simulator = new TrafficSimulator({
+      amqpUrls: stack.nodes.map((n) => n.amqpUrl),
+      rate: options.rate,
+      layout: options.layout,
+      log: say,
+    });
     await simulator.start();
     const context: FaultContext = { stack, simulator, held: {} };
 
@@ -182,7 +212,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         else if (head) process.stdout.write('type: fault NAME, fault clear NAME or faults\n');
       });
     }
-    process.stdout.write(guide(config.slack.command, consoleMode));
+    process.stdout.write(guide(config.slack.command, consoleMode, options));
     for (const name of options.faults) {
       await commands['/fault']?.run([name], (text) => process.stdout.write(`${text}\n`));
     }

@@ -1,10 +1,13 @@
 /**
  * The demo's fault injection: each fault makes one runbook failure happen for real on the local cluster, so the
  * whole loop can be watched (alert, Fix…, approval, resolution). Most are fixed by warren's own workflow; `clear`
- * undoes what the workflow does not (a memory watermark, an open connection) or cleans up after a demo.
+ * undoes what the workflow does not (a memory watermark, an open connection) or cleans up after a demo. A fault that
+ * cannot happen on the stack's RabbitMQ (a mirror where mirroring was removed) says so and is never injected.
  */
 import type { ChannelModel } from 'amqplib';
-import { cutPartition, type LocalStack } from '../devstack/index.js';
+import { cutPartition, type LocalStack, type RabbitmqSeries } from '../devstack/index.js';
+import { hasClassicMirroring, parseBrokerVersion } from '../management/broker-version.js';
+import { notificationQueue } from './oslo-layout.js';
 import type { TrafficSimulator } from './traffic-simulator.js';
 import { type UnsyncedMirror, unsyncedMirror } from './unsynced-mirror.js';
 
@@ -29,6 +32,8 @@ export interface Fault {
   inject(context: FaultContext): Promise<string>;
   /** Undoes it by hand; resolves with what was done. */
   clear(context: FaultContext): Promise<string>;
+  /** Why it cannot happen on that RabbitMQ series; undefined where it can. */
+  missingOn?(series: RabbitmqSeries): string | undefined;
 }
 
 const BACKLOG_QUEUE = 'notifications.info';
@@ -45,10 +50,11 @@ export const FAULTS: readonly Fault[] = [
   {
     name: 'zombie',
     summary:
-      'kill a nova-compute RPC server with SIGKILL and restart it: its old compute_fanout_<id> queue is left behind, filling up',
+      'kill a nova-compute RPC server with SIGKILL and restart it: its old compute_fanout_<id> queue (kolla layout: ' +
+      'its host retired, its reply_<host>:nova-compute:1 queue) is left behind, holding messages',
     async inject({ simulator }) {
-      const { killed, replacement } = await simulator.crashServer('compute');
-      return `killed ${killed.service} on ${killed.host} (pid ${killed.child.pid}) with SIGKILL and started it again (pid ${replacement.child.pid}); ${killed.fanoutQueue} has no consumer now`;
+      const { killed, replacement, zombieQueue } = await simulator.crashServer('compute');
+      return `killed ${killed.service} on ${killed.host} (pid ${killed.child.pid}) with SIGKILL and started it again on ${replacement.host} (pid ${replacement.child.pid}); ${zombieQueue} has no consumer now`;
     },
     async clear() {
       return "nothing to undo: fix it with the alert's Fix… button (delete-zombie-queues)";
@@ -60,7 +66,8 @@ export const FAULTS: readonly Fault[] = [
     async inject({ stack, simulator }) {
       const connection = await simulator.openConnection('ceilometer-agent-notification');
       const channel = await connection.createChannel();
-      await channel.assertQueue(BACKLOG_QUEUE, { durable: false });
+      const queue = notificationQueue(simulator.layout, BACKLOG_QUEUE);
+      await channel.assertQueue(queue.name, queue.options);
       for (const exchange of ['nova', 'neutron', 'openstack']) {
         await channel.bindQueue(BACKLOG_QUEUE, exchange, 'notifications.info');
       }
@@ -134,6 +141,12 @@ export const FAULTS: readonly Fault[] = [
   {
     name: 'unsynced-mirror',
     summary: 'a mirrored queue holding messages gets a new mirror under ha-sync-mode manual: unsynchronised',
+    missingOn(series) {
+      const version = parseBrokerVersion(series);
+      return version && !hasClassicMirroring(version)
+        ? 'classic queue mirroring was removed in RabbitMQ 4.0 (quorum queues replicate instead)'
+        : undefined;
+    },
     async inject({ stack, simulator, held }) {
       // The fixture's channel removes the queue again on clear: the connection stays open until then.
       const connection = await simulator.openConnection('heat-engine');
@@ -157,4 +170,10 @@ export const FAULTS: readonly Fault[] = [
 
 export function faultNamed(name: string): Fault | undefined {
   return FAULTS.find((f) => f.name === name);
+}
+
+/** "not available on RabbitMQ 4.0: <why>" when `fault` cannot happen on `series`; undefined when it can. */
+export function faultUnavailable(fault: Fault, series: RabbitmqSeries): string | undefined {
+  const why = fault.missingOn?.(series);
+  return why === undefined ? undefined : `not available on RabbitMQ ${series}: ${why}`;
 }

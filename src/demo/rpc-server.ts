@@ -1,5 +1,6 @@
 /**
- * Starts rpc-server-process.ts (a stand-in oslo RPC server) and resolves with its fanout queue once it consumes.
+ * Starts rpc-server-process.ts (a stand-in oslo RPC server) and resolves with its fanout queue (and in the kolla
+ * layout its reply queue) once it consumes.
  * The script runs under node itself with tsx as a loader, not under the tsx CLI: the CLI would run it in a
  * grandchild that a SIGKILL of the CLI leaves alive, and the point is to be able to kill it hard.
  */
@@ -7,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { OsloLayout } from './oslo-layout.js';
 
 const SCRIPT = ['rpc-server-process.ts', 'rpc-server-process.js']
   .map((name) => resolve(import.meta.dirname, name))
@@ -19,25 +21,28 @@ export interface RpcServerOptions {
   exchange?: string;
   /** `full` (default): `<topic>`, `<topic>.<host>` and the fanout queue; `fanout-only`: the fanout queue alone. */
   layout?: 'full' | 'fanout-only';
+  /** How oslo is configured: `classic` (default) or `kolla` (quorum, queue manager, stream fanout). */
+  oslo?: OsloLayout;
 }
 
 export async function startRpcServer(
   amqpUrl: string,
   topic: string,
   options: RpcServerOptions = {},
-): Promise<{ child: ChildProcess; queue: string }> {
-  const { host = 'host-1', service = topic, exchange = 'openstack', layout = 'full' } = options;
+): Promise<{ child: ChildProcess; queue: string; replyQueue?: string }> {
+  const { host = 'host-1', service = topic, exchange = 'openstack', layout = 'full', oslo = 'classic' } = options;
   // From the TypeScript sources (tests, `npm run demo`) tsx loads it; built (the image) it is plain JavaScript.
   const loader = SCRIPT.endsWith('.ts') ? ['--import', 'tsx'] : [];
-  const child = spawn(process.execPath, [...loader, SCRIPT, amqpUrl, topic, host, service, exchange, layout], {
+  const child = spawn(process.execPath, [...loader, SCRIPT, amqpUrl, topic, host, service, exchange, layout, oslo], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
-    const queue = await new Promise<string>((done, fail) => {
+    const line = await new Promise<string>((done, fail) => {
       createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', done);
       child.once('exit', (code) => fail(new Error(`rpc server exited with ${code}`)));
     });
-    return { child, queue };
+    const { fanout, reply } = JSON.parse(line) as { fanout: string; reply?: string };
+    return { child, queue: fanout, ...(reply ? { replyQueue: reply } : {}) };
   } catch (error) {
     child.kill('SIGKILL');
     throw error;

@@ -3,10 +3,12 @@
  * be killed hard), an API service calling them and casting to their fanout exchanges, and notifications in both
  * envelope versions on the `nova`, `neutron` and `openstack` exchanges: mostly INFO, some ERROR. Every connection is
  * named as oslo names it (`<service>:<pid>:<uuid>`), so warren's views by service work on it as on a real cloud.
+ * Its queues follow one oslo layout (oslo-layout.ts): classic, or kolla's quorum queues, queue manager and streams.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { type Channel, type ChannelModel, type ConfirmChannel, connect } from 'amqplib';
+import { exchangesDurable, type OsloLayout, QueueManager, replyQueue } from './oslo-layout.js';
 import { type NotificationKind, notification } from './oslo-notifications.js';
 import { startRpcServer } from './rpc-server.js';
 
@@ -20,6 +22,8 @@ export interface RpcServerSpec {
 interface RunningServer extends RpcServerSpec {
   child: ChildProcess;
   fanoutQueue: string;
+  /** Its own reply queue (kolla: every server is an RPC client too, under the queue manager's name). */
+  replyQueue?: string;
 }
 
 export interface SimulatorOptions {
@@ -29,6 +33,8 @@ export interface SimulatorOptions {
   rate?: number;
   /** Share of the notifications that are errors. */
   errorShare?: number;
+  /** How the simulated oslo lays out its queues; default classic. */
+  layout?: OsloLayout;
   log?: (line: string) => void;
 }
 
@@ -61,6 +67,8 @@ export class TrafficSimulator {
   private readonly servers: RunningServer[] = [];
   /** Every queue the RPC servers declared, the dead ones' included: what `stop({ deleteQueues })` removes. */
   private readonly declared = new Set<string>();
+  /** Hosts whose server was retired by crashServer: never handed out again, as their queues outlive them. */
+  private readonly retiredHosts = new Set<string>();
   private readonly connections: ChannelModel[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private publisher?: ConfirmChannel;
@@ -68,8 +76,16 @@ export class TrafficSimulator {
   private blocked = false;
   private sent = 0;
   private stopped = false;
+  /** nova-api's reply queue, named once: oslo keeps it across reconnections. */
+  private readonly apiReplyQueue;
 
-  constructor(private readonly options: SimulatorOptions) {}
+  constructor(private readonly options: SimulatorOptions) {
+    this.apiReplyQueue = replyQueue(this.layout, new QueueManager('ctl-01', 'nova-api'));
+  }
+
+  get layout(): OsloLayout {
+    return this.options.layout ?? 'classic';
+  }
 
   private log(line: string): void {
     this.options.log?.(line);
@@ -90,19 +106,19 @@ export class TrafficSimulator {
     await this.startNotifier();
     this.log(
       `simulator: ${this.servers.length} RPC servers (${[...new Set(DEMO_SERVERS.map((s) => s.service))].join(', ')}), ` +
-        `an API client, ${this.options.rate ?? 20} notifications/s on nova, neutron, openstack`,
+        `an API client, ${this.options.rate ?? 20} notifications/s on nova, neutron, openstack; ${this.layout} oslo layout`,
     );
   }
 
   private async startServer(spec: RpcServerSpec, i: number): Promise<RunningServer> {
-    const { child, queue } = await startRpcServer(this.url(i), spec.topic, spec);
+    const { child, queue, replyQueue } = await startRpcServer(this.url(i), spec.topic, { ...spec, oslo: this.layout });
     if (this.stopped) {
       // A restart that finished after stop(): it must not outlive the simulator.
       child.kill('SIGTERM');
       throw new Error(`the simulator stopped while ${spec.service} was starting`);
     }
-    const server: RunningServer = { ...spec, child, fanoutQueue: queue };
-    for (const name of [spec.topic, `${spec.topic}.${spec.host}`, queue]) this.declared.add(name);
+    const server: RunningServer = { ...spec, child, fanoutQueue: queue, ...(replyQueue ? { replyQueue } : {}) };
+    for (const name of [spec.topic, `${spec.topic}.${spec.host}`, queue, replyQueue]) if (name) this.declared.add(name);
     this.servers.push(server);
     // A server whose node went away exits; restart it elsewhere as systemd would (Restart=always). Its old fanout
     // queue stays behind, as in a real cloud after a node failure.
@@ -172,12 +188,9 @@ export class TrafficSimulator {
       async (connection) => {
         const channel = await connection.createChannel();
         channel.on('error', () => undefined);
-        const replyQueue = `reply_${randomUUID().replace(/-/g, '')}`;
-        await channel.assertQueue(replyQueue, {
-          durable: false,
-          autoDelete: true,
-          arguments: { 'x-expires': 1_800_000 },
-        });
+        const { name: replyQueue, options } = this.apiReplyQueue;
+        await channel.assertQueue(replyQueue, options);
+        this.declared.add(replyQueue);
         await channel.consume(replyQueue, () => undefined, { noAck: true });
         return { channel, replyQueue };
       },
@@ -193,7 +206,9 @@ export class TrafficSimulator {
         n++;
         const body = Buffer.from(JSON.stringify({ 'oslo.version': '2.0', 'oslo.message': '{"method":"ping"}' }));
         try {
-          api.channel.publish('nova', `compute.${pick(['cmp-01', 'cmp-02'], n)}`, body, {
+          // Calls go to the compute hosts that run now: a retired host's queue gets no more.
+          const hosts = this.servers.filter((s) => s.topic === 'compute').map((s) => s.host);
+          api.channel.publish('nova', `compute.${pick(hosts.length > 0 ? hosts : ['cmp-01'], n)}`, body, {
             replyTo: api.replyQueue,
             correlationId: randomUUID(),
           });
@@ -213,7 +228,7 @@ export class TrafficSimulator {
         const channel = await connection.createConfirmChannel();
         channel.on('error', () => undefined);
         for (const exchange of ['nova', 'neutron', 'openstack']) {
-          await channel.assertExchange(exchange, 'topic', { durable: false });
+          await channel.assertExchange(exchange, 'topic', { durable: exchangesDurable(this.layout) });
         }
         return channel;
       },
@@ -262,18 +277,45 @@ export class TrafficSimulator {
   }
 
   /**
-   * Kills the first RPC server of `topic` with SIGKILL, as a crashed service dies, and starts a new one on the same
-   * host as systemd would: the dead one's fanout queue stays behind with no consumer while casts keep filling it.
+   * Kills the first RPC server of `topic` with SIGKILL, as a crashed service dies, and starts a new one, leaving a
+   * zombie queue behind:
+   * - classic: the new one runs on the same host as systemd would restart it, under a new fanout queue; the dead
+   *   one's fanout queue stays behind with no consumer while casts keep filling it.
+   * - kolla: on the same host the queue manager would hand the new process the same names (no zombie), so the
+   *   host is retired and the service moves to a new one. The dead one's reply queue stays behind with
+   *   nova-conductor's reply to the call it had in flight, which nobody will read.
    */
-  async crashServer(topic: string): Promise<{ killed: RunningServer; replacement: RunningServer }> {
+  async crashServer(
+    topic: string,
+  ): Promise<{ killed: RunningServer; replacement: RunningServer; zombieQueue: string }> {
     const index = this.servers.findIndex((s) => s.topic === topic && s.child.exitCode === null);
     const killed = this.servers[index];
     if (!killed) throw new Error(`no running RPC server of topic ${topic}`);
     // Out of the list first, so that its exit is not taken for a lost connection and restarted twice.
     this.servers.splice(index, 1);
     killed.child.kill('SIGKILL');
-    const replacement = await this.startServer(killed, index);
-    return { killed, replacement };
+    if (!killed.replyQueue)
+      return { killed, replacement: await this.startServer(killed, index), zombieQueue: killed.fanoutQueue };
+    this.retiredHosts.add(killed.host);
+    const replacement = await this.startServer({ ...killed, host: this.newHost(killed.host) }, index);
+    const conductor = this.publisher;
+    if (!conductor) throw new Error('the simulator is not started');
+    const body = Buffer.from(
+      JSON.stringify({ 'oslo.version': '2.0', 'oslo.message': '{"result":"ok","ending":true}' }),
+    );
+    conductor.publish('', killed.replyQueue, body, { correlationId: randomUUID() });
+    await conductor.waitForConfirms();
+    return { killed, replacement, zombieQueue: killed.replyQueue };
+  }
+
+  /** A host name of the same family (`cmp-01` → `cmp-03`) that no server uses and none used before it retired. */
+  private newHost(like: string): string {
+    const prefix = like.replace(/\d+$/, '');
+    const taken = new Set([...this.servers.map((s) => s.host), ...this.retiredHosts]);
+    for (let n = 1; ; n++) {
+      const host = `${prefix}${String(n).padStart(2, '0')}`;
+      if (!taken.has(host)) return host;
+    }
   }
 
   /** Opens a connection named like `service`'s; the caller owns it (faults close it to clear). */

@@ -2,12 +2,14 @@
  * `npm run demo -- --script smoke` end to end, as a newcomer would run it: its own local cluster, the simulated
  * cloud, a zombie fault, the alert, Fix…, a second user's approval and the resolution, all in the console; then
  * exit 0 with no process and no temporary directory left behind. The same for the heartbeat and memory-alarm
- * loops, whose fixes are stopgaps (the second a critical run: two approvers).
+ * loops, whose fixes are stopgaps (the second a critical run: two approvers). Runs on both RabbitMQ series
+ * (ON_RABBITMQ_4_0): the demo gets `--rabbitmq` of the stack the project runs on, and so its default oslo layout
+ * (kolla on 4.0, where the zombie is a retired host's reply queue; classic on 3.10).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { waitUntil } from '../support/wait-until.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -32,9 +34,11 @@ function rpcServers(): Set<number> {
 
 /** Fails when the demo's stack directory is still there, or a process of its stack or its simulator still runs. */
 function expectNothingLeft(stderr: string, rpcServersBefore: Set<number>): void {
-  const baseDir = /starting redis-server and 3 RabbitMQ node\(s\) in (\S+)/.exec(stderr)?.[1];
+  const baseDir = /starting redis-server and 3 RabbitMQ (?:\S+ )?node\(s\) in (\S+)/.exec(stderr)?.[1];
   expect(baseDir).toBeDefined();
   expect(existsSync(baseDir as string)).toBe(false);
+  // On 4.0 the stack's directory is mounted into the broker's root: no mount of it may stay either.
+  expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(baseDir as string);
   const left = [...processes()].filter(
     ([pid, cmd]) =>
       cmd.includes(baseDir as string) || (cmd.includes('rpc-server-process') && !rpcServersBefore.has(pid)),
@@ -42,9 +46,13 @@ function expectNothingLeft(stderr: string, rpcServersBefore: Set<number>): void 
   expect(left).toEqual([]);
 }
 
+/** The series of the project's stack: the demo starts its own cluster of the same one. */
+const series = inject('stack').rabbitmq.series;
+
 /** The demo as `npm run demo` starts it, without Slack credentials, with its output collected. */
 function startDemo(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo/main.ts', ...args], {
+  const argv = ['--import', 'tsx', 'src/demo/main.ts', '--rabbitmq', series, ...args];
+  const child = spawn(process.execPath, argv, {
     cwd: root,
     env: { ...process.env, SLACK_BOT_TOKEN: '', SLACK_SIGNING_SECRET: '', SLACK_APP_TOKEN: '', REDIS_URL: '' },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -84,6 +92,11 @@ describe('npm run demo -- --script', () => {
     expect([...steps].sort((a, b) => a - b)).toEqual(steps);
     expect(stdout).toMatch(/WARNING: Zombie fanout and reply queues on `demo`/);
     expect(stdout).toMatch(/Done and verified: `delete-zombie-queues`/);
+    expect(stdout).toMatch(
+      series === '4.0'
+        ? /kolla oslo layout[\s\S]*reply_cmp-\d+:nova-compute:1/
+        : /classic oslo layout[\s\S]*compute_fanout_/,
+    );
     expect(stdout).toMatch(/approvals 1\/1 \(@U0ALICE\)/);
     // The simulated cloud's errors reached the console through the tap, too.
     expect(stdout).toMatch(/\[!!\] (compute\.)?instance\.create\.error from/);
