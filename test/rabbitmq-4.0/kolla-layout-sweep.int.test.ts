@@ -88,7 +88,9 @@ describe('a sweep over the kolla layout on RabbitMQ 4.0', () => {
         '--stream-fanout',
       ]),
     ];
-    const classic = agent(['rpc-server', '--topic', 'kolla-conductor', '--server', 'old-1']);
+    // Its own control exchange: quorum mode declares `openstack` durable, and a classic-mode service redeclaring it
+    // non-durable fails with 406, as it would in a real cloud.
+    const classic = agent(['rpc-server', '--topic', 'kolla-conductor', '--server', 'old-1', '--exchange', 'legacy']);
     await Promise.all([...servers, classic].map((s) => s.ready));
     await classic.stop('SIGKILL');
     const cast = agent([
