@@ -11,12 +11,15 @@ export const ON_RABBITMQ_4_0 = [
   'test/demo/demo-smoke.int.test.ts',
   'test/demo/faults.int.test.ts',
   'test/devstack/local-stack.int.test.ts',
+  'test/health/alert-lifecycle.int.test.ts',
   'test/health/check-conditions.int.test.ts',
   'test/health/check-faults.int.test.ts',
+  'test/health/slack-outage.int.test.ts',
   'test/health/snapshot-fetcher.int.test.ts',
   'test/management/management-client.int.test.ts',
   'test/rabbitmq-4.0/**/*.int.test.ts',
   'test/tap/notification-tap.int.test.ts',
+  'test/tap/tap-node-kill.int.test.ts',
   'test/workflows/*.int.test.ts',
 ];
 
