@@ -3,14 +3,21 @@
  * counts joined from /api/consumers, connections with their oslo client properties, each node's health endpoints
  * asked of that node, and a dead management URL reported as unreachable while the others still answer; and queue
  * depths read from each node's Prometheus plugin, equal to the management API's, with the fallback when a node's
- * metrics do not come.
+ * metrics do not come; and one queue the schema refuses (through a proxy that alters only that queue of the
+ * broker's real answer) left out and counted while the sweep keeps every other queue.
  */
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { LocalStackDescription } from '../../src/devstack/index.js';
 import { queueKey } from '../../src/health/cluster-snapshot.js';
 import { SnapshotFetcher } from '../../src/health/snapshot-fetcher.js';
+import { type RejectedItem, rejectionReporter } from '../../src/management/listing.js';
+import { ManagementClient } from '../../src/management/management-client.js';
 import { PrometheusQueueMetrics } from '../../src/management/prometheus-queue-metrics.js';
+import { createMetrics } from '../../src/metrics.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -90,7 +97,8 @@ describe('SnapshotFetcher against the real cluster', () => {
     ]);
     for (const endpoint of snapshot.endpoints.slice(0, 3)) {
       expect(endpoint.health).toEqual({
-        mirrorSyncCritical: { ok: true },
+        // 4.0 has no classic mirrors: its endpoint is not asked (broker-version.ts)
+        mirrorSyncCritical: stack.rabbitmq.series === '4.0' ? undefined : { ok: true },
         quorumCritical: { ok: true },
         alarms: { ok: true },
       });
@@ -190,4 +198,91 @@ describe('SnapshotFetcher against the real cluster', () => {
       expect(depths.get(`${prefix}-unacked`)).toBe('3 1 2 1');
     });
   });
+
+  describe('when one queue of the listing fails validation', () => {
+    let proxy: Server;
+    const odd = `${prefix}-odd`;
+
+    beforeAll(async () => {
+      await (await amqp.createChannel()).assertQueue(odd);
+      await waitUntil(
+        async () =>
+          (await fetcher([stack.nodes[0]?.managementUrl as string]).fetch()).queues?.some((q) => q.name === odd),
+        'the broker to list the odd queue',
+      );
+      proxy = await oddItemProxy(stack, stack.nodes[0]?.managementUrl as string, odd);
+    });
+
+    afterAll(async () => {
+      await new Promise((resolve) => proxy.close(resolve));
+      await (await amqp.createChannel()).deleteQueue(odd);
+    });
+
+    it.each([
+      ['in one request', 0],
+      ['in pages of 500', 500],
+    ])(
+      'leaves that queue out %s, counts and logs it, and the sweep still has every other queue',
+      async (_, pageSize) => {
+        const { registry, itemsRejected } = createMetrics();
+        const rejected: RejectedItem[] = [];
+        const report = rejectionReporter({ cluster: 'local', counter: itemsRejected });
+        const management = new ManagementClient(
+          {
+            name: 'local',
+            amqp: [],
+            management: [`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`],
+            managementUser: stack.username,
+            managementPassword: stack.password,
+            vhost: '/',
+          },
+          {
+            onRejected: (r) => {
+              rejected.push(r);
+              report(r);
+            },
+          },
+        );
+        const snapshot = await new SnapshotFetcher('local', management, pageSize).fetch();
+        expect(snapshot.errors).toEqual({});
+        const names = new Set(snapshot.queues?.map((q) => q.name));
+        expect(names.has(odd)).toBe(false);
+        expect(Array.from({ length: 1_100 }, (_, i) => `${prefix}-${i}`).filter((n) => !names.has(n))).toEqual([]);
+        expect(snapshot.queues?.find((q) => q.name === `${prefix}-0`)?.consumers).toBe(2);
+        expect(rejected).toEqual([
+          expect.objectContaining({ part: 'queues', item: `//${odd}`, field: 'messages', path: '/api/queues' }),
+        ]);
+        expect(await registry.getSingleMetricAsString('warren_management_items_rejected_total')).toContain(
+          '{part="queues"} 1',
+        );
+      },
+    );
+  });
 });
+
+/**
+ * A pass-through to one node's real management API that turns the `messages` of one queue into a string in queue
+ * listings, as a broker version with an unforeseen field would: everything else is the broker's own answer. It asks
+ * the broker for JSON (the fetcher's BERT request falls back to JSON, as with a broker that lacks BERT).
+ */
+async function oddItemProxy(stack: LocalStackDescription, target: string, odd: string): Promise<Server> {
+  const authorization = `Basic ${Buffer.from(`${stack.username}:${stack.password}`).toString('base64')}`;
+  const server = createServer((req, res) => {
+    void (async () => {
+      const upstream = await fetch(`${target}${req.url ?? '/'}`, {
+        headers: { authorization, accept: 'application/json' },
+      });
+      let text = await upstream.text();
+      if (upstream.status === 200 && (req.url ?? '').startsWith('/api/queues')) {
+        const body = JSON.parse(text) as unknown;
+        const items = (Array.isArray(body) ? body : (body as { items: unknown[] }).items) as Record<string, unknown>[];
+        for (const item of items) if (item.name === odd) item.messages = 'many';
+        text = JSON.stringify(body);
+      }
+      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+      res.end(text);
+    })().catch(() => res.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
