@@ -9,7 +9,13 @@ import {
   compareVersions,
   parseBrokerVersion,
 } from '../management/broker-version.js';
-import type { ManagementConnection, ManagementNode, ManagementPolicy, ManagementQueue } from '../management/schemas.js';
+import type {
+  ManagementConnection,
+  ManagementFeatureFlag,
+  ManagementNode,
+  ManagementPolicy,
+  ManagementQueue,
+} from '../management/schemas.js';
 
 /** A queue with its consumer count always known (filled from /api/consumers when listed without stats). */
 export type QueueInfo = ManagementQueue & { consumers: number };
@@ -41,7 +47,7 @@ export interface ManagementEndpoint {
   };
 }
 
-export type SnapshotPart = 'nodes' | 'queues' | 'connections' | 'policies' | 'endpoints';
+export type SnapshotPart = 'nodes' | 'queues' | 'connections' | 'policies' | 'featureFlags' | 'endpoints';
 
 /**
  * Where this sweep's queue depths and consumer counts came from: the Prometheus plugin's metrics when the cluster
@@ -60,6 +66,8 @@ export interface ClusterSnapshot {
   depths?: DepthSource;
   connections?: ConnectionInfo[];
   policies?: PolicyInfo[];
+  /** The feature flags and their states: which metadata store (`khepri_db`), and what blocks the next upgrade. */
+  featureFlags?: ManagementFeatureFlag[];
   /** Why a part is missing, for the sweep's log line and `/rabbit health`. */
   errors: Partial<Record<SnapshotPart, string>>;
 }

@@ -29,7 +29,13 @@ import {
   type QueueDepth,
   QueueMetricsError,
 } from '../management/prometheus-queue-metrics.js';
-import { connectionSchema, consumerSchema, policySchema, queueSchema } from '../management/schemas.js';
+import {
+  connectionSchema,
+  consumerSchema,
+  featureFlagSchema,
+  policySchema,
+  queueSchema,
+} from '../management/schemas.js';
 import type {
   ClusterSnapshot,
   ConnectionInfo,
@@ -95,6 +101,7 @@ const nodeOfOverview = z.looseObject({
   erlang_version: z.string().optional(),
 });
 const policiesSchema = z.array(policySchema);
+const featureFlagsSchema = z.array(featureFlagSchema);
 const consumersSchema = z.array(consumerSchema);
 const queuesSchema = z.array(queueSchema);
 /** The cheap queue listing: no per-queue stats, but each queue's depths, asked of its process (see queues()). */
@@ -179,12 +186,13 @@ export class SnapshotFetcher {
         return undefined;
       }
     };
-    const [endpoints, nodes, queues, connections, policies] = await Promise.all([
+    const [endpoints, nodes, queues, connections, policies, featureFlags] = await Promise.all([
       this.endpoints(),
       part('nodes', () => this.management.nodes()),
       part('queues', () => this.queues()),
       part('connections', () => this.connections()),
       part('policies', () => this.management.get('/api/policies', policiesSchema)),
+      part('featureFlags', () => this.management.get('/api/feature-flags', featureFlagsSchema)),
     ]);
     return {
       cluster: this.cluster,
@@ -195,6 +203,7 @@ export class SnapshotFetcher {
       ...(queues ? { depths: queues.depths } : {}),
       connections,
       policies,
+      featureFlags,
       errors,
     };
   }

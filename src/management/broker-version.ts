@@ -84,6 +84,14 @@ export type MetadataStore = 'mnesia' | 'khepri';
  * The metadata store, from the `khepri_db` feature flag's state when the broker lists that flag (3.13 and later),
  * else from the version: before 4.2 Mnesia, from 4.2 Khepri by default. Undefined when neither is known.
  */
+/** The `khepri_db` flag's state in a feature-flag listing; undefined when the broker lists no such flag (before 3.13). */
+export function khepriFlag(
+  flags: readonly { name: string; state: string }[] | undefined,
+): 'enabled' | 'disabled' | undefined {
+  const state = flags?.find((f) => f.name === 'khepri_db')?.state;
+  return state === 'enabled' || state === 'disabled' ? state : undefined;
+}
+
 export function metadataStore(
   version: BrokerVersion | undefined,
   khepriFlag: 'enabled' | 'disabled' | undefined,

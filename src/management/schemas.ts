@@ -158,6 +158,10 @@ export const consumerSchema = z.looseObject({
 });
 export type ManagementConsumer = z.infer<typeof consumerSchema>;
 
+/** `/api/feature-flags`: e.g. `khepri_db` (disabled on 4.0 and 4.1 unless turned on) and what blocks an upgrade. */
+export const featureFlagSchema = z.looseObject({ name: z.string(), state: z.string() });
+export type ManagementFeatureFlag = z.infer<typeof featureFlagSchema>;
+
 export const policySchema = z.looseObject({
   vhost: z.string(),
   name: z.string(),

@@ -5,9 +5,11 @@
  */
 import { z } from 'zod';
 import { ManagementApiError } from '../errors.js';
+import { khepriFlag } from '../management/broker-version.js';
 import type { ManagementClient } from '../management/management-client.js';
 import {
   connectionSchema,
+  featureFlagSchema,
   type ManagementConnection,
   type ManagementQueue,
   queueSchema,
@@ -66,14 +68,10 @@ export function idleSinceMs(text: string | undefined): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-const featureFlagsSchema = z.array(z.looseObject({ name: z.string(), state: z.string() }));
-
 /**
  * The `khepri_db` feature flag's state, read fresh: 'enabled' or 'disabled', or undefined when the broker lists no
  * such flag (before 3.13) or the listing failed (the caller then judges by version).
  */
 export async function khepriFlagState(management: ManagementClient): Promise<'enabled' | 'disabled' | undefined> {
-  const flags = await management.get('/api/feature-flags', featureFlagsSchema).catch(() => undefined);
-  const state = flags?.find((f) => f.name === 'khepri_db')?.state;
-  return state === 'enabled' || state === 'disabled' ? state : undefined;
+  return khepriFlag(await management.get('/api/feature-flags', z.array(featureFlagSchema)).catch(() => undefined));
 }

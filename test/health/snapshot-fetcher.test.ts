@@ -270,6 +270,7 @@ function fakeManagement(bert: boolean): { server: Server; seen: Seen[] } {
     '/api/overview': () => ({ node: 'rabbit@a' }),
     '/api/nodes': () => [{ name: 'rabbit@a', running: true, partitions: [] }],
     '/api/policies': () => [],
+    '/api/feature-flags': () => [{ name: 'khepri_db', state: 'disabled', stability: 'experimental' }],
     '/api/connections': () => [
       { name: 'c1', node: 'rabbit@a', channels: 1, client_properties: { product: 'py-amqp' } },
     ],
@@ -346,6 +347,7 @@ describe('SnapshotFetcher requests', () => {
     seen.length = 0;
     const snapshot = await fetcher(brokers.bert).fetch(() => 0);
     expect(snapshot.errors).toEqual({});
+    expect(snapshot.featureFlags).toEqual([{ name: 'khepri_db', state: 'disabled', stability: 'experimental' }]);
     const asked = (path: string) => seen.find((s) => s.path === path) as Seen;
     for (const path of ['/api/queues', '/api/consumers', '/api/connections']) {
       expect(asked(path).accept).toMatch(/^application\/bert,/);

@@ -5,8 +5,15 @@
  * API calls not running while they report a partition are alive on another side, so node-down leaves them here.
  */
 import { formatCount } from '../../chat/human-format.js';
-import { atLeast, clusterBrokerVersion, khepriByDefault } from '../../management/broker-version.js';
-import type { ManagementNode } from '../../management/schemas.js';
+import {
+  atLeast,
+  clusterBrokerVersion,
+  khepriByDefault,
+  khepriFlag,
+  metadataStore,
+  partitionMeaning,
+} from '../../management/broker-version.js';
+import type { ManagementFeatureFlag, ManagementNode } from '../../management/schemas.js';
 import type { ConnectionInfo } from '../cluster-snapshot.js';
 import type { Finding } from '../finding.js';
 import { defineCheck } from '../health-check.js';
@@ -85,22 +92,30 @@ function connectionText(count: number | null): string {
 }
 
 /**
- * Which metadata store the nodes' version implies. The snapshot has no feature flags, so on 4.0 and 4.1 (Mnesia
- * unless `khepri_db` is enabled) it says so; heal-partition's plan reads the flag itself.
+ * Which metadata store the cluster uses and what a partition means there: from the `khepri_db` flag the sweep read,
+ * else from the nodes' version (Khepri by default from 4.2; on 4.0 and 4.1 Mnesia unless the flag is on).
  */
-function metadataStoreNote(nodes: readonly ManagementNode[]): string | undefined {
+function metadataStoreNote(
+  nodes: readonly ManagementNode[],
+  flags: readonly ManagementFeatureFlag[] | undefined,
+): string | undefined {
   const version = clusterBrokerVersion(nodes.filter((n) => n.running));
-  if (!version) return undefined;
-  if (khepriByDefault(version)) {
-    return `Metadata store: Khepri (Raft) by default on RabbitMQ ${version.raw}; partition handling modes do not apply, the side with a majority of nodes keeps its metadata.`;
-  }
-  if (atLeast(version, 4, 0)) {
-    return `Metadata store: Mnesia on RabbitMQ ${version.raw} unless the \`khepri_db\` feature flag is enabled (heal-partition's plan reads it).`;
-  }
-  return `Metadata store: Mnesia (RabbitMQ ${version.raw}).`;
+  const flag = khepriFlag(flags);
+  const store = metadataStore(version, flag);
+  if (!store) return undefined;
+  const why = flag
+    ? `the \`khepri_db\` feature flag is ${flag}`
+    : version && atLeast(version, 4, 0) && !khepriByDefault(version)
+      ? `RabbitMQ ${version.raw}, unless the \`khepri_db\` feature flag is enabled (its state could not be read)`
+      : `RabbitMQ ${version?.raw ?? 'version unknown'}`;
+  return `${partitionMeaning(store)} (${why}.)`;
 }
 
-function evaluate(nodes: readonly ManagementNode[], connections: readonly ConnectionInfo[] | undefined): Finding[] {
+function evaluate(
+  nodes: readonly ManagementNode[],
+  connections: readonly ConnectionInfo[] | undefined,
+  flags?: readonly ManagementFeatureFlag[],
+): Finding[] {
   const views = new Map<string, string[]>(
     nodes
       .filter((n) => n.partitions.length > 0)
@@ -131,7 +146,7 @@ function evaluate(nodes: readonly ManagementNode[], connections: readonly Connec
   if (perNode === undefined) {
     details.push('Connections could not be listed: side chosen by node count only; count clients per node by hand.');
   }
-  const store = metadataStoreNote(nodes);
+  const store = metadataStoreNote(nodes, flags);
   if (store) details.push(store);
   details.push(
     tie
@@ -171,5 +186,5 @@ export const networkPartitionCheck = defineCheck({
     'any: restarted one at a time, they leave the kept side still reporting the partition.',
   workflow: 'heal-partition',
   needs: ['nodes'],
-  evaluate: (snapshot) => evaluate(snapshot.nodes ?? [], snapshot.connections),
+  evaluate: (snapshot) => evaluate(snapshot.nodes ?? [], snapshot.connections, snapshot.featureFlags),
 });

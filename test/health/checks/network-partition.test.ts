@@ -114,19 +114,35 @@ describe('network-partition check', () => {
     expect(evaluate(shuffled)).toEqual(evaluate(snapshot));
   });
 
-  it("says which metadata store the nodes' version implies, and nothing when no node told its version", () => {
+  it("says which metadata store the cluster uses: from the khepri_db flag, else from the nodes' version", () => {
     const snapshot = scenarioSnapshot('partition', ['nodes', 'connections']);
-    const at = (version: string) =>
+    const at = (version: string, khepri?: 'enabled' | 'disabled') =>
       partitionFinding({
         ...snapshot,
         nodes: (snapshot.nodes ?? []).map((n) => ({ ...n, applications: [{ name: 'rabbit', version }] })),
+        ...(khepri
+          ? {
+              featureFlags: [
+                { name: 'stream_queue', state: 'enabled' },
+                { name: 'khepri_db', state: khepri },
+              ],
+            }
+          : {}),
       }).details?.filter((d) => d.startsWith('Metadata store'));
-    expect(at('3.10.8')).toEqual(['Metadata store: Mnesia (RabbitMQ 3.10.8).']);
+    expect(at('3.10.8')).toEqual([expect.stringMatching(/^Metadata store: Mnesia\. .* \(RabbitMQ 3\.10\.8\.\)$/)]);
     expect(at('4.0.5')).toEqual([
-      "Metadata store: Mnesia on RabbitMQ 4.0.5 unless the `khepri_db` feature flag is enabled (heal-partition's plan reads it).",
+      expect.stringMatching(
+        /^Metadata store: Mnesia\. .* \(RabbitMQ 4\.0\.5, unless the `khepri_db` feature flag is enabled \(its state could not be read\)\.\)$/,
+      ),
+    ]);
+    expect(at('4.0.5', 'disabled')).toEqual([
+      expect.stringMatching(/^Metadata store: Mnesia\. .* \(the `khepri_db` feature flag is disabled\.\)$/),
+    ]);
+    expect(at('4.0.5', 'enabled')).toEqual([
+      expect.stringMatching(/^Metadata store: Khepri \(Raft\)\. cluster_partition_handling modes do not apply/),
     ]);
     expect(at('4.2.1')).toEqual([
-      expect.stringMatching(/^Metadata store: Khepri \(Raft\) by default on RabbitMQ 4\.2\.1; /),
+      expect.stringMatching(/^Metadata store: Khepri \(Raft\)\. .* \(RabbitMQ 4\.2\.1\.\)$/),
     ]);
     expect(partitionFinding(snapshot).details?.filter((d) => d.startsWith('Metadata store'))).toEqual([]);
   });
