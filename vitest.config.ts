@@ -18,6 +18,7 @@ export const ON_RABBITMQ_4_0 = [
   'test/health/snapshot-fetcher.int.test.ts',
   'test/management/management-client.int.test.ts',
   'test/rabbitmq-4.0/**/*.int.test.ts',
+  'test/remediation/remediation-flow.int.test.ts',
   'test/tap/notification-tap.int.test.ts',
   'test/tap/tap-node-kill.int.test.ts',
   'test/workflows/*.int.test.ts',
