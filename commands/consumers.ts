@@ -11,7 +11,7 @@ import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
 import { ManagementApiError } from '../src/errors.js';
 import { openStackProcess } from '../src/health/openstack-connection.js';
 import { connectionSchema, consumerSchema, type ManagementConnection, queueSchema } from '../src/management/schemas.js';
-import { clusterFlag, type ListingPart, listingReply, unknownFlags } from './queues.js';
+import { clusterFlag, depthText, type ListingPart, listingReply, replicaText, unknownFlags } from './queues.js';
 
 /** A queue with thousands of consumers is not read line by line; the count stays exact. */
 export const MAX_CONSUMERS_SHOWN = 100;
@@ -40,11 +40,16 @@ const channelDetailsSchema = z.preprocess(
 
 const consumerDetailSchema = consumerSchema.extend({
   active: z.boolean().optional(),
+  /** 'up', 'waiting' (single active consumer), … Stream consumers report `active: false` while up. */
+  activity_status: z.string().optional(),
   channel_details: channelDetailsSchema,
 });
 export type ConsumerDetail = z.infer<typeof consumerDetailSchema>;
 
-const queueDetailSchema = queueSchema.extend({ consumer_details: z.array(consumerDetailSchema).default([]) });
+const queueDetailSchema = queueSchema.extend({
+  segments: z.number().nonnegative().nullish(),
+  consumer_details: z.array(consumerDetailSchema).default([]),
+});
 export type QueueDetail = z.infer<typeof queueDetailSchema>;
 
 /** What the consumer's connection tells about the process behind it, by connection name. */
@@ -104,7 +109,9 @@ export function consumerLine(consumer: ConsumerDetail, connections: ConnectionsB
     // Auto-ack loses whatever the consumer holds when it dies.
     parts.push(consumer.ack_required ? 'manual ack' : '*auto ack*');
   }
-  if (consumer.active === false) parts.push('waiting (single active consumer)');
+  const waiting =
+    consumer.activity_status !== undefined ? consumer.activity_status === 'waiting' : consumer.active === false;
+  if (waiting) parts.push('waiting (single active consumer)');
   return parts.join(' · ');
 }
 
@@ -117,7 +124,13 @@ export function consumersListing(
   const details = queue.consumer_details;
   const count = queue.consumers ?? details.length;
   const where = `\`${queue.name}\` (vhost \`${vhost}\`) on \`${cluster}\``;
-  const depth = `${formatCount(queue.messages_ready)} ready, ${formatCount(queue.messages_unacknowledged)} unacked`;
+  // A stream's stats answer counts what it retains as "ready": it is kept for readers, not waiting for them.
+  const retained =
+    queue.type === 'stream'
+      ? { messages: queue.messages, ...(typeof queue.segments === 'number' ? { segments: queue.segments } : {}) }
+      : undefined;
+  const replicas = replicaText(queue);
+  const depth = [depthText({ ...queue, retained }), replicas].filter(Boolean).join(' · ');
   if (count === 0) return { heading: `*No consumers* of ${where} · ${depth}`, lines: [] };
   const shown = details.slice(0, MAX_CONSUMERS_SHOWN);
   const notes: string[] = [];

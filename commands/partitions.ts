@@ -2,7 +2,9 @@
  * `/rabbit partitions [--cluster NAME]`: per node, whether it runs, which nodes it cannot reach, and how many client
  * connections it holds — what the runbook (1.4) asks for to choose the side to keep. When a partition exists it
  * adds the network-partition check's own finding (the sides and the side the autoheal rule would keep), so the
- * command and the alert never disagree. It judges nothing itself and restarts nothing.
+ * command and the alert never disagree. It names the cluster's metadata store: on Mnesia (before 4.2, unless the
+ * khepri_db flag is on) each side runs on and diverges; on Khepri (Raft) the side holding a majority of the nodes keeps
+ * the metadata, so autoheal's rule does not apply. It judges nothing itself and restarts nothing.
  */
 import { z } from 'zod';
 import type { ChatReply } from '../src/chat/chat-message.js';
@@ -12,8 +14,16 @@ import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
 import { thresholdsSchema } from '../src/config/health-schema.js';
 import { networkPartitionCheck, type PartitionData } from '../src/health/checks/network-partition.js';
 import type { ConnectionInfo } from '../src/health/cluster-snapshot.js';
+import {
+  clusterBrokerVersion,
+  type MetadataStore,
+  metadataStore,
+  partitionMeaning,
+} from '../src/management/broker-version.js';
 import { connectionSchema, type ManagementNode } from '../src/management/schemas.js';
+import { khepriFlagState } from '../src/remediation/broker-state.js';
 import { clusterFlag, type ListingPart, listingReply, unknownFlags } from './queues.js';
+import { metadataStoreLabel } from './status.js';
 
 export interface PartitionsArgs {
   cluster: string | undefined;
@@ -22,6 +32,8 @@ export interface PartitionsArgs {
 export interface NodeView {
   nodes: ManagementNode[];
   connections: ConnectionInfo[];
+  /** The `khepri_db` feature flag's state; undefined when the broker lists no such flag or it could not be read. */
+  khepriFlag?: 'enabled' | 'disabled';
 }
 
 const connectionsSchema = z.array(connectionSchema);
@@ -30,12 +42,13 @@ const CHECK_CONTEXT = { thresholds: thresholdsSchema.parse({}), history: new Map
 
 /** /api/nodes with stats (without them the broker drops `partitions`), and each client connection's node. */
 export async function fetchNodeView(handle: ClusterHandle): Promise<NodeView> {
-  const [nodes, connections] = await Promise.all([
+  const [nodes, connections, khepriFlag] = await Promise.all([
     handle.management.nodes(),
     handle.management.get('/api/connections', connectionsSchema, { columns: 'name,node' }),
+    khepriFlagState(handle.management),
   ]);
   nodes.sort((a, b) => a.name.localeCompare(b.name));
-  return { nodes, connections };
+  return { nodes, connections, ...(khepriFlag ? { khepriFlag } : {}) };
 }
 
 function connectionsText(count: number): string {
@@ -61,8 +74,20 @@ export function nodePartitionLine(node: ManagementNode, connections: number): st
   return parts.join(' · ');
 }
 
+/** On Khepri, the sides with the majority one marked: it alone keeps the metadata (queues, bindings, users). */
+function raftSideLines(data: PartitionData, nodes: number): string[] {
+  const lines = data.sides.map((side, i) => {
+    const majority = side.nodes.length > nodes / 2 ? ' (majority: metadata writable)' : '';
+    const clients = side.connections === null ? 'client connections unknown' : connectionsText(side.connections);
+    return `> Side ${i + 1}${majority}: ${code(side.nodes)} — ${clients}`;
+  });
+  lines.push(`> ${partitionMeaning('khepri')}`);
+  return lines;
+}
+
 /** The check's sides, with the side autoheal would keep marked: the nodes' own views are on their lines already. */
-function sideLines(data: PartitionData): string[] {
+function sideLines(data: PartitionData, store: MetadataStore | undefined, nodes: number): string[] {
+  if (store === 'khepri') return raftSideLines(data, nodes);
   const lines = data.sides.map((side, i) => {
     const keep = i === data.trustedSide && !data.tie ? ' (keep)' : '';
     const clients = side.connections === null ? 'client connections unknown' : connectionsText(side.connections);
@@ -74,6 +99,7 @@ function sideLines(data: PartitionData): string[] {
       : `> Autoheal's rule (most client connections, then most nodes) keeps side ${data.trustedSide + 1}: ` +
           `restart the rabbit app on ${code(data.restart)}.`,
   );
+  if (store) lines.push(`> ${partitionMeaning(store)}`);
   return lines;
 }
 
@@ -83,19 +109,24 @@ export function partitionsListing(cluster: string, view: NodeView): ListingPart 
   const lines = view.nodes.map((n) => nodePartitionLine(n, perNode.get(n.name) ?? 0));
   const running = view.nodes.filter((n) => n.running).length;
   const title = `*Partitions of \`${cluster}\`*`;
+  const version = clusterBrokerVersion(view.nodes.filter((n) => n.running));
+  const store = metadataStore(version, view.khepriFlag);
+  const storeText = metadataStoreLabel(version, view.khepriFlag);
   const [finding] = networkPartitionCheck.evaluate(
     { cluster, takenAt: Date.now(), endpoints: [], nodes: view.nodes, connections: view.connections, errors: {} },
     CHECK_CONTEXT,
   );
   if (!finding) {
     return {
-      heading: `${title}: :large_green_circle: No partitions · ${running}/${view.nodes.length} nodes running`,
+      heading:
+        `${title}: :large_green_circle: No partitions · ${running}/${view.nodes.length} nodes running` +
+        (storeText ? ` · ${storeText}` : ''),
       lines,
     };
   }
   return {
-    heading: `${title}: :red_circle: ${finding.summary}`,
-    lines: [...lines, ...sideLines(finding.data as PartitionData)],
+    heading: `${title}: :red_circle: ${finding.summary}${storeText ? ` · ${storeText}` : ''}`,
+    lines: [...lines, ...sideLines(finding.data as PartitionData, store, view.nodes.length)],
   };
 }
 

@@ -2,7 +2,8 @@
  * `/rabbit policies [--cluster NAME]`: the policies of a cluster (mirroring, expiry, length limits…) and how many
  * queues each one governs now. A queue takes only the highest-priority policy that matches it, so a policy may match
  * queues and still govern none (shadowed), or match none (mistyped pattern): `rabbitmqctl list_policies` shows
- * neither, the count shows both.
+ * neither, the count shows both. On RabbitMQ 4.0 and later a policy's `ha-*` keys are marked as having no effect:
+ * classic mirroring is gone there, and a policy that only mirrors protects nothing.
  */
 import { z } from 'zod';
 import type { ChatReply } from '../src/chat/chat-message.js';
@@ -10,7 +11,8 @@ import { formatCount } from '../src/chat/human-format.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
 import { queueKey } from '../src/health/cluster-snapshot.js';
-import { type ManagementPolicy, policySchema, queueSchema } from '../src/management/schemas.js';
+import { type BrokerVersion, clusterBrokerVersion, hasClassicMirroring } from '../src/management/broker-version.js';
+import { type ManagementPolicy, nodesSchema, policySchema, queueSchema } from '../src/management/schemas.js';
 import { clusterFlag, type ListingPart, listingReply, unknownFlags } from './queues.js';
 
 export interface PoliciesArgs {
@@ -23,6 +25,8 @@ export interface PolicyView {
   queuesPerPolicy: Map<string, number>;
   /** Queues that no policy governs. */
   unpoliced: number;
+  /** The cluster's version (its oldest node's), when /api/nodes told it. */
+  version?: BrokerVersion;
 }
 
 /** A long value (a node list, say) is cut: the line is for recognising a policy, not for copying it. */
@@ -31,7 +35,7 @@ const MAX_VALUE = 60;
 const policyQueueSchema = queueSchema.pick({ name: true, vhost: true, policy: true });
 
 export async function fetchPolicyView(handle: ClusterHandle): Promise<PolicyView> {
-  const [policies, queues] = await Promise.all([
+  const [policies, queues, nodes] = await Promise.all([
     handle.management.get('/api/policies', z.array(policySchema)),
     // The cheap listing: only the effective policy of each queue is needed, not its statistics.
     handle.management.get('/api/queues', z.array(policyQueueSchema), {
@@ -39,7 +43,10 @@ export async function fetchPolicyView(handle: ClusterHandle): Promise<PolicyView
       enable_queue_totals: 'true',
       columns: 'name,vhost,policy',
     }),
+    // Only to tell which keys still mean something; the listing stands without it.
+    handle.management.get('/api/nodes', nodesSchema, { columns: 'name,running,applications' }).catch(() => undefined),
   ]);
+  const version = clusterBrokerVersion((nodes ?? []).filter((n) => n.running));
   const queuesPerPolicy = new Map<string, number>();
   let unpoliced = 0;
   for (const q of queues) {
@@ -50,7 +57,7 @@ export async function fetchPolicyView(handle: ClusterHandle): Promise<PolicyView
     const key = queueKey({ vhost: q.vhost, name: q.policy });
     queuesPerPolicy.set(key, (queuesPerPolicy.get(key) ?? 0) + 1);
   }
-  return { policies, queuesPerPolicy, unpoliced };
+  return { policies, queuesPerPolicy, unpoliced, ...(version ? { version } : {}) };
 }
 
 function valueText(value: unknown): string {
@@ -58,7 +65,15 @@ function valueText(value: unknown): string {
   return text.length > MAX_VALUE ? `${text.slice(0, MAX_VALUE - 1)}…` : text;
 }
 
-export function policyLine(policy: ManagementPolicy, queues: number): string {
+/** "*ha-mode, ha-sync-mode: no effect on RabbitMQ 4.0.5 (classic mirroring removed)*", or nothing. */
+export function noEffectText(policy: ManagementPolicy, version: BrokerVersion | undefined): string | undefined {
+  if (!version || hasClassicMirroring(version)) return undefined;
+  const keys = Object.keys(policy.definition).filter((k) => k.startsWith('ha-'));
+  if (keys.length === 0) return undefined;
+  return `*${keys.join(', ')}: no effect on RabbitMQ ${version.raw} (classic mirroring removed in 4.0)*`;
+}
+
+export function policyLine(policy: ManagementPolicy, queues: number, version?: BrokerVersion): string {
   const definition = Object.entries(policy.definition)
     .map(([key, value]) => `${key}=${valueText(value)}`)
     .join(', ');
@@ -71,7 +86,10 @@ export function policyLine(policy: ManagementPolicy, queues: number): string {
     `priority ${policy.priority}`,
     definition ? `\`${definition}\`` : 'empty definition',
     governs,
-  ].join(' · ');
+    noEffectText(policy, version),
+  ]
+    .filter(Boolean)
+    .join(' · ');
 }
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -86,7 +104,7 @@ export function policiesListing(cluster: string, view: PolicyView): ListingPart 
   );
   return {
     heading: `${title}: ${formatCount(sorted.length)} · ${unpoliced}`,
-    lines: sorted.map((p) => policyLine(p, view.queuesPerPolicy.get(queueKey(p)) ?? 0)),
+    lines: sorted.map((p) => policyLine(p, view.queuesPerPolicy.get(queueKey(p)) ?? 0, view.version)),
   };
 }
 

@@ -2,7 +2,9 @@
  * `/rabbit queues [--sort messages|consumers|name] [--limit N] [--cluster NAME] [pattern]`: the queues of a cluster
  * as `rabbitmqctl list_queues` would show them, biggest backlog first, optionally only those whose name matches a
  * glob. It reads the cheap listing the health sweeps use, never the stats listing, so it stays fast on clusters with
- * tens of thousands of queues.
+ * tens of thousands of queues. Quorum queues and streams show their members, online members and leader. A stream
+ * shows what it retains, asked of each stream alone: the cheap listing has no counts for streams on 4.0, and what a
+ * stream holds is kept for its readers, not a backlog.
  *
  * It also owns what the other read-only listings (connections, consumers, partitions, policies) share: the
  * `--cluster` and `--limit` flags and the packing of many lines into one Slack message that says what it left out.
@@ -10,13 +12,14 @@
 import type { KnownBlock } from '@slack/types';
 import { z } from 'zod';
 import type { ChatReply } from '../src/chat/chat-message.js';
-import { formatCount } from '../src/chat/human-format.js';
+import { formatBytes, formatCount } from '../src/chat/human-format.js';
 import { MAX_BLOCKS, MAX_SECTION_TEXT, MAX_TEXT } from '../src/chat/slack-limits.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
+import { ManagementApiError } from '../src/errors.js';
 import { type QueueInfo, queueKey } from '../src/health/cluster-snapshot.js';
 import { CONSUMER_QUEUE_COLUMNS, consumerCounts } from '../src/health/snapshot-fetcher.js';
-import { consumerSchema, queueSchema } from '../src/management/schemas.js';
+import { consumerSchema, nodesSchema, queueSchema } from '../src/management/schemas.js';
 import { globMatch } from '../src/tap/glob.js';
 
 export const DEFAULT_LIMIT = 20;
@@ -132,45 +135,180 @@ export interface QueuesArgs {
 }
 
 /** Only what a line shows: the stats listing would make the broker compute rates for every queue. */
-const LISTING_COLUMNS = 'name,vhost,node,type,state,messages,messages_ready,messages_unacknowledged';
+const LISTING_COLUMNS =
+  'name,vhost,node,type,state,arguments,messages,messages_ready,messages_unacknowledged,members,online,leader';
+
+/** What a stream's own stats answer tells that the cheap listing does not. */
+const STREAM_COLUMNS = 'name,vhost,type,node,members,online,leader,messages,message_bytes,segments';
+
+/** Streams asked at once: an OpenStack cluster has one per fanout topic, a few dozen. */
+const STREAM_CONCURRENCY = 4;
+
+const streamStatsSchema = queueSchema.extend({
+  message_bytes: z.number().nonnegative().nullish(),
+  segments: z.number().nonnegative().nullish(),
+});
+
+/** What a stream keeps for its readers: its size, never a backlog. Bytes and segments only when the broker tells. */
+export interface StreamRetention {
+  messages: number;
+  bytes?: number;
+  segments?: number;
+}
+
+export interface ListedQueue extends QueueInfo {
+  /** Streams only: what it retains, or null when its stats could not be read. */
+  retained?: StreamRetention | null;
+}
+
+/** The queues of a cluster, with the number of its nodes (undefined when /api/nodes did not answer). */
+export interface QueueListing {
+  queues: ListedQueue[];
+  clusterNodes: number | undefined;
+}
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const byName = (a: QueueInfo, b: QueueInfo) => byText(a.name, b.name) || byText(a.vhost, b.vhost);
+/** A stream's retained messages count as its size: they take disk, though nobody has to consume them. */
+const sizeOf = (q: ListedQueue) => (q.type === 'stream' ? (q.retained?.messages ?? 0) : q.messages);
 
-const QUEUE_ORDER: Record<QueueSort, (a: QueueInfo, b: QueueInfo) => number> = {
-  messages: (a, b) => b.messages - a.messages || byName(a, b),
+const QUEUE_ORDER: Record<QueueSort, (a: ListedQueue, b: ListedQueue) => number> = {
+  messages: (a, b) => sizeOf(b) - sizeOf(a) || byName(a, b),
   consumers: (a, b) => b.consumers - a.consumers || byName(a, b),
   name: byName,
 };
 
-export async function fetchQueues(handle: ClusterHandle): Promise<QueueInfo[]> {
-  const [consumers, queues] = await Promise.all([
+/** A stream's retained size and replicas from its own stats answer; null when that cannot be read. */
+async function streamStats(handle: ClusterHandle, queue: QueueInfo) {
+  try {
+    return await handle.management.get(
+      `/api/queues/${encodeURIComponent(queue.vhost)}/${encodeURIComponent(queue.name)}`,
+      streamStatsSchema,
+      { columns: STREAM_COLUMNS },
+    );
+  } catch (error) {
+    // Deleted since the listing, or its stats unreadable: this stream's size is unknown, the listing stands.
+    if (error instanceof ManagementApiError || error instanceof z.ZodError) return null;
+    throw error;
+  }
+}
+
+/**
+ * The retained size of each stream whose name matches `pattern` (streams it excludes are not asked), and its
+ * replicas as the stats answer has them (the cheap listing lacks them).
+ */
+async function withStreamStats(handle: ClusterHandle, queues: ListedQueue[], pattern?: string): Promise<void> {
+  const streams = queues.filter((q) => q.type === 'stream' && (pattern === undefined || globMatch(pattern, q.name)));
+  for (let i = 0; i < streams.length; i += STREAM_CONCURRENCY) {
+    await Promise.all(
+      streams.slice(i, i + STREAM_CONCURRENCY).map(async (q) => {
+        const stats = await streamStats(handle, q);
+        if (!stats) {
+          q.retained = null;
+          return;
+        }
+        q.retained = {
+          messages: stats.messages,
+          ...(typeof stats.message_bytes === 'number' ? { bytes: stats.message_bytes } : {}),
+          ...(typeof stats.segments === 'number' ? { segments: stats.segments } : {}),
+        };
+        q.members = stats.members ?? q.members;
+        q.online = stats.online ?? q.online;
+        q.leader = stats.leader ?? q.leader;
+        q.node = stats.node ?? q.node;
+      }),
+    );
+  }
+}
+
+export async function fetchQueues(handle: ClusterHandle, pattern?: string): Promise<QueueListing> {
+  const [consumers, queues, nodes] = await Promise.all([
     handle.management.get('/api/consumers', z.array(consumerSchema), { columns: CONSUMER_QUEUE_COLUMNS }),
     handle.management.get('/api/queues', z.array(queueSchema), {
       disable_stats: 'true',
       enable_queue_totals: 'true',
       columns: LISTING_COLUMNS,
     }),
+    // Only to judge replication; the listing stands without it.
+    handle.management.get('/api/nodes', nodesSchema, { columns: 'name,running' }).catch(() => undefined),
   ]);
   const counts = consumerCounts(consumers);
-  return queues.map((q) => ({ ...q, consumers: counts.get(queueKey(q)) ?? 0 }));
+  const listed: ListedQueue[] = queues.map((q) => ({ ...q, consumers: counts.get(queueKey(q)) ?? 0 }));
+  await withStreamStats(handle, listed, pattern);
+  return { queues: listed, clusterNodes: nodes?.length };
 }
 
-export function queueLine(queue: QueueInfo): string {
+const code = (names: readonly string[]) => names.map((n) => `\`${n}\``).join(', ');
+
+/** The replica count a quorum queue or stream aims for: every node, or fewer when its declaration asked so. */
+function targetReplicas(queue: Pick<QueueInfo, 'type' | 'arguments'>, clusterNodes: number): number {
+  const asked = queue.arguments[queue.type === 'stream' ? 'x-initial-cluster-size' : 'x-quorum-initial-group-size'];
+  return typeof asked === 'number' && asked > 0 ? Math.min(asked, clusterNodes) : clusterNodes;
+}
+
+/**
+ * "3/3 online, leader `rabbit2@host`" for a quorum queue or stream, and visibly under-replicated when a member is
+ * offline or it has fewer members than the cluster has nodes (or than it asked for). Undefined for other types, and
+ * when the answer lists no members (3.10's cheap listing of a queue whose leader is down).
+ */
+export function replicaText(
+  queue: Pick<QueueInfo, 'type' | 'arguments' | 'members' | 'online' | 'leader'>,
+  clusterNodes?: number,
+): string | undefined {
+  if (queue.type !== 'quorum' && queue.type !== 'stream') return undefined;
+  const members = [...(queue.members ?? [])].sort();
+  if (members.length === 0) return undefined;
+  const online = members.filter((m) => queue.online?.includes(m));
+  const offline = members.filter((m) => !online.includes(m));
+  const target = clusterNodes === undefined ? undefined : targetReplicas(queue, clusterNodes);
+  const problems: string[] = [];
+  if (offline.length > 0) problems.push(`offline ${code(offline)}`);
+  if (target !== undefined && members.length < target) {
+    problems.push(`${formatCount(members.length)} member${members.length === 1 ? '' : 's'} for ${target} nodes`);
+  }
+  const counts = `${formatCount(online.length)}/${formatCount(members.length)} online`;
+  const leader = queue.leader ? `leader \`${queue.leader}\`` : '*no leader*';
+  return problems.length > 0
+    ? `*under-replicated: ${counts}, ${problems.join(', ')}*, ${leader}`
+    : `${counts}, ${leader}`;
+}
+
+/** What a queue holds: its backlog (ready, unacked), or for a stream what it retains for its readers. */
+export function depthText(
+  queue: Pick<ListedQueue, 'type' | 'messages_ready' | 'messages_unacknowledged' | 'retained'>,
+): string {
+  if (queue.type !== 'stream') {
+    return `${formatCount(queue.messages_ready)} ready, ${formatCount(queue.messages_unacknowledged)} unacked`;
+  }
+  const retained = queue.retained;
+  if (!retained) return 'retained size unknown';
+  const bytes = retained.bytes !== undefined ? ` (${formatBytes(retained.bytes)})` : '';
+  const segments =
+    retained.segments !== undefined
+      ? ` in ${formatCount(retained.segments)} segment${retained.segments === 1 ? '' : 's'}`
+      : '';
+  return `${formatCount(retained.messages)} messages${bytes} retained${segments} (not a backlog)`;
+}
+
+export function queueLine(queue: ListedQueue, clusterNodes?: number): string {
   const vhost = queue.vhost === '/' ? '' : ` (vhost \`${queue.vhost}\`)`;
+  const replicas = replicaText(queue, clusterNodes);
   const parts = [
     `\`${queue.name}\`${vhost}`,
     queue.type,
-    `${formatCount(queue.messages_ready)} ready, ${formatCount(queue.messages_unacknowledged)} unacked`,
+    depthText(queue),
     `${formatCount(queue.consumers)} consumer${queue.consumers === 1 ? '' : 's'}`,
   ];
-  if (queue.node) parts.push(`\`${queue.node}\``);
+  // A replicated queue's node is its leader, named with the replicas.
+  if (replicas) parts.push(replicas);
+  else if (queue.node) parts.push(`\`${queue.node}\``);
   if (queue.state && queue.state !== 'running') parts.push(`*${queue.state}*`);
   return parts.join(' · ');
 }
 
-export function queuesListing(cluster: string, queues: readonly QueueInfo[], args: QueuesArgs): ListingPart {
+export function queuesListing(cluster: string, listing: QueueListing, args: QueuesArgs): ListingPart {
   const { pattern } = args;
+  const { queues, clusterNodes } = listing;
   const matching = pattern === undefined ? [...queues] : queues.filter((q) => globMatch(pattern, q.name));
   matching.sort(QUEUE_ORDER[args.sort]);
   const shown = matching.slice(0, args.limit);
@@ -186,7 +324,7 @@ export function queuesListing(cluster: string, queues: readonly QueueInfo[], arg
       : `${formatCount(matching.length)} of ${formatCount(queues.length)} match \`${pattern}\``;
   return {
     heading: `${title}: ${count}, by ${args.sort}${truncationNote(shown.length, matching.length)}`,
-    lines: shown.map(queueLine),
+    lines: shown.map((q) => queueLine(q, clusterNodes)),
   };
 }
 
@@ -223,7 +361,7 @@ export const queuesCommand = defineCommand<QueuesArgs>({
     const handles = context.clusters.select(args.cluster);
     if (handles.length === 0) return { visibility: 'ephemeral', text: 'No clusters are configured.' };
     const listings = await Promise.all(
-      handles.map(async (h) => queuesListing(h.config.name, await fetchQueues(h), args)),
+      handles.map(async (h) => queuesListing(h.config.name, await fetchQueues(h, args.pattern), args)),
     );
     return listingReply(listings);
   },

@@ -1,6 +1,7 @@
 /**
  * `/rabbit status [cluster]`: what `rabbitmqctl cluster_status` tells, readable in Slack — each node with running
- * state, partitions, alarms and resource use, plus the cluster's version and object totals.
+ * state, partitions, alarms, resource use and its RabbitMQ and Erlang versions, plus the cluster's metadata store
+ * (Mnesia or Khepri), a version mix when there is one, and object totals.
  */
 import type { KnownBlock } from '@slack/types';
 import { z } from 'zod';
@@ -8,12 +9,25 @@ import type { ChatReply } from '../src/chat/chat-message.js';
 import { formatBytes, formatCount, formatPercent, formatUptime } from '../src/chat/human-format.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
+import {
+  atLeast,
+  type BrokerVersion,
+  clusterBrokerVersion,
+  metadataStore,
+  nodeBrokerVersion,
+  parseBrokerVersion,
+} from '../src/management/broker-version.js';
 import { type ManagementNode, type ManagementOverview, NODE_COLUMNS, nodesSchema } from '../src/management/schemas.js';
+import { khepriFlagState } from '../src/remediation/broker-state.js';
 
 export interface ClusterStatus {
   cluster: string;
   overview: ManagementOverview;
   nodes: ManagementNode[];
+  /** Each node's Erlang version, from the /api/overview of the management URL that node serves. */
+  erlangByNode?: ReadonlyMap<string, string>;
+  /** The `khepri_db` feature flag's state; undefined when the broker lists no such flag or the listing failed. */
+  khepriFlag?: 'enabled' | 'disabled';
 }
 
 export function nodeProblems(node: ManagementNode): string[] {
@@ -31,8 +45,9 @@ function usage(label: string, used: number | undefined, total: number | undefine
   return `${label} ${show(used)}/${show(total)} (${formatPercent(used, total)})`;
 }
 
-export function nodeLine(node: ManagementNode): string {
+export function nodeLine(node: ManagementNode, erlang?: string): string {
   const problems = nodeProblems(node);
+  const version = nodeBrokerVersion(node);
   const icon = problems.length === 0 ? ':large_green_circle:' : ':red_circle:';
   const parts = [
     usage('mem', node.mem_used, node.mem_limit, true),
@@ -40,6 +55,8 @@ export function nodeLine(node: ManagementNode): string {
     usage('sockets', node.sockets_used, node.sockets_total),
     usage('procs', node.proc_used, node.proc_total),
     node.uptime !== undefined ? `up ${formatUptime(node.uptime)}` : undefined,
+    version ? `RabbitMQ ${version.raw}` : undefined,
+    erlang ? `Erlang ${erlang}` : undefined,
   ].filter(Boolean);
   const problemText = problems.length > 0 ? ` — *${problems.join(', ')}*` : '';
   return `${icon} \`${node.name}\`${problemText}\n${parts.join(' · ')}`;
@@ -56,15 +73,55 @@ export function summaryLine(status: ClusterStatus): string {
   ].join(', ');
 }
 
+/**
+ * "RabbitMQ 4.0.5" when every node that tells runs the same version, else the mix ("*mixed versions:* RabbitMQ 3.13.7
+ * on `a`; 4.0.5 on `b`, `c`"): mid-upgrade, a cluster offers only what its oldest node does.
+ */
+export function versionText(status: Pick<ClusterStatus, 'overview' | 'nodes'>): string | undefined {
+  const nodesOf = new Map<string, string[]>();
+  for (const node of status.nodes) {
+    const version = nodeBrokerVersion(node);
+    if (version) nodesOf.set(version.raw, [...(nodesOf.get(version.raw) ?? []), node.name]);
+  }
+  if (nodesOf.size > 1) {
+    const mix = [...nodesOf.entries()]
+      .sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))
+      .map(([version, names]) => `${version} on ${names.map((n) => `\`${n}\``).join(', ')}`);
+    return `*mixed versions:* RabbitMQ ${mix.join('; ')}`;
+  }
+  const only = [...nodesOf.keys()][0] ?? status.overview.rabbitmq_version;
+  return only ? `RabbitMQ ${only}` : undefined;
+}
+
+/**
+ * "metadata store Mnesia" or "… Khepri (Raft)": from the khepri_db flag when the broker lists it, else from the
+ * cluster's version, saying so where the flag should have been there to read (3.13 and later).
+ */
+export function metadataStoreLabel(
+  version: BrokerVersion | undefined,
+  khepriFlag: 'enabled' | 'disabled' | undefined,
+): string | undefined {
+  const store = metadataStore(version, khepriFlag);
+  if (!store) return undefined;
+  const name = store === 'khepri' ? 'Khepri (Raft)' : 'Mnesia';
+  const guessed = khepriFlag === undefined && version !== undefined && atLeast(version, 3, 13);
+  return `metadata store ${name}${guessed ? ' (by version: the khepri_db flag could not be read)' : ''}`;
+}
+
+function metadataStoreText(status: ClusterStatus): string | undefined {
+  const version =
+    clusterBrokerVersion(status.nodes.filter((n) => n.running)) ?? parseBrokerVersion(status.overview.rabbitmq_version);
+  return metadataStoreLabel(version, status.khepriFlag);
+}
+
 export function renderClusterStatus(status: ClusterStatus): { text: string; blocks: KnownBlock[] } {
   const { overview } = status;
   const totals = overview.object_totals;
   const queueTotals = overview.queue_totals;
   const title = `Cluster ${status.cluster}${overview.cluster_name ? ` (${overview.cluster_name})` : ''}`;
-  const versions = [
-    overview.rabbitmq_version && `RabbitMQ ${overview.rabbitmq_version}`,
-    overview.erlang_version && `Erlang ${overview.erlang_version}`,
-  ]
+  // Per node Erlang is on the node lines; the answering node's stands for a cluster whose URLs told nothing else.
+  const erlang = status.erlangByNode?.size ? undefined : overview.erlang_version;
+  const versions = [versionText(status), erlang && `Erlang ${erlang}`, metadataStoreText(status)]
     .filter(Boolean)
     .join(', ');
   const fields = totals
@@ -78,7 +135,7 @@ export function renderClusterStatus(status: ClusterStatus): { text: string; bloc
       ]
     : [];
   const summary = summaryLine(status);
-  const nodeLines = status.nodes.map(nodeLine);
+  const nodeLines = status.nodes.map((n) => nodeLine(n, status.erlangByNode?.get(n.name)));
   const blocks: KnownBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: title } },
     { type: 'section', text: { type: 'mrkdwn', text: `${summary}${versions ? `\n${versions}` : ''}` } },
@@ -90,13 +147,35 @@ export function renderClusterStatus(status: ClusterStatus): { text: string; bloc
   return { text, blocks };
 }
 
+const nodeOverviewSchema = z.looseObject({ node: z.string(), erlang_version: z.string().optional() });
+
+/** Each management URL's own /api/overview names its node and that node's Erlang; a URL that fails is left out. */
+async function erlangByNode(handle: ClusterHandle): Promise<Map<string, string>> {
+  const answers = await Promise.all(
+    handle.management.baseUrls.map((url) =>
+      handle.management.getFrom(url, '/api/overview', nodeOverviewSchema).catch(() => undefined),
+    ),
+  );
+  const erlang = new Map<string, string>();
+  for (const a of answers) if (a?.erlang_version) erlang.set(a.node, a.erlang_version);
+  return erlang;
+}
+
 async function fetchStatus(handle: ClusterHandle): Promise<ClusterStatus> {
-  const [overview, nodes] = await Promise.all([
+  const [overview, nodes, erlang, khepriFlag] = await Promise.all([
     handle.management.overview(),
     handle.management.get('/api/nodes', nodesSchema, { columns: NODE_COLUMNS }),
+    erlangByNode(handle),
+    khepriFlagState(handle.management),
   ]);
   nodes.sort((a, b) => a.name.localeCompare(b.name));
-  return { cluster: handle.config.name, overview, nodes };
+  return {
+    cluster: handle.config.name,
+    overview,
+    nodes,
+    erlangByNode: erlang,
+    ...(khepriFlag ? { khepriFlag } : {}),
+  };
 }
 
 export const statusCommand = defineCommand({

@@ -101,7 +101,7 @@ describe('/rabbit consumers', () => {
     const path = `/api/queues/openstack/${encodeURIComponent(name)}`;
     const detail = queueDetail(name, 'openstack');
     const [first] = detail.consumer_details;
-    const autoAck = { ...first, ack_required: false, active: false };
+    const autoAck = { ...first, ack_required: false, active: false, activity_status: 'waiting' };
     const { context } = fakeCluster({ [path]: { ...detail, consumer_details: [first, autoAck] } }, connections);
     const reply = await consumersCommand.run(context, args(name, { vhost: 'openstack' }));
     const lines = reply.text.split('\n');
@@ -110,6 +110,57 @@ describe('/rabbit consumers', () => {
       '`cinder-volume` on `127.0.0.1`, pid 13511, user `warren` · channel `127.0.0.1:42194 -> 127.0.0.1:14702 (1)` · *no prefetch limit* · manual ack',
     );
     expect(lines[2]).toContain('· *no prefetch limit* · *auto ack* · waiting (single active consumer)');
+  });
+
+  it("shows a 4.0 stream's readers as up, its size as retained, and its replicas", async () => {
+    // A stream's stats answer on 4.0.5: its consumers say `active: false` while reading, and `messages_ready` is
+    // what it retains.
+    const reader = (port: number) => ({
+      arguments: { 'x-stream-offset': 'last' },
+      channel_details: {
+        connection_name: `127.0.0.1:${port} -> 127.0.0.1:29996`,
+        name: `127.0.0.1:${port} -> 127.0.0.1:29996 (1)`,
+        node: 'rabbit3@n',
+        number: 1,
+        peer_host: '127.0.0.1',
+        user: 'warren',
+      },
+      ack_required: true,
+      active: false,
+      activity_status: 'up',
+      consumer_tag: '3',
+      prefetch_count: 1,
+      queue: { name: 'scheduler_fanout', vhost: '/' },
+    });
+    const stream = {
+      name: 'scheduler_fanout',
+      vhost: '/',
+      type: 'stream',
+      arguments: { 'x-max-age': '1800s', 'x-queue-type': 'stream' },
+      consumers: 2,
+      consumer_details: [reader(46520), reader(46498)],
+      leader: 'rabbit3@n',
+      members: ['rabbit1@n', 'rabbit2@n', 'rabbit3@n'],
+      online: ['rabbit1@n', 'rabbit3@n'],
+      messages: 3000,
+      messages_ready: 3000,
+      messages_unacknowledged: 0,
+      operator_policy: null,
+      policy: null,
+      readers: { 'rabbit1@n': 0, 'rabbit2@n': 0, 'rabbit3@n': 4 },
+      segments: 1,
+    };
+    const { context } = fakeCluster({ '/api/queues/%2F/scheduler_fanout': stream });
+    const lines = (await consumersCommand.run(context, args('scheduler_fanout'))).text.split('\n');
+    expect(lines[0]).toBe(
+      '*2 consumers* of `scheduler_fanout` (vhost `/`) on `prod` · ' +
+        '3,000 messages retained in 1 segment (not a backlog) · ' +
+        '*under-replicated: 2/3 online, offline `rabbit2@n`*, leader `rabbit3@n`',
+    );
+    expect(lines.slice(1)).toEqual([
+      expect.stringMatching(/channel `127\.0\.0\.1:46520 -> 127\.0\.0\.1:29996 \(1\)` · prefetch 1 · manual ack$/),
+      expect.stringMatching(/· prefetch 1 · manual ack$/),
+    ]);
   });
 
   it('falls back on what the channel knows when the connection is gone or its details are not in', async () => {

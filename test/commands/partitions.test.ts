@@ -3,10 +3,11 @@ import { partitionsCommand, partitionsListing } from '../../commands/partitions.
 import type { CommandContext } from '../../src/chatops/command-definition.js';
 import { ClusterDirectory } from '../../src/cluster/cluster-directory.js';
 import { UnknownClusterError } from '../../src/errors.js';
+import { partitionMeaning } from '../../src/management/broker-version.js';
 import { fixtureConnections, fixtureNodes, readFixture } from '../support/snapshot-fixtures.js';
 
 /** A cluster `prod` whose /api/nodes and /api/connections answer from fixtures; asked requests are recorded. */
-function fakeCluster(nodes: unknown, connections: unknown) {
+function fakeCluster(nodes: unknown, connections: unknown, featureFlags: unknown = []) {
   const clusters = new ClusterDirectory([
     {
       name: 'prod',
@@ -20,6 +21,7 @@ function fakeCluster(nodes: unknown, connections: unknown) {
   const asked: { path: string; params?: Record<string, string | number> }[] = [];
   clusters.get('prod').management.get = async (path, schema, params) => {
     asked.push({ path, params });
+    if (path === '/api/feature-flags') return schema.parse(featureFlags);
     return schema.parse(path === '/api/nodes' ? nodes : connections);
   };
   const context: CommandContext = { userId: 'U1', channelId: 'C1', slashCommand: '/rabbit', clusters, commands: [] };
@@ -105,5 +107,47 @@ describe('/rabbit partitions', () => {
   it('refuses an unknown cluster', async () => {
     const { context } = fakeCluster([], []);
     await expect(partitionsCommand.run(context, { cluster: 'staging' })).rejects.toThrow(UnknownClusterError);
+  });
+});
+
+describe('/rabbit partitions on RabbitMQ 4.0', () => {
+  /** The 3.10 captures, with each node running 4.0.5 as a 4.0 /api/nodes tells it. */
+  const on40 = (nodes: ReturnType<typeof fixtureNodes>) =>
+    nodes.map((n) => ({ ...n, applications: [{ name: 'rabbit', description: 'RabbitMQ', version: '4.0.5' }] }));
+  const khepriFlag = (state: string) => [{ name: 'khepri_db', state, stability: 'experimental' }];
+
+  it('names the metadata store from the khepri_db flag', async () => {
+    const nodes = on40(fixtureNodes('healthy-nodes.json'));
+    const { context, asked } = fakeCluster(nodes, items('healthy-connections.json'), khepriFlag('disabled'));
+    const reply = await partitionsCommand.run(context, { cluster: undefined });
+    expect(reply.text.split('\n')[0]).toBe(
+      '*Partitions of `prod`*: :large_green_circle: No partitions · 3/3 nodes running · metadata store Mnesia',
+    );
+    expect(asked.map((a) => a.path)).toContain('/api/feature-flags');
+  });
+
+  it("on Mnesia keeps autoheal's rule and says a Mnesia partition does not heal by itself", () => {
+    const { heading, lines } = partitionsListing('prod', {
+      nodes: on40(fixtureNodes('partition-nodes.json')),
+      connections: fixtureConnections('partition-connections.json'),
+      khepriFlag: 'disabled',
+    });
+    expect(heading).toMatch(/^\*Partitions of `prod`\*: :red_circle: Network partition: .* · metadata store Mnesia$/);
+    expect(lines.at(-2)).toMatch(/^> Autoheal's rule .* keeps side 1/);
+    expect(lines.at(-1)).toBe(`> ${partitionMeaning('mnesia')}`);
+  });
+
+  it('on Khepri marks the majority side as the one that keeps the metadata, without autoheal advice', () => {
+    const { heading, lines } = partitionsListing('prod', {
+      nodes: on40(fixtureNodes('partition-nodes.json')),
+      connections: fixtureConnections('partition-connections.json'),
+      khepriFlag: 'enabled',
+    });
+    expect(heading).toMatch(/ · metadata store Khepri \(Raft\)$/);
+    expect(lines.filter((l) => l.startsWith('> '))).toEqual([
+      '> Side 1: `rabbit1@localhost` — 4 client connections',
+      '> Side 2 (majority: metadata writable): `rabbit2@localhost`, `rabbit3@localhost` — 2 client connections',
+      `> ${partitionMeaning('khepri')}`,
+    ]);
   });
 });

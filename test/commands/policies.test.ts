@@ -6,8 +6,8 @@ import { UnknownClusterError } from '../../src/errors.js';
 import { policySchema } from '../../src/management/schemas.js';
 import { readFixture } from '../support/snapshot-fixtures.js';
 
-/** A cluster `prod` whose /api/policies and /api/queues answer from fixtures; asked requests are recorded. */
-function fakeCluster(policies: unknown, queues: unknown) {
+/** A cluster `prod` whose /api/policies, /api/queues and /api/nodes answer from fixtures; requests are recorded. */
+function fakeCluster(policies: unknown, queues: unknown, nodes: unknown = readFixture('healthy-nodes.json')) {
   const clusters = new ClusterDirectory([
     {
       name: 'prod',
@@ -21,7 +21,7 @@ function fakeCluster(policies: unknown, queues: unknown) {
   const asked: { path: string; params?: Record<string, string | number> }[] = [];
   clusters.get('prod').management.get = async (path, schema, params) => {
     asked.push({ path, params });
-    return schema.parse(path === '/api/policies' ? policies : queues);
+    return schema.parse(path === '/api/policies' ? policies : path === '/api/nodes' ? nodes : queues);
   };
   const context: CommandContext = { userId: 'U1', channelId: 'C1', slashCommand: '/rabbit', clusters, commands: [] };
   return { context, asked };
@@ -110,5 +110,33 @@ describe('/rabbit policies', () => {
       '*Policies of `prod`*: none · 1 queue without a policy',
     );
     await expect(policiesCommand.run(context, { cluster: 'staging' })).rejects.toThrow(UnknownClusterError);
+  });
+});
+
+describe('/rabbit policies on RabbitMQ 4.0', () => {
+  const nodesOf = (version: string) =>
+    ['rabbit1@n', 'rabbit2@n', 'rabbit3@n'].map((name) => ({
+      name,
+      running: true,
+      applications: [{ name: 'rabbit', description: 'RabbitMQ', version }],
+    }));
+
+  it('marks ha-* keys as having no effect, since 4.0 has no classic mirroring', async () => {
+    const { context, asked } = fakeCluster(policies, queues, nodesOf('4.0.5'));
+    const lines = (await policiesCommand.run(context, { cluster: undefined })).text.split('\n');
+    expect(lines[1]).toBe(
+      '`ha-rpc` (vhost `/`) · pattern `^(compute|scheduler)$` · applies to queues · priority 1 · ' +
+        '`ha-mode=exactly, ha-params=2, ha-sync-mode=automatic` · *2 queues* · ' +
+        '*ha-mode, ha-params, ha-sync-mode: no effect on RabbitMQ 4.0.5 (classic mirroring removed in 4.0)*',
+    );
+    expect(lines[3]).toMatch(/`expires=1800000` · \*4 queues\*$/);
+    expect(asked.find((a) => a.path === '/api/nodes')?.params).toEqual({ columns: 'name,running,applications' });
+  });
+
+  it('leaves them alone before 4.0, and when the version is unknown', async () => {
+    for (const nodes of [nodesOf('3.13.7'), new Error('no nodes')]) {
+      const { context } = fakeCluster(policies, queues, nodes);
+      expect((await policiesCommand.run(context, { cluster: undefined })).text).not.toContain('no effect');
+    }
   });
 });

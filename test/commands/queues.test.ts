@@ -1,13 +1,13 @@
 import type { KnownBlock } from '@slack/types';
 import { describe, expect, it } from 'vitest';
-import { type ListingPart, listingReply, type QueuesArgs, queuesCommand } from '../../commands/queues.js';
+import { depthText, type ListingPart, listingReply, type QueuesArgs, queuesCommand } from '../../commands/queues.js';
 import type { ChatReply } from '../../src/chat/chat-message.js';
 import { MAX_BLOCKS, MAX_SECTION_TEXT, MAX_TEXT } from '../../src/chat/slack-limits.js';
 import { AccessPolicy } from '../../src/chatops/access-policy.js';
 import type { CommandContext } from '../../src/chatops/command-definition.js';
 import { CommandRouter } from '../../src/chatops/command-router.js';
 import { ClusterDirectory } from '../../src/cluster/cluster-directory.js';
-import { UnknownClusterError } from '../../src/errors.js';
+import { ManagementApiError, UnknownClusterError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { readFixture } from '../support/snapshot-fixtures.js';
 
@@ -184,6 +184,154 @@ describe('/rabbit queues', () => {
     );
     const reply = await queuesCommand.run(context, args());
     expect(reply.text).toContain('`conductor` · classic · 3 ready, 0 unacked · 0 consumers · *down*');
+  });
+});
+
+/** Answers shaped as a real RabbitMQ 4.0.5 cluster gave them, with oslo.messaging 16 in the kolla layout. */
+describe('/rabbit queues on RabbitMQ 4.0', () => {
+  const nodes = ['rabbit1@n', 'rabbit2@n', 'rabbit3@n'];
+  const quorum = (name: string, extra: Record<string, unknown> = {}) => ({
+    name,
+    vhost: '/',
+    type: 'quorum',
+    state: 'running',
+    node: 'rabbit2@n',
+    arguments: { 'x-queue-type': 'quorum' },
+    durable: true,
+    auto_delete: false,
+    exclusive: null,
+    leader: 'rabbit2@n',
+    members: nodes,
+    online: ['rabbit2@n', 'rabbit3@n', 'rabbit1@n'],
+    messages: 0,
+    messages_ready: 0,
+    messages_unacknowledged: 0,
+    ...extra,
+  });
+  // The cheap listing of a stream on 4.0: no node, no members, no counts, `totals: null`.
+  const stream = {
+    name: 'scheduler_fanout',
+    vhost: '/',
+    type: 'stream',
+    state: 'running',
+    arguments: { 'x-max-age': '1800s', 'x-queue-type': 'stream' },
+    durable: true,
+    auto_delete: false,
+    exclusive: null,
+    online: ['rabbit2@n', 'rabbit1@n', 'rabbit3@n'],
+    totals: null,
+    type_specific: null,
+  };
+  // Its own stats answer: what it retains (4.0.5 reports no bytes), its replicas and its readers per node.
+  const streamStats = {
+    name: 'scheduler_fanout',
+    vhost: '/',
+    type: 'stream',
+    node: 'rabbit3@n',
+    leader: 'rabbit3@n',
+    members: nodes,
+    online: nodes,
+    messages: 3000,
+    messages_ready: 3000,
+    segments: 1,
+    readers: { 'rabbit1@n': 0, 'rabbit2@n': 0, 'rabbit3@n': 4 },
+  };
+  const consumer = (queue: string) => ({ queue: { name: queue, vhost: '/' } });
+  const answers: Record<string, unknown> = {
+    '/api/consumers': [consumer('scheduler_fanout'), consumer('scheduler_fanout'), consumer('compute')],
+    '/api/queues': [
+      quorum('compute'),
+      quorum('notifications.error', { messages: 25, messages_ready: 25 }),
+      quorum('compute.cmp-2', { online: ['rabbit1@n', 'rabbit2@n'] }),
+      quorum('compute_fanout_cmp-1:nova-compute:1', { members: ['rabbit1@n', 'rabbit2@n'], leader: 'rabbit1@n' }),
+      quorum('reply_cmp-1:nova-compute:1', { leader: null, online: null }),
+      stream,
+    ],
+    '/api/nodes': nodes.map((name) => ({ name, running: true })),
+    '/api/queues/%2F/scheduler_fanout': streamStats,
+  };
+
+  it('shows a stream by what it retains, not as a backlog, asked of the stream alone', async () => {
+    const { context, asked } = fakeCluster((path) => answers[path]);
+    const reply = await queuesCommand.run(context, args());
+    const lines = reply.text.split('\n');
+    expect(lines[0]).toBe('*Queues on `prod`*: 6, by messages');
+    expect(lines[1]).toBe(
+      '`scheduler_fanout` · stream · 3,000 messages retained in 1 segment (not a backlog) · 2 consumers · ' +
+        '3/3 online, leader `rabbit3@n`',
+    );
+    expect(reply.text).not.toMatch(/scheduler_fanout` · stream · 0 ready/);
+    const statsRequest = asked.find((a) => a.path === '/api/queues/%2F/scheduler_fanout');
+    expect(String(statsRequest?.params?.columns)).toContain('messages');
+    // Only streams are asked one by one: quorum queues have their counts in the cheap listing.
+    expect(asked.filter((a) => a.path.startsWith('/api/queues/')).length).toBe(1);
+  });
+
+  it('shows quorum members, online members and leader, and an under-replicated queue visibly', async () => {
+    const { context } = fakeCluster((path) => answers[path]);
+    const lines = (await queuesCommand.run(context, args({ sort: 'name' }))).text.split('\n');
+    const line = (name: string) => lines.find((l) => l.startsWith(`\`${name}\``));
+    expect(line('compute')).toBe(
+      '`compute` · quorum · 0 ready, 0 unacked · 1 consumer · 3/3 online, leader `rabbit2@n`',
+    );
+    expect(line('notifications.error')).toContain('· 25 ready, 0 unacked ·');
+    expect(line('compute.cmp-2')).toBe(
+      '`compute.cmp-2` · quorum · 0 ready, 0 unacked · 0 consumers · ' +
+        '*under-replicated: 2/3 online, offline `rabbit3@n`*, leader `rabbit2@n`',
+    );
+    expect(line('compute_fanout_cmp-1:nova-compute:1')).toContain(
+      '*under-replicated: 2/2 online, 2 members for 3 nodes*, leader `rabbit1@n`',
+    );
+    // Null replica fields do not break the listing; the queue shows what is known.
+    expect(line('reply_cmp-1:nova-compute:1')).toContain(
+      '*under-replicated: 0/3 online, offline `rabbit1@n`, `rabbit2@n`, `rabbit3@n`*, *no leader*',
+    );
+  });
+
+  it('judges replication against the size a queue asked for, and not at all without the node list', async () => {
+    const small = quorum('small', {
+      members: ['rabbit1@n', 'rabbit2@n'],
+      online: ['rabbit1@n', 'rabbit2@n'],
+      leader: 'rabbit1@n',
+      arguments: { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': 2 },
+    });
+    const { context } = fakeCluster((path) =>
+      path === '/api/nodes' ? answers[path] : path === '/api/queues' ? [small] : [],
+    );
+    expect((await queuesCommand.run(context, args())).text).toContain('· 2/2 online, leader `rabbit1@n`');
+    const blind = fakeCluster((path) => {
+      if (path === '/api/nodes') throw new Error('nodes unavailable');
+      return path === '/api/queues' ? [quorum('q', { members: ['rabbit1@n'], online: ['rabbit1@n'] })] : [];
+    });
+    expect((await queuesCommand.run(blind.context, args())).text).toContain('· 1/1 online, leader `rabbit2@n`');
+  });
+
+  it("says a stream's size is unknown when its stats cannot be read, and lists the rest", async () => {
+    const { context } = fakeCluster((path) => {
+      if (path === '/api/queues/%2F/scheduler_fanout') throw new ManagementApiError(path, 404, 'gone');
+      return answers[path];
+    });
+    const reply = await queuesCommand.run(context, args());
+    expect(reply.text).toContain('`scheduler_fanout` · stream · retained size unknown · 2 consumers');
+    expect(reply.text.split('\n')).toHaveLength(7);
+  });
+
+  it('asks only the streams the pattern keeps', async () => {
+    const { context, asked } = fakeCluster((path) => answers[path]);
+    const reply = await queuesCommand.run(context, args({ pattern: 'compute*' }));
+    expect(reply.text).not.toContain('scheduler_fanout');
+    expect(asked.some((a) => a.path.startsWith('/api/queues/'))).toBe(false);
+  });
+
+  it('shows bytes when the broker reports them for a stream', () => {
+    expect(
+      depthText({
+        type: 'stream',
+        messages_ready: 0,
+        messages_unacknowledged: 0,
+        retained: { messages: 8000, bytes: 2_400_000 },
+      }),
+    ).toBe('8,000 messages (2.3 MiB) retained (not a backlog)');
   });
 });
 

@@ -8,11 +8,11 @@
 import { randomUUID } from 'node:crypto';
 import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { attachLocalStack } from '../../src/devstack/index.js';
+import { attachLocalStack, managementAuthorization } from '../../src/devstack/index.js';
 import type { Warren } from '../../src/warren.js';
+import { askUntil as askUntilReady } from '../support/ask-until.js';
 import { restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack } from '../support/fake-slack.js';
-import { waitUntil } from '../support/wait-until.js';
 import { flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
 
 const YAML = `
@@ -44,7 +44,7 @@ describe('read-only listings on the real cluster', () => {
     fetch(`${stack.nodes[0]?.managementUrl}${path}`, {
       ...init,
       headers: {
-        authorization: `Basic ${Buffer.from(`${stack.username}:${stack.password}`).toString('base64')}`,
+        authorization: managementAuthorization(stack),
         'content-type': 'application/json',
       },
     });
@@ -55,22 +55,9 @@ describe('read-only listings on the real cluster', () => {
     return answer as { text: string; response_type: unknown; blocks: unknown };
   }
 
-  /** Asks until the answer passes `ready`: what it shows comes from statistics the broker emits every few seconds. */
-  async function askUntil(text: string, ready: (answer: string) => boolean, what: string): Promise<string> {
-    let last = '';
-    try {
-      return await waitUntil(
-        async () => {
-          last = (await ask(text)).text;
-          return ready(last) && last;
-        },
-        what,
-        STATS_WAIT_MS,
-      );
-    } catch (error) {
-      throw new Error(`${(error as Error).message}; last answer to "${text}":\n${last}`);
-    }
-  }
+  /** What the listings show comes from statistics the broker emits every few seconds. */
+  const askUntil = (text: string, ready: (answer: string) => boolean, what: string) =>
+    askUntilReady(async (t) => (await ask(t)).text, text, ready, what, STATS_WAIT_MS);
 
   const lineOf = (text: string, needle: string) => text.split('\n').find((l) => l.includes(needle));
 
@@ -191,8 +178,10 @@ describe('read-only listings on the real cluster', () => {
     const { text } = await ask('partitions');
     const lines = text.split('\n');
     const nodes = stack.nodes.length;
+    // Mnesia on both series: 3.10 has no Khepri, and the 4.0 stack leaves the khepri_db flag disabled.
     expect(lines[0]).toBe(
-      `*Partitions of \`default\`*: :large_green_circle: No partitions · ${nodes}/${nodes} nodes running`,
+      `*Partitions of \`default\`*: :large_green_circle: No partitions · ${nodes}/${nodes} nodes running · ` +
+        'metadata store Mnesia',
     );
     expect(lines.slice(1).map((l) => /`([A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+)`/.exec(l)?.[1])).toEqual(
       stack.nodes.map((n) => n.name).sort(),
@@ -200,6 +189,15 @@ describe('read-only listings on the real cluster', () => {
     // This file's two connections are on the first node.
     const [, first] = /(\d+) client connections?/.exec(lineOf(text, stack.nodes[0]?.name as string) ?? '') ?? [];
     expect(Number(first)).toBeGreaterThanOrEqual(2);
+  });
+
+  it("shows each node's RabbitMQ and Erlang version and the metadata store", async () => {
+    const { text } = await ask('status');
+    const series = stack.rabbitmq.series.replace('.', '\\.');
+    expect(text).toMatch(new RegExp(`\nRabbitMQ ${series}\\.\\d+, metadata store Mnesia\n`));
+    const nodeLines = text.split('\n').filter((l) => l.startsWith(':large_green_circle: `'));
+    expect(nodeLines).toHaveLength(stack.nodes.length);
+    for (const line of nodeLines) expect(line).toMatch(new RegExp(` · RabbitMQ ${series}\\.\\d+ · Erlang [\\d.]+$`));
   });
 
   it('lists the policy with the number of queues it governs', async () => {
