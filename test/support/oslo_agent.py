@@ -83,6 +83,9 @@ class Endpoint:
 
 def main():
     args = parse()
+    # oslo names its connections `<basename of argv[0]>:<pid>:<uuid>`; run as `python3 -c`, argv[0] is '-c', so
+    # take the service's name as a real service's would be (nova-compute, …)
+    sys.argv[0] = args.processname or f'oslo-{args.role}'
     conf, transport = configure(args)
     if args.role == 'rpc-server':
         target = messaging.Target(topic=args.topic, server=args.server)
