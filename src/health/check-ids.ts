@@ -17,6 +17,8 @@ export const CHECK_IDS = [
   'master-imbalance',
   'policy-coverage',
   'stuck-consumers',
+  'stream-retention',
+  'stream-replicas',
 ] as const;
 
 export type CheckId = (typeof CHECK_IDS)[number];

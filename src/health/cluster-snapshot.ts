@@ -47,7 +47,32 @@ export interface ManagementEndpoint {
   };
 }
 
-export type SnapshotPart = 'nodes' | 'queues' | 'connections' | 'policies' | 'featureFlags' | 'endpoints';
+export type SnapshotPart =
+  | 'nodes'
+  | 'queues'
+  | 'connections'
+  | 'policies'
+  | 'featureFlags'
+  | 'endpoints'
+  | 'streams';
+
+/**
+ * A stream as its own stats tell it (`/api/queues/{vhost}/{name}`): the cheap queue listing gives a stream only
+ * `online`, never its `members`, `leader` or effective policy, so the fetcher asks each stream (few per cluster:
+ * oslo declares one per topic).
+ */
+export interface StreamReplicas {
+  vhost: string;
+  name: string;
+  arguments: Record<string, unknown>;
+  /** The policy in effect and its definition, as the broker resolved it (no policymaker tag needed). */
+  policy?: string;
+  effectivePolicy?: Record<string, unknown>;
+  /** Absent when the stats did not list them (the stream's coordinator did not answer): not judged then. */
+  members?: string[];
+  online: string[];
+  leader?: string;
+}
 
 /**
  * Where this sweep's queue depths and consumer counts came from: the Prometheus plugin's metrics when the cluster
@@ -68,6 +93,8 @@ export interface ClusterSnapshot {
   policies?: PolicyInfo[];
   /** The feature flags and their states: which metadata store (`khepri_db`), and what blocks the next upgrade. */
   featureFlags?: ManagementFeatureFlag[];
+  /** The replicas of every stream in `queues`; undefined when the queues or any stream's stats could not be read. */
+  streams?: StreamReplicas[];
   /** Why a part is missing, for the sweep's log line and `/rabbit health`. */
   errors: Partial<Record<SnapshotPart, string>>;
 }

@@ -3,6 +3,10 @@
  * an RPC client's reply queue and a notification queue from any other queue, and name the OpenStack topic:
  * - fanout: `<topic>_fanout_<uuid4 hex>`, or `<topic>_fanout_<host>:<process>:<N>` when oslo.messaging ≥ 14.7 runs
  *   with `use_queue_manager`;
+ * - stream fanout: `<topic>_fanout`, the one stream per topic that `rabbit_stream_fanout` declares and every server
+ *   of the topic reads with its own offset. It has no per-server siblings, so it is a kind of its own: a check
+ *   that looks for `_fanout_<id>` siblings must not take it for one (the name alone says "stream fanout"; the
+ *   checks confirm by the queue's type);
  * - reply: `reply_<uuid4 hex>`, or `reply_<host>:<process>:<N>` with the queue manager;
  * - notifications: `notifications.<priority>` and `versioned_notifications.<priority>` (the notifier's routing key).
  * Names only: whether a queue is a zombie or a backlog is the checks' call. Called once per queue on clusters with
@@ -17,11 +21,13 @@ export type OsloQueueName =
       host?: string;
       process?: string;
     }
+  | { kind: 'stream-fanout'; topic: string }
   | { kind: 'reply'; host?: string; process?: string }
   | { kind: 'notifications'; topic: 'notifications' | 'versioned_notifications'; priority: string };
 
 const FANOUT_UUID = /^(.+)_fanout_[0-9a-f]{32}$/;
 const FANOUT_MANAGED = /^(.+)_fanout_([^:]+):([^:]+):\d+$/;
+const STREAM_FANOUT_SUFFIX = '_fanout';
 const REPLY_UUID = /^reply_[0-9a-f]{32}$/;
 const REPLY_MANAGED = /^reply_([^:]+):([^:]+):\d+$/;
 // oslo's priorities (AUDIT DEBUG INFO WARN ERROR CRITICAL SAMPLE), lowercased into the routing key.
@@ -40,6 +46,9 @@ export function parseOsloQueueName(name: string): OsloQueueName | undefined {
     if (managed) return { kind: 'fanout', topic: managed[1] as string, host: managed[2], process: managed[3] };
     return undefined;
   }
+  if (name.endsWith(STREAM_FANOUT_SUFFIX) && name.length > STREAM_FANOUT_SUFFIX.length) {
+    return { kind: 'stream-fanout', topic: name.slice(0, -STREAM_FANOUT_SUFFIX.length) };
+  }
   if (name.includes('notifications.')) {
     const notification = NOTIFICATION.exec(name);
     if (notification) {
@@ -53,8 +62,11 @@ export function parseOsloQueueName(name: string): OsloQueueName | undefined {
   return undefined;
 }
 
-/** The OpenStack topic of a fanout queue (`compute` for `compute_fanout_…`), or undefined for any other queue. */
+/**
+ * The OpenStack topic of a fanout queue (`compute` for `compute_fanout_…`) or stream fanout (`compute_fanout`), or
+ * undefined for any other queue.
+ */
 export function fanoutTopic(name: string): string | undefined {
   const parsed = parseOsloQueueName(name);
-  return parsed?.kind === 'fanout' ? parsed.topic : undefined;
+  return parsed?.kind === 'fanout' || parsed?.kind === 'stream-fanout' ? parsed.topic : undefined;
 }

@@ -17,11 +17,14 @@
  * - the cheap listing's mirror fields (`slave_nodes`, `synchronised_slave_nodes`) lag behind: a mirror added by a
  *   policy change shows up there late or never. Only a mirrored queue holding messages can have an unsynchronised
  *   mirror (an empty one syncs at once), so those few are asked again with stats, which are current.
+ * - streams have no members in the cheap listing: each stream's replicas are asked of its own stats, after the
+ *   listing (`streams`, its own part: one failure leaves the stream checks unable to run, not passing).
  * A part that fails is left undefined with the reason in `errors`; the sweep goes on with the rest.
  * This module only reads; it judges nothing (that is the checks') and keeps no state but the URL → node names.
  */
 
 import { z } from 'zod';
+import { ManagementApiError } from '../errors.js';
 import { hasClassicMirroring, parseBrokerVersion } from '../management/broker-version.js';
 import type { GetOptions, ManagementClient } from '../management/management-client.js';
 import {
@@ -44,6 +47,7 @@ import type {
   ManagementEndpoint,
   QueueInfo,
   SnapshotPart,
+  StreamReplicas,
 } from './cluster-snapshot.js';
 import { queueKey } from './cluster-snapshot.js';
 
@@ -127,6 +131,26 @@ const mirrorStateSchema = queueSchema.pick({
 });
 const mirrorStatesSchema = z.array(mirrorStateSchema);
 type MirrorState = z.infer<typeof mirrorStateSchema>;
+/** The columns of a stream's own stats that the stream checks read. */
+export const STREAM_COLUMNS = 'name,vhost,arguments,policy,effective_policy_definition,members,online,leader';
+const streamStateSchema = queueSchema
+  .pick({ name: true, vhost: true, arguments: true, policy: true, members: true, online: true, leader: true })
+  .extend({ effective_policy_definition: z.record(z.string(), z.unknown()).nullish() });
+
+/** A stream's own stats (`/api/queues/{vhost}/{name}`, STREAM_COLUMNS or all of them) as the snapshot keeps it. */
+export function streamOf(stats: unknown): StreamReplicas {
+  const state = streamStateSchema.parse(stats);
+  return {
+    vhost: state.vhost,
+    name: state.name,
+    arguments: state.arguments,
+    ...(state.policy ? { policy: state.policy } : {}),
+    ...(state.effective_policy_definition ? { effectivePolicy: state.effective_policy_definition } : {}),
+    ...(state.members ? { members: state.members } : {}),
+    online: state.online ?? [],
+    ...(state.leader ? { leader: state.leader } : {}),
+  };
+}
 
 function reason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -194,12 +218,16 @@ export class SnapshotFetcher {
       part('policies', () => this.management.get('/api/policies', policiesSchema)),
       part('featureFlags', () => this.management.get('/api/feature-flags', featureFlagsSchema)),
     ]);
+    let streams: StreamReplicas[] | undefined;
+    if (queues) streams = await part('streams', () => this.streamReplicas(queues.queues));
+    else errors.streams = 'no queue listing to find the streams in';
     return {
       cluster: this.cluster,
       takenAt,
       endpoints,
       nodes,
       queues: queues?.queues,
+      streams,
       ...(queues ? { depths: queues.depths } : {}),
       connections,
       policies,
@@ -341,6 +369,30 @@ export class SnapshotFetcher {
       q.synchronised_slave_nodes = state.synchronised_slave_nodes;
       if (state.node) q.node = state.node;
     }
+  }
+
+  /**
+   * Each stream's replicas, from its own stats (columns-limited), a few at a time. A stream deleted since the
+   * listing (404) is left out; any other failure fails the part, so the stream checks cannot run rather than pass.
+   */
+  private async streamReplicas(queues: readonly QueueInfo[]): Promise<StreamReplicas[]> {
+    const streams = queues.filter((q) => q.type === 'stream');
+    const replicas: StreamReplicas[] = [];
+    for (let i = 0; i < streams.length; i += MIRROR_REFRESH_PARALLEL) {
+      const batch = streams.slice(i, i + MIRROR_REFRESH_PARALLEL).map((q) =>
+        this.management
+          .get(`/api/queues/${encodeURIComponent(q.vhost)}/${encodeURIComponent(q.name)}`, z.unknown(), {
+            columns: STREAM_COLUMNS,
+          })
+          .then(streamOf)
+          .catch((error: unknown) => {
+            if (error instanceof ManagementApiError && error.status === 404) return undefined;
+            throw error;
+          }),
+      );
+      for (const state of await Promise.all(batch)) if (state) replicas.push(streamOf(state));
+    }
+    return replicas;
   }
 
   /** Like the queue listing: every page would cost the broker the whole listing. */

@@ -48,11 +48,18 @@ describe('parseOsloQueueName', () => {
     expect(parseOsloQueueName('notifications.sample')?.kind).toBe('notifications');
   });
 
+  it("recognises rabbit_stream_fanout's one <topic>_fanout stream as the fanout of its topic", () => {
+    expect(parseOsloQueueName('compute_fanout')).toEqual({ kind: 'stream-fanout', topic: 'compute' });
+    expect(fanoutTopic('kolla-scheduler_fanout')).toBe('kolla-scheduler');
+    // the per-server forms stay per-server fanout queues, never the stream
+    expect(parseOsloQueueName('compute_fanout_cmp-1:nova-compute:1')?.kind).toBe('fanout');
+  });
+
   it('turns away everything else', () => {
     for (const name of [
       'compute',
       'compute.host1',
-      'compute_fanout',
+      '_fanout',
       `compute_fanout_${HEX.slice(1)}`,
       `compute_fanout_${HEX.toUpperCase()}`,
       `compute_fanout_${HEX}x`,

@@ -15,8 +15,9 @@ import type {
   PolicyInfo,
   QueueInfo,
 } from '../../src/health/cluster-snapshot.js';
-import { queueKey } from '../../src/health/cluster-snapshot.js';
+import { queueKey, type StreamReplicas } from '../../src/health/cluster-snapshot.js';
 import type { CheckContext, QueueHistory, QueueSample } from '../../src/health/health-check.js';
+import { streamOf } from '../../src/health/snapshot-fetcher.js';
 import {
   connectionSchema,
   consumerSchema,
@@ -183,4 +184,9 @@ export function historyOf(listings: readonly (readonly QueueInfo[])[], keep = 3,
     history = next;
   });
   return history;
+}
+
+/** A stream's own stats (`<scenario>-queue-stream.json`) as the fetcher keeps it in the snapshot's `streams`. */
+export function fixtureStream(name: string, series: FixtureSeries = '4.0'): StreamReplicas {
+  return streamOf(readFixture(name, series));
 }

@@ -6,6 +6,9 @@
  * set the notifier's driver to `noop`, or to bound them with a `max-length`/`message-ttl` policy (the apply-policy
  * workflow). Fanout and reply queues without a consumer are left to the zombie-queues check, which reports them
  * (or knows they expire by themselves); a queue with nothing ready is never a backlog, however it got there.
+ * Streams are never judged: what a stream holds is retained data that each consumer reads from its own offset,
+ * not unconsumed work (oslo's `<topic>_fanout` stream keeps every cast for `x-max-age`), and RabbitMQ 4.0 exposes
+ * no AMQP 0-9-1 consumer's offset to judge lag from (docs/checks.md, stream-retention).
  * Judges only; it neither purges nor restarts anything.
  */
 import { formatCount } from '../../chat/human-format.js';
@@ -58,7 +61,7 @@ const ready = (s: QueueSample) => s.ready;
 function evaluate(snapshot: ClusterSnapshot, { thresholds, history }: CheckContext): Finding[] {
   const findings: Finding[] = [];
   for (const q of snapshot.queues ?? []) {
-    if (q.messages_ready === 0) continue;
+    if (q.messages_ready === 0 || q.type === 'stream') continue;
     const key = queueKey(q);
     const samples = history.get(key);
     const large = q.messages_ready > thresholds.backlogMessages;

@@ -11,6 +11,8 @@ import { nodeDownCheck } from './node-down.js';
 import { policyCoverageCheck } from './policy-coverage.js';
 import { quorumCheck } from './quorum.js';
 import { resourceUsageCheck } from './resource-usage.js';
+import { streamReplicasCheck } from './stream-replicas.js';
+import { streamRetentionCheck } from './stream-retention.js';
 import { stuckConsumersCheck } from './stuck-consumers.js';
 import { zombieQueuesCheck } from './zombie-queues.js';
 
@@ -28,4 +30,6 @@ export const allChecks: readonly HealthCheck[] = [
   masterImbalanceCheck,
   policyCoverageCheck,
   stuckConsumersCheck,
+  streamRetentionCheck,
+  streamReplicasCheck,
 ];

@@ -3,7 +3,8 @@
  * each of the last `thresholds.growthSweeps` sweeps. Its consumers take deliveries but do not ack them (a hung
  * worker, a deadlock, a consumer far slower than its prefetch lets in), so messages are pinned to them while the
  * queue looks drained. One warning per queue. A large unacked count that holds steady is a busy consumer with a big
- * prefetch, not a stuck one, hence the growth test. Judges only; finding the process behind the consumer and
+ * prefetch, not a stuck one, hence the growth test. Streams are left out: a stream consumer acks what it read, but
+ * the stream keeps it, so its counts say nothing about the consumer (see backlog). Judges only; finding the process behind the consumer and
  * restarting it is the operator's.
  */
 import { formatCount } from '../../chat/human-format.js';
@@ -25,7 +26,7 @@ function queueName(q: QueueInfo): string {
 function evaluate(snapshot: ClusterSnapshot, { thresholds, history }: CheckContext): Finding[] {
   const findings: Finding[] = [];
   for (const q of snapshot.queues ?? []) {
-    if (q.consumers === 0 || q.messages_unacknowledged <= thresholds.stuckUnacked) continue;
+    if (q.consumers === 0 || q.messages_unacknowledged <= thresholds.stuckUnacked || q.type === 'stream') continue;
     const key = queueKey(q);
     const samples = history.get(key);
     if (!samples || !roseOnEachSweep(samples, q.messages_unacknowledged, thresholds.growthSweeps, unacked)) continue;

@@ -5,7 +5,15 @@
  * - a fanout queue with no consumer that holds messages, when another fanout queue of the same topic (and vhost) has
  *   a consumer (a live sibling: the strongest signal) or when it never expires by itself (no `x-expires`, or one
  *   longer than `thresholds.zombieMaxExpires`); oslo's default 30 min expiry cleans up the rest without help;
- * - a reply queue with no consumer that holds messages (replies nobody will read) or never expires by itself.
+ * - a reply queue with no consumer that holds messages (replies nobody will read) or never expires by itself;
+ * - with oslo's queue manager (`<topic>_fanout_<host>:<process>:<n>`, `reply_<host>:<process>:<n>`), the name tells
+ *   the owner, and a restarted process declares the same names again: its sibling is itself, so the live-sibling
+ *   signal means nothing there. Such a queue is judged by its owner instead: while any queue of the same host and
+ *   process is consumed, the process is alive (re-subscribing after a restart) and none of its queues is a zombie;
+ *   when none is, the owner is gone and the queue is a zombie once it holds messages or never expires. A restart
+ *   that leaves it without a consumer for a few seconds is what the alert's `for` absorbs.
+ * oslo's `<topic>_fanout` stream (and any stream) is never a candidate: every server reads it with its own offset,
+ * its messages are retained data, and it has no per-server siblings to look for.
  * Expiry is the effective one: the lower of `x-expires` and the `expires` of the queue's policy, when policies were
  * fetched (a user without the policymaker tag cannot list them; the argument alone is judged then).
  * Exclusive queues are left out: they die with their connection. Judges only; deleting is the
@@ -74,40 +82,67 @@ interface Candidate {
   queue: QueueInfo;
   kind: 'fanout' | 'reply';
   topic?: string;
+  /** `<host>:<process>` of a queue-manager name. */
+  owner?: string;
+}
+
+/** The owner key of a queue-manager name (host and process), per vhost. */
+function ownerKey(vhost: string, host: string | undefined, process: string | undefined): string | undefined {
+  return host === undefined || process === undefined ? undefined : `${vhost}\u0000${host}:${process}`;
 }
 
 function evaluate(snapshot: ClusterSnapshot, { thresholds, history }: CheckContext): Finding[] {
   const policies = policyIndex(snapshot.policies);
-  // Topics (per vhost) that have a consumed fanout queue: one pass to index, so sibling lookups stay O(1).
+  // Topics (per vhost) that have a consumed fanout queue, and queue-manager owners with a consumed queue: one pass
+  // to index, so lookups stay O(1).
   const liveTopics = new Set<string>();
+  const liveOwners = new Set<string>();
   const candidates: Candidate[] = [];
   for (const queue of snapshot.queues ?? []) {
-    if (queue.exclusive === true) continue;
+    if (queue.exclusive === true || queue.type === 'stream') continue;
     const oslo = parseOsloQueueName(queue.name);
-    if (oslo?.kind === 'fanout') {
-      if (queue.consumers > 0) liveTopics.add(`${queue.vhost}\u0000${oslo.topic}`);
-      else candidates.push({ queue, kind: 'fanout', topic: oslo.topic });
-    } else if (oslo?.kind === 'reply' && queue.consumers === 0) {
-      candidates.push({ queue, kind: 'reply' });
+    if (oslo?.kind !== 'fanout' && oslo?.kind !== 'reply') continue;
+    const owner = ownerKey(queue.vhost, oslo.host, oslo.process);
+    if (queue.consumers > 0) {
+      if (oslo.kind === 'fanout') liveTopics.add(`${queue.vhost}\u0000${oslo.topic}`);
+      if (owner !== undefined) liveOwners.add(owner);
+    } else {
+      candidates.push({
+        queue,
+        kind: oslo.kind,
+        ...(oslo.kind === 'fanout' ? { topic: oslo.topic } : {}),
+        ...(owner !== undefined ? { owner: `${oslo.host}:${oslo.process}` } : {}),
+      });
     }
   }
 
   const findings: Finding[] = [];
-  for (const { queue: q, kind, topic } of candidates) {
+  for (const { queue: q, kind, topic, owner } of candidates) {
     const expiry = queueExpiry(q, policies);
     const neverExpires = expiry === undefined || expiry.ms > thresholds.zombieMaxExpires;
     const hasLiveSibling = topic !== undefined && liveTopics.has(`${q.vhost}\u0000${topic}`);
+    const ownerAlive = owner !== undefined && liveOwners.has(`${q.vhost}\u0000${owner}`);
     // "Rising" needs a count above the last sample, so it implies messages > 0: the count alone decides, and the
     // history only says by how much it grew.
-    const zombie =
-      kind === 'fanout' ? q.messages > 0 && (hasLiveSibling || neverExpires) : q.messages > 0 || neverExpires;
+    let zombie: boolean;
+    if (owner !== undefined) zombie = !ownerAlive && (q.messages > 0 || neverExpires);
+    else
+      zombie = kind === 'fanout' ? q.messages > 0 && (hasLiveSibling || neverExpires) : q.messages > 0 || neverExpires;
     if (!zombie) continue;
 
     const key = queueKey(q);
     const previous = history.get(key)?.at(-1);
     let summary: string;
     const details: string[] = [];
-    if (kind === 'fanout') {
+    if (owner !== undefined) {
+      const what =
+        kind === 'fanout' ? `Fanout queue ${queueName(q)} of topic \`${topic}\`` : `Reply queue ${queueName(q)}`;
+      const holds = q.messages > 0 ? `holds ${messagesText(q.messages)}` : 'never expires';
+      summary = `${what} ${holds} and no queue of its owner \`${owner}\` is consumed: that process is gone`;
+      details.push(
+        `Owner \`${owner}\` (host and process of oslo's queue manager): a restarted process takes the same names again, so none of its queues being consumed means it did not come back (a retired or dead host)`,
+      );
+    } else if (kind === 'fanout') {
       const why = hasLiveSibling ? `while another \`${topic}\` fanout queue is consumed` : 'and it never expires';
       summary = `Fanout queue ${queueName(q)} of topic \`${topic}\` holds ${messagesText(q.messages)} with no consumer, ${why}`;
       details.push(
@@ -138,6 +173,7 @@ function evaluate(snapshot: ClusterSnapshot, { thresholds, history }: CheckConte
         kind,
         messages: q.messages,
         hasLiveSibling,
+        ...(owner !== undefined ? { owner } : {}),
         expiresMs: expiry?.ms ?? null,
       },
     });

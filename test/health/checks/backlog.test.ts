@@ -152,4 +152,22 @@ describe('roseOnEachSweep', () => {
     expect(history.get('//q')?.map(ready)).toEqual([6, 7]);
     expect(roseOnEachSweep(history.get('//q'), 8, 3, ready)).toBe(false);
   });
+
+  it('never calls a stream a backlog, even with depths (stats listing, Prometheus) and growing', () => {
+    // The captured kolla layout's stats listing: the `scheduler_fanout` stream holds 4,000 retained casts, read by
+    // both schedulers; here it also grew on each sweep, as a stream does while casts go on.
+    const queues = fixtureQueues('kolla-queues-stats.json', {}, '4.0');
+    const stream = queues.find((q) => q.name === 'scheduler_fanout');
+    expect(stream).toMatchObject({ type: 'stream', messages: 4000 });
+    const earlier = [1000, 2000, 3000].map((n) => queues.map((q) => (q === stream ? { ...q, messages_ready: n } : q)));
+    const findings = evaluate(snapshotOf({ queues }), { ...checkContext(), history: historyOf(earlier) });
+    expect(findings.map((f) => f.subject)).not.toContain('//scheduler_fanout');
+    // the same depths on a classic queue are a backlog: the test can fail
+    const classic = queues.map((q) => (q === stream ? { ...q, type: 'classic' } : q));
+    expect(
+      evaluate(snapshotOf({ queues: classic }), { ...checkContext(), history: historyOf(earlier) }).map(
+        (f) => f.subject,
+      ),
+    ).toContain('//scheduler_fanout');
+  });
 });

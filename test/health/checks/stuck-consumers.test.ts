@@ -53,4 +53,16 @@ describe('stuck-consumers check', () => {
   it('finds nothing on a healthy cluster', () => {
     expect(evaluate(snapshotOf({ queues: fixtureQueues('healthy-queues.json') }), checkContext())).toEqual([]);
   });
+
+  it('leaves streams out: what a stream consumer read stays in the stream', () => {
+    // The captured kolla stream, read by both schedulers, given an unacked count rising past the threshold
+    const at = (unacked: number) =>
+      fixtureQueues('kolla-queues-stats.json', {}, '4.0').map((q) =>
+        q.name === 'scheduler_fanout' ? { ...q, messages_unacknowledged: unacked } : q,
+      );
+    const history = withHistory([at(150), at(210), at(270)]);
+    expect(evaluate(snapshotOf({ queues: at(330) }), history)).toEqual([]);
+    const asQuorum = at(330).map((q) => (q.name === 'scheduler_fanout' ? { ...q, type: 'quorum' } : q));
+    expect(evaluate(snapshotOf({ queues: asQuorum }), history).map((f) => f.subject)).toEqual(['//scheduler_fanout']);
+  });
 });

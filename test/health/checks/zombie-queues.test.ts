@@ -122,18 +122,49 @@ describe('zombie-queues check', () => {
     expect(found).not.toContain('openstack/reply_storage1:cinder-volume:2');
   });
 
-  it('needs a live sibling in the same vhost, or no expiry', () => {
+  it('needs a live sibling in the same vhost, or no expiry, for a uuid-named fanout queue', () => {
+    // conductor: no sibling, 30 min x-expires: left alone; give it a consumed sibling in another vhost: still alone
+    const sibling = {
+      ...zombieQueues().find((q) => q.name === COMPUTE_LIVE),
+      name: `conductor_fanout_${'a'.repeat(32)}`,
+    };
+    const elsewhere = [...zombieQueues(), { ...sibling, vhost: 'openstack' } as QueueInfo];
+    expect(subjects(zombieSnapshot(elsewhere))).not.toContain(`//${CONDUCTOR_DEAD}`);
+    expect(subjects(zombieSnapshot([...zombieQueues(), sibling as QueueInfo]))).toContain(`//${CONDUCTOR_DEAD}`);
+  });
+
+  it('judges queue-manager names by their owner: gone when none of its queues is consumed, whatever the siblings', () => {
+    // storage2's server was killed: none of its queues is consumed, so its fanout queue holding casts is a zombie
+    // even without storage1's live sibling, and even though oslo's 30 min x-expires would remove it one day.
     const withoutLiveSibling = zombieQueues().filter((q) => q.name !== 'cinder-volume_fanout_storage1:cinder-volume:1');
-    expect(subjects(zombieSnapshot(withoutLiveSibling))).not.toContain(
+    const found = evaluate(zombieSnapshot(withoutLiveSibling));
+    const fanout = found.find((f) => f.subject === 'openstack/cinder-volume_fanout_storage2:cinder-volume:1');
+    expect(fanout?.summary).toContain('no queue of its owner `storage2:cinder-volume` is consumed');
+    expect(fanout?.data).toMatchObject({ owner: 'storage2:cinder-volume', hasLiveSibling: false });
+    // A restarted process takes the same names again: while any queue of its host and process is consumed (here
+    // its reply queue, re-subscribed first), its fanout queue without a consumer yet is not a zombie.
+    const restarting = zombieQueues().map((q) =>
+      q.vhost === 'openstack' && q.name === 'reply_storage2:cinder-volume:2' ? { ...q, consumers: 1 } : q,
+    );
+    expect(subjects(zombieSnapshot(restarting))).not.toContain(
       'openstack/cinder-volume_fanout_storage2:cinder-volume:1',
     );
-    // A consumed `cinder-volume` fanout queue in another vhost is another cloud's, not a sibling.
-    const elsewhere = zombieQueues().map((q) =>
-      q.name === 'cinder-volume_fanout_storage1:cinder-volume:1' ? { ...q, vhost: '/' } : q,
-    );
-    expect(subjects(zombieSnapshot(elsewhere))).not.toContain(
-      'openstack/cinder-volume_fanout_storage2:cinder-volume:1',
-    );
+    // The owner's consumed queue must be in the same vhost: another vhost is another cloud.
+    const elsewhere = restarting.map((q) => (q.name === 'reply_storage2:cinder-volume:2' ? { ...q, vhost: '/' } : q));
+    expect(subjects(zombieSnapshot(elsewhere))).toContain('openstack/cinder-volume_fanout_storage2:cinder-volume:1');
+  });
+
+  it('never takes a stream for a zombie, nor oslo’s <topic>_fanout stream for a fanout queue', () => {
+    const stream = {
+      ...zombieQueues().find((q) => q.name === COMPUTE_ZOMBIE),
+      name: 'compute_fanout',
+      type: 'stream',
+      arguments: {},
+    } as QueueInfo;
+    const found = subjects(zombieSnapshot([...zombieQueues(), stream]));
+    expect(found).not.toContain('//compute_fanout');
+    // and a zombie beside it is judged as before
+    expect(found).toContain(`//${COMPUTE_ZOMBIE}`);
   });
 
   it('counts an expiry longer than zombieMaxExpires as none', () => {
