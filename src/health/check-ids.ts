@@ -17,6 +17,9 @@ export const CHECK_IDS = [
   'master-imbalance',
   'policy-coverage',
   'stuck-consumers',
+  'delivery-limit',
+  'unroutable',
+  'broker-hygiene',
   'stream-retention',
   'stream-replicas',
 ] as const;

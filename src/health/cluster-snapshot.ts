@@ -16,6 +16,8 @@ import type {
   ManagementPolicy,
   ManagementQueue,
 } from '../management/schemas.js';
+import type { BrokerCounters } from './drop-counters.js';
+import type { NodeDropCounters } from '../management/prometheus-broker-counters.js';
 
 /** A queue with its consumer count always known (filled from /api/consumers when listed without stats). */
 export type QueueInfo = ManagementQueue & { consumers: number };
@@ -53,6 +55,9 @@ export type SnapshotPart =
   | 'connections'
   | 'policies'
   | 'featureFlags'
+  | 'counters'
+  | 'nodeCounters'
+  | 'deprecatedFeatures'
   | 'endpoints'
   | 'streams';
 
@@ -93,6 +98,15 @@ export interface ClusterSnapshot {
   policies?: PolicyInfo[];
   /** The feature flags and their states: which metadata store (`khepri_db`), and what blocks the next upgrade. */
   featureFlags?: ManagementFeatureFlag[];
+  /** The cluster's counts of unroutable messages (judged by their increase between sweeps). */
+  counters?: BrokerCounters;
+  /**
+   * Each node's drop counters from its Prometheus plugin; undefined without `clusters[].prometheus`, since the
+   * management API has no count of messages dropped past a quorum queue's delivery limit.
+   */
+  nodeCounters?: NodeDropCounters[];
+  /** Deprecated features in use (`/api/deprecated-features/used`); undefined where the broker has no such list. */
+  deprecatedFeatures?: { name: string; phase?: string }[];
   /** The replicas of every stream in `queues`; undefined when the queues or any stream's stats could not be read. */
   streams?: StreamReplicas[];
   /** Why a part is missing, for the sweep's log line and `/rabbit health`. */

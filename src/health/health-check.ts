@@ -6,6 +6,7 @@
 import type { HealthThresholds } from '../config/health-schema.js';
 import type { BrokerVersion } from '../management/broker-version.js';
 import type { ClusterSnapshot, SnapshotPart } from './cluster-snapshot.js';
+import type { PreviousCounters } from './drop-counters.js';
 import type { Finding } from './finding.js';
 
 /** Depths of one queue at an earlier sweep. */
@@ -29,6 +30,8 @@ export interface CheckContext {
   haPattern?: RegExp;
   /** The cluster's RabbitMQ version (its oldest running node's), when known: some advice differs on 4.x. */
   version?: BrokerVersion;
+  /** The drop counters of the previous sweep, to judge their increase; undefined on the first sweep. */
+  counters?: PreviousCounters;
 }
 
 export interface HealthCheck {

@@ -24,6 +24,7 @@ import { AlertStore } from './alert-store.js';
 import { type CheckResult, outcomeOf, runChecks } from './check-run.js';
 import { allChecks } from './checks/index.js';
 import { type ClusterSnapshot, queueKey } from './cluster-snapshot.js';
+import { CounterStore } from './drop-counters.js';
 import type { Finding } from './finding.js';
 import type { HealthCheck, QueueHistory, QueueSample } from './health-check.js';
 import type { HealthMetrics } from './health-metrics.js';
@@ -83,6 +84,7 @@ export class HealthMonitor implements HealthControl {
   readonly checks: readonly HealthCheck[];
   readonly store: AlertStore;
   readonly silenceStore: SilenceStore;
+  private readonly counterStore: CounterStore;
   private readonly fetchers = new Map<string, SnapshotFetcher>();
   private readonly pacer: ChannelPacer;
   private readonly prefix: string;
@@ -97,6 +99,7 @@ export class HealthMonitor implements HealthControl {
     this.prefix = options.keyPrefix ?? 'warren:health:';
     this.store = new AlertStore(options.redis, this.prefix);
     this.silenceStore = new SilenceStore(options.redis, this.prefix);
+    this.counterStore = new CounterStore(options.redis, this.prefix);
     this.pacer = new ChannelPacer(options.redis, options.channelIntervalMs);
     this.now = options.now ?? Date.now;
     this.haPattern = options.health.haPattern ? new RegExp(options.health.haPattern) : undefined;
@@ -129,8 +132,8 @@ export class HealthMonitor implements HealthControl {
   /** Fetches and judges a cluster without touching alert state: `/rabbit health` and the sweep's first half. */
   async evaluate(cluster: string): Promise<EvaluatedCluster> {
     const snapshot = await this.fetcher(cluster).fetch(this.now);
-    const history = await this.store.history(cluster);
-    const context = { thresholds: this.options.health.thresholds, history, haPattern: this.haPattern };
+    const [history, counters] = await Promise.all([this.store.history(cluster), this.counterStore.previous(cluster)]);
+    const context = { thresholds: this.options.health.thresholds, history, haPattern: this.haPattern, counters };
     const results = runChecks(this.checks, snapshot, context, (check, error) =>
       this.options.logger.error({ err: error, check: check.id, cluster }, 'health check failed'),
     );
@@ -177,6 +180,9 @@ export class HealthMonitor implements HealthControl {
           { at: snapshot.takenAt, messages: q.messages, ready: q.messages_ready, unacked: q.messages_unacknowledged },
         ]);
         await this.store.saveHistory(cluster, history, samples, health.thresholds.growthSweeps);
+      }
+      if (snapshot.counters) {
+        await this.counterStore.save(cluster, snapshot.takenAt, snapshot.counters, snapshot.nodeCounters);
       }
       // The lease may be near its end after a slow fetch; Slack work below must stay single-writer.
       if (await lock.extend()) await this.reconcileCluster(cluster, lock);

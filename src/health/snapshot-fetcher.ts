@@ -27,6 +27,7 @@ import { z } from 'zod';
 import { ManagementApiError } from '../errors.js';
 import { hasClassicMirroring, parseBrokerVersion } from '../management/broker-version.js';
 import type { GetOptions, ManagementClient } from '../management/management-client.js';
+import { type NodeDropCounters, PrometheusDropCounters } from '../management/prometheus-broker-counters.js';
 import {
   type PrometheusQueueMetrics,
   type QueueDepth,
@@ -49,6 +50,7 @@ import type {
   SnapshotPart,
   StreamReplicas,
 } from './cluster-snapshot.js';
+import type { BrokerCounters } from './drop-counters.js';
 import { queueKey } from './cluster-snapshot.js';
 
 export const QUEUE_COLUMNS = [
@@ -106,6 +108,12 @@ const nodeOfOverview = z.looseObject({
 });
 const policiesSchema = z.array(policySchema);
 const featureFlagsSchema = z.array(featureFlagSchema);
+const deprecatedFeaturesSchema = z.array(z.looseObject({ name: z.string(), deprecation_phase: z.string().optional() }));
+const overviewCountersSchema = z.looseObject({
+  message_stats: z
+    .looseObject({ drop_unroutable: z.number().optional(), return_unroutable: z.number().optional() })
+    .optional(),
+});
 const consumersSchema = z.array(consumerSchema);
 const queuesSchema = z.array(queueSchema);
 /** The cheap queue listing: no per-queue stats, but each queue's depths, asked of its process (see queues()). */
@@ -159,6 +167,8 @@ function reason(error: unknown): string {
 export class SnapshotFetcher {
   /** Node behind each management URL, remembered so a URL that stops answering can still be named by its node. */
   private readonly nodeOfUrl = new Map<string, string>();
+  /** The nodes' drop counters, from the same Prometheus endpoints as the queue metrics. */
+  private readonly dropCounters?: PrometheusDropCounters;
 
   /**
    * `pageSize` 0: each listing in one request; 1–500: in pages of that many items (see health.pageSize).
@@ -172,7 +182,9 @@ export class SnapshotFetcher {
     private readonly listingTimeoutMs?: number,
     /** Where queue depths come from when the cluster names its Prometheus endpoints; else the management API. */
     private readonly queueMetrics?: PrometheusQueueMetrics,
-  ) {}
+  ) {
+    if (queueMetrics) this.dropCounters = new PrometheusDropCounters(queueMetrics.urls, { timeoutMs: listingTimeoutMs });
+  }
 
   /** Whole-cluster listings come as Erlang terms: the broker's JSON encoder was most of what they cost it. */
   private get listing(): GetOptions {
@@ -210,6 +222,9 @@ export class SnapshotFetcher {
         return undefined;
       }
     };
+    const countersRead = part('counters', () => this.counters());
+    const nodeCountersRead = this.dropCounters ? part('nodeCounters', () => this.nodeCounters()) : undefined;
+    const deprecatedRead = part('deprecatedFeatures', () => this.deprecatedFeatures());
     const [endpoints, nodes, queues, connections, policies, featureFlags] = await Promise.all([
       this.endpoints(),
       part('nodes', () => this.management.nodes()),
@@ -221,8 +236,16 @@ export class SnapshotFetcher {
     let streams: StreamReplicas[] | undefined;
     if (queues) streams = await part('streams', () => this.streamReplicas(queues.queues));
     else errors.streams = 'no queue listing to find the streams in';
+    const [counters, nodeCounters, deprecatedFeatures] = await Promise.all([
+      countersRead,
+      nodeCountersRead,
+      deprecatedRead,
+    ]);
     return {
       cluster: this.cluster,
+      counters,
+      nodeCounters,
+      deprecatedFeatures,
       takenAt,
       endpoints,
       nodes,
@@ -393,6 +416,31 @@ export class SnapshotFetcher {
       for (const state of await Promise.all(batch)) if (state) replicas.push(streamOf(state));
     }
     return replicas;
+  }
+
+  /** The cluster's unroutable totals, from /api/overview (management API: always there). */
+  private async counters(): Promise<BrokerCounters> {
+    const overview = await this.management.get('/api/overview', overviewCountersSchema);
+    return {
+      unroutableDropped: overview.message_stats?.drop_unroutable ?? 0,
+      unroutableReturned: overview.message_stats?.return_unroutable ?? 0,
+    };
+  }
+
+  /** Every node's drop counters: all must answer, since a node counts only its own drops. */
+  private nodeCounters(): Promise<NodeDropCounters[]> {
+    return (this.dropCounters as PrometheusDropCounters).readAll();
+  }
+
+  /** `/api/deprecated-features/used` (3.13 and later); a broker without it answers 404: nothing to judge, no error. */
+  private async deprecatedFeatures(): Promise<{ name: string; phase?: string }[] | undefined> {
+    try {
+      const used = await this.management.get('/api/deprecated-features/used', deprecatedFeaturesSchema);
+      return used.map((f) => ({ name: f.name, ...(f.deprecation_phase ? { phase: f.deprecation_phase } : {}) }));
+    } catch (error) {
+      if (error instanceof ManagementApiError && error.status === 404) return undefined;
+      throw error;
+    }
   }
 
   /** Like the queue listing: every page would cost the broker the whole listing. */

@@ -52,7 +52,7 @@ const FIELD_OF_METRIC: Record<string, keyof QueueDepth> = {
  * Reads one sample line's labels (`{a="x",b="y\"z"}`) from `start` (just after the `{`); returns them and the
  * index after the closing `}`. Label values escape `\`, `"` and newlines, and queue names may hold any of them.
  */
-function readLabels(line: string, start: number): { labels: Record<string, string>; end: number } {
+export function readLabels(line: string, start: number): { labels: Record<string, string>; end: number } {
   const labels: Record<string, string> = {};
   let i = start;
   while (i < line.length && line[i] !== '}') {
@@ -120,6 +120,35 @@ export function parseQueueMetrics(text: string): { node: string | undefined; que
   return { node, queues };
 }
 
+/** The HTTP client for a node's Prometheus plugin: text answers, statuses judged by the caller. */
+export function prometheusHttp(timeoutMs = 30_000): AxiosInstance {
+  return axios.create({
+    timeout: timeoutMs,
+    // The answer is text; parsing it ourselves keeps axios from trying JSON on 10 MB of it.
+    responseType: 'text',
+    transitional: { forcedJSONParsing: false },
+    validateStatus: () => true,
+    httpAgent: new HttpAgent({ keepAlive: true }),
+    httpsAgent: new HttpsAgent({ keepAlive: true }),
+  });
+}
+
+/** One metrics answer as text; any failure is a QueueMetricsError that says which URL and why. */
+export async function metricsText(http: AxiosInstance, url: string): Promise<string> {
+  try {
+    const response = await http.get<string>(url);
+    if (response.status !== 200) {
+      const hint = response.status === 404 ? ' (RabbitMQ before 3.10 has no /metrics/detailed)' : '';
+      throw new QueueMetricsError(`${url} answered HTTP ${response.status}${hint}`);
+    }
+    return response.data;
+  } catch (error) {
+    if (error instanceof QueueMetricsError) throw error;
+    const why = isAxiosError(error) ? (error.code ?? error.message) : String(error);
+    throw new QueueMetricsError(`${url} did not answer: ${why}`, { cause: error });
+  }
+}
+
 export class PrometheusQueueMetrics {
   private readonly http: AxiosInstance;
 
@@ -127,15 +156,7 @@ export class PrometheusQueueMetrics {
     readonly urls: string[],
     options: { timeoutMs?: number } = {},
   ) {
-    this.http = axios.create({
-      timeout: options.timeoutMs ?? 30_000,
-      // The answer is text; parsing it ourselves keeps axios from trying JSON on 10 MB of it.
-      responseType: 'text',
-      transitional: { forcedJSONParsing: false },
-      validateStatus: () => true,
-      httpAgent: new HttpAgent({ keepAlive: true }),
-      httpsAgent: new HttpsAgent({ keepAlive: true }),
-    });
+    this.http = prometheusHttp(options.timeoutMs);
   }
 
   /** Every node's answer, asked at the same time, and why each node that did not answer failed. */
@@ -152,19 +173,7 @@ export class PrometheusQueueMetrics {
 
   async read(base: string): Promise<NodeQueueMetrics> {
     const url = `${base.replace(/\/$/, '')}${PATH}`;
-    let text: string;
-    try {
-      const response = await this.http.get<string>(url);
-      if (response.status !== 200) {
-        const hint = response.status === 404 ? ' (RabbitMQ before 3.10 has no /metrics/detailed)' : '';
-        throw new QueueMetricsError(`${url} answered HTTP ${response.status}${hint}`);
-      }
-      text = response.data;
-    } catch (error) {
-      if (error instanceof QueueMetricsError) throw error;
-      const why = isAxiosError(error) ? (error.code ?? error.message) : String(error);
-      throw new QueueMetricsError(`${url} did not answer: ${why}`, { cause: error });
-    }
+    const text = await metricsText(this.http, url);
     const { node, queues } = parseQueueMetrics(text);
     if (!node) throw new QueueMetricsError(`${url} did not name its node (no rabbitmq_identity_info)`);
     return { url: base, node, queues };

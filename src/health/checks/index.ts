@@ -2,7 +2,9 @@
 import type { HealthCheck } from '../health-check.js';
 import { alarmsCheck } from './alarms.js';
 import { backlogCheck } from './backlog.js';
+import { brokerHygieneCheck } from './broker-hygiene.js';
 import { channelLeakCheck } from './channel-leak.js';
+import { deliveryLimitCheck } from './delivery-limit.js';
 import { heartbeatsCheck } from './heartbeats.js';
 import { masterImbalanceCheck } from './master-imbalance.js';
 import { mirrorSyncCheck } from './mirror-sync.js';
@@ -14,6 +16,7 @@ import { resourceUsageCheck } from './resource-usage.js';
 import { streamReplicasCheck } from './stream-replicas.js';
 import { streamRetentionCheck } from './stream-retention.js';
 import { stuckConsumersCheck } from './stuck-consumers.js';
+import { unroutableCheck } from './unroutable.js';
 import { zombieQueuesCheck } from './zombie-queues.js';
 
 export const allChecks: readonly HealthCheck[] = [
@@ -30,6 +33,9 @@ export const allChecks: readonly HealthCheck[] = [
   masterImbalanceCheck,
   policyCoverageCheck,
   stuckConsumersCheck,
+  deliveryLimitCheck,
+  unroutableCheck,
+  brokerHygieneCheck,
   streamRetentionCheck,
   streamReplicasCheck,
 ];
