@@ -106,7 +106,14 @@ describe('a sweep over the kolla layout on RabbitMQ 4.0', () => {
     const notify = agent(['notify', '--quorum', '--exchange', 'nova', '--count', '5']);
     await Promise.all([cast.done, notify.done]);
     fake = await FakeSlack.start();
-    warren = await startHarnessWarren({ stack, fake, yaml: YAML, redisDb: REDIS_DB });
+    // With the nodes' Prometheus plugin, as kolla-ansible deploys it: the delivery-limit check needs its counters.
+    warren = await startHarnessWarren({
+      stack,
+      fake,
+      yaml: YAML,
+      redisDb: REDIS_DB,
+      env: { RABBITMQ_PROMETHEUS_URL: stack.nodes.map((n) => n.prometheusUrl).join(',') },
+    });
   }, 180_000);
 
   afterAll(async () => {
