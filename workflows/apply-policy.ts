@@ -3,7 +3,11 @@
  * (runbooks 1.2 and 1.3): adds the policy that prevents a problem instead of cleaning up after it:
  * - `expiry`: an `expires` policy over oslo's `_fanout_` and `reply_` queues, so the queue a dead process leaves
  *   behind deletes itself after 30 idle minutes (oslo's own `rabbit_transient_queues_ttl`);
- * - `max-length`: a `max-length` policy over the `notifications.*` queues nobody consumes, so they stop growing.
+ * - `max-length`: a `max-length` policy over the `notifications.*` queues nobody consumes, so they stop growing;
+ * - the 4.x replacements, each for one queue type (`apply-to`, 3.12 and later): `transient-expiry` (the `expires`
+ *   that oslo's transient quorum queues lack when `rabbit_transient_queues_ttl = 0`), `delivery-limit` (a limit with
+ *   the dead-letter exchange `--dlx` that takes what 4.0 would drop past it) and `stream-retention` (`max-age` on
+ *   the `<topic>_fanout` streams, which grow until the disk alarm without it).
  * A queue takes only the highest-priority policy that matches it, so the preview names the policies the new one
  * would replace (their keys, `ha-mode` say, stop applying) or be hidden by, from each matching queue's effective
  * `policy` as the broker reports it. It refuses a name already taken by another definition, and re-checks that
@@ -17,6 +21,7 @@ import { formatDuration, parseDuration } from '../src/config/duration.js';
 import { ManagementApiError, WorkflowRefusedError } from '../src/errors.js';
 import type { AlertState } from '../src/health/alert-state.js';
 import {
+  atLeast,
   classicMirroringReplacement,
   clusterBrokerVersion,
   hasClassicMirroring,
@@ -41,9 +46,48 @@ const KINDS = {
     value: 10_000,
     flagHelp: '--value takes a number of messages (at least 1)',
   },
+  // The 4.x replacements (3.12 and later know `apply-to` by queue type):
+  // oslo's transient quorum queues with `rabbit_transient_queues_ttl = 0` carry no `x-expires`: the policy sets it.
+  'transient-expiry': {
+    key: 'expires',
+    pattern: '(_fanout_|^reply_)',
+    value: 1_800_000,
+    applyTo: 'quorum_queues',
+    flagHelp: '--value takes milliseconds or a duration such as 30m (at least 1m)',
+  },
+  // What a quorum queue drops past its delivery limit (20 by default on 4.0) goes to the dead-letter exchange.
+  'delivery-limit': {
+    key: 'delivery-limit',
+    pattern: '.*',
+    value: 20,
+    applyTo: 'quorum_queues',
+    flagHelp: '--value takes a number of deliveries (at least 1)',
+  },
+  // Stream retention: without it a stream grows until the disk alarm. RabbitMQ takes `max-age` as e.g. `1800s`.
+  'stream-retention': {
+    key: 'max-age',
+    pattern: '_fanout$',
+    value: 1_800_000,
+    applyTo: 'streams',
+    flagHelp: '--value takes milliseconds or a duration such as 30m (at least 1m)',
+  },
 } as const;
+type ApplyTo = 'queues' | 'quorum_queues' | 'streams';
+/** The kinds whose value is a duration (given in ms, or as `30m`). */
+const DURATION_KINDS: readonly string[] = ['expiry', 'transient-expiry', 'stream-retention'];
+const applyToOf = (kind: Kind): ApplyTo => {
+  const spec = KINDS[kind];
+  return 'applyTo' in spec ? spec.applyTo : 'queues';
+};
+/** The policy definition of a kind: the value in the broker's form, and the dead-letter exchange with a limit. */
+function definitionOf(kind: Kind, value: number, dlx: string | undefined): Record<string, number | string> {
+  if (kind === 'stream-retention') return { 'max-age': `${Math.round(value / 1000)}s` };
+  if (kind === 'delivery-limit') return { 'delivery-limit': value, 'dead-letter-exchange': dlx ?? '' };
+  return { [KINDS[kind].key]: value };
+}
 type Kind = keyof typeof KINDS;
 const KIND_NAMES = Object.keys(KINDS) as Kind[];
+const KIND_LIST = `${KIND_NAMES.slice(0, -1).join(', ')} or ${KIND_NAMES.at(-1)}`;
 
 /** Longer patterns are refused: a policy pattern is a queue-name filter, not a program. */
 export const MAX_PATTERN_LENGTH = 200;
@@ -78,6 +122,8 @@ interface PolicyArgs {
   name: string;
   value: number;
   priority: number;
+  /** delivery-limit only: where dropped messages go instead. */
+  dlx?: string;
 }
 
 /** The policy a step sets, as JSON; `samples` are matching queues it should govern, for the verification. */
@@ -85,9 +131,9 @@ interface PolicyData {
   vhost: string;
   name: string;
   pattern: string;
-  definition: Record<string, number>;
+  definition: Record<string, number | string>;
   priority: number;
-  applyTo: 'queues';
+  applyTo: ApplyTo;
   samples: string[];
 }
 
@@ -160,7 +206,23 @@ function describePolicy(p: Pick<ManagementPolicy, 'pattern' | 'definition' | 'pr
 }
 
 function valueText(kind: Kind, value: number): string {
-  return kind === 'expiry' ? `${formatCount(value)} ms (${formatDuration(value)})` : `${formatCount(value)} messages`;
+  if (DURATION_KINDS.includes(kind)) return `${formatCount(value)} ms (${formatDuration(value)})`;
+  return kind === 'delivery-limit' ? `${formatCount(value)} deliveries` : `${formatCount(value)} messages`;
+}
+
+/** What the new policy does to a matching queue, for the plan's warnings. */
+function effectText(args: PolicyArgs): string {
+  switch (args.kind) {
+    case 'expiry':
+    case 'transient-expiry':
+      return `A matching queue left unused (no consumer, no basic.get, not redeclared) for ${formatDuration(args.value)} is deleted with its messages; RabbitMQ applies the lower of this and the queue's own \`x-expires\`.`;
+    case 'max-length':
+      return `A matching queue keeps its newest ${formatCount(args.value)} messages and drops the oldest beyond them: notifications nobody read in time are lost instead of filling the broker.`;
+    case 'delivery-limit':
+      return `A message returned to a matching quorum queue more than ${formatCount(args.value)} times goes to exchange \`${args.dlx}\` instead of being dropped; a queue's own \`x-delivery-limit\` still wins where it is lower.`;
+    case 'stream-retention':
+      return `A matching stream deletes its segments older than ${formatDuration(args.value)}: servers reading behind that lose what they had not read.`;
+  }
 }
 
 const policyPath = (vhost: string, name: string) =>
@@ -209,7 +271,7 @@ function argsForAlert(alert: AlertState): string {
 async function mirroringRefusal(management: ManagementClient, requested: string): Promise<WorkflowRefusedError> {
   const nodes = await management.nodes().catch(() => undefined);
   const version = nodes && clusterBrokerVersion(nodes.filter((n) => n.running));
-  const kinds = `apply-policy sets ${KIND_NAMES.join(' or ')} policies.`;
+  const kinds = `apply-policy sets ${KIND_LIST} policies.`;
   if (version && !hasClassicMirroring(version)) {
     return new WorkflowRefusedError(
       `\`${requested}\` is ${notApplicableOn(version)}. ${classicMirroringReplacement(version)} ${kinds}`,
@@ -226,14 +288,18 @@ async function mirroringRefusal(management: ManagementClient, requested: string)
 
 const text = (name: string) => z.string({ error: `--${name} needs a value` });
 
-const policyQueues = z.array(queueSchema.pick({ name: true, vhost: true, policy: true }));
+const policyQueues = z.array(queueSchema.pick({ name: true, vhost: true, policy: true, type: true }));
 const vhostSchema = z.looseObject({ name: z.string() });
 
 export const applyPolicyWorkflow = defineWorkflow<Args>({
   name: 'apply-policy',
-  description: 'Add an expiry policy for oslo fanout/reply queues, or a length limit for unread notification queues',
+  description:
+    'Add an expiry policy for oslo fanout/reply queues (transient quorum ones on 4.x), a length limit for unread ' +
+    'notification queues, a delivery limit with a dead-letter exchange, or stream retention',
   risk: 'medium',
-  usage: '<expiry|max-length> [--pattern REGEX] [--vhost V] [--name N] [--value V] [--priority P]',
+  usage:
+    '<expiry|max-length|transient-expiry|delivery-limit|stream-retention> [--pattern REGEX] [--vhost V] [--name N] ' +
+    '[--value V] [--priority P] [--dlx EXCHANGE]',
   args: z
     .object({
       positionals: z.array(z.string()),
@@ -248,8 +314,9 @@ export const applyPolicyWorkflow = defineWorkflow<Args>({
           priority: text('priority')
             .regex(/^-?\d{1,4}$/, '--priority takes an integer')
             .optional(),
+          dlx: text('dlx').max(MAX_NAME_LENGTH, 'an exchange name has at most 255 characters').optional(),
         },
-        { error: 'apply-policy takes --pattern, --vhost, --name, --value and --priority' },
+        { error: 'apply-policy takes --pattern, --vhost, --name, --value, --priority and --dlx' },
       ),
     })
     .transform(({ positionals, flags }, ctx): Args => {
@@ -258,7 +325,7 @@ export const applyPolicyWorkflow = defineWorkflow<Args>({
       }
       const kind = positionals[0] as Kind;
       if (positionals.length !== 1 || !KIND_NAMES.includes(kind)) {
-        ctx.addIssue({ code: 'custom', message: `name one kind of policy: ${KIND_NAMES.join(' or ')}` });
+        ctx.addIssue({ code: 'custom', message: `name one kind of policy: ${KIND_LIST}` });
         return z.NEVER;
       }
       const spec = KINDS[kind];
@@ -272,15 +339,26 @@ export const applyPolicyWorkflow = defineWorkflow<Args>({
       if (flags.value !== undefined) {
         const parsed = /^\d+$/.test(flags.value)
           ? Number(flags.value)
-          : kind === 'expiry'
+          : DURATION_KINDS.includes(kind)
             ? parseDuration(flags.value)
             : undefined;
-        const low = kind === 'expiry' ? MIN_EXPIRES_MS : 1;
+        const low = DURATION_KINDS.includes(kind) ? MIN_EXPIRES_MS : 1;
         if (parsed === undefined || !Number.isSafeInteger(parsed) || parsed < low) {
           ctx.addIssue({ code: 'custom', message: `bad --value "${flags.value}": ${spec.flagHelp}` });
           return z.NEVER;
         }
         value = parsed;
+      }
+      if (kind === 'delivery-limit' && !flags.dlx) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'delivery-limit needs --dlx EXCHANGE: the dead-letter exchange that takes what would be dropped',
+        });
+        return z.NEVER;
+      }
+      if (flags.dlx !== undefined && kind !== 'delivery-limit') {
+        ctx.addIssue({ code: 'custom', message: '--dlx goes with delivery-limit only' });
+        return z.NEVER;
       }
       return {
         kind,
@@ -289,6 +367,7 @@ export const applyPolicyWorkflow = defineWorkflow<Args>({
         name: flags.name ?? `warren-${kind}`,
         value,
         priority: flags.priority !== undefined ? Number(flags.priority) : 0,
+        ...(flags.dlx !== undefined ? { dlx: flags.dlx } : {}),
       };
     }),
   argsForAlert,
@@ -298,6 +377,17 @@ export const applyPolicyWorkflow = defineWorkflow<Args>({
     if (args.kind === 'mirroring') throw await mirroringRefusal(management, args.requested);
     const vhost = args.vhost ?? context.vhost;
     const spec = KINDS[args.kind];
+    const applyTo = applyToOf(args.kind);
+    if (applyTo !== 'queues') {
+      const nodes = await management.nodes();
+      const version = clusterBrokerVersion(nodes.filter((n) => n.running));
+      if (!version || !atLeast(version, 3, 12)) {
+        throw new WorkflowRefusedError(
+          `\`${args.kind}\` is a policy for ${applyTo.replace('_', ' ')}, which RabbitMQ knows as a policy target from 3.12 on; ` +
+            `this cluster runs ${version ? version.raw : 'an unknown version'}.`,
+        );
+      }
+    }
     try {
       await management.get(`/api/vhosts/${encodeURIComponent(vhost)}`, vhostSchema);
     } catch (error) {
@@ -312,16 +402,16 @@ export const applyPolicyWorkflow = defineWorkflow<Args>({
       management.get(`/api/queues/${encodeURIComponent(vhost)}`, policyQueues, {
         disable_stats: 'true',
         enable_queue_totals: 'true',
-        columns: 'name,vhost,policy',
+        columns: 'name,vhost,policy,type',
       }),
     ]);
     const want: PolicyData = {
       vhost,
       name: args.name,
       pattern: args.pattern,
-      definition: { [spec.key]: args.value },
+      definition: definitionOf(args.kind, args.value, args.dlx),
       priority: args.priority,
-      applyTo: 'queues',
+      applyTo,
       samples: [],
     };
     const existing = policies.find((p) => p.name === args.name);
@@ -341,7 +431,12 @@ export const applyPolicyWorkflow = defineWorkflow<Args>({
       args.pattern,
       queues.map((q) => q.name),
     );
-    const matched = queues.filter((q) => matching.has(q.name)).sort((a, b) => a.name.localeCompare(b.name));
+    // A policy for one queue type governs only queues of that type.
+    const ofType = (q: (typeof queues)[number]) =>
+      applyTo === 'queues' || (applyTo === 'streams' ? q.type === 'stream' : q.type === 'quorum');
+    const matched = queues
+      .filter((q) => matching.has(q.name) && ofType(q))
+      .sort((a, b) => a.name.localeCompare(b.name));
     // Each matching queue's effective policy (the broker's own choice) is the one the new policy must outrank.
     const byPolicy = new Map<string, string[]>();
     for (const q of matched) {
@@ -388,11 +483,21 @@ export const applyPolicyWorkflow = defineWorkflow<Args>({
         );
       }
     }
-    warnings.push(
-      args.kind === 'expiry'
-        ? `A matching queue left unused (no consumer, no basic.get, not redeclared) for ${formatDuration(args.value)} is deleted with its messages; RabbitMQ applies the lower of this and the queue's own \`x-expires\`.`
-        : `A matching queue keeps its newest ${formatCount(args.value)} messages and drops the oldest beyond them: notifications nobody read in time are lost instead of filling the broker.`,
-    );
+    warnings.push(effectText(args));
+    if (args.kind === 'delivery-limit' && args.dlx !== undefined) {
+      const dlxExists = await management
+        .get(`/api/exchanges/${encodeURIComponent(vhost)}/${encodeURIComponent(args.dlx)}`, vhostSchema)
+        .then(() => true)
+        .catch((error: unknown) => {
+          if (error instanceof ManagementApiError && error.status === 404) return false;
+          throw error;
+        });
+      if (!dlxExists) {
+        warnings.push(
+          `Exchange \`${args.dlx}\` does not exist on vhost \`${vhost}\`: dead-lettering to a missing exchange drops the message all the same. Declare it, with a queue bound to it, before relying on the policy.`,
+        );
+      }
+    }
     const samples = matched
       .map((q) => q.name)
       .filter((n) => !outranked.has(n))

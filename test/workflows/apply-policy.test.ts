@@ -142,11 +142,17 @@ describe('apply-policy arguments', () => {
   });
 
   it('refuses a missing or unknown kind, unknown flags and flags without a value', () => {
-    expect(messageOf([])).toBe('name one kind of policy: expiry or max-length');
-    expect(messageOf(['ttl'])).toBe('name one kind of policy: expiry or max-length');
-    expect(messageOf(['expiry', 'max-length'])).toBe('name one kind of policy: expiry or max-length');
+    expect(messageOf([])).toBe(
+      'name one kind of policy: expiry, max-length, transient-expiry, delivery-limit or stream-retention',
+    );
+    expect(messageOf(['ttl'])).toBe(
+      'name one kind of policy: expiry, max-length, transient-expiry, delivery-limit or stream-retention',
+    );
+    expect(messageOf(['expiry', 'max-length'])).toBe(
+      'name one kind of policy: expiry, max-length, transient-expiry, delivery-limit or stream-retention',
+    );
     expect(messageOf(['expiry'], { force: true })).toBe(
-      'apply-policy takes --pattern, --vhost, --name, --value and --priority',
+      'apply-policy takes --pattern, --vhost, --name, --value, --priority and --dlx',
     );
     expect(messageOf(['expiry'], { pattern: true })).toBe('--pattern needs a value');
     expect(messageOf(['expiry'], { name: 'bad name!' })).toBe(
@@ -182,7 +188,9 @@ describe('apply-policy and classic mirroring', () => {
     expect(argsOf(['ha-mode'])).toEqual({ kind: 'mirroring', requested: 'ha-mode' });
     expect(argsOf(['HA-SYNC-MODE'])).toEqual({ kind: 'mirroring', requested: 'HA-SYNC-MODE' });
     expect(argsOf(['mirroring'])).toEqual({ kind: 'mirroring', requested: 'mirroring' });
-    expect(messageOf(['hash'])).toBe('name one kind of policy: expiry or max-length');
+    expect(messageOf(['hash'])).toBe(
+      'name one kind of policy: expiry, max-length, transient-expiry, delivery-limit or stream-retention',
+    );
   });
 
   it('refuses ha-* keys on RabbitMQ 4.0 at plan time, saying what replaces them, and changes nothing', async () => {
@@ -274,7 +282,7 @@ describe('apply-policy plan', () => {
     expect(asked.find((a) => a.path === '/api/queues/%2F')?.params).toEqual({
       disable_stats: 'true',
       enable_queue_totals: 'true',
-      columns: 'name,vhost,policy',
+      columns: 'name,vhost,policy,type',
     });
     expect(sent).toEqual([]);
   });

@@ -136,8 +136,7 @@ export const deliveryLimitCheck = defineCheck({
   hint:
     'A consumer keeps failing on these messages and returning them: find why in its service log (the consumer ' +
     'named). To keep what is dropped, give the queues a dead-letter exchange with a delivery limit ' +
-    '(`fix apply-policy delivery-limit`); a limit is no fix for a consumer that cannot handle a message.',
-  workflow: 'apply-policy',
+    '(`fix apply-policy delivery-limit --dlx EXCHANGE --pattern …`); a limit is no fix for a consumer that cannot handle a message.',
   needs: ['queues', 'nodeCounters'],
   evaluate,
 });
