@@ -70,7 +70,9 @@ async function listingFrom(desc: LocalStackDescription, node: string): Promise<N
     headers: { authorization: managementAuthorization(desc) },
     signal: AbortSignal.timeout(5_000),
   }).catch(() => undefined);
-  return response?.ok ? ((await response.json()) as NodeListing[]) : undefined;
+  if (!response?.ok) return undefined;
+  const listing = (await response.json().catch(() => undefined)) as unknown;
+  return Array.isArray(listing) ? (listing as NodeListing[]) : undefined;
 }
 
 /** The beam pid of `node`, asked of the node itself (the chroot shares the host's pid namespace), checked in /proc. */
@@ -162,7 +164,9 @@ export async function cutPartition(
   }
   if (outcomes.length > 0) onRetry?.(`no partition ${retryMs} ms after ${outcomes.at(-1)}; freezing ${b} instead`);
   for (let freeze = 1; freeze <= 2; freeze++) {
-    outcomes.push(`freeze ${freeze}: ${await freezeUntilSeenDown(stack, a, b)}`);
+    // A freeze that cannot start (the VM not found) is an outcome to report with the others, not a different error.
+    const froze = await freezeUntilSeenDown(stack, a, b).catch((error: Error) => `failed: ${error.message}`);
+    outcomes.push(`freeze ${freeze}: ${froze}`);
     // The thawed node finds its peers gone and reconnects: each side then reports the other within seconds.
     const views = await partitionWithin(desc, retryMs);
     if (views.size > 0) return views;

@@ -88,18 +88,27 @@ describe('cutPartition', () => {
     expect(views.get(NODES[1] as string)).toEqual([NODES[0]]);
     expect(cuts).toHaveLength(2);
     expect(retries).toEqual([
-      expect.stringMatching(/^no partition 300 ms after cut 1 \(exit 0: true\); cutting again$/),
+      expect.stringMatching(/^no partition 300 ms after disconnect 1 \(exit 0: true\); cutting again$/),
     ]);
   });
 
-  it('gives up after the last attempt, naming each cut and its outcome', async () => {
+  it('gives up after the last attempt, naming each cut, each freeze and their outcomes', async () => {
     const { stack, cuts } = await fakeCluster(0, 69);
     await expect(
       cutPartition(stack, NODES[0] as string, NODES[1] as string, { retryMs: 200, attempts: 2 }),
     ).rejects.toThrow(
-      `no node reported a partition after 2 cuts of ${NODES[0]} from ${NODES[1]}: cut 1 (exit 69: nodedown); cut 2 (exit 69: nodedown)`,
+      `no node reported a partition after cutting ${NODES[0]} from ${NODES[1]} (RabbitMQ 3.10): ` +
+        'disconnect 1 (exit 69: nodedown); disconnect 2 (exit 69: nodedown); ' +
+        `freeze 1: failed: could not find ${NODES[1]}'s Erlang VM to freeze (os:getpid() gave exit 69: nodedown); ` +
+        `freeze 2: failed: could not find ${NODES[1]}'s Erlang VM to freeze (os:getpid() gave exit 69: nodedown). Now: `,
     );
-    expect(cuts).toHaveLength(2);
+    // two disconnects, then each freeze asks the node for its VM's pid
+    expect(cuts.map((c) => c[2])).toEqual([
+      `erlang:disconnect_node('${NODES[1]}').`,
+      `erlang:disconnect_node('${NODES[1]}').`,
+      'os:getpid().',
+      'os:getpid().',
+    ]);
   });
 });
 
