@@ -4,9 +4,12 @@ import { applyPolicyWorkflow } from './apply-policy.js';
 import { closeHeartbeatlessConnectionsWorkflow } from './close-heartbeatless-connections.js';
 import { closeLeakyConnectionsWorkflow } from './close-leaky-connections.js';
 import { deleteZombieQueuesWorkflow } from './delete-zombie-queues.js';
+import { growQuorumQueuesWorkflow } from './grow-quorum-queues.js';
 import { healPartitionWorkflow } from './heal-partition.js';
 import { purgeQueueWorkflow } from './purge-queue.js';
 import { raiseMemoryWatermarkWorkflow } from './raise-memory-watermark.js';
+import { rebalanceQuorumLeadersWorkflow } from './rebalance-quorum-leaders.js';
+import { shrinkForgottenMembersWorkflow } from './shrink-forgotten-members.js';
 import { syncMirrorsWorkflow } from './sync-mirrors.js';
 
 export const allWorkflows: readonly AnyWorkflowDefinition[] = [
@@ -18,4 +21,7 @@ export const allWorkflows: readonly AnyWorkflowDefinition[] = [
   applyPolicyWorkflow,
   healPartitionWorkflow,
   raiseMemoryWatermarkWorkflow,
+  growQuorumQueuesWorkflow,
+  rebalanceQuorumLeadersWorkflow,
+  shrinkForgottenMembersWorkflow,
 ];

@@ -28,6 +28,11 @@ export const thresholdsSchema = z.strictObject({
   masterImbalance: z.number().gt(1).default(2),
   /** Below this many queues the leader distribution is not judged. */
   masterImbalanceMinQueues: positiveInt.default(30),
+  /**
+   * Members each quorum queue should have (quorum-members); unset: one on every running node. Set it to the
+   * queues' `x-quorum-initial-group-size` (or `quorum_queue.initial_cluster_size`) on clusters larger than that.
+   */
+  quorumTargetSize: positiveInt.optional(),
   /** Unacknowledged messages above which a queue whose unacked count keeps rising has a stuck consumer. */
   stuckUnacked: positiveInt.default(100),
 });

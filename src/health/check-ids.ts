@@ -10,6 +10,8 @@ export const CHECK_IDS = [
   'resource-usage',
   'mirror-sync',
   'quorum',
+  'quorum-members',
+  'quorum-forgotten-members',
   'zombie-queues',
   'backlog',
   'channel-leak',

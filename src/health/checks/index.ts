@@ -12,6 +12,8 @@ import { networkPartitionCheck } from './network-partition.js';
 import { nodeDownCheck } from './node-down.js';
 import { policyCoverageCheck } from './policy-coverage.js';
 import { quorumCheck } from './quorum.js';
+import { quorumForgottenMembersCheck } from './quorum-forgotten-members.js';
+import { quorumMembersCheck } from './quorum-members.js';
 import { resourceUsageCheck } from './resource-usage.js';
 import { streamReplicasCheck } from './stream-replicas.js';
 import { streamRetentionCheck } from './stream-retention.js';
@@ -26,6 +28,8 @@ export const allChecks: readonly HealthCheck[] = [
   resourceUsageCheck,
   mirrorSyncCheck,
   quorumCheck,
+  quorumMembersCheck,
+  quorumForgottenMembersCheck,
   zombieQueuesCheck,
   backlogCheck,
   channelLeakCheck,

@@ -3,9 +3,12 @@
  * master/leader node, so a node that leads far more than its share of queues becomes the cluster's bottleneck.
  * Counts each queue's leader over the running nodes and reports ONE info finding with the distribution when the
  * busiest node leads more than `thresholds.masterImbalance` times a fair share. Moving leaders is not its job.
- * RabbitMQ 3.10's cheap queue listing gives quorum queues no `node`, only `leader`, hence the fallback.
+ * RabbitMQ 3.10's cheap queue listing gives quorum queues no `node`, only `leader`, hence the fallback. On 4.0
+ * there are no masters: a quorum queue's `node` is its leader, a stream (no node, no leader in that listing) is not
+ * counted, and every classic queue is unmovable. Fix…: rebalance-quorum-leaders.
  */
 import { formatCount, formatPercent } from '../../chat/human-format.js';
+import { hasClassicMirroring } from '../../management/broker-version.js';
 import type { ClusterSnapshot, QueueInfo } from '../cluster-snapshot.js';
 import type { Finding } from '../finding.js';
 import type { CheckContext } from '../health-check.js';
@@ -18,7 +21,7 @@ function movable(q: QueueInfo): boolean {
   return q.type === 'quorum' || (q.slave_nodes !== undefined && q.slave_nodes.length > 0);
 }
 
-function evaluate(snapshot: ClusterSnapshot, { thresholds }: CheckContext): Finding[] {
+function evaluate(snapshot: ClusterSnapshot, { thresholds, version }: CheckContext): Finding[] {
   const running = (snapshot.nodes ?? []).filter((n) => n.running).map((n) => n.name);
   if (running.length < 2) return [];
   const led = new Map<string, QueueInfo[]>(running.map((n) => [n, []]));
@@ -38,7 +41,7 @@ function evaluate(snapshot: ClusterSnapshot, { thresholds }: CheckContext): Find
   details.push(`Fair share: ${formatCount(Math.round(fairShare))} per running node`);
   if (fixed > 0) {
     details.push(
-      `${formatCount(fixed)} of ${formatCount(queues.length)} on \`${busiest}\` are unmirrored classic queues, ` +
+      `${formatCount(fixed)} of ${formatCount(queues.length)} on \`${busiest}\` are ${version && !hasClassicMirroring(version) ? 'classic' : 'unmirrored classic'} queues, ` +
         'which a rebalance cannot move',
     );
   }
@@ -66,8 +69,10 @@ export const masterImbalanceCheck = defineCheck({
   id: ID,
   title: 'Queue leaders imbalanced',
   hint:
-    'Spread the leaders: `POST /api/rebalance/queues` (or `rabbitmq-queues rebalance all`) moves mirrored and ' +
-    'quorum queues. Check that clients list every node in `rabbit_hosts`, so new queues spread out.',
+    'Spread the leaders: Fix… runs rebalance-quorum-leaders (`POST /api/rebalance/queues`, as ' +
+    '`rabbitmq-queues rebalance all`), which moves quorum leaders (and mirrored masters before 4.0). Check that ' +
+    'clients list every node in `rabbit_hosts`, so new queues spread out.',
+  workflow: 'rebalance-quorum-leaders',
   needs: ['nodes', 'queues'],
   evaluate,
 });

@@ -1,0 +1,108 @@
+/**
+ * Changing a quorum queue's membership through the management API: RabbitMQ 4.0 serves
+ * `POST /api/queues/quorum/{vhost}/{name}/replicas/add` and `DELETE …/replicas/delete` (body `{"node": …}`), the
+ * HTTP form of `rabbitmq-queues add_member` and `delete_member`, for a user tagged administrator. No queue name ever
+ * goes onto a command line (queue-manager names hold `:`, and a remote node-control command is a shell string).
+ * A broker without these endpoints (3.10 answers 404) or with them disabled
+ * (`management.restrictions.quorum_queue_replica_operations.disabled`, 405) gets an error that says what to run
+ * by hand. Also the fresh node list the grow and shrink guards re-read. Idempotence is the callers': they re-read
+ * the queue first.
+ */
+import { z } from 'zod';
+import { ManagementApiError } from '../errors.js';
+import type { ManagementClient } from '../management/management-client.js';
+import { nodeSchema } from '../management/schemas.js';
+
+export interface ListedNode {
+  name: string;
+  running: boolean;
+}
+
+const nodes = z.array(nodeSchema);
+
+/** The cluster's nodes as /api/nodes lists them now. */
+export async function freshNodes(management: ManagementClient): Promise<ListedNode[]> {
+  const listed = await management.get('/api/nodes', nodes, { columns: 'name,running' });
+  return listed.map((n) => ({ name: n.name, running: n.running !== false }));
+}
+
+function replicasPath(vhost: string, name: string, verb: 'add' | 'delete'): string {
+  return `/api/queues/quorum/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}/replicas/${verb}`;
+}
+
+async function change(
+  management: ManagementClient,
+  method: 'POST' | 'DELETE',
+  vhost: string,
+  name: string,
+  node: string,
+): Promise<void> {
+  const verb = method === 'POST' ? 'add' : 'delete';
+  const byHand = `rabbitmq-queues ${verb === 'add' ? 'add_member' : 'delete_member'} --vhost ${vhost} ${name} ${node}`;
+  try {
+    const { status } = await management.send(method, replicasPath(vhost, name, verb), { data: { node } });
+    if (status === 404) {
+      throw new ManagementApiError(
+        replicasPath(vhost, name, verb),
+        404,
+        `the broker has no quorum replica endpoint (RabbitMQ before 4.0), or the queue is gone: run \`${byHand}\` by hand`,
+      );
+    }
+  } catch (error) {
+    if (error instanceof ManagementApiError && error.status === 405) {
+      throw new ManagementApiError(
+        replicasPath(vhost, name, verb),
+        405,
+        `the broker disallows quorum replica operations over HTTP: run \`${byHand}\` by hand`,
+      );
+    }
+    throw error;
+  }
+}
+
+/** Adds a member of the quorum queue on `node` (the broker waits for it to join, up to 30 s). */
+export function addQuorumMember(
+  management: ManagementClient,
+  vhost: string,
+  name: string,
+  node: string,
+): Promise<void> {
+  return change(management, 'POST', vhost, name, node);
+}
+
+/** Removes the quorum queue's member on `node`. */
+export function deleteQuorumMember(
+  management: ManagementClient,
+  vhost: string,
+  name: string,
+  node: string,
+): Promise<void> {
+  return change(management, 'DELETE', vhost, name, node);
+}
+
+/** One step of a membership workflow: a batch of queues whose member on `node` is added or removed. */
+export interface MemberBatch extends Record<string, unknown> {
+  node: string;
+  queues: { vhost: string; name: string }[];
+}
+
+/** Queues per step: the node is re-checked between batches, and a batch's new members catch up together. */
+export const MEMBER_BATCH = 10;
+
+/** The planned steps over `queues`, `MEMBER_BATCH` at a time; `label` says what a step does to the queues it names. */
+export function memberBatches(
+  node: string,
+  queues: readonly { vhost: string; name: string }[],
+  label: (names: string) => string,
+): { key: string; label: string; data: MemberBatch }[] {
+  const actions = [];
+  for (let i = 0; i < queues.length; i += MEMBER_BATCH) {
+    const part = queues.slice(i, i + MEMBER_BATCH);
+    actions.push({
+      key: `batch-${i / MEMBER_BATCH + 1}`,
+      label: label(part.map((q) => `\`${q.name}\``).join(', ')),
+      data: { node, queues: part.map((q) => ({ vhost: q.vhost, name: q.name })) },
+    });
+  }
+  return actions;
+}

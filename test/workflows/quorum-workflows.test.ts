@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import { healthSchema } from '../../src/config/health-schema.js';
+import { remediationSchema } from '../../src/config/remediation-schema.js';
+import { ManagementApiError, WorkflowRefusedError } from '../../src/errors.js';
+import type { ManagementClient } from '../../src/management/management-client.js';
+import { nodesSchema } from '../../src/management/schemas.js';
+import { MEMBER_BATCH } from '../../src/remediation/quorum-replicas.js';
+import type { WorkflowContext } from '../../src/remediation/workflow-definition.js';
+import { growQuorumQueuesWorkflow } from '../../workflows/grow-quorum-queues.js';
+import { rebalanceQuorumLeadersWorkflow } from '../../workflows/rebalance-quorum-leaders.js';
+import { shrinkForgottenMembersWorkflow } from '../../workflows/shrink-forgotten-members.js';
+import { readFixture } from '../support/snapshot-fixtures.js';
+
+const R1 = 'rabbit1@localhost';
+const R3 = 'rabbit3@localhost';
+const GONE = 'rabbit@old-host';
+
+type Queue = Record<string, unknown> & { name: string; vhost: string; type?: string; members?: string[] };
+
+/** The kolla layout captured on RabbitMQ 4.0, its quorum queues changed by `edit`. */
+function kollaQueues(edit: (q: Queue) => Queue): Queue[] {
+  const body = readFixture('kolla-queues.json', '4.0') as Queue[] | { items: Queue[] };
+  const items = Array.isArray(body) ? body : body.items;
+  return items.map((q) => (q.type === 'quorum' ? edit(structuredClone(q)) : q));
+}
+
+const path = (q: { vhost: string; name: string }) => `${encodeURIComponent(q.vhost)}/${encodeURIComponent(q.name)}`;
+
+/** A management API over `queues` whose replica endpoints change members; requests are recorded. */
+function fakeManagement(queues: Queue[], opts: { replicaStatus?: number } = {}) {
+  const byPath = new Map(queues.map((q) => [`/api/queues/${path(q)}`, q]));
+  const sent: { method: string; path: string; data?: unknown }[] = [];
+  const answer = (p: string): unknown => {
+    if (p === '/api/queues') return [...byPath.values()];
+    if (p === '/api/nodes') return readFixture('kolla-nodes.json', '4.0');
+    if (p === '/api/consumers' || p === '/api/connections' || p === '/api/policies' || p === '/api/feature-flags') {
+      return [];
+    }
+    const queue = byPath.get(p);
+    if (queue) return queue;
+    throw new ManagementApiError(p, 404, `HTTP 404 from ${p}`);
+  };
+  const management = {
+    cluster: 'local',
+    baseUrls: ['http://n1'],
+    get: async (p: string, schema: { parse(v: unknown): unknown }) => schema.parse(answer(p)),
+    getFrom: async (_b: string, _p: string, schema: { parse(v: unknown): unknown }) => schema.parse({ node: R1 }),
+    healthCheckOf: async () => ({ ok: true }),
+    nodes: async () => nodesSchema.parse(answer('/api/nodes')),
+    send: async (method: string, p: string, o: { data?: unknown } = {}) => {
+      sent.push({ method, path: p, data: o.data });
+      if (opts.replicaStatus) return { status: opts.replicaStatus };
+      const m = /^\/api\/queues\/quorum\/(.+)\/replicas\/(add|delete)$/.exec(p);
+      const queue = m ? byPath.get(`/api/queues/${m[1]}`) : undefined;
+      const node = (o.data as { node?: string } | undefined)?.node as string;
+      if (queue && m?.[2] === 'add') {
+        queue.members = [...(queue.members ?? []), node];
+        queue.online = [...((queue.online as string[]) ?? []), node];
+      }
+      if (queue && m?.[2] === 'delete') queue.members = queue.members?.filter((x) => x !== node);
+      return { status: 204 };
+    },
+  };
+  return { management: management as unknown as ManagementClient, sent };
+}
+
+function contextOf(management: ManagementClient, remediation: Record<string, unknown> = {}): WorkflowContext {
+  return {
+    cluster: 'local',
+    vhost: '/',
+    management,
+    remediation: remediationSchema.parse(remediation),
+    health: healthSchema.parse({}),
+    runId: 'r-0000abcd',
+    requester: 'U0REQ',
+  };
+}
+
+const withoutR3 = (q: Queue) => ({
+  ...q,
+  members: q.members?.filter((m) => m !== R3),
+  online: (q.online as string[]).filter((m) => m !== R3),
+});
+
+describe('grow-quorum-queues', () => {
+  it('plans the queues lacking a member on the node in batches, adds them over HTTP, and verifies', async () => {
+    const { management, sent } = fakeManagement(kollaQueues(withoutR3));
+    const context = contextOf(management);
+    const args = { node: R3 };
+    const plan = await growQuorumQueuesWorkflow.plan(context, args);
+    expect(plan.summary).toBe(
+      `add a member on \`${R3}\` to 7 quorum queue(s): 6 RPC (nova-compute, nova-scheduler), 1 notification, in 1 batch(es) of up to ${MEMBER_BATCH}`,
+    );
+    const [batch] = plan.actions;
+    expect(batch).toBeDefined();
+    expect(await growQuorumQueuesWorkflow.guard(context, batch as never, args)).toBeUndefined();
+    expect(await growQuorumQueuesWorkflow.execute(context, batch as never, args)).toBe(
+      `added 7 member(s) on \`${R3}\``,
+    );
+    expect(sent[0]).toEqual({
+      method: 'POST',
+      path: '/api/queues/quorum/%2F/compute/replicas/add',
+      data: { node: R3 },
+    });
+    // Idempotent: a second run finds every member there.
+    expect(await growQuorumQueuesWorkflow.execute(context, batch as never, args)).toBe(
+      `added 0 member(s) on \`${R3}\`, 7 already a member`,
+    );
+    expect(await growQuorumQueuesWorkflow.verify(context, plan.actions, args)).toMatchObject({ ok: true });
+  });
+
+  it('refuses a node that is not running or not in the cluster, and a node no queue lacks', async () => {
+    const { management } = fakeManagement(kollaQueues((q) => q));
+    const context = contextOf(management);
+    await expect(growQuorumQueuesWorkflow.plan(context, { node: 'rabbit@nowhere' })).rejects.toThrow(
+      /is not in cluster/,
+    );
+    await expect(growQuorumQueuesWorkflow.plan(context, { node: R3 })).rejects.toThrow(WorkflowRefusedError);
+    const guard = await growQuorumQueuesWorkflow.guard(
+      context,
+      { key: 'batch-1', label: '', data: { node: 'rabbit@nowhere', queues: [] } },
+      { node: 'rabbit@nowhere' },
+    );
+    expect(guard).toEqual({ reason: '`rabbit@nowhere` is no longer in the cluster', abort: true });
+  });
+
+  it('says what to run by hand where the broker has no replica endpoint', async () => {
+    const { management } = fakeManagement(kollaQueues(withoutR3), { replicaStatus: 404 });
+    const context = contextOf(management);
+    const plan = await growQuorumQueuesWorkflow.plan(context, { node: R3 });
+    await expect(growQuorumQueuesWorkflow.execute(context, plan.actions[0] as never, { node: R3 })).rejects.toThrow(
+      /rabbitmq-queues add_member --vhost \/ compute rabbit3@localhost/,
+    );
+  });
+
+  it('takes the node from the alert', () => {
+    const alert = { findings: [{ check: 'quorum-members', data: { gap: 'missing', node: R3 } }] };
+    expect(growQuorumQueuesWorkflow.argsForAlert?.(alert as never)).toBe(R3);
+  });
+});
+
+describe('shrink-forgotten-members', () => {
+  const withGone = (q: Queue) => ({ ...q, members: [...(q.members ?? []), GONE] });
+
+  it('removes the members on a node outside the cluster, with two approvers', async () => {
+    expect(shrinkForgottenMembersWorkflow.risk).toBe('critical');
+    const { management, sent } = fakeManagement(kollaQueues(withGone));
+    const context = contextOf(management);
+    const plan = await shrinkForgottenMembersWorkflow.plan(context, { node: GONE });
+    expect(plan.summary).toMatch(/from 7 quorum queue\(s\)/);
+    expect(
+      await shrinkForgottenMembersWorkflow.guard(context, plan.actions[0] as never, { node: GONE }),
+    ).toBeUndefined();
+    expect(await shrinkForgottenMembersWorkflow.execute(context, plan.actions[0] as never, { node: GONE })).toBe(
+      `removed 7 member(s) on \`${GONE}\``,
+    );
+    expect(sent.every((s) => s.method === 'DELETE' && (s.data as { node: string }).node === GONE)).toBe(true);
+    expect(await shrinkForgottenMembersWorkflow.verify(context, plan.actions, { node: GONE })).toMatchObject({
+      ok: true,
+    });
+  });
+
+  it('refuses, and its guard aborts, for a node that is in the cluster', async () => {
+    const { management } = fakeManagement(kollaQueues(withGone));
+    const context = contextOf(management);
+    await expect(shrinkForgottenMembersWorkflow.plan(context, { node: R3 })).rejects.toThrow(/is in cluster local/);
+    const guard = await shrinkForgottenMembersWorkflow.guard(
+      context,
+      { key: 'batch-1', label: '', data: { node: R3, queues: [] } },
+      { node: R3 },
+    );
+    expect(guard).toEqual({ reason: `\`${R3}\` is in the cluster again`, abort: true });
+  });
+});
+
+describe('rebalance-quorum-leaders', () => {
+  it('refuses when the leaders are spread already, and plans one rebalance when piled up', async () => {
+    const spread = fakeManagement(kollaQueues((q) => q));
+    await expect(rebalanceQuorumLeadersWorkflow.plan(contextOf(spread.management), {})).rejects.toThrow(
+      /spread within the imbalance threshold/,
+    );
+    const piled = kollaQueues((q) => ({ ...q, leader: R1, node: R1 }));
+    const many = Array.from({ length: 30 }, (_, i) => ({ ...(piled[1] as Queue), name: `led.${i}` }));
+    const { management, sent } = fakeManagement([...piled, ...many]);
+    const context = contextOf(management);
+    const plan = await rebalanceQuorumLeadersWorkflow.plan(context, {});
+    expect(plan.summary).toMatch(/^move queue leaders off `rabbit1@localhost`/);
+    expect(plan.actions.map((a) => a.key)).toEqual(['rebalance']);
+    expect(await rebalanceQuorumLeadersWorkflow.execute(context, plan.actions[0] as never, {})).toBe(
+      'rebalance started',
+    );
+    expect(sent).toEqual([{ method: 'POST', path: '/api/rebalance/queues', data: {} }]);
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * `fix shrink-forgotten-members <node>` (RUNBOOK 4): removes the quorum queue members on a node that is no longer
+ * in the cluster (forgotten without its members being shrunk, or renamed), as the quorum-forgotten-members check
+ * reports them (its Fix…). Such a member never comes back but counts towards each queue's quorum. Critical, two
+ * approvers: removing members of a node that is only away (a rename being undone, a node being restored) throws its
+ * copy away, so the plan and every batch's guard require that /api/nodes does not list the node at all.
+ */
+import { z } from 'zod';
+import { formatCount } from '../src/chat/human-format.js';
+import { WorkflowRefusedError } from '../src/errors.js';
+import { quorumForgottenMembersCheck } from '../src/health/checks/quorum-forgotten-members.js';
+import { membershipGaps, trafficSummary } from '../src/health/quorum-membership.js';
+import { SnapshotFetcher } from '../src/health/snapshot-fetcher.js';
+import { freshQueue } from '../src/remediation/broker-state.js';
+import { deleteQuorumMember, freshNodes, type MemberBatch, memberBatches } from '../src/remediation/quorum-replicas.js';
+import { defineWorkflow, type PlannedAction } from '../src/remediation/workflow-definition.js';
+import { NODE_ARG } from './grow-quorum-queues.js';
+
+interface Args {
+  node: string;
+}
+
+const batch = (action: PlannedAction) => action.data as unknown as MemberBatch;
+
+export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
+  name: 'shrink-forgotten-members',
+  description: 'Remove quorum queue members on a node that is no longer in the cluster',
+  risk: 'critical',
+  usage: '<node>',
+  args: z
+    .object({
+      positionals: z.tuple([NODE_ARG], { error: 'name the node that left the cluster, e.g. rabbit@old-host' }),
+      flags: z.strictObject({}, { error: 'shrink-forgotten-members takes no flags' }),
+    })
+    .transform(({ positionals }) => ({ node: positionals[0] })),
+  argsForAlert: (alert) =>
+    String(alert.findings.find((f) => f.check === quorumForgottenMembersCheck.id)?.data?.node ?? ''),
+
+  async plan(context, args) {
+    const snapshot = await new SnapshotFetcher(context.cluster, context.management).fetch();
+    if (!snapshot.nodes || !snapshot.queues) {
+      throw new WorkflowRefusedError(`Could not read the cluster: ${snapshot.errors.nodes ?? snapshot.errors.queues}`);
+    }
+    if (snapshot.nodes.some((n) => n.name === args.node)) {
+      throw new WorkflowRefusedError(
+        `\`${args.node}\` is in cluster ${context.cluster}: its members are not forgotten. Start the node, or shrink by hand if you mean to.`,
+      );
+    }
+    const queues = membershipGaps(snapshot.nodes, snapshot.queues)
+      .filter((g) => g.gap === 'forgotten' && g.node === args.node)
+      .flatMap((g) => g.queues);
+    if (queues.length === 0) {
+      throw new WorkflowRefusedError(`No quorum queue has a member on \`${args.node}\`: nothing to remove.`);
+    }
+    const chosen = queues.slice(0, context.remediation.maxItemsPerRun);
+    const actions = memberBatches(args.node, chosen, (names) => `remove the member on \`${args.node}\` from ${names}`);
+    return {
+      summary: `remove the member on \`${args.node}\` (not in the cluster) from ${formatCount(chosen.length)} quorum queue(s): ${trafficSummary(chosen).line}`,
+      warnings: [
+        `If \`${args.node}\` is only away (being restored, or renamed and about to be renamed back), its copy of these queues is thrown away: reject this run then.`,
+      ],
+      actions,
+      guards: [
+        `before each batch, \`${args.node}\` is still absent from the cluster's node list`,
+        'before each queue, it still has a member on the node (else "already removed")',
+      ],
+      ...(queues.length > chosen.length ? { leftOut: queues.length - chosen.length } : {}),
+    };
+  },
+
+  async guard(context, action) {
+    const { node } = batch(action);
+    if ((await freshNodes(context.management)).some((n) => n.name === node)) {
+      return { reason: `\`${node}\` is in the cluster again`, abort: true };
+    }
+    return undefined;
+  },
+
+  async execute(context, action) {
+    const { node, queues } = batch(action);
+    let removed = 0;
+    let already = 0;
+    for (const { vhost, name } of queues) {
+      const queue = await freshQueue(context.management, vhost, name);
+      if (!queue?.members?.includes(node)) already++;
+      else {
+        await deleteQuorumMember(context.management, vhost, name, node);
+        removed++;
+      }
+    }
+    return `removed ${removed} member(s) on \`${node}\`${already ? `, ${already} already removed or gone` : ''}`;
+  },
+
+  async verify(context, done) {
+    const left: string[] = [];
+    for (const action of done) {
+      const { node, queues } = batch(action);
+      for (const { vhost, name } of queues) {
+        if ((await freshQueue(context.management, vhost, name))?.members?.includes(node)) left.push(`\`${name}\``);
+      }
+    }
+    return left.length === 0
+      ? { ok: true, detail: 'no queue of the run has a member on the node any more' }
+      : { ok: false, detail: `still a member on the node: ${left.join(', ')}` };
+  },
+});
