@@ -37,7 +37,15 @@ export function osloLockPath(stack: LocalStackDescription): string {
   return dir;
 }
 
-export function startOsloAgent(stack: LocalStackDescription, args: string[], opts: { vhost?: string } = {}): OsloAgent {
+/**
+ * `newProcessGroup`: start it in a process group of its own, as a service manager starts a service. oslo's queue
+ * manager keeps its name counter per process group, so only a restart in a new group takes the same names again.
+ */
+export function startOsloAgent(
+  stack: LocalStackDescription,
+  args: string[],
+  opts: { vhost?: string; newProcessGroup?: boolean } = {},
+): OsloAgent {
   const [python, ...prefix] = stack.rabbitmq.python3 as [string, ...string[]];
   const child = spawn(python, [...prefix, '-c', SCRIPT, ...args], {
     env: {
@@ -47,6 +55,7 @@ export function startOsloAgent(stack: LocalStackDescription, args: string[], opt
       WARREN_OSLO_URL: osloTransportUrl(stack, opts.vhost),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.newProcessGroup ? { detached: true } : {}),
   });
   let text = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
