@@ -2,9 +2,13 @@
  * `fix delete-zombie-queues [pattern]` (runbook 1.2): deletes the oslo fanout and reply queues that the
  * zombie-queues check reports: no consumer, messages piling up, and for fanout queues a live sibling of the same
  * topic or no expiry. Before each delete it re-reads the queue: still there, still no consumer, and (fanout) a
- * sibling still consumed or the queue idle for `remediation.zombieIdleAfter`. The delete itself is
- * `if-unused=true`, so a consumer that attaches in the last millisecond makes the broker refuse. Risk medium:
- * the messages in these queues go, but nobody was going to read them.
+ * sibling still consumed or the queue idle for `remediation.zombieIdleAfter`; a queue-manager name
+ * (`…:<host>:<process>:<n>`) is judged by its owner as the check judges it: no queue of that host and process is
+ * consumed. The delete itself is `if-unused=true` for classic queues, so a consumer that attaches in the last
+ * millisecond makes the broker refuse. Quorum queues refuse `if-unused` altogether (RabbitMQ 4.0: "not supported by
+ * quorum queues"), so for them the guard's re-read just before the delete is the only protection: a consumer that
+ * attaches between the two loses the queue and reconnects (oslo declares its queues again). Risk medium: the
+ * messages in these queues go, but nobody was going to read them.
  */
 import { z } from 'zod';
 import { formatCount } from '../src/chat/human-format.js';
@@ -33,6 +37,13 @@ interface ZombieData {
 function siblingTopic(queue: string): string | undefined {
   const parsed = parseOsloQueueName(queue);
   return parsed?.kind === 'fanout' ? parsed.topic : undefined;
+}
+
+/** `host:process` of a queue-manager name (fanout or reply), the process that owns it; undefined otherwise. */
+function ownerOf(queue: string): string | undefined {
+  const parsed = parseOsloQueueName(queue);
+  if (parsed?.kind !== 'fanout' && parsed?.kind !== 'reply') return undefined;
+  return parsed.host !== undefined && parsed.process !== undefined ? `${parsed.host}:${parsed.process}` : undefined;
 }
 
 const data = (action: PlannedAction) => action.data as unknown as ZombieData;
@@ -86,7 +97,7 @@ export const deleteZombieQueuesWorkflow = defineWorkflow<Args>({
       guards: [
         'the queue still exists and still has no consumer',
         `fanout queues: another queue of the same topic is still consumed, or this one has been idle for ${formatDuration(context.remediation.zombieIdleAfter)}`,
-        'deleted with if-unused=true: the broker itself refuses if a consumer attached meanwhile',
+        'classic queues are deleted with if-unused=true: the broker itself refuses if a consumer attached meanwhile; quorum queues do not support it, so the re-read just before is their only guard',
       ],
       ...(zombies.length > chosen.length ? { leftOut: zombies.length - chosen.length } : {}),
     };
@@ -99,6 +110,14 @@ export const deleteZombieQueuesWorkflow = defineWorkflow<Args>({
     if (queue.consumers > 0) return { reason: `it has ${queue.consumers} consumer(s) now: not a zombie`, abort: false };
     if (parseOsloQueueName(name)?.kind !== kind)
       return { reason: 'its name is no longer an oslo queue name', abort: false };
+    const owner = ownerOf(name);
+    if (owner !== undefined) {
+      // A restarted process takes the same names again: its own queues being consumed means it is back.
+      const consumed = await consumedQueues(context.management, vhost);
+      const alive = [...consumed].find((q) => ownerOf(q) === owner);
+      if (alive) return { reason: `its owner \`${owner}\` consumes \`${alive}\` again: it is back`, abort: false };
+      return undefined;
+    }
     if (kind === 'fanout' && topic) {
       const consumed = await consumedQueues(context.management, vhost);
       const liveSibling = [...consumed].some((q) => q !== name && siblingTopic(q) === topic);
@@ -118,7 +137,7 @@ export const deleteZombieQueuesWorkflow = defineWorkflow<Args>({
     const { vhost, name } = data(action);
     const before = await freshQueue(context.management, vhost, name);
     const { status } = await context.management.send('DELETE', queuePath(vhost, name), {
-      params: { 'if-unused': 'true' },
+      params: before?.type === 'quorum' ? {} : { 'if-unused': 'true' },
     });
     if (status === 404) return 'already gone';
     return `deleted (it held ${formatCount(before?.messages ?? 0)} message(s))`;
