@@ -33,6 +33,7 @@ def parse():
     p.add_argument('--lock-path', default=None, help='[oslo_concurrency] lock_path, for the queue manager')
     p.add_argument('--event-type', default='compute.instance.create.error')
     p.add_argument('--priority', default='error')
+    p.add_argument('--notify-topic', default='notifications', help='the notifier topic (oslo: [oslo_messaging_notifications] topics)')
     return p.parse_args()
 
 
@@ -110,7 +111,7 @@ def main():
         print('DONE ' + json.dumps({'cast': args.count}), flush=True)
     else:
         notifier = messaging.Notifier(transport, driver='messagingv2', publisher_id=f'compute.{args.server}',
-                                      topics=['notifications'])
+                                      topics=[args.notify_topic])
         send = getattr(notifier, args.priority)
         for i in range(args.count):
             send({}, args.event_type, {'instance_id': f'i-{i}', 'host': args.server})
