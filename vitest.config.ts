@@ -5,10 +5,11 @@ import { defineConfig } from 'vitest/config';
  * on what the broker answers or does. The rest (Slack, Redis, the HTTP front end, the run store, packaging) never
  * reads a broker answer that differs between versions, so a second run would cost minutes and prove nothing new;
  * docs/compatibility.md lists both sets. A file that runs here but has a 3.10-only test says so with `skipIf`.
+ * The demo's unattended loops (demo-smoke) are left out: on 4.0 they take about 10 minutes, and every fault they
+ * drive already produces its alert here (demo/faults) and its Fix… in the workflow and remediation files.
  */
 export const ON_RABBITMQ_4_0 = [
   'test/commands/read-commands.int.test.ts',
-  'test/demo/demo-smoke.int.test.ts',
   'test/demo/faults.int.test.ts',
   'test/devstack/local-stack.int.test.ts',
   'test/health/alert-lifecycle.int.test.ts',
