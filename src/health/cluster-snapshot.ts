@@ -9,6 +9,7 @@ import {
   compareVersions,
   parseBrokerVersion,
 } from '../management/broker-version.js';
+import type { NodeDropCounters } from '../management/prometheus-broker-counters.js';
 import type {
   ManagementConnection,
   ManagementFeatureFlag,
@@ -17,7 +18,6 @@ import type {
   ManagementQueue,
 } from '../management/schemas.js';
 import type { BrokerCounters } from './drop-counters.js';
-import type { NodeDropCounters } from '../management/prometheus-broker-counters.js';
 
 /** A queue with its consumer count always known (filled from /api/consumers when listed without stats). */
 export type QueueInfo = ManagementQueue & { consumers: number };

@@ -50,8 +50,8 @@ import type {
   SnapshotPart,
   StreamReplicas,
 } from './cluster-snapshot.js';
-import type { BrokerCounters } from './drop-counters.js';
 import { queueKey } from './cluster-snapshot.js';
+import type { BrokerCounters } from './drop-counters.js';
 
 export const QUEUE_COLUMNS = [
   'name',
@@ -183,7 +183,8 @@ export class SnapshotFetcher {
     /** Where queue depths come from when the cluster names its Prometheus endpoints; else the management API. */
     private readonly queueMetrics?: PrometheusQueueMetrics,
   ) {
-    if (queueMetrics) this.dropCounters = new PrometheusDropCounters(queueMetrics.urls, { timeoutMs: listingTimeoutMs });
+    if (queueMetrics)
+      this.dropCounters = new PrometheusDropCounters(queueMetrics.urls, { timeoutMs: listingTimeoutMs });
   }
 
   /** Whole-cluster listings come as Erlang terms: the broker's JSON encoder was most of what they cost it. */

@@ -53,7 +53,7 @@ function queue(name: string, extra: Record<string, unknown> = {}): QueueInfo {
 }
 
 /** The previous sweep: the same counters, with the drops of this interval taken away. */
-function before(values: Record<string, number>): PreviousCounters {
+function previously(values: Record<string, number>): PreviousCounters {
   return { at: 0, values };
 }
 
@@ -79,17 +79,17 @@ describe('parseDropCounters on real 4.0.5 answers', () => {
       [`redelivered:${NODE1}://dl-test`]: 20,
       'cluster:unroutable-dropped': 3,
     });
-    expect(counterIncrease(`node:${NODE1}:delivery-limit-dropped`, 2, before(values))).toBe(1);
+    expect(counterIncrease(`node:${NODE1}:delivery-limit-dropped`, 2, previously(values))).toBe(1);
     expect(counterIncrease(`node:${NODE1}:delivery-limit-dropped`, 1, undefined)).toBe(0);
-    expect(counterIncrease(`node:${NODE1}:delivery-limit-dropped`, 0, before({ x: 1 }))).toBe(0);
+    expect(counterIncrease(`node:${NODE1}:delivery-limit-dropped`, 0, previously({ x: 1 }))).toBe(0);
     expect(
       counterIncrease(
         `node:${NODE1}:delivery-limit-dropped`,
         1,
-        before({ [`node:${NODE1}:delivery-limit-dropped`]: 5 }),
+        previously({ [`node:${NODE1}:delivery-limit-dropped`]: 5 }),
       ),
     ).toBe(1);
-    expect(counterIncrease('cluster:unroutable-dropped', 1, before({ 'cluster:unroutable-dropped': 5 }))).toBe(0);
+    expect(counterIncrease('cluster:unroutable-dropped', 1, previously({ 'cluster:unroutable-dropped': 5 }))).toBe(0);
   });
 });
 
@@ -100,7 +100,7 @@ describe('delivery-limit', () => {
   it("names the quorum queue without a DLX whose redeliveries rose with the node's drops", () => {
     const findings = deliveryLimitCheck.evaluate(
       snapshot([queue('dl-test'), queue('compute.cmp-1'), queue('compute_fanout_cmp-1:nova-compute:1')]),
-      context(before({})),
+      context(previously({})),
     );
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({
@@ -113,10 +113,10 @@ describe('delivery-limit', () => {
 
   it('is silent on the first sweep, when nothing rose, and for a queue with a dead-letter exchange', () => {
     expect(deliveryLimitCheck.evaluate(snapshot([queue('dl-test')]), context(undefined))).toEqual([]);
-    const same = before(counterValues(counters, nodeCounters()));
+    const same = previously(counterValues(counters, nodeCounters()));
     expect(deliveryLimitCheck.evaluate(snapshot([queue('dl-test')]), context(same))).toEqual([]);
     const withDlx = queue('dl-test', { arguments: { 'x-queue-type': 'quorum', 'x-dead-letter-exchange': 'dlx' } });
-    const findings = deliveryLimitCheck.evaluate(snapshot([withDlx]), context(before({})));
+    const findings = deliveryLimitCheck.evaluate(snapshot([withDlx]), context(previously({})));
     // The drop was counted under "disabled": it still happened, but no queue can take it.
     expect(findings.map((f) => f.subject)).toEqual([`node:${NODE1}`]);
   });
@@ -129,7 +129,7 @@ describe('delivery-limit', () => {
         queues: [queue('compute.cmp-1'), queue('compute_fanout_cmp-1:nova-compute:1')],
         nodeCounters: [rpc],
       }),
-      context(before({})),
+      context(previously({})),
     );
     expect(findings[0]?.details?.join('\n')).toContain('the `compute` RPC server `cmp-1`');
   });
@@ -139,7 +139,7 @@ describe('unroutable', () => {
   it("names the exchange and its dropped and returned counts from the nodes' metrics", () => {
     const findings = unroutableCheck.evaluate(snapshotOf({ counters, nodeCounters: nodeCounters() }), {
       ...checkContext(),
-      counters: before({}),
+      counters: previously({}),
     });
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({
@@ -158,7 +158,7 @@ describe('unroutable', () => {
     };
     const findings = unroutableCheck.evaluate(
       snapshotOf({ counters, nodeCounters: [replies], queues: [queue('reply_cmp-2:nova-compute:1')] }),
-      { ...checkContext(), counters: before({}) },
+      { ...checkContext(), counters: previously({}) },
     );
     expect(findings[0]?.summary).toBe('2 returned unroutable message(s) on the default exchange');
     expect(findings[0]?.details?.join('\n')).toMatch(/reply_\*.*deaf[\s\S]*`cmp-2:nova-compute`/);
@@ -167,7 +167,7 @@ describe('unroutable', () => {
   it('falls back to the cluster totals of /api/overview without the Prometheus plugin', () => {
     const findings = unroutableCheck.evaluate(snapshotOf({ counters }), {
       ...checkContext(),
-      counters: before({ 'cluster:unroutable-dropped': 1 }),
+      counters: previously({ 'cluster:unroutable-dropped': 1 }),
     });
     expect(findings).toMatchObject([{ subject: 'cluster', data: { dropped: 2, returned: 1 } }]);
     expect(unroutableCheck.evaluate(snapshotOf({ counters }), checkContext())).toEqual([]);
