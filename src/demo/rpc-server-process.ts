@@ -10,18 +10,19 @@
  * with `reply_to`) on the default exchange. It prints `{"fanout": …, "reply": …}` on its first line, then waits.
  * With `fanout-only` as sixth argument it lays out only the fanout queue (what the zombie tests need, leaving no
  * other queue behind on a shared cluster).
- * Usage: rpc-server-process.ts <amqp url> <topic> [host] [service] [control exchange] [full|fanout-only]
- *        [classic|kolla]
+ * Usage: rpc-server-process.ts <topic> [host] [service] [control exchange] [full|fanout-only] [classic|kolla],
+ * with the AMQP URL in WARREN_RPC_SERVER_AMQP_URL (it holds the password, so it stays off the command line).
  */
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import { exchangesDurable, fanoutQueue, isOsloLayout, QueueManager, replyQueue, rpcQueue } from './oslo-layout.js';
 
-const [url, topic, host = 'host-1', service = topic, exchange = 'openstack', layout = 'full', oslo = 'classic'] =
+const url = process.env.WARREN_RPC_SERVER_AMQP_URL;
+const [topic, host = 'host-1', service = topic, exchange = 'openstack', layout = 'full', oslo = 'classic'] =
   process.argv.slice(2);
 if (!url || !topic || !isOsloLayout(oslo)) {
   process.stderr.write(
-    'usage: rpc-server-process.ts <amqp url> <topic> [host] [service] [control exchange] [full|fanout-only] [classic|kolla]\n',
+    'usage: WARREN_RPC_SERVER_AMQP_URL=<amqp url> rpc-server-process.ts <topic> [host] [service] [control exchange] [full|fanout-only] [classic|kolla]\n',
   );
   process.exit(64);
 }

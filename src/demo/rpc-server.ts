@@ -10,6 +10,9 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { OsloLayout } from './oslo-layout.js';
 
+/** Where rpc-server-process.ts finds its AMQP URL. */
+export const RPC_SERVER_URL_ENV = 'WARREN_RPC_SERVER_AMQP_URL';
+
 const SCRIPT = ['rpc-server-process.ts', 'rpc-server-process.js']
   .map((name) => resolve(import.meta.dirname, name))
   .find((path) => existsSync(path)) as string;
@@ -33,8 +36,10 @@ export async function startRpcServer(
   const { host = 'host-1', service = topic, exchange = 'openstack', layout = 'full', oslo = 'classic' } = options;
   // From the TypeScript sources (tests, `npm run demo`) tsx loads it; built (the image) it is plain JavaScript.
   const loader = SCRIPT.endsWith('.ts') ? ['--import', 'tsx'] : [];
-  const child = spawn(process.execPath, [...loader, SCRIPT, amqpUrl, topic, host, service, exchange, layout, oslo], {
+  // The URL holds the password: in the environment, never on a command line that `ps` shows to every user.
+  const child = spawn(process.execPath, [...loader, SCRIPT, topic, host, service, exchange, layout, oslo], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, [RPC_SERVER_URL_ENV]: amqpUrl },
   });
   try {
     const line = await new Promise<string>((done, fail) => {

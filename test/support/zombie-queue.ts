@@ -4,6 +4,7 @@
  * processes the caller kills when done.
  */
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { ChannelModel } from 'amqplib';
 import { startRpcServer } from '../../src/demo/rpc-server.js';
 import type { ManagementClient } from '../../src/management/management-client.js';
@@ -34,6 +35,13 @@ export async function makeZombie(options: {
   };
   const crashed = await start();
   const sibling = await start();
+  // Every user can read a command line: the stand-in servers take their URL, password and all, from the environment.
+  const password = new URL(amqpUrl).password;
+  for (const child of [crashed.child, sibling.child]) {
+    const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8');
+    if (password && cmdline.includes(password))
+      throw new Error('an rpc server has the broker password on its command line');
+  }
   crashed.child.kill('SIGKILL');
   const channel = await amqp.createConfirmChannel();
   for (let i = 0; i < 20; i++) channel.publish(`${topic}_fanout`, '', Buffer.from('{"oslo.message":"{}"}'));
