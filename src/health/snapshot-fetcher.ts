@@ -433,13 +433,16 @@ export class SnapshotFetcher {
     return (this.dropCounters as PrometheusDropCounters).readAll();
   }
 
-  /** `/api/deprecated-features/used` (3.13 and later); a broker without it answers 404: nothing to judge, no error. */
+  /**
+   * `/api/deprecated-features/used` (3.13 and later). A broker without it answers 404, or 406 when asked for JSON
+   * (3.10): nothing to judge, no error.
+   */
   private async deprecatedFeatures(): Promise<{ name: string; phase?: string }[] | undefined> {
     try {
       const used = await this.management.get('/api/deprecated-features/used', deprecatedFeaturesSchema);
       return used.map((f) => ({ name: f.name, ...(f.deprecation_phase ? { phase: f.deprecation_phase } : {}) }));
     } catch (error) {
-      if (error instanceof ManagementApiError && error.status === 404) return undefined;
+      if (error instanceof ManagementApiError && (error.status === 404 || error.status === 406)) return undefined;
       throw error;
     }
   }

@@ -27,7 +27,7 @@ describe('ManagementClient against the real cluster', () => {
     const dead = 'http://127.0.0.1:9';
     const client = new ManagementClient(cluster([dead, urls[1] as string]));
     const overview = await client.overview();
-    expect(overview.rabbitmq_version).toMatch(/^3\.10\./);
+    expect(overview.rabbitmq_version?.startsWith(`${inject('stack').rabbitmq.series}.`)).toBe(true);
     expect(overview.object_totals?.queues).toBeGreaterThanOrEqual(0);
     expect(await client.ping()).toBe(true);
   });

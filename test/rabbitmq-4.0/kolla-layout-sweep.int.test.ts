@@ -154,8 +154,6 @@ describe('a sweep over the kolla layout on RabbitMQ 4.0', () => {
     expect(byName.get(`${scheduler}_fanout`)?.arguments['x-max-age']).toBeDefined();
     const leftover = new RegExp(`^${conductor}_fanout_[0-9a-f]{32}$`);
     expect(queues.some((q) => leftover.test(q.name) && q.type === 'classic')).toBe(true);
-    // The notifier in quorum mode declares its `<topic>.<priority>` queue as a quorum queue.
-    expect(byName.get(`${compute}-notifications.error`)?.type).toBe('quorum');
   });
 
   it('runs every applicable check: mirror sync is not applicable, nothing could not run', async () => {
