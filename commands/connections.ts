@@ -1,6 +1,6 @@
 /**
- * `/rabbit connections [--sort channels|name] [--by service] [--limit N] [--cluster NAME]`: the AMQP connections of
- * a cluster, each named by the OpenStack process behind it (oslo's `client_properties.connection_name`), most
+ * `/rabbit connections [--sort channels|name] [--by service] [--limit N] [--vhost V] [--cluster NAME]`: the AMQP
+ * connections of a cluster (or of those open in one vhost), each named by the OpenStack process behind it (oslo's `client_properties.connection_name`), most
  * channels first. `--by service` adds them up per OpenStack service and host: the runbook's channel-leak hunt
  * (connection → service → host) in one answer.
  */
@@ -13,7 +13,16 @@ import type { ConnectionInfo } from '../src/health/cluster-snapshot.js';
 import { describeConnection, openStackProcess, UNKNOWN_SERVICE } from '../src/health/openstack-connection.js';
 import { CONNECTION_COLUMNS } from '../src/health/snapshot-fetcher.js';
 import { connectionSchema } from '../src/management/schemas.js';
-import { clusterFlag, type ListingPart, limitFlag, listingReply, truncationNote, unknownFlags } from './queues.js';
+import {
+  clusterFlag,
+  type ListingPart,
+  limitFlag,
+  listingReply,
+  truncationNote,
+  unknownFlags,
+  vhostFlag,
+  vhostNote,
+} from './queues.js';
 
 export type ConnectionSort = 'channels' | 'name';
 
@@ -21,6 +30,7 @@ export interface ConnectionsArgs {
   sort: ConnectionSort;
   byService: boolean;
   limit: number;
+  vhost: string | undefined;
   cluster: string | undefined;
 }
 
@@ -40,8 +50,15 @@ const CONNECTION_ORDER: Record<ConnectionSort, (a: ConnectionInfo, b: Connection
   name: (a, b) => byText(a.name, b.name),
 };
 
-export function fetchConnections(handle: ClusterHandle): Promise<ConnectionInfo[]> {
-  return handle.management.get('/api/connections', z.array(connectionSchema), { columns: CONNECTION_COLUMNS });
+/**
+ * The connections of a cluster, or those open in one vhost. Filtered here rather than asked of
+ * /api/vhosts/V/connections: the listing is the same one the sweeps ask for, so concurrent asks share it.
+ */
+export async function fetchConnections(handle: ClusterHandle, vhost?: string): Promise<ConnectionInfo[]> {
+  const all = await handle.management.get('/api/connections', z.array(connectionSchema), {
+    columns: CONNECTION_COLUMNS,
+  });
+  return vhost === undefined ? all : all.filter((c) => c.vhost === vhost);
 }
 
 /** Heartbeats off (0) is the runbook's 1.7: dead peers go unnoticed for about 11 minutes. */
@@ -96,7 +113,7 @@ export function connectionsListing(
   connections: readonly ConnectionInfo[],
   args: ConnectionsArgs,
 ): ListingPart {
-  const title = `*Connections on \`${cluster}\`*`;
+  const title = `*Connections on \`${cluster}\`*${vhostNote(args.vhost)}`;
   if (connections.length === 0) return { heading: `${title}: none`, lines: [] };
   const total = formatCount(connections.length);
   if (args.byService) {
@@ -122,7 +139,7 @@ export function connectionsListing(
 
 export const connectionsCommand = defineCommand<ConnectionsArgs>({
   name: 'connections',
-  usage: '[--sort channels|name] [--by service] [--limit N] [--cluster NAME]',
+  usage: '[--sort channels|name] [--by service] [--limit N] [--vhost V] [--cluster NAME]',
   summary: 'List connections with their OpenStack service, most channels first; `--by service` adds them up',
   access: 'read',
   args: z
@@ -133,9 +150,10 @@ export const connectionsCommand = defineCommand<ConnectionsArgs>({
           sort: z.enum(['channels', 'name'], { error: '--sort takes channels or name' }).default('channels'),
           by: z.literal('service', { error: '--by takes only service' }).optional(),
           limit: limitFlag,
+          vhost: vhostFlag,
           cluster: clusterFlag,
         },
-        { error: unknownFlags('connections takes --sort, --by, --limit and --cluster') },
+        { error: unknownFlags('connections takes --sort, --by, --limit, --vhost and --cluster') },
       ),
     })
     .transform(
@@ -143,6 +161,7 @@ export const connectionsCommand = defineCommand<ConnectionsArgs>({
         sort: argv.flags.sort,
         byService: argv.flags.by === 'service',
         limit: argv.flags.limit,
+        vhost: argv.flags.vhost,
         cluster: argv.flags.cluster,
       }),
     ),
@@ -150,7 +169,7 @@ export const connectionsCommand = defineCommand<ConnectionsArgs>({
     const handles = context.clusters.select(args.cluster);
     if (handles.length === 0) return { visibility: 'ephemeral', text: 'No clusters are configured.' };
     const listings = await Promise.all(
-      handles.map(async (h) => connectionsListing(h.config.name, await fetchConnections(h), args)),
+      handles.map(async (h) => connectionsListing(h.config.name, await fetchConnections(h, args.vhost), args)),
     );
     return listingReply(listings);
   },

@@ -1,5 +1,5 @@
 /**
- * `/rabbit policies [--cluster NAME]`: the policies of a cluster (mirroring, expiry, length limits…) and how many
+ * `/rabbit policies [--vhost V] [--cluster NAME]`: the policies of a cluster (or of one vhost) (mirroring, expiry, length limits…) and how many
  * queues each one governs now. A queue takes only the highest-priority policy that matches it, so a policy may match
  * queues and still govern none (shadowed), or match none (mistyped pattern): `rabbitmqctl list_policies` shows
  * neither, the count shows both. On RabbitMQ 4.0 and later a policy's `ha-*` keys are marked as having no effect:
@@ -13,9 +13,18 @@ import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
 import { queueKey } from '../src/health/cluster-snapshot.js';
 import { type BrokerVersion, clusterBrokerVersion, hasClassicMirroring } from '../src/management/broker-version.js';
 import { type ManagementPolicy, nodesSchema, policySchema, queueSchema } from '../src/management/schemas.js';
-import { clusterFlag, type ListingPart, listingReply, unknownFlags } from './queues.js';
+import {
+  clusterFlag,
+  getInVhost,
+  type ListingPart,
+  listingReply,
+  unknownFlags,
+  vhostFlag,
+  vhostNote,
+} from './queues.js';
 
 export interface PoliciesArgs {
+  vhost: string | undefined;
   cluster: string | undefined;
 }
 
@@ -34,11 +43,12 @@ const MAX_VALUE = 60;
 
 const policyQueueSchema = queueSchema.pick({ name: true, vhost: true, policy: true });
 
-export async function fetchPolicyView(handle: ClusterHandle): Promise<PolicyView> {
+/** The policies of a cluster, or of one vhost; undefined when that vhost does not exist. */
+export async function fetchPolicyView(handle: ClusterHandle, vhost?: string): Promise<PolicyView | undefined> {
   const [policies, queues, nodes] = await Promise.all([
-    handle.management.get('/api/policies', z.array(policySchema)),
+    getInVhost(handle, 'policies', vhost, z.array(policySchema)),
     // The cheap listing: only the effective policy of each queue is needed, not its statistics.
-    handle.management.get('/api/queues', z.array(policyQueueSchema), {
+    getInVhost(handle, 'queues', vhost, z.array(policyQueueSchema), {
       disable_stats: 'true',
       enable_queue_totals: 'true',
       columns: 'name,vhost,policy',
@@ -46,6 +56,7 @@ export async function fetchPolicyView(handle: ClusterHandle): Promise<PolicyView
     // Only to tell which keys still mean something; the listing stands without it.
     handle.management.get('/api/nodes', nodesSchema, { columns: 'name,running,applications' }).catch(() => undefined),
   ]);
+  if (!policies || !queues) return undefined;
   const version = clusterBrokerVersion((nodes ?? []).filter((n) => n.running));
   const queuesPerPolicy = new Map<string, number>();
   let unpoliced = 0;
@@ -94,8 +105,9 @@ export function policyLine(policy: ManagementPolicy, queues: number, version?: B
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-export function policiesListing(cluster: string, view: PolicyView): ListingPart {
-  const title = `*Policies of \`${cluster}\`*`;
+export function policiesListing(cluster: string, view: PolicyView | undefined, vhost?: string): ListingPart {
+  const title = `*Policies of \`${cluster}\`*${vhostNote(vhost)}`;
+  if (!view) return { heading: `${title}: no such vhost`, lines: [] };
   const unpoliced = `${formatCount(view.unpoliced)} queue${view.unpoliced === 1 ? '' : 's'} without a policy`;
   if (view.policies.length === 0) return { heading: `${title}: none · ${unpoliced}`, lines: [] };
   // Within a vhost, the policy that wins when several match a queue comes first.
@@ -110,20 +122,23 @@ export function policiesListing(cluster: string, view: PolicyView): ListingPart 
 
 export const policiesCommand = defineCommand<PoliciesArgs>({
   name: 'policies',
-  usage: '[--cluster NAME]',
+  usage: '[--vhost V] [--cluster NAME]',
   summary: 'List policies and how many queues each one governs now',
   access: 'read',
   args: z
     .object({
       positionals: z.array(z.string()).max(0, 'policies takes no arguments; name a cluster with --cluster'),
-      flags: z.strictObject({ cluster: clusterFlag }, { error: unknownFlags('policies takes --cluster') }),
+      flags: z.strictObject(
+        { vhost: vhostFlag, cluster: clusterFlag },
+        { error: unknownFlags('policies takes --vhost and --cluster') },
+      ),
     })
-    .transform((argv): PoliciesArgs => ({ cluster: argv.flags.cluster })),
+    .transform((argv): PoliciesArgs => ({ vhost: argv.flags.vhost, cluster: argv.flags.cluster })),
   async run(context: CommandContext, args: PoliciesArgs): Promise<ChatReply> {
     const handles = context.clusters.select(args.cluster);
     if (handles.length === 0) return { visibility: 'ephemeral', text: 'No clusters are configured.' };
     const listings = await Promise.all(
-      handles.map(async (h) => policiesListing(h.config.name, await fetchPolicyView(h))),
+      handles.map(async (h) => policiesListing(h.config.name, await fetchPolicyView(h, args.vhost), args.vhost)),
     );
     return listingReply(listings);
   },

@@ -1,13 +1,14 @@
 /**
- * `/rabbit queues [--sort messages|consumers|name] [--limit N] [--cluster NAME] [pattern]`: the queues of a cluster
+ * `/rabbit queues [--sort messages|consumers|name] [--limit N] [--vhost V] [--cluster NAME] [pattern]`: the queues of a cluster
  * as `rabbitmqctl list_queues` would show them, biggest backlog first, optionally only those whose name matches a
  * glob. It reads the cheap listing the health sweeps use, never the stats listing, so it stays fast on clusters with
  * tens of thousands of queues. Quorum queues and streams show their members, online members and leader. A stream
  * shows what it retains, asked of each stream alone: the cheap listing has no counts for streams on 4.0, and what a
  * stream holds is kept for its readers, not a backlog.
  *
- * It also owns what the other read-only listings (connections, consumers, partitions, policies) share: the
- * `--cluster` and `--limit` flags and the packing of many lines into one Slack message that says what it left out.
+ * It also owns what the other read-only listings (connections, consumers, partitions, policies, exchanges, bindings)
+ * share: the `--cluster`, `--vhost` and `--limit` flags, asking a listing of one vhost, and the packing of many lines
+ * into one Slack message that says what it left out.
  */
 import type { KnownBlock } from '@slack/types';
 import { z } from 'zod';
@@ -29,6 +30,37 @@ const MAX_PATTERN = 255;
 
 /** `--cluster NAME`: one cluster; without it, every cluster, as `status` does. */
 export const clusterFlag = z.string({ error: '--cluster needs a cluster name' }).optional();
+
+/** `--vhost V`: one vhost; without it a listing shows every vhost, and a command about one object the cluster's own. */
+export const vhostFlag = z
+  .string({ error: '--vhost needs a vhost name' })
+  .min(1, '--vhost needs a vhost name')
+  .optional();
+
+/** " in vhost `/nova`" for a heading, or nothing when the listing covers every vhost. */
+export function vhostNote(vhost: string | undefined): string {
+  return vhost === undefined ? '' : ` in vhost \`${vhost}\``;
+}
+
+/**
+ * `/api/<listing>` of every vhost, or `/api/<listing>/<vhost>` of one. Undefined when the vhost does not exist
+ * (404): the caller says so instead of showing an empty listing, which would read as "nothing there".
+ */
+export async function getInVhost<S extends z.ZodType>(
+  handle: ClusterHandle,
+  listing: string,
+  vhost: string | undefined,
+  schema: S,
+  params?: Record<string, string | number>,
+): Promise<z.output<S> | undefined> {
+  const path = vhost === undefined ? `/api/${listing}` : `/api/${listing}/${encodeURIComponent(vhost)}`;
+  try {
+    return await handle.management.get(path, schema, params);
+  } catch (error) {
+    if (vhost !== undefined && error instanceof ManagementApiError && error.status === 404) return undefined;
+    throw error;
+  }
+}
 
 /** `--limit N`: how many lines a listing shows, 1 to MAX_LIMIT. A bare `--limit` is refused, not read as 1. */
 export const limitFlag = z
@@ -131,6 +163,7 @@ export interface QueuesArgs {
   sort: QueueSort;
   limit: number;
   pattern: string | undefined;
+  vhost: string | undefined;
   cluster: string | undefined;
 }
 
@@ -221,10 +254,15 @@ async function withStreamStats(handle: ClusterHandle, queues: ListedQueue[], pat
   }
 }
 
-export async function fetchQueues(handle: ClusterHandle, pattern?: string): Promise<QueueListing> {
+/** The queues of a cluster, or of one vhost of it; undefined when that vhost does not exist. */
+export async function fetchQueues(
+  handle: ClusterHandle,
+  pattern?: string,
+  vhost?: string,
+): Promise<QueueListing | undefined> {
   const [consumers, queues, nodes] = await Promise.all([
-    handle.management.get('/api/consumers', z.array(consumerSchema), { columns: CONSUMER_QUEUE_COLUMNS }),
-    handle.management.get('/api/queues', z.array(queueSchema), {
+    getInVhost(handle, 'consumers', vhost, z.array(consumerSchema), { columns: CONSUMER_QUEUE_COLUMNS }),
+    getInVhost(handle, 'queues', vhost, z.array(queueSchema), {
       disable_stats: 'true',
       enable_queue_totals: 'true',
       columns: LISTING_COLUMNS,
@@ -232,6 +270,7 @@ export async function fetchQueues(handle: ClusterHandle, pattern?: string): Prom
     // Only to judge replication; the listing stands without it.
     handle.management.get('/api/nodes', nodesSchema, { columns: 'name,running' }).catch(() => undefined),
   ]);
+  if (!queues || !consumers) return undefined;
   const counts = consumerCounts(consumers);
   const listed: ListedQueue[] = queues.map((q) => ({ ...q, consumers: counts.get(queueKey(q)) ?? 0 }));
   await withStreamStats(handle, listed, pattern);
@@ -306,13 +345,14 @@ export function queueLine(queue: ListedQueue, clusterNodes?: number): string {
   return parts.join(' · ');
 }
 
-export function queuesListing(cluster: string, listing: QueueListing, args: QueuesArgs): ListingPart {
+export function queuesListing(cluster: string, listing: QueueListing | undefined, args: QueuesArgs): ListingPart {
   const { pattern } = args;
+  const title = `*Queues on \`${cluster}\`*${vhostNote(args.vhost)}`;
+  if (!listing) return { heading: `${title}: no such vhost`, lines: [] };
   const { queues, clusterNodes } = listing;
   const matching = pattern === undefined ? [...queues] : queues.filter((q) => globMatch(pattern, q.name));
   matching.sort(QUEUE_ORDER[args.sort]);
   const shown = matching.slice(0, args.limit);
-  const title = `*Queues on \`${cluster}\`*`;
   if (matching.length === 0) {
     const none =
       pattern === undefined ? 'no queues' : `no queue of ${formatCount(queues.length)} matches \`${pattern}\``;
@@ -330,7 +370,7 @@ export function queuesListing(cluster: string, listing: QueueListing, args: Queu
 
 export const queuesCommand = defineCommand<QueuesArgs>({
   name: 'queues',
-  usage: '[--sort messages|consumers|name] [--limit N] [--cluster NAME] [pattern]',
+  usage: '[--sort messages|consumers|name] [--limit N] [--vhost V] [--cluster NAME] [pattern]',
   summary: 'List queues, biggest backlog first; `pattern` is a glob on the name (`*`, `?`)',
   access: 'read',
   args: z
@@ -344,9 +384,10 @@ export const queuesCommand = defineCommand<QueuesArgs>({
             .enum(['messages', 'consumers', 'name'], { error: '--sort takes messages, consumers or name' })
             .default('messages'),
           limit: limitFlag,
+          vhost: vhostFlag,
           cluster: clusterFlag,
         },
-        { error: unknownFlags('queues takes --sort, --limit and --cluster') },
+        { error: unknownFlags('queues takes --sort, --limit, --vhost and --cluster') },
       ),
     })
     .transform(
@@ -354,6 +395,7 @@ export const queuesCommand = defineCommand<QueuesArgs>({
         sort: argv.flags.sort,
         limit: argv.flags.limit,
         pattern: argv.positionals[0],
+        vhost: argv.flags.vhost,
         cluster: argv.flags.cluster,
       }),
     ),
@@ -361,7 +403,7 @@ export const queuesCommand = defineCommand<QueuesArgs>({
     const handles = context.clusters.select(args.cluster);
     if (handles.length === 0) return { visibility: 'ephemeral', text: 'No clusters are configured.' };
     const listings = await Promise.all(
-      handles.map(async (h) => queuesListing(h.config.name, await fetchQueues(h, args.pattern), args)),
+      handles.map(async (h) => queuesListing(h.config.name, await fetchQueues(h, args.pattern, args.vhost), args)),
     );
     return listingReply(listings);
   },

@@ -45,6 +45,7 @@ const args = (overrides: Partial<ConnectionsArgs> = {}): ConnectionsArgs => ({
   sort: 'channels',
   byService: false,
   limit: 20,
+  vhost: undefined,
   cluster: undefined,
   ...overrides,
 });
@@ -64,7 +65,7 @@ describe('/rabbit connections arguments', () => {
     expect(messageOf([], { limit: '1000' })).toBe('--limit is at most 200');
     expect(messageOf(['prod'])).toBe('connections takes no arguments, only flags');
     expect(messageOf([], { service: 'nova' })).toBe(
-      'unknown flag --service (connections takes --sort, --by, --limit and --cluster)',
+      'unknown flag --service (connections takes --sort, --by, --limit, --vhost and --cluster)',
     );
   });
 });
@@ -140,5 +141,16 @@ describe('/rabbit connections', () => {
     const { context } = fakeCluster([]);
     expect((await connectionsCommand.run(context, args())).text).toBe('*Connections on `prod`*: none');
     await expect(connectionsCommand.run(context, args({ cluster: 'staging' }))).rejects.toThrow(UnknownClusterError);
+  });
+});
+
+describe('/rabbit connections --vhost', () => {
+  it('keeps the connections open in that vhost and names it', async () => {
+    const inVhost = leaky.map((c, i) => ({ ...c, vhost: i < 3 ? '/nova' : '/' }));
+    const { context } = fakeCluster(inVhost);
+    const reply = await connectionsCommand.run(context, args({ vhost: '/nova' }));
+    const [heading, ...lines] = reply.text.split('\n');
+    expect(heading).toMatch(/^\*Connections on `prod`\* in vhost `\/nova`: 3, most channels first$/);
+    expect(lines).toHaveLength(3);
   });
 });

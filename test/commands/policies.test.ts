@@ -21,7 +21,7 @@ function fakeCluster(policies: unknown, queues: unknown, nodes: unknown = readFi
   const asked: { path: string; params?: Record<string, string | number> }[] = [];
   clusters.get('prod').management.get = async (path, schema, params) => {
     asked.push({ path, params });
-    return schema.parse(path === '/api/policies' ? policies : path === '/api/nodes' ? nodes : queues);
+    return schema.parse(path.startsWith('/api/policies') ? policies : path === '/api/nodes' ? nodes : queues);
   };
   const context: CommandContext = { userId: 'U1', channelId: 'C1', slashCommand: '/rabbit', clusters, commands: [] };
   return { context, asked };
@@ -38,17 +38,25 @@ const messageOf = (positionals: string[], flags: Record<string, string | true> =
     .join('; ');
 
 describe('/rabbit policies arguments', () => {
-  it('takes only --cluster', () => {
-    expect(policiesCommand.args.safeParse({ positionals: [], flags: {} }).data).toEqual({ cluster: undefined });
+  it('takes only --vhost and --cluster', () => {
+    expect(policiesCommand.args.safeParse({ positionals: [], flags: {} }).data).toEqual({
+      vhost: undefined,
+      cluster: undefined,
+    });
+    expect(policiesCommand.args.safeParse({ positionals: [], flags: { vhost: '/nova' } }).data).toEqual({
+      vhost: '/nova',
+      cluster: undefined,
+    });
     expect(messageOf(['ha-all'])).toBe('policies takes no arguments; name a cluster with --cluster');
-    expect(messageOf([], { vhost: '/' })).toBe('unknown flag --vhost (policies takes --cluster)');
+    expect(messageOf([], { vhost: true })).toBe('--vhost needs a vhost name');
+    expect(messageOf([], { pattern: '^a' })).toBe('unknown flag --pattern (policies takes --vhost and --cluster)');
   });
 });
 
 describe('/rabbit policies', () => {
   it('lists each policy, highest priority first within a vhost, with the queues it governs now', async () => {
     const { context, asked } = fakeCluster(policies, queues);
-    const reply = await policiesCommand.run(context, { cluster: undefined });
+    const reply = await policiesCommand.run(context, { vhost: undefined, cluster: undefined });
     expect(reply.visibility).toBe('ephemeral');
     expect(reply.text.split('\n')).toEqual([
       '*Policies of `prod`*: 3 · 12 queues without a policy',
@@ -68,6 +76,7 @@ describe('/rabbit policies', () => {
     const elsewhere = { vhost: 'openstack', name: 'reply-expiry', pattern: '^reply_', definition: { expires: 1 } };
     const moved = [{ name: 'reply_a', vhost: 'openstack', policy: 'reply-expiry' }];
     const reply = await policiesCommand.run(fakeCluster([...policies, elsewhere], [...queues, ...moved]).context, {
+      vhost: undefined,
       cluster: undefined,
     });
     expect(reply.text.split('\n').at(-1)).toBe(
@@ -103,13 +112,15 @@ describe('/rabbit policies', () => {
         { name: 'compute', vhost: '/' },
       ],
     );
-    expect((await policiesCommand.run(context, { cluster: undefined })).text).toBe(
+    expect((await policiesCommand.run(context, { vhost: undefined, cluster: undefined })).text).toBe(
       '*Policies of `prod`*: none · 2 queues without a policy',
     );
     expect(policiesListing('prod', { policies: [], queuesPerPolicy: new Map(), unpoliced: 1 }).heading).toBe(
       '*Policies of `prod`*: none · 1 queue without a policy',
     );
-    await expect(policiesCommand.run(context, { cluster: 'staging' })).rejects.toThrow(UnknownClusterError);
+    await expect(policiesCommand.run(context, { vhost: undefined, cluster: 'staging' })).rejects.toThrow(
+      UnknownClusterError,
+    );
   });
 });
 
@@ -123,7 +134,7 @@ describe('/rabbit policies on RabbitMQ 4.0', () => {
 
   it('marks ha-* keys as having no effect, since 4.0 has no classic mirroring', async () => {
     const { context, asked } = fakeCluster(policies, queues, nodesOf('4.0.5'));
-    const lines = (await policiesCommand.run(context, { cluster: undefined })).text.split('\n');
+    const lines = (await policiesCommand.run(context, { vhost: undefined, cluster: undefined })).text.split('\n');
     expect(lines[1]).toBe(
       '`ha-rpc` (vhost `/`) · pattern `^(compute|scheduler)$` · applies to queues · priority 1 · ' +
         '`ha-mode=exactly, ha-params=2, ha-sync-mode=automatic` · *2 queues* · ' +
@@ -136,7 +147,24 @@ describe('/rabbit policies on RabbitMQ 4.0', () => {
   it('leaves them alone before 4.0, and when the version is unknown', async () => {
     for (const nodes of [nodesOf('3.13.7'), new Error('no nodes')]) {
       const { context } = fakeCluster(policies, queues, nodes);
-      expect((await policiesCommand.run(context, { cluster: undefined })).text).not.toContain('no effect');
+      expect((await policiesCommand.run(context, { vhost: undefined, cluster: undefined })).text).not.toContain(
+        'no effect',
+      );
     }
+  });
+});
+
+describe('/rabbit policies --vhost', () => {
+  it("asks that vhost's policies and queues and names it", async () => {
+    const { context, asked } = fakeCluster(policies, queues);
+    const reply = await policiesCommand.run(context, { vhost: 'openstack', cluster: undefined });
+    expect(asked.map((a) => a.path).sort()).toEqual(['/api/nodes', '/api/policies/openstack', '/api/queues/openstack']);
+    expect(reply.text.split('\n')[0]).toMatch(/^\*Policies of `prod`\* in vhost `openstack`: 3 · /);
+  });
+
+  it('says so when the vhost does not exist', () => {
+    expect(policiesListing('prod', undefined, 'nowhere').heading).toBe(
+      '*Policies of `prod`* in vhost `nowhere`: no such vhost',
+    );
   });
 });

@@ -52,6 +52,7 @@ const args = (overrides: Partial<QueuesArgs> = {}): QueuesArgs => ({
   sort: 'messages',
   limit: 20,
   pattern: undefined,
+  vhost: undefined,
   cluster: undefined,
   ...overrides,
 });
@@ -80,8 +81,10 @@ describe('/rabbit queues arguments', () => {
     expect(messageOf([], { limit: '0' })).toBe('--limit is at least 1');
     expect(messageOf([], { limit: '201' })).toBe('--limit is at most 200');
     expect(messageOf([], { cluster: true })).toBe('--cluster needs a cluster name');
+    expect(messageOf([], { vhost: true })).toBe('--vhost needs a vhost name');
+    expect(messageOf([], { vhost: '' })).toBe('--vhost needs a vhost name');
     expect(messageOf([], { verbose: true })).toBe(
-      'unknown flag --verbose (queues takes --sort, --limit and --cluster)',
+      'unknown flag --verbose (queues takes --sort, --limit, --vhost and --cluster)',
     );
     expect(messageOf(['a*', 'b*'])).toBe('queues takes at most one name pattern (quote it if it has spaces)');
     expect(messageOf(['*'.repeat(256)])).toBe('a pattern is at most 255 characters');
@@ -103,7 +106,7 @@ describe('/rabbit queues arguments', () => {
     });
     expect(reply).toEqual({
       visibility: 'ephemeral',
-      text: '--limit is at most 200\nUsage: `/rabbit queues [--sort messages|consumers|name] [--limit N] [--cluster NAME] [pattern]`',
+      text: '--limit is at most 200\nUsage: `/rabbit queues [--sort messages|consumers|name] [--limit N] [--vhost V] [--cluster NAME] [pattern]`',
     });
   });
 });
@@ -366,5 +369,37 @@ describe('listing replies within Slack limits', () => {
     const blocks = listingReply(many).blocks ?? [];
     expect(blocks.length).toBeLessThanOrEqual(MAX_BLOCKS);
     expect(blocks.at(-1)).toMatchObject({ type: 'context' });
+  });
+});
+
+describe('/rabbit queues --vhost', () => {
+  it('asks the listings of that vhost alone and names it in the heading', async () => {
+    const openstack = fakeCluster((path) => {
+      const all = path.startsWith('/api/consumers')
+        ? (readFixture('backlog-consumers.json') as { queue: { vhost: string } }[])
+        : (items('backlog-queues.json') as { vhost: string }[]);
+      return path.endsWith('/openstack')
+        ? all.filter((i) => ('queue' in i ? i.queue.vhost : i.vhost) === 'openstack')
+        : all;
+    });
+    const reply = await queuesCommand.run(openstack.context, args({ vhost: 'openstack' }));
+    expect(openstack.asked.map((a) => a.path).sort()).toEqual([
+      '/api/consumers/openstack',
+      '/api/nodes',
+      '/api/queues/openstack',
+    ]);
+    const [heading, ...lines] = reply.text.split('\n');
+    expect(heading).toMatch(/^\*Queues on `prod`\* in vhost `openstack`: \d+, by messages$/);
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line).toContain('(vhost `openstack`)');
+  });
+
+  it('says so when the vhost does not exist, instead of listing nothing', async () => {
+    const missing = fakeCluster((path) => {
+      if (path !== '/api/nodes') throw new ManagementApiError(path, 404, `HTTP 404 from ${path}: Object Not Found`);
+      return readFixture('healthy-nodes.json');
+    });
+    const reply = await queuesCommand.run(missing.context, args({ vhost: 'nowhere' }));
+    expect(reply.text).toBe('*Queues on `prod`* in vhost `nowhere`: no such vhost');
   });
 });

@@ -213,10 +213,10 @@ describe('read-only listings on the real cluster', () => {
 
   it('refuses bad arguments and unknown clusters with the usage line, and never shows the password', async () => {
     expect((await ask('queues --limit 0')).text).toBe(
-      '--limit is at least 1\nUsage: `/rabbit queues [--sort messages|consumers|name] [--limit N] [--cluster NAME] [pattern]`',
+      '--limit is at least 1\nUsage: `/rabbit queues [--sort messages|consumers|name] [--limit N] [--vhost V] [--cluster NAME] [pattern]`',
     );
     expect((await ask('connections --by host')).text).toBe(
-      '--by takes only service\nUsage: `/rabbit connections [--sort channels|name] [--by service] [--limit N] [--cluster NAME]`',
+      '--by takes only service\nUsage: `/rabbit connections [--sort channels|name] [--by service] [--limit N] [--vhost V] [--cluster NAME]`',
     );
     expect((await ask('consumers')).text).toBe(
       'consumers takes one queue name (quote it if it has spaces)\nUsage: `/rabbit consumers <queue> [--vhost V] [--cluster NAME]`',
