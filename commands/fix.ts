@@ -7,17 +7,15 @@
 import { z } from 'zod';
 import type { ChatReply } from '../src/chat/chat-message.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
+import type { WorkflowWords } from '../src/remediation/workflow-definition.js';
+import { allWorkflows } from '../workflows/index.js';
 
 interface FixArgs {
   target: string;
-  argsText: string;
+  /** The words after the target, handed on as split: the workflow names and validates them, once. */
+  words: WorkflowWords;
   cluster?: string;
   dryRun: boolean;
-}
-
-/** Puts tokens back into command text that tokenize() reads back the same, quoting what has spaces. */
-function untokenize(tokens: readonly string[]): string {
-  return tokens.map((t) => (/[\s"']/.test(t) ? `"${t.replace(/"/g, '')}"` : t)).join(' ');
 }
 
 export const fixCommand = defineCommand<FixArgs>({
@@ -27,7 +25,8 @@ export const fixCommand = defineCommand<FixArgs>({
     'Start a remediation workflow (see `workflows`), or the one an alert suggests; `--dry-run` only shows the plan',
   access: 'read',
   accessFor: (args) => (args.dryRun ? 'read' : 'operate'),
-  booleanFlags: ['dry-run', 'force'],
+  // The command's words are split once, here, so every workflow's value-less flags must be known to this split.
+  booleanFlags: ['dry-run', ...new Set(allWorkflows.flatMap((w) => w.booleanFlags ?? []))],
   args: z
     .object({
       positionals: z
@@ -37,12 +36,9 @@ export const fixCommand = defineCommand<FixArgs>({
     })
     .transform(({ positionals, flags }): FixArgs => {
       const { cluster, 'dry-run': dryRun, ...rest } = flags;
-      const passed = Object.entries(rest).flatMap(([name, value]) =>
-        value === true ? [`--${name}`] : [`--${name}=${value}`],
-      );
       return {
         target: positionals[0] as string,
-        argsText: untokenize([...positionals.slice(1), ...passed]),
+        words: { positionals: positionals.slice(1), flags: rest },
         ...(typeof cluster === 'string' ? { cluster } : {}),
         dryRun: dryRun === true,
       };
@@ -52,7 +48,7 @@ export const fixCommand = defineCommand<FixArgs>({
     if (!remediation) return { visibility: 'ephemeral', text: 'Remediation is not available in this warren.' };
     return remediation.start({
       target: args.target,
-      argsText: args.argsText,
+      words: args.words,
       ...(args.cluster ? { cluster: args.cluster } : {}),
       dryRun: args.dryRun,
       requester: context.userId,

@@ -241,27 +241,17 @@ async function freshPolicy(
   }
 }
 
-/** A flag value as command text that `tokenize`/`parseArgv` read back whole (quotes group, `=` keeps `--x`). */
-function flag(name: string, value: string): string | undefined {
-  if (/^[^\s"'\u201c\u201d\u2018\u2019]+$/.test(value)) return `--${name}=${value}`;
-  if (!value.includes('"')) return `--${name}="${value}"`;
-  if (!value.includes("'")) return `--${name}='${value}'`;
-  return undefined;
-}
-
-function argsForAlert(alert: AlertState): string {
+function argsForAlert(alert: AlertState): Partial<PolicyArgs> {
   const facts = alert.findings.map((f) => f.data ?? {});
-  const pick = (kind: Kind, fits: (d: Record<string, unknown>) => boolean): string => {
+  const pick = (kind: Kind, fits: (d: Record<string, unknown>) => boolean): Partial<PolicyArgs> => {
     const finding = facts.find((d) => fits(d) && typeof d.vhost === 'string');
-    if (!finding) return '';
-    const vhost = flag('vhost', finding.vhost as string);
-    return vhost ? `${kind} ${vhost}` : kind;
+    return finding ? { kind, vhost: finding.vhost as string } : {};
   };
   // policy-coverage: its `expiry` findings (fanout/reply queues that never expire), one vhost per run.
   if (alert.check === 'policy-coverage') return pick('expiry', (d) => d.kind === 'expiry');
   // backlog: notification queues nothing consumes; the default pattern covers both notification topics.
   if (alert.check === 'backlog') return pick('max-length', (d) => d.notifications === true);
-  return '';
+  return {};
 }
 
 /**
@@ -287,6 +277,7 @@ async function mirroringRefusal(management: ManagementClient, requested: string)
 }
 
 const text = (name: string) => z.string({ error: `--${name} needs a value` });
+const ONE_KIND = `name one kind of policy: ${KIND_LIST}`;
 
 const policyQueues = z.array(queueSchema.pick({ name: true, vhost: true, policy: true, type: true }));
 const vhostSchema = z.looseObject({ name: z.string() });
@@ -300,74 +291,88 @@ export const applyPolicyWorkflow = defineWorkflow<Args>({
   usage:
     '<expiry|max-length|transient-expiry|delivery-limit|stream-retention> [--pattern REGEX] [--vhost V] [--name N] ' +
     '[--value V] [--priority P] [--dlx EXCHANGE]',
-  args: z
+  words: z
     .object({
-      positionals: z.array(z.string()),
+      positionals: z.array(z.string()).max(1, ONE_KIND),
       flags: z.strictObject(
         {
           pattern: text('pattern').optional(),
-          vhost: text('vhost').min(1, '--vhost needs a value').optional(),
-          name: text('name')
-            .regex(POLICY_NAME, 'a policy name is letters, digits and . _ - : (at most 100)')
-            .optional(),
+          vhost: text('vhost').optional(),
+          name: text('name').optional(),
           value: text('value').optional(),
           priority: text('priority')
             .regex(/^-?\d{1,4}$/, '--priority takes an integer')
+            .transform(Number)
             .optional(),
-          dlx: text('dlx').max(MAX_NAME_LENGTH, 'an exchange name has at most 255 characters').optional(),
+          dlx: text('dlx').optional(),
         },
         { error: 'apply-policy takes --pattern, --vhost, --name, --value, --priority and --dlx' },
       ),
     })
-    .transform(({ positionals, flags }, ctx): Args => {
-      if (positionals.length === 1 && MIRRORING_KIND.test(positionals[0] as string)) {
-        return { kind: 'mirroring', requested: positionals[0] as string };
+    .transform(({ positionals, flags }) => ({ kind: positionals[0], ...flags })),
+  // `value` is the words' text until the kind says how to read it (a duration or a count); stored, it is a number.
+  args: z
+    .object({
+      kind: z.string({ error: ONE_KIND }),
+      requested: z.string().optional(),
+      pattern: z.string().optional(),
+      vhost: z.string().min(1, '--vhost needs a value').optional(),
+      name: z.string().regex(POLICY_NAME, 'a policy name is letters, digits and . _ - : (at most 100)').optional(),
+      value: z.union([z.number(), z.string()]).optional(),
+      priority: z.number().int('--priority takes an integer').min(-9999).max(9999).optional(),
+      dlx: z.string().max(MAX_NAME_LENGTH, 'an exchange name has at most 255 characters').optional(),
+    })
+    .transform((input, ctx): Args => {
+      if (input.kind === 'mirroring' && input.requested !== undefined) {
+        return { kind: 'mirroring', requested: input.requested };
       }
-      const kind = positionals[0] as Kind;
-      if (positionals.length !== 1 || !KIND_NAMES.includes(kind)) {
-        ctx.addIssue({ code: 'custom', message: `name one kind of policy: ${KIND_LIST}` });
+      if (MIRRORING_KIND.test(input.kind)) return { kind: 'mirroring', requested: input.kind };
+      const kind = input.kind as Kind;
+      if (!KIND_NAMES.includes(kind)) {
+        ctx.addIssue({ code: 'custom', message: ONE_KIND });
         return z.NEVER;
       }
       const spec = KINDS[kind];
-      const pattern = flags.pattern ?? spec.pattern;
+      const pattern = input.pattern ?? spec.pattern;
       const problem = patternProblem(pattern);
       if (problem) {
         ctx.addIssue({ code: 'custom', message: problem });
         return z.NEVER;
       }
       let value: number = spec.value;
-      if (flags.value !== undefined) {
-        const parsed = /^\d+$/.test(flags.value)
-          ? Number(flags.value)
-          : DURATION_KINDS.includes(kind)
-            ? parseDuration(flags.value)
-            : undefined;
+      if (input.value !== undefined) {
+        const parsed =
+          typeof input.value === 'number' || /^\d+$/.test(input.value)
+            ? Number(input.value)
+            : DURATION_KINDS.includes(kind)
+              ? parseDuration(input.value)
+              : undefined;
         const low = DURATION_KINDS.includes(kind) ? MIN_EXPIRES_MS : 1;
         if (parsed === undefined || !Number.isSafeInteger(parsed) || parsed < low) {
-          ctx.addIssue({ code: 'custom', message: `bad --value "${flags.value}": ${spec.flagHelp}` });
+          ctx.addIssue({ code: 'custom', message: `bad --value "${input.value}": ${spec.flagHelp}` });
           return z.NEVER;
         }
         value = parsed;
       }
-      if (kind === 'delivery-limit' && !flags.dlx) {
+      if (kind === 'delivery-limit' && !input.dlx) {
         ctx.addIssue({
           code: 'custom',
           message: 'delivery-limit needs --dlx EXCHANGE: the dead-letter exchange that takes what would be dropped',
         });
         return z.NEVER;
       }
-      if (flags.dlx !== undefined && kind !== 'delivery-limit') {
+      if (input.dlx !== undefined && kind !== 'delivery-limit') {
         ctx.addIssue({ code: 'custom', message: '--dlx goes with delivery-limit only' });
         return z.NEVER;
       }
       return {
         kind,
         pattern,
-        ...(flags.vhost !== undefined ? { vhost: flags.vhost } : {}),
-        name: flags.name ?? `warren-${kind}`,
+        ...(input.vhost !== undefined ? { vhost: input.vhost } : {}),
+        name: input.name ?? `warren-${kind}`,
         value,
-        priority: flags.priority !== undefined ? Number(flags.priority) : 0,
-        ...(flags.dlx !== undefined ? { dlx: flags.dlx } : {}),
+        priority: input.priority ?? 0,
+        ...(input.dlx !== undefined ? { dlx: input.dlx } : {}),
       };
     }),
   argsForAlert,

@@ -61,11 +61,11 @@ function reason(context: WorkflowContext, timeout: number): string {
 }
 
 /** From the alert's Fix…: its one service when there is exactly one (every finding is one service), else all. */
-function argsForAlert(alert: AlertState): string {
-  if (alert.findingCount !== alert.findings.length) return '';
+function argsForAlert(alert: AlertState): Partial<Args> {
+  if (alert.findingCount !== alert.findings.length) return {};
   const services = new Set(alert.findings.map((f) => f.data?.service));
   const [service] = services;
-  return services.size === 1 && typeof service === 'string' && PLAIN_SERVICE.test(service) ? service : '';
+  return services.size === 1 && typeof service === 'string' && PLAIN_SERVICE.test(service) ? { service } : {};
 }
 
 export const closeHeartbeatlessConnectionsWorkflow = defineWorkflow<Args>({
@@ -74,12 +74,13 @@ export const closeHeartbeatlessConnectionsWorkflow = defineWorkflow<Args>({
     'Stopgap: close connections with heartbeats disabled; live clients reconnect unchanged until their config is fixed',
   risk: 'high',
   usage: '[service-glob]',
-  args: z
+  words: z
     .object({
       positionals: z.array(z.string()).max(1, 'at most one OpenStack service pattern (a glob such as cinder-*)'),
       flags: z.strictObject({}, { error: 'close-heartbeatless-connections takes no flags' }),
     })
-    .transform(({ positionals }) => (positionals[0] ? { service: positionals[0] } : {})),
+    .transform(({ positionals }) => ({ service: positionals[0] })),
+  args: z.object({ service: z.string().optional() }),
   argsForAlert,
 
   async plan(context, args) {

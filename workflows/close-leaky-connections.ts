@@ -31,26 +31,22 @@ export const closeLeakyConnectionsWorkflow = defineWorkflow<Args>({
   description: 'Close connections holding more channels than the channel-leak threshold',
   risk: 'high',
   usage: '[service-glob] [--min-channels N]',
-  args: z
+  words: z
     .object({
       positionals: z.array(z.string()).max(1, 'at most one OpenStack service pattern (a glob such as nova-*)'),
       flags: z.strictObject(
         {
-          'min-channels': z
-            .string()
-            .regex(/^\d+$/, '--min-channels takes a whole number')
-            .transform(Number)
-            .pipe(z.number().min(2, '--min-channels must be at least 2'))
-            .optional(),
+          'min-channels': z.string().regex(/^\d+$/, '--min-channels takes a whole number').transform(Number).optional(),
         },
         { error: 'close-leaky-connections takes only --min-channels' },
       ),
     })
-    .transform(({ positionals, flags }) => ({
-      ...(positionals[0] ? { service: positionals[0] } : {}),
-      ...(flags['min-channels'] !== undefined ? { minChannels: flags['min-channels'] } : {}),
-    })),
-  argsForAlert: () => '',
+    .transform(({ positionals, flags }) => ({ service: positionals[0], minChannels: flags['min-channels'] })),
+  args: z.object({
+    service: z.string().optional(),
+    minChannels: z.number().int().min(2, '--min-channels must be at least 2').optional(),
+  }),
+  argsForAlert: () => ({}),
 
   async plan(context, args) {
     const min = threshold(context, args);

@@ -53,13 +53,14 @@ export const deleteZombieQueuesWorkflow = defineWorkflow<Args>({
   description: 'Delete oslo fanout/reply queues left behind by dead RPC servers and clients',
   risk: 'medium',
   usage: '[queue-name-glob]',
-  args: z
+  words: z
     .object({
       positionals: z.array(z.string()).max(1, 'at most one queue name pattern (a glob such as compute_fanout_*)'),
       flags: z.strictObject({}, { error: 'delete-zombie-queues takes no flags' }),
     })
-    .transform(({ positionals }) => (positionals[0] ? { pattern: positionals[0] } : {})),
-  argsForAlert: () => '',
+    .transform(({ positionals }) => ({ pattern: positionals[0] })),
+  args: z.object({ pattern: z.string().optional() }),
+  argsForAlert: () => ({}),
 
   async plan(context, args) {
     const snapshot = await new SnapshotFetcher(context.cluster, context.management).fetch();

@@ -31,6 +31,7 @@ interface Args {
 const VERIFY_MS = 30_000;
 
 const batch = (action: PlannedAction) => action.data as unknown as MemberBatch;
+const NAME_THE_NODE = 'name the node to add members on, e.g. rabbit@host-3';
 export const NODE_ARG = z.string().regex(/^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/, 'a node is named like rabbit@host');
 
 export const growQuorumQueuesWorkflow = defineWorkflow<Args>({
@@ -38,17 +39,18 @@ export const growQuorumQueuesWorkflow = defineWorkflow<Args>({
   description: 'Add the missing member on a node to the quorum queues that have none there',
   risk: 'medium',
   usage: '<node>',
-  args: z
+  words: z
     .object({
-      positionals: z.tuple([NODE_ARG], { error: 'name the node to add members on, e.g. rabbit@host-3' }),
+      positionals: z.array(z.string()).max(1, NAME_THE_NODE),
       flags: z.strictObject({}, { error: 'grow-quorum-queues takes no flags' }),
     })
     .transform(({ positionals }) => ({ node: positionals[0] })),
+  args: z.object({ node: z.string({ error: NAME_THE_NODE }).pipe(NODE_ARG) }),
   // The alert's largest group of queues missing a member on one node.
-  argsForAlert: (alert) =>
-    String(
-      alert.findings.find((f) => f.check === quorumMembersCheck.id && f.data?.gap === 'missing')?.data?.node ?? '',
-    ),
+  argsForAlert: (alert) => {
+    const node = alert.findings.find((f) => f.check === quorumMembersCheck.id && f.data?.gap === 'missing')?.data?.node;
+    return typeof node === 'string' ? { node } : {};
+  },
 
   async plan(context, args) {
     const snapshot = await new SnapshotFetcher(context.cluster, context.management).fetch();

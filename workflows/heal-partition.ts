@@ -155,21 +155,19 @@ export const healPartitionWorkflow = defineWorkflow<Args>({
   risk: 'critical',
   usage: '[--trust NODE]',
   needsNodeControl: true,
-  args: z
+  words: z
     .object({
       positionals: z.array(z.string()).max(0, 'heal-partition takes no arguments; name the side to keep with --trust'),
       flags: z.strictObject(
         {
-          trust: z
-            .string({ error: '--trust needs a node name' })
-            .regex(NODE_NAME, '--trust takes a node name such as rabbit@host-1')
-            .optional(),
+          trust: z.string({ error: '--trust needs a node name' }).optional(),
         },
         { error: 'heal-partition takes --trust NODE only' },
       ),
     })
-    .transform(({ flags }) => (flags.trust ? { trust: flags.trust } : {})),
-  argsForAlert: () => '',
+    .transform(({ flags }) => ({ trust: flags.trust })),
+  args: z.object({ trust: z.string().regex(NODE_NAME, '--trust takes a node name such as rabbit@host-1').optional() }),
+  argsForAlert: () => ({}),
 
   async plan(context, args) {
     const snapshot = await new SnapshotFetcher(context.cluster, context.management).fetch();

@@ -17,6 +17,7 @@ interface Args {
 }
 
 const VERIFY_MS = 15_000;
+const ONE_QUEUE = 'purge-queue needs exactly one queue name';
 
 export const purgeQueueWorkflow = defineWorkflow<Args>({
   name: 'purge-queue',
@@ -24,19 +25,20 @@ export const purgeQueueWorkflow = defineWorkflow<Args>({
   risk: 'high',
   usage: '<queue> [--vhost V] [--force]',
   booleanFlags: ['force'],
-  args: z
+  words: z
     .object({
-      positionals: z.array(z.string()).length(1, 'purge-queue needs exactly one queue name'),
+      positionals: z.array(z.string()).max(1, ONE_QUEUE),
       flags: z.strictObject(
-        { vhost: z.string().min(1).optional(), force: z.literal(true).optional() },
+        { vhost: z.string().optional(), force: z.literal(true).optional() },
         { error: 'purge-queue takes only --vhost and --force' },
       ),
     })
-    .transform(({ positionals, flags }) => ({
-      queue: positionals[0] as string,
-      ...(flags.vhost ? { vhost: flags.vhost } : {}),
-      force: flags.force === true,
-    })),
+    .transform(({ positionals, flags }) => ({ queue: positionals[0], vhost: flags.vhost, force: flags.force })),
+  args: z.object({
+    queue: z.string({ error: ONE_QUEUE }),
+    vhost: z.string().min(1).optional(),
+    force: z.boolean().default(false),
+  }),
 
   async plan(context, args) {
     const vhost = args.vhost ?? context.vhost;

@@ -58,35 +58,39 @@ export const raiseMemoryWatermarkWorkflow = defineWorkflow<Args>({
   risk: 'critical',
   usage: '[node …] [--to FRACTION]',
   needsNodeControl: true,
-  args: z
+  words: z
     .object({
-      positionals: z.array(z.string().regex(/^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/, 'a node is named like rabbit@host')),
+      positionals: z.array(z.string()),
       flags: z.strictObject(
         {
           to: z
             .string()
             .regex(/^(0?\.\d{1,4}|0)$/, '--to takes a fraction of RAM such as 0.5')
             .transform(Number)
-            .pipe(
-              z
-                .number()
-                .min(0.1, '--to must be at least 0.1')
-                .max(MAX_WATERMARK, `--to must be at most ${MAX_WATERMARK}: above it the OS is starved of memory`),
-            )
             .optional(),
         },
         { error: 'raise-memory-watermark takes only --to' },
       ),
     })
     .transform(({ positionals, flags }) => ({
-      nodes: [...new Set(positionals)],
-      ...(flags.to !== undefined ? { to: flags.to } : {}),
+      nodes: positionals.length > 0 ? [...new Set(positionals)] : undefined,
+      to: flags.to,
     })),
-  argsForAlert: (alert) =>
-    alert.findings
+  args: z.object({
+    nodes: z
+      .array(z.string().regex(/^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/, 'a node is named like rabbit@host'))
+      .default([]),
+    to: z
+      .number()
+      .min(0.1, '--to must be at least 0.1')
+      .max(MAX_WATERMARK, `--to must be at most ${MAX_WATERMARK}: above it the OS is starved of memory`)
+      .optional(),
+  }),
+  argsForAlert: (alert) => ({
+    nodes: alert.findings
       .filter((f) => Array.isArray(f.data?.alarms) && (f.data.alarms as unknown[]).includes('memory'))
-      .map((f) => String(f.data?.node))
-      .join(' '),
+      .map((f) => String(f.data?.node)),
+  }),
 
   async plan(context, args) {
     const nodeControl = control(context);

@@ -41,13 +41,14 @@ export const rebalanceQuorumLeadersWorkflow = defineWorkflow<Record<string, neve
   description: 'Spread queue leaders over the running nodes (POST /api/rebalance/queues)',
   risk: 'medium',
   usage: '',
-  args: z
+  words: z
     .object({
       positionals: z.array(z.string()).max(0, 'rebalance-quorum-leaders takes no arguments'),
       flags: z.strictObject({}, { error: 'rebalance-quorum-leaders takes no flags' }),
     })
     .transform(() => ({})),
-  argsForAlert: () => '',
+  args: z.object({}),
+  argsForAlert: () => ({}),
 
   async plan(context) {
     const { finding, spread } = await imbalance(context);

@@ -20,6 +20,8 @@ interface Args {
   node: string;
 }
 
+const NAME_THE_NODE = 'name the node that left the cluster, e.g. rabbit@old-host';
+
 const batch = (action: PlannedAction) => action.data as unknown as MemberBatch;
 
 export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
@@ -27,14 +29,17 @@ export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
   description: 'Remove quorum queue members on a node that is no longer in the cluster',
   risk: 'critical',
   usage: '<node>',
-  args: z
+  words: z
     .object({
-      positionals: z.tuple([NODE_ARG], { error: 'name the node that left the cluster, e.g. rabbit@old-host' }),
+      positionals: z.array(z.string()).max(1, NAME_THE_NODE),
       flags: z.strictObject({}, { error: 'shrink-forgotten-members takes no flags' }),
     })
     .transform(({ positionals }) => ({ node: positionals[0] })),
-  argsForAlert: (alert) =>
-    String(alert.findings.find((f) => f.check === quorumForgottenMembersCheck.id)?.data?.node ?? ''),
+  args: z.object({ node: z.string({ error: NAME_THE_NODE }).pipe(NODE_ARG) }),
+  argsForAlert: (alert) => {
+    const node = alert.findings.find((f) => f.check === quorumForgottenMembersCheck.id)?.data?.node;
+    return typeof node === 'string' ? { node } : {};
+  },
 
   async plan(context, args) {
     const snapshot = await new SnapshotFetcher(context.cluster, context.management).fetch();

@@ -55,13 +55,14 @@ export const syncMirrorsWorkflow = defineWorkflow<Args>({
   description: 'Synchronise classic mirrored queues whose mirrors miss messages (each queue blocks while it syncs)',
   risk: 'medium',
   usage: '[queue-name-glob]',
-  args: z
+  words: z
     .object({
       positionals: z.array(z.string()).max(1, 'at most one queue name pattern (a glob such as billing.*)'),
       flags: z.strictObject({}, { error: 'sync-mirrors takes no flags' }),
     })
-    .transform(({ positionals }) => (positionals[0] ? { pattern: positionals[0] } : {})),
-  argsForAlert: () => '',
+    .transform(({ positionals }) => ({ pattern: positionals[0] })),
+  args: z.object({ pattern: z.string().optional() }),
+  argsForAlert: () => ({}),
 
   async plan(context, args) {
     // The fetcher re-reads mirrored queues holding messages with stats: the cheap listing's mirror fields lag.

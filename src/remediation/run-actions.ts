@@ -45,7 +45,7 @@ export function runActions(engine: () => RemediationControl | undefined): Action
       handle(action) {
         return control().start({
           target: alertId(action.value),
-          argsText: '',
+          words: { positionals: [], flags: {} },
           dryRun: false,
           requester: action.userId,
           channel: action.channelId,

@@ -3,9 +3,10 @@
  * `guard` re-checks one planned action against fresh state right before it runs, `execute` performs it
  * idempotently, `verify` checks the outcome. None of them posts to Slack or touches run state: the engine does.
  * A plan is data (JSON), so a run can wait for approval across a restart and be executed by another replica.
+ * Arguments are parsed once, where they come in (the `fix` command's words, or an alert's values merged with the
+ * words typed after its id: `parseWorkflowArgs`), and the typed values are what the run stores and the steps get.
  */
 import type { z } from 'zod';
-import type { Argv } from '../chatops/argv.js';
 import type { HealthConfig } from '../config/health-schema.js';
 import type { RemediationConfig } from '../config/remediation-schema.js';
 import type { AlertState } from '../health/alert-state.js';
@@ -64,18 +65,39 @@ export interface Verification {
   detail: string;
 }
 
+/**
+ * The words typed after the workflow's name (`fix purge-queue q --force`: `q` and `--force`), as the command front
+ * end split them. Declared here, not imported from chatops, so remediation depends on no front end.
+ */
+export interface WorkflowWords {
+  positionals: string[];
+  flags: Record<string, string | true>;
+}
+
 export interface WorkflowDefinition<A> {
   name: string;
   description: string;
   risk: Risk;
   /** Arguments after the name, e.g. `<queue> [--vhost V] [--force]`. */
   usage: string;
+  /** Flags that never take a value (`--force`): the `fix` command splits every workflow's words with them. */
   booleanFlags?: readonly string[];
-  args: z.ZodType<A, Argv>;
+  /**
+   * Names the words: which positional or flag is which field of `args`, with a flag's text turned into its type
+   * where that needs nothing else (`--min-channels 5` → 5). It checks their shape (how many positionals, which
+   * flags) and leaves out what was not typed, so that typed words override an alert's values field by field.
+   */
+  words: z.ZodType<Record<string, unknown>, WorkflowWords>;
+  /**
+   * The arguments as the steps get them and the run stores them (JSON), from the named words merged over
+   * `argsForAlert`'s values. A stored run's arguments are parsed with it again when it executes, so it must take its
+   * own output back unchanged.
+   */
+  args: z.ZodType<A>;
   /** Says so in the preview and refuses to start when the cluster has no node control configured. */
   needsNodeControl?: boolean;
-  /** The arguments (as command text) that fix what an alert of the check that names this workflow reports. */
-  argsForAlert?(alert: AlertState): string;
+  /** The arguments that fix what an alert of the check that names this workflow reports. */
+  argsForAlert?(alert: AlertState): Partial<A>;
   /** Read-only. Throws WorkflowRefusedError when nothing qualifies. */
   plan(context: WorkflowContext, args: A): Promise<WorkflowPlan>;
   /** Fresh state, right before `action` runs: undefined when it still holds. */
@@ -93,4 +115,32 @@ export type AnyWorkflowDefinition = WorkflowDefinition<any>;
 
 export function defineWorkflow<A>(definition: WorkflowDefinition<A>): WorkflowDefinition<A> {
   return definition;
+}
+
+/**
+ * The one parse of a workflow's arguments: the words typed, named, over the values an alert gave (`fromAlert`), then
+ * validated as a whole. Fails with the words' or the arguments' problems, as zod reports them.
+ */
+export function parseWorkflowArgs<A>(
+  definition: WorkflowDefinition<A>,
+  words: WorkflowWords,
+  fromAlert: Partial<A> = {},
+): z.ZodSafeParseResult<A> {
+  const named = definition.words.safeParse(words);
+  if (!named.success) return { success: false, error: named.error as unknown as z.ZodError<A> };
+  const typed = Object.fromEntries(Object.entries(named.data).filter(([, value]) => value !== undefined));
+  return definition.args.safeParse({ ...fromAlert, ...typed });
+}
+
+/** A run's arguments for people (the audit trail, a refusal): `node=rabbit@b value=1800000`, or `none`. */
+export function describeArgs(args: unknown): string {
+  if (typeof args !== 'object' || args === null) return 'none';
+  const word = (value: unknown): string => {
+    const text = Array.isArray(value) ? value.map(String).join(',') : String(value);
+    return /^[^\s"]+$/.test(text) ? text : JSON.stringify(text);
+  };
+  const fields = Object.entries(args)
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => `${name}=${word(value)}`);
+  return fields.length > 0 ? fields.join(' ') : 'none';
 }

@@ -12,7 +12,6 @@ import type { ChannelPacer } from '../chat/channel-pacer.js';
 import type { ChatPort, ChatReply } from '../chat/chat-message.js';
 import { formatCount } from '../chat/human-format.js';
 import type { AccessPolicy, Requester } from '../chatops/access-policy.js';
-import { parseArgv, tokenize } from '../chatops/argv.js';
 import type { ClusterDirectory, ClusterHandle } from '../cluster/cluster-directory.js';
 import type { HealthConfig } from '../config/health-schema.js';
 import type { RemediationConfig } from '../config/remediation-schema.js';
@@ -29,8 +28,11 @@ import { LEASE_MS, RunStore } from './run-store.js';
 import {
   type AnyWorkflowDefinition,
   approvalsNeeded,
+  describeArgs,
   type PlannedAction,
+  parseWorkflowArgs,
   type WorkflowContext,
+  type WorkflowWords,
 } from './workflow-definition.js';
 import type { RunRequest, StepRecord, WorkflowRun } from './workflow-run.js';
 
@@ -40,7 +42,8 @@ const SWEEP_MS = 2_000;
 export interface StartRequest {
   /** A workflow name, or an alert id (`check@cluster`) whose check names the workflow. */
   target: string;
-  argsText: string;
+  /** The words typed after the target, as the front end split them; parsed here, once, by the workflow. */
+  words: WorkflowWords;
   cluster?: string;
   dryRun: boolean;
   requester: string;
@@ -149,8 +152,7 @@ export class WorkflowEngine implements RemediationControl {
   // ── starting ───────────────────────────────────────────────────────────────────────────────────────────────
 
   async start(request: StartRequest): Promise<ChatReply> {
-    const { definition, argsText, cluster, alertId } = await this.resolve(request);
-    const args = this.parseArgs(definition, argsText);
+    const { definition, args, cluster, alertId } = await this.resolve(request);
     // A dry run only reads; a real run may write, and writes need the cluster's own remediation user.
     if (!request.dryRun && !cluster.config.remediation) {
       throw new WorkflowRefusedError(
@@ -176,7 +178,7 @@ export class WorkflowEngine implements RemediationControl {
       id,
       workflow: definition.name,
       cluster: cluster.config.name,
-      argsText,
+      args,
       risk: definition.risk,
       requester: request.requester,
       channel: request.channel,
@@ -193,7 +195,7 @@ export class WorkflowEngine implements RemediationControl {
     }
     const lease = this.leaseHolder();
     await this.store.create(run, needed > 0 ? 'pending' : 'running', lease);
-    await this.audit_({ ...base, event: 'requested', detail: `${plan.summary} [args: ${argsText || 'none'}]` });
+    await this.audit_({ ...base, event: 'requested', detail: `${plan.summary} [args: ${describeArgs(args)}]` });
     const posted = await this.refresh(id);
     const later = posted ? '' : ' Slack did not take the run message yet; warren keeps trying and posts it in order.';
     if (needed === 0) {
@@ -211,7 +213,7 @@ export class WorkflowEngine implements RemediationControl {
 
   private async resolve(request: StartRequest): Promise<{
     definition: AnyWorkflowDefinition;
-    argsText: string;
+    args: Record<string, unknown>;
     cluster: ClusterHandle;
     alertId?: string;
   }> {
@@ -226,8 +228,9 @@ export class WorkflowEngine implements RemediationControl {
         throw new WorkflowRefusedError(
           `No workflow fixes \`${alert.check}\` alerts; the alert says what to do by hand.`,
         );
-      const argsText = [definition.argsForAlert?.(alert) ?? '', request.argsText].filter(Boolean).join(' ');
-      return { definition, argsText, cluster: this.options.clusters.get(alert.cluster), alertId: alert.id };
+      // The alert's values, with what the user typed after its id taking precedence field by field.
+      const args = this.parseArgs(definition, request.words, definition.argsForAlert?.(alert));
+      return { definition, args, cluster: this.options.clusters.get(alert.cluster), alertId: alert.id };
     }
     const definition = this.workflow(request.target);
     if (!definition) {
@@ -235,7 +238,7 @@ export class WorkflowEngine implements RemediationControl {
         `Unknown workflow "${request.target}"; workflows: ${this.workflows.map((w) => w.name).join(', ')}.`,
       );
     }
-    return { definition, argsText: request.argsText, cluster: this.cluster(request.cluster) };
+    return { definition, args: this.parseArgs(definition, request.words), cluster: this.cluster(request.cluster) };
   }
 
   private cluster(name: string | undefined): ClusterHandle {
@@ -249,13 +252,78 @@ export class WorkflowEngine implements RemediationControl {
     );
   }
 
-  private parseArgs(definition: AnyWorkflowDefinition, argsText: string): unknown {
-    const parsed = definition.args.safeParse(parseArgv(tokenize(argsText), definition.booleanFlags));
+  private parseArgs(
+    definition: AnyWorkflowDefinition,
+    words: WorkflowWords,
+    fromAlert?: Record<string, unknown>,
+  ): Record<string, unknown> {
+    const parsed = parseWorkflowArgs(definition, words, fromAlert);
     if (!parsed.success) {
       const message = parsed.error.issues.map((i) => i.message).join('; ');
       throw new WorkflowRefusedError(`${message}\nUsage: \`fix ${definition.name} ${definition.usage}\``.trim());
     }
     return parsed.data;
+  }
+
+  /**
+   * The arguments a stored run executes with. They were validated when it was requested, and are parsed again with
+   * the workflow's schema only because the run may have been stored by another version of warren: it waits in Redis
+   * for approval across an upgrade, or a replica of the other version took it during a rolling one. A workflow
+   * whose arguments changed shape since must refuse such a run, not run its steps on fields that are not there.
+   * A run from before arguments were stored typed has none at all, only their text, which is never parsed again.
+   */
+  private storedArgs(
+    definition: AnyWorkflowDefinition,
+    run: WorkflowRun,
+  ): { ok: true; args: unknown } | { ok: false; reason: string } {
+    const again = `start it again with \`fix ${run.alertId ?? `${run.workflow} ${run.argsText ?? ''}`.trim()}\` to re-plan against the current state`;
+    if (run.args === undefined) {
+      return {
+        ok: false,
+        reason:
+          `run \`${run.id}\` was requested with an earlier version of warren, which stored its arguments as text ` +
+          `(\`${run.argsText || 'none'}\`); this version runs only arguments validated when a run is requested. ` +
+          `Nothing was run: ${again}`,
+      };
+    }
+    const parsed = definition.args.safeParse(run.args);
+    if (!parsed.success) {
+      return {
+        ok: false,
+        reason:
+          `the stored arguments of run \`${run.id}\` (${describeArgs(run.args)}) do not fit this version of ` +
+          `${run.workflow}: ${parsed.error.issues.map((i) => i.message).join('; ')}. Nothing was run: ${again}`,
+      };
+    }
+    return { ok: true, args: parsed.data };
+  }
+
+  /**
+   * A run this warren cannot execute (see storedArgs), that someone tries to approve or resume, is closed rather than
+   * approved only to fail: aborted with the reason (its message loses its buttons), and the click refused with it.
+   */
+  private async refuseUnrunnable(run: WorkflowRun, clicker: Clicker): Promise<void> {
+    const definition = this.workflow(run.workflow);
+    if (!definition || (run.status !== 'pending' && run.status !== 'interrupted')) return;
+    const stored = this.storedArgs(definition, run);
+    if (stored.ok) return;
+    const reason = stored.reason;
+    const closed = await this.store.transition(run.id, ['pending', 'interrupted'], 'aborted', this.now(), {
+      outcome: reason,
+    });
+    if (closed === 'ok') {
+      await this.audit_({
+        run: run.id,
+        workflow: run.workflow,
+        cluster: run.cluster,
+        user: clicker.userId,
+        event: 'aborted',
+        detail: reason,
+      });
+      await this.refresh(run.id);
+      await this.reply(run, `:no_entry: aborted: ${reason}`);
+    }
+    throw new RunRefusedError(`Cannot run this: ${reason}.`);
   }
 
   private context(cluster: ClusterHandle, runId: string, requester: string): WorkflowContext {
@@ -321,6 +389,7 @@ export class WorkflowEngine implements RemediationControl {
       await this.audit_({ ...base, event: 'approval-refused', detail: 'not an approver' });
       throw new RunRefusedError(`Only approvers (access.approvers) may approve runs; <@${clicker.userId}> is not one.`);
     }
+    await this.refuseUnrunnable(run, clicker);
     const lease = this.leaseHolder();
     const outcome = await this.store.approve(run.id, clicker.userId, this.now(), lease);
     switch (outcome) {
@@ -392,6 +461,7 @@ export class WorkflowEngine implements RemediationControl {
     if (clicker.userId === run.requester) {
       throw new RunRefusedError('You requested this run: someone else must resume it (two-person rule).');
     }
+    await this.refuseUnrunnable(run, clicker);
     const lease = this.leaseHolder();
     const outcome = await this.store.resume(run.id, lease, this.now());
     if (outcome !== 'ok') {
@@ -483,7 +553,12 @@ export class WorkflowEngine implements RemediationControl {
         await this.finish(run, 'failed', `workflow ${run.workflow} does not exist in this warren`);
         return;
       }
-      const args = this.parseArgs(definition, run.argsText);
+      const stored = this.storedArgs(definition, run);
+      if (!stored.ok) {
+        await this.finish(run, 'aborted', stored.reason);
+        return;
+      }
+      const { args } = stored;
       const context = this.context(this.options.clusters.get(run.cluster), id, run.requester);
       await this.audit_({ ...base, event: 'started', detail: `${run.plan.actions.length} step(s)` });
       await this.refresh(id);

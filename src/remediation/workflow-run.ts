@@ -39,8 +39,13 @@ export interface RunRequest {
   id: string;
   workflow: string;
   cluster: string;
-  /** The workflow's arguments as typed (without --cluster/--dry-run): parsed again by its schema when it executes. */
-  argsText: string;
+  /**
+   * The workflow's arguments, validated when the run was requested (the definition's `args` output, as JSON). Absent
+   * only in a run stored by an earlier warren, which kept them as text (`argsText`): such a run is refused.
+   */
+  args?: Record<string, unknown>;
+  /** Only in runs stored by an earlier warren: the arguments as typed. Never parsed; shown when it is refused. */
+  argsText?: string;
   risk: Risk;
   requester: string;
   channel: string;

@@ -9,7 +9,7 @@ describe('fix arguments', () => {
     const parsed = parse('purge-queue "notifications info" --vhost=/nova --force --cluster prod --dry-run');
     expect(parsed.success && parsed.data).toEqual({
       target: 'purge-queue',
-      argsText: '"notifications info" --vhost=/nova --force',
+      words: { positionals: ['notifications info'], flags: { vhost: '/nova', force: true } },
       cluster: 'prod',
       dryRun: true,
     });

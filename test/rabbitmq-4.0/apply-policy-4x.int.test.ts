@@ -9,7 +9,7 @@ import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { healthSchema } from '../../src/config/health-schema.js';
 import { remediationSchema } from '../../src/config/remediation-schema.js';
-import type { WorkflowContext } from '../../src/remediation/workflow-definition.js';
+import { parseWorkflowArgs, type WorkflowContext } from '../../src/remediation/workflow-definition.js';
 import { applyPolicyWorkflow } from '../../workflows/apply-policy.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 
@@ -52,7 +52,7 @@ describe('apply-policy delivery-limit on RabbitMQ 4.0', () => {
   });
 
   it('sets a delivery limit with a DLX, verifies it, and the broker dead-letters instead of dropping', async () => {
-    const parsed = applyPolicyWorkflow.args.safeParse({
+    const parsed = parseWorkflowArgs(applyPolicyWorkflow, {
       positionals: ['delivery-limit'],
       flags: { pattern: `^${PREFIX}\\.work$`, dlx: DLX, value: '2', name: `${PREFIX}-limit` },
     });

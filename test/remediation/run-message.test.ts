@@ -9,7 +9,7 @@ function run(overrides: Partial<WorkflowRun> = {}): WorkflowRun {
     id: 'r-0123abcd',
     workflow: 'delete-zombie-queues',
     cluster: 'prod',
-    argsText: '',
+    args: {},
     risk: 'medium',
     requester: 'U0REQ',
     channel: 'C0OPS',

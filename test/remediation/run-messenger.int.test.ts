@@ -58,7 +58,7 @@ function request(id: string): RunRequest {
     id,
     workflow: 'delete-zombie-queues',
     cluster: 'default',
-    argsText: '',
+    args: {},
     risk: 'medium',
     requester: 'U0REQ',
     channel: 'C0OPS',

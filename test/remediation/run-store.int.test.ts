@@ -15,7 +15,7 @@ function request(id: string, approvalsNeeded: number): RunRequest {
     id,
     workflow: 'heal-partition',
     cluster: 'default',
-    argsText: '',
+    args: {},
     risk: approvalsNeeded === 2 ? 'critical' : 'medium',
     requester: 'U0REQ',
     channel: 'C0OPS',

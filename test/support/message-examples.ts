@@ -58,7 +58,7 @@ const approvalRequest: WorkflowRun = {
   id: 'r-7e9d277a',
   workflow: 'delete-zombie-queues',
   cluster: 'prod',
-  argsText: '',
+  args: {},
   risk: 'medium',
   requester: 'U0ANNA',
   channel: 'C0ALERTS',

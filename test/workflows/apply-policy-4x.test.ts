@@ -10,7 +10,7 @@ import { remediationSchema } from '../../src/config/remediation-schema.js';
 import { ManagementApiError, WorkflowRefusedError } from '../../src/errors.js';
 import type { ManagementClient } from '../../src/management/management-client.js';
 import { nodesSchema } from '../../src/management/schemas.js';
-import type { WorkflowContext } from '../../src/remediation/workflow-definition.js';
+import { parseWorkflowArgs, type WorkflowContext } from '../../src/remediation/workflow-definition.js';
 import { applyPolicyWorkflow } from '../../workflows/apply-policy.js';
 import { readFixture } from '../support/snapshot-fixtures.js';
 
@@ -55,7 +55,7 @@ const contextOf = (management: ManagementClient): WorkflowContext => ({
 });
 
 const args = (positionals: string[], flags: Record<string, string> = {}) =>
-  applyPolicyWorkflow.args.safeParse({ positionals, flags });
+  parseWorkflowArgs(applyPolicyWorkflow, { positionals, flags });
 
 describe("apply-policy's 4.x kinds", () => {
   it('reads the new kinds, and delivery-limit only with its dead-letter exchange', () => {

@@ -6,7 +6,11 @@ import type { AlertState } from '../../src/health/alert-state.js';
 import type { Finding } from '../../src/health/finding.js';
 import type { ManagementClient } from '../../src/management/management-client.js';
 import { nodesSchema } from '../../src/management/schemas.js';
-import type { PlannedAction, WorkflowContext } from '../../src/remediation/workflow-definition.js';
+import {
+  type PlannedAction,
+  parseWorkflowArgs,
+  type WorkflowContext,
+} from '../../src/remediation/workflow-definition.js';
 import { applyPolicyWorkflow, namesMatching, patternProblem } from '../../workflows/apply-policy.js';
 import { readFixture } from '../support/snapshot-fixtures.js';
 
@@ -93,7 +97,7 @@ function contextOf(management: ManagementClient): WorkflowContext {
 }
 
 const parse = (positionals: string[], flags: Record<string, string | true> = {}) =>
-  applyPolicyWorkflow.args.safeParse({ positionals, flags });
+  parseWorkflowArgs(applyPolicyWorkflow, { positionals, flags });
 const messageOf = (positionals: string[], flags: Record<string, string | true> = {}) =>
   parse(positionals, flags)
     .error?.issues.map((i) => i.message)
@@ -457,13 +461,13 @@ describe('apply-policy from an alert', () => {
           { data: { kind: 'expiry', vhost: 'openstack' } },
         ]),
       ),
-    ).toBe('expiry --vhost=openstack');
+    ).toEqual({ kind: 'expiry', vhost: 'openstack' });
     expect(
       applyPolicyWorkflow.argsForAlert?.(alert('policy-coverage', [{ data: { kind: 'expiry', vhost: 'my cloud' } }])),
-    ).toBe('expiry --vhost="my cloud"');
-    expect(applyPolicyWorkflow.argsForAlert?.(alert('policy-coverage', [{ data: { kind: 'ha', vhost: '/' } }]))).toBe(
-      '',
-    );
+    ).toEqual({ kind: 'expiry', vhost: 'my cloud' });
+    expect(
+      applyPolicyWorkflow.argsForAlert?.(alert('policy-coverage', [{ data: { kind: 'ha', vhost: '/' } }])),
+    ).toEqual({});
   });
 
   it('fixes backlogs of unread notification queues with a length limit', () => {
@@ -474,18 +478,17 @@ describe('apply-policy from an alert', () => {
           { data: { vhost: '/', name: 'notifications.info', notifications: true } },
         ]),
       ),
-    ).toBe('max-length --vhost=/');
-    expect(applyPolicyWorkflow.argsForAlert?.(alert('backlog', [{ data: { vhost: '/', notifications: false } }]))).toBe(
-      '',
-    );
+    ).toEqual({ kind: 'max-length', vhost: '/' });
+    expect(
+      applyPolicyWorkflow.argsForAlert?.(alert('backlog', [{ data: { vhost: '/', notifications: false } }])),
+    ).toEqual({});
   });
 
   it('gives arguments the argument parser reads back', async () => {
-    const { parseArgv, tokenize } = await import('../../src/chatops/argv.js');
-    const text = applyPolicyWorkflow.argsForAlert?.(
+    const fromAlert = applyPolicyWorkflow.argsForAlert?.(
       alert('policy-coverage', [{ data: { kind: 'expiry', vhost: 'my cloud' } }]),
-    ) as string;
-    expect(applyPolicyWorkflow.args.parse(parseArgv(tokenize(text)))).toMatchObject({
+    );
+    expect(parseWorkflowArgs(applyPolicyWorkflow, { positionals: [], flags: {} }, fromAlert).data).toMatchObject({
       kind: 'expiry',
       vhost: 'my cloud',
     });

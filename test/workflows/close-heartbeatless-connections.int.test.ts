@@ -10,7 +10,6 @@ import { randomUUID } from 'node:crypto';
 import { type ChannelModel, connect } from 'amqplib';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { parseArgv, tokenize } from '../../src/chatops/argv.js';
 import { healthSchema } from '../../src/config/health-schema.js';
 import { remediationSchema } from '../../src/config/remediation-schema.js';
 import { connectionSchema } from '../../src/management/schemas.js';
@@ -19,6 +18,7 @@ import type { PlannedAction, WorkflowContext } from '../../src/remediation/workf
 import { closeHeartbeatlessConnectionsWorkflow as workflow } from '../../workflows/close-heartbeatless-connections.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
+import { workflowArgs } from '../support/workflow-args.js';
 
 describe('close-heartbeatless-connections against the real cluster', () => {
   const desc = inject('stack');
@@ -73,7 +73,7 @@ describe('close-heartbeatless-connections against the real cluster', () => {
     expect(healthySeen.timeout).toBeGreaterThan(0);
     expect(healthySeen.timeout).toBeLessThanOrEqual(context.health.thresholds.heartbeatMaxSeconds);
 
-    const args = workflow.args.parse(parseArgv(tokenize(service)));
+    const args = workflowArgs(workflow, service);
     const plan = await workflow.plan(context, args);
     expect(plan.actions.map((a) => a.key)).toEqual([noBeatSeen.name]);
     expect(plan.actions[0]?.label).toMatch(
@@ -126,7 +126,7 @@ describe('close-heartbeatless-connections against the real cluster', () => {
     const service = `cinder-scheduler-${randomUUID().slice(0, 8)}`;
     const healthy = await client(service, 4713);
     await listed(healthy.connectionName);
-    const args = workflow.args.parse(parseArgv(tokenize(service)));
+    const args = workflowArgs(workflow, service);
     await expect(workflow.plan(context, args)).rejects.toThrow(/nothing to close/);
   });
 });

@@ -5,9 +5,14 @@ import { ManagementApiError, WorkflowRefusedError } from '../../src/errors.js';
 import type { AlertState } from '../../src/health/alert-state.js';
 import { heartbeatsCheck } from '../../src/health/checks/heartbeats.js';
 import type { ManagementClient } from '../../src/management/management-client.js';
-import type { PlannedAction, WorkflowContext } from '../../src/remediation/workflow-definition.js';
+import {
+  type PlannedAction,
+  parseWorkflowArgs,
+  type WorkflowContext,
+} from '../../src/remediation/workflow-definition.js';
 import { closeHeartbeatlessConnectionsWorkflow as workflow } from '../../workflows/close-heartbeatless-connections.js';
 import { checkContext, fixtureConnections, readFixture, snapshotOf } from '../support/snapshot-fixtures.js';
+import { workflowArgs } from '../support/workflow-args.js';
 
 type Connection = Record<string, unknown> & { name: string; connected_at: number };
 
@@ -52,7 +57,7 @@ function contextOf(management: ManagementClient, remediation: Record<string, unk
   };
 }
 
-const argsOf = (text: string[]) => workflow.args.parse({ positionals: text, flags: {} });
+const argsOf = (text: string[]) => workflowArgs(workflow, text.join(' '));
 
 function alertOf(connections: Connection[], findingCount?: number): AlertState {
   const findings = heartbeatsCheck.evaluate(
@@ -114,14 +119,16 @@ describe('close-heartbeatless-connections', () => {
     expect(capped.leftOut).toBe(1);
 
     await expect(workflow.plan(contextOf(management), argsOf(['nova-*']))).rejects.toThrow(WorkflowRefusedError);
-    expect(workflow.args.safeParse({ positionals: ['a', 'b'], flags: {} }).success).toBe(false);
-    expect(workflow.args.safeParse({ positionals: [], flags: { force: true } }).success).toBe(false);
+    expect(parseWorkflowArgs(workflow, { positionals: ['a', 'b'], flags: {} }).success).toBe(false);
+    expect(parseWorkflowArgs(workflow, { positionals: [], flags: { force: true } }).success).toBe(false);
   });
 
   it('scopes the alert Fix… to its one service, and to every service otherwise', () => {
     const connections = captured();
-    expect(workflow.argsForAlert?.(alertOf(connections.filter((c) => CINDER.includes(c.name))))).toBe('cinder-volume');
-    expect(workflow.argsForAlert?.(alertOf(connections))).toBe('');
+    expect(workflow.argsForAlert?.(alertOf(connections.filter((c) => CINDER.includes(c.name))))).toEqual({
+      service: 'cinder-volume',
+    });
+    expect(workflow.argsForAlert?.(alertOf(connections))).toEqual({});
     expect(
       workflow.argsForAlert?.(
         alertOf(
@@ -129,7 +136,7 @@ describe('close-heartbeatless-connections', () => {
           2,
         ),
       ),
-    ).toBe('');
+    ).toEqual({});
   });
 
   it('guards against a closed, replaced or now-healthy connection, and closes with an X-Reason that says what to change', async () => {

@@ -4,7 +4,11 @@ import { remediationSchema } from '../../src/config/remediation-schema.js';
 import { ManagementApiError, NodeControlError } from '../../src/errors.js';
 import type { ManagementClient } from '../../src/management/management-client.js';
 import type { NodeAction, NodeControl } from '../../src/remediation/node-control.js';
-import type { PlannedAction, WorkflowContext } from '../../src/remediation/workflow-definition.js';
+import {
+  type PlannedAction,
+  parseWorkflowArgs,
+  type WorkflowContext,
+} from '../../src/remediation/workflow-definition.js';
 import { healPartitionWorkflow } from '../../workflows/heal-partition.js';
 import { readFixture } from '../support/snapshot-fixtures.js';
 
@@ -109,7 +113,7 @@ function contextOf(cluster: { management: ManagementClient; nodeControl?: NodeCo
 }
 
 const parse = (positionals: string[], flags: Record<string, string | true> = {}) =>
-  healPartitionWorkflow.args.safeParse({ positionals, flags });
+  parseWorkflowArgs(healPartitionWorkflow, { positionals, flags });
 
 const step = (phase: 'stop' | 'start', node: string, trusted = [R1], restart = [R2, R3]): PlannedAction => ({
   key: `${phase}:${node}`,

@@ -135,7 +135,7 @@ describe('grow-quorum-queues', () => {
 
   it('takes the node from the alert', () => {
     const alert = { findings: [{ check: 'quorum-members', data: { gap: 'missing', node: R3 } }] };
-    expect(growQuorumQueuesWorkflow.argsForAlert?.(alert as never)).toBe(R3);
+    expect(growQuorumQueuesWorkflow.argsForAlert?.(alert as never)).toEqual({ node: R3 });
   });
 });
 

@@ -4,7 +4,6 @@
  * (rabbitmqctl) and verified by the alarm clearing. Every node's watermark is put back to 0.4 afterwards.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parseArgv, tokenize } from '../../src/chatops/argv.js';
 import { healthSchema } from '../../src/config/health-schema.js';
 import { remediationSchema } from '../../src/config/remediation-schema.js';
 import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
@@ -17,6 +16,7 @@ import { restoreCluster } from '../support/cluster-health.js';
 import { nodeControlCommand } from '../support/stack-env.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
+import { workflowArgs } from '../support/workflow-args.js';
 
 describe('raise-memory-watermark against the real cluster', () => {
   const desc = inject('stack');
@@ -39,7 +39,7 @@ describe('raise-memory-watermark against the real cluster', () => {
   };
   let stack: LocalStack;
 
-  const args = (text: string) => workflow.args.parse(parseArgv(tokenize(text), workflow.booleanFlags));
+  const args = (text: string) => workflowArgs(workflow, text);
   const alarmed = async (name: string) =>
     (await management.get(`/api/nodes/${encodeURIComponent(name)}`, nodeSchema)).mem_alarm === true;
   const setWatermark = async (name: string, value: string) => {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgv, tokenize } from '../../src/chatops/argv.js';
 import type { AlertState } from '../../src/health/alert-state.js';
+import { parseWorkflowArgs } from '../../src/remediation/workflow-definition.js';
 import { defaultTarget, raiseMemoryWatermarkWorkflow as workflow } from '../../workflows/raise-memory-watermark.js';
 
-const parse = (text: string) => workflow.args.safeParse(parseArgv(tokenize(text), workflow.booleanFlags));
+const parse = (text: string) => parseWorkflowArgs(workflow, parseArgv(tokenize(text), workflow.booleanFlags));
 
 describe('raise-memory-watermark', () => {
   it('brings a node set below the default back to 0.4, raises others one step, never above 0.7', () => {
@@ -47,6 +48,6 @@ describe('raise-memory-watermark', () => {
         finding('blocked-publishers', { blocked: 3, blocking: 0, connections: [] }),
       ],
     } as unknown as AlertState;
-    expect(workflow.argsForAlert?.(alert)).toBe('rabbit@a rabbit@c');
+    expect(workflow.argsForAlert?.(alert)).toEqual({ nodes: ['rabbit@a', 'rabbit@c'] });
   });
 });

@@ -4,7 +4,11 @@ import { remediationSchema } from '../../src/config/remediation-schema.js';
 import { ManagementApiError, WorkflowRefusedError } from '../../src/errors.js';
 import type { ManagementClient } from '../../src/management/management-client.js';
 import { nodesSchema } from '../../src/management/schemas.js';
-import type { PlannedAction, WorkflowContext } from '../../src/remediation/workflow-definition.js';
+import {
+  type PlannedAction,
+  parseWorkflowArgs,
+  type WorkflowContext,
+} from '../../src/remediation/workflow-definition.js';
 import { syncMirrorsWorkflow } from '../../workflows/sync-mirrors.js';
 import { readFixture } from '../support/snapshot-fixtures.js';
 
@@ -75,7 +79,7 @@ function contextOf(management: ManagementClient, remediation: Record<string, unk
 }
 
 const parse = (positionals: string[], flags: Record<string, string | true> = {}) =>
-  syncMirrorsWorkflow.args.safeParse({ positionals, flags });
+  parseWorkflowArgs(syncMirrorsWorkflow, { positionals, flags });
 
 function action(name: string, messages = 25): PlannedAction {
   return {
@@ -95,7 +99,7 @@ describe('sync-mirrors arguments', () => {
     expect(parse(['mirror.*']).data).toEqual({ pattern: 'mirror.*' });
     expect(parse(['a', 'b']).error?.issues[0]?.message).toMatch(/at most one queue name pattern/);
     expect(parse([], { force: true }).error?.issues[0]?.message).toBe('sync-mirrors takes no flags');
-    expect(syncMirrorsWorkflow.argsForAlert?.({} as never)).toBe('');
+    expect(syncMirrorsWorkflow.argsForAlert?.({} as never)).toEqual({});
   });
 });
 

@@ -10,7 +10,6 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parseArgv, tokenize } from '../../src/chatops/argv.js';
 import { healthSchema } from '../../src/config/health-schema.js';
 import { remediationSchema } from '../../src/config/remediation-schema.js';
 import { unsyncedMirror } from '../../src/demo/unsynced-mirror.js';
@@ -35,6 +34,7 @@ import { osloLockPath, startOsloAgent } from '../support/oslo-agent.js';
 import { nodeControlCommand } from '../support/stack-env.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
+import { workflowArgs } from '../support/workflow-args.js';
 import { deleteZombies, makeZombie, type Zombie } from '../support/zombie-queue.js';
 
 describe('remediation workflows against the real cluster', () => {
@@ -62,7 +62,7 @@ describe('remediation workflows against the real cluster', () => {
 
   /** A run as the engine does it: the plan, each step guarded then executed, the verification over what ran. */
   async function run<A>(workflow: WorkflowDefinition<A>, argsText: string) {
-    const args = workflow.args.parse(parseArgv(tokenize(argsText), workflow.booleanFlags));
+    const args = workflowArgs(workflow, argsText);
     const plan = await workflow.plan(context, args);
     const results: string[] = [];
     const done: PlannedAction[] = [];
