@@ -17,7 +17,7 @@ import {
   clusterFlag,
   type ListingPart,
   limitFlag,
-  listingReply,
+  listingOfClusters,
   truncationNote,
   unknownFlags,
   vhostFlag,
@@ -165,12 +165,9 @@ export const connectionsCommand = defineCommand<ConnectionsArgs>({
         cluster: argv.flags.cluster,
       }),
     ),
-  async run(context: CommandContext, args: ConnectionsArgs): Promise<ChatReply> {
-    const handles = context.clusters.select(args.cluster);
-    if (handles.length === 0) return { visibility: 'ephemeral', text: 'No clusters are configured.' };
-    const listings = await Promise.all(
-      handles.map(async (h) => connectionsListing(h.config.name, await fetchConnections(h, args.vhost), args)),
+  run(context: CommandContext, args: ConnectionsArgs): Promise<ChatReply> {
+    return listingOfClusters(context, args.cluster, async (h) =>
+      connectionsListing(h.config.name, await fetchConnections(h, args.vhost), args),
     );
-    return listingReply(listings);
   },
 });

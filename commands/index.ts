@@ -2,8 +2,10 @@
 import type { AnyCommandDefinition } from '../src/chatops/command-definition.js';
 import { alertsCommand } from './alerts.js';
 import { auditCommand } from './audit.js';
+import { bindingsCommand } from './bindings.js';
 import { connectionsCommand } from './connections.js';
 import { consumersCommand } from './consumers.js';
+import { exchangesCommand } from './exchanges.js';
 import { fixCommand } from './fix.js';
 import { healthCommand } from './health.js';
 import { helpCommand } from './help.js';
@@ -23,6 +25,8 @@ export const allCommands: readonly AnyCommandDefinition[] = [
   queuesCommand,
   connectionsCommand,
   consumersCommand,
+  exchangesCommand,
+  bindingsCommand,
   partitionsCommand,
   policiesCommand,
   healthCommand,

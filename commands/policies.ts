@@ -17,7 +17,7 @@ import {
   clusterFlag,
   getInVhost,
   type ListingPart,
-  listingReply,
+  listingOfClusters,
   unknownFlags,
   vhostFlag,
   vhostNote,
@@ -134,12 +134,9 @@ export const policiesCommand = defineCommand<PoliciesArgs>({
       ),
     })
     .transform((argv): PoliciesArgs => ({ vhost: argv.flags.vhost, cluster: argv.flags.cluster })),
-  async run(context: CommandContext, args: PoliciesArgs): Promise<ChatReply> {
-    const handles = context.clusters.select(args.cluster);
-    if (handles.length === 0) return { visibility: 'ephemeral', text: 'No clusters are configured.' };
-    const listings = await Promise.all(
-      handles.map(async (h) => policiesListing(h.config.name, await fetchPolicyView(h, args.vhost), args.vhost)),
+  run(context: CommandContext, args: PoliciesArgs): Promise<ChatReply> {
+    return listingOfClusters(context, args.cluster, async (h) =>
+      policiesListing(h.config.name, await fetchPolicyView(h, args.vhost), args.vhost),
     );
-    return listingReply(listings);
   },
 });

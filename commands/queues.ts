@@ -150,6 +150,20 @@ export function listingReply(parts: readonly ListingPart[]): ChatReply {
   return { visibility: 'ephemeral', text: text.join('\n'), blocks };
 }
 
+/**
+ * A listing of every cluster `cluster` selects (all without `--cluster`), each cluster's part asked at once, in one
+ * reply; an unknown cluster throws UnknownClusterError, which the router answers with the usage line.
+ */
+export async function listingOfClusters(
+  context: CommandContext,
+  cluster: string | undefined,
+  part: (handle: ClusterHandle) => Promise<ListingPart>,
+): Promise<ChatReply> {
+  const handles = context.clusters.select(cluster);
+  if (handles.length === 0) return { visibility: 'ephemeral', text: 'No clusters are configured.' };
+  return listingReply(await Promise.all(handles.map(part)));
+}
+
 /** "20 shown, 1,214 left out (`--limit` up to 200)", or nothing when every item is shown. */
 export function truncationNote(shown: number, total: number): string {
   if (shown >= total) return '';
@@ -218,6 +232,8 @@ async function streamStats(handle: ClusterHandle, queue: QueueInfo) {
       `/api/queues/${encodeURIComponent(queue.vhost)}/${encodeURIComponent(queue.name)}`,
       streamStatsSchema,
       { columns: STREAM_COLUMNS },
+      // members and messages can come twice on 4.0, the first current (first-key-json.ts)
+      { firstKeyWins: true },
     );
   } catch (error) {
     // Deleted since the listing, or its stats unreadable: this stream's size is unknown, the listing stands.
@@ -399,12 +415,9 @@ export const queuesCommand = defineCommand<QueuesArgs>({
         cluster: argv.flags.cluster,
       }),
     ),
-  async run(context: CommandContext, args: QueuesArgs): Promise<ChatReply> {
-    const handles = context.clusters.select(args.cluster);
-    if (handles.length === 0) return { visibility: 'ephemeral', text: 'No clusters are configured.' };
-    const listings = await Promise.all(
-      handles.map(async (h) => queuesListing(h.config.name, await fetchQueues(h, args.pattern, args.vhost), args)),
+  run(context: CommandContext, args: QueuesArgs): Promise<ChatReply> {
+    return listingOfClusters(context, args.cluster, async (h) =>
+      queuesListing(h.config.name, await fetchQueues(h, args.pattern, args.vhost), args),
     );
-    return listingReply(listings);
   },
 });

@@ -1,7 +1,9 @@
 /**
  * The read-only listings end to end: a real warren, driven by signed slash commands through the real Bolt receiver
- * and a fake Slack, answers `queues`, `connections`, `consumers`, `partitions` and `policies` about the local
- * 3-node cluster, where this file creates three queues, a policy, and an "OpenStack" connection holding 5 channels.
+ * and a fake Slack, answers `queues`, `connections`, `consumers`, `partitions`, `policies`, `exchanges` and
+ * `bindings` about the local 3-node cluster, where this file creates three queues, a topic exchange routing to one,
+ * an exchange named like a queue (as oslo's reply queues are), a policy, and an "OpenStack" connection holding 5
+ * channels.
  * The cluster is shared with other test files, so every assertion looks only at what this file created. Management
  * statistics lag by a few seconds, so answers that depend on them are asked until they show the new state.
  */
@@ -33,6 +35,7 @@ describe('read-only listings on the real cluster', () => {
   const consumed = `${prefix}-consumed`;
   const idle = `${prefix}-idle`;
   const policy = `${prefix}-limit`;
+  const topic = `${prefix}-topic`;
   const pid = 1234;
   let fake: FakeSlack;
   let warren: Warren;
@@ -68,6 +71,11 @@ describe('read-only listings on the real cluster', () => {
     admin = await connect(stack.nodes[0]?.amqpUrl as string);
     const setup = await admin.createConfirmChannel();
     for (const queue of [backlog, consumed, idle]) await setup.assertQueue(queue, { durable: false });
+    await setup.assertExchange(topic, 'topic', { durable: false });
+    await setup.bindQueue(backlog, topic, 'compute.*');
+    // As oslo's reply queues: a direct exchange with the queue's own name, bound to it.
+    await setup.assertExchange(idle, 'direct', { durable: false, autoDelete: true });
+    await setup.bindQueue(idle, idle, idle);
     for (let i = 0; i < 30; i++) setup.sendToQueue(backlog, Buffer.from(`m${i}`));
     await setup.waitForConfirms();
     await setup.close();
@@ -99,6 +107,7 @@ describe('read-only listings on the real cluster', () => {
     await nova?.close().catch(() => undefined);
     const cleanup = await admin?.createChannel();
     for (const queue of [backlog, consumed, idle]) await cleanup?.deleteQueue(queue);
+    for (const exchange of [topic, idle]) await cleanup?.deleteExchange(exchange);
     await admin?.close();
     await fake?.stop();
   });
@@ -209,6 +218,50 @@ describe('read-only listings on the real cluster', () => {
     expect(lineOf(text, `\`${policy}\``)).toBe(
       `\`${policy}\` (vhost \`/\`) · pattern \`^${prefix}-\` · applies to queues · priority 100 · \`max-length=1000\` · *3 queues*`,
     );
+  });
+
+  it('lists exchanges with their type and flags, in every vhost or one', async () => {
+    const { text } = await ask(`exchanges ${prefix}-*`);
+    expect(text.split('\n')).toEqual([
+      '*Exchanges on `default`*: 2 match `' + prefix + '-*`, by name',
+      `\`${idle}\` · direct · transient · auto-delete`,
+      `\`${topic}\` · topic · transient`,
+    ]);
+    const builtIn = await ask('exchanges --vhost / amq.*');
+    expect(builtIn.text.split('\n')).toContain('`amq.topic` · topic · durable');
+    expect((await ask('exchanges --vhost nowhere')).text).toBe(
+      '*Exchanges on `default`* in vhost `nowhere`: no such vhost',
+    );
+    expect((await ask(`queues --vhost / ${prefix}-*`)).text.split('\n')[0]).toMatch(
+      /^\*Queues on `default`\* in vhost `\/`: 3 of [\d,]+ match/,
+    );
+  });
+
+  it("shows a queue's bindings, and both sides of a name that is a queue and an exchange", async () => {
+    const { text } = await ask(`bindings ${backlog}`);
+    expect(text.split('\n')).toEqual([
+      `*Bindings of queue \`${backlog}\`* (vhost \`/\`) on \`default\`: 2 routing into it`,
+      `from _the default exchange_ · key \`${backlog}\` (implicit: every queue has it)`,
+      `from exchange \`${topic}\` · key \`compute.*\``,
+    ]);
+    const both = await ask(`bindings ${idle}`);
+    expect(both.text.split('\n')).toEqual([
+      `*Bindings of queue \`${idle}\`* (vhost \`/\`) on \`default\`: 2 routing into it · \`${idle}\` is both a queue ` +
+        'and an exchange: both shown, `--queue` or `--exchange` for one',
+      `from _the default exchange_ · key \`${idle}\` (implicit: every queue has it)`,
+      `from exchange \`${idle}\` · key \`${idle}\``,
+      '',
+      `*Bindings of exchange \`${idle}\`* (vhost \`/\`) on \`default\`: 1 out, 0 in from other exchanges`,
+      `to queue \`${idle}\` · key \`${idle}\``,
+    ]);
+    const exchangeOnly = await ask(`bindings ${topic} --exchange`);
+    expect(exchangeOnly.text.split('\n')).toEqual([
+      `*Bindings of exchange \`${topic}\`* (vhost \`/\`) on \`default\`: 1 out, 0 in from other exchanges`,
+      `to queue \`${backlog}\` · key \`compute.*\``,
+    ]);
+    const none = await ask(`bindings ${topic} --queue`);
+    expect(none.response_type).toBe('ephemeral');
+    expect(none.text).toMatch(new RegExp(`^No queue \`${topic}\` in vhost \`/\` of \`default\`\\. `));
   });
 
   it('refuses bad arguments and unknown clusters with the usage line, and never shows the password', async () => {
