@@ -10,6 +10,7 @@ import { fixCommand } from './fix.js';
 import { healthCommand } from './health.js';
 import { helpCommand } from './help.js';
 import { partitionsCommand } from './partitions.js';
+import { peekCommand } from './peek.js';
 import { policiesCommand } from './policies.js';
 import { queuesCommand } from './queues.js';
 import { silenceCommand } from './silence.js';
@@ -29,6 +30,7 @@ export const allCommands: readonly AnyCommandDefinition[] = [
   bindingsCommand,
   partitionsCommand,
   policiesCommand,
+  peekCommand,
   healthCommand,
   alertsCommand,
   silenceCommand,

@@ -9,6 +9,7 @@ import { healPartitionWorkflow } from './heal-partition.js';
 import { purgeQueueWorkflow } from './purge-queue.js';
 import { raiseMemoryWatermarkWorkflow } from './raise-memory-watermark.js';
 import { rebalanceQuorumLeadersWorkflow } from './rebalance-quorum-leaders.js';
+import { repairStreamReplicasWorkflow } from './repair-stream-replicas.js';
 import { shrinkForgottenMembersWorkflow } from './shrink-forgotten-members.js';
 import { syncMirrorsWorkflow } from './sync-mirrors.js';
 
@@ -21,6 +22,7 @@ export const allWorkflows: readonly AnyWorkflowDefinition[] = [
   applyPolicyWorkflow,
   healPartitionWorkflow,
   raiseMemoryWatermarkWorkflow,
+  repairStreamReplicasWorkflow,
   growQuorumQueuesWorkflow,
   rebalanceQuorumLeadersWorkflow,
   shrinkForgottenMembersWorkflow,

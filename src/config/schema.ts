@@ -56,6 +56,15 @@ export const clusterSchema = z
             (argv) => argv.some((part) => /\{(node|host|shortHost)\}/.test(part)),
             'the command must contain {node}, {host} or {shortHost}',
           ),
+        /**
+         * The same kind of template for `rabbitmq-streams` (repair-stream-replicas); unset: `command` with its
+         * `rabbitmqctl` replaced by `rabbitmq-streams`.
+         */
+        streamsCommand: z
+          .array(z.string().min(1))
+          .min(1)
+          .refine((argv) => argv.some((part) => part.includes('{action}')), 'the command must contain {action}')
+          .optional(),
         env: z.record(z.string(), z.string()).default({}),
         timeout: duration({ min: '1s' }).prefault('2m'),
       })

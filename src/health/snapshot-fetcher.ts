@@ -52,6 +52,7 @@ import type {
 } from './cluster-snapshot.js';
 import { queueKey } from './cluster-snapshot.js';
 import type { BrokerCounters } from './drop-counters.js';
+import { fetchStreamReplicas } from './stream-stats.js';
 
 export const QUEUE_COLUMNS = [
   'name',
@@ -139,26 +140,6 @@ const mirrorStateSchema = queueSchema.pick({
 });
 const mirrorStatesSchema = z.array(mirrorStateSchema);
 type MirrorState = z.infer<typeof mirrorStateSchema>;
-/** The columns of a stream's own stats that the stream checks read. */
-export const STREAM_COLUMNS = 'name,vhost,arguments,policy,effective_policy_definition,members,online,leader';
-const streamStateSchema = queueSchema
-  .pick({ name: true, vhost: true, arguments: true, policy: true, members: true, online: true, leader: true })
-  .extend({ effective_policy_definition: z.record(z.string(), z.unknown()).nullish() });
-
-/** A stream's own stats (`/api/queues/{vhost}/{name}`, STREAM_COLUMNS or all of them) as the snapshot keeps it. */
-export function streamOf(stats: unknown): StreamReplicas {
-  const state = streamStateSchema.parse(stats);
-  return {
-    vhost: state.vhost,
-    name: state.name,
-    arguments: state.arguments,
-    ...(state.policy ? { policy: state.policy } : {}),
-    ...(state.effective_policy_definition ? { effectivePolicy: state.effective_policy_definition } : {}),
-    ...(state.members ? { members: state.members } : {}),
-    online: state.online ?? [],
-    ...(state.leader ? { leader: state.leader } : {}),
-  };
-}
 
 function reason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -403,18 +384,10 @@ export class SnapshotFetcher {
     const streams = queues.filter((q) => q.type === 'stream');
     const replicas: StreamReplicas[] = [];
     for (let i = 0; i < streams.length; i += MIRROR_REFRESH_PARALLEL) {
-      const batch = streams.slice(i, i + MIRROR_REFRESH_PARALLEL).map((q) =>
-        this.management
-          .get(`/api/queues/${encodeURIComponent(q.vhost)}/${encodeURIComponent(q.name)}`, z.unknown(), {
-            columns: STREAM_COLUMNS,
-          })
-          .then(streamOf)
-          .catch((error: unknown) => {
-            if (error instanceof ManagementApiError && error.status === 404) return undefined;
-            throw error;
-          }),
-      );
-      for (const state of await Promise.all(batch)) if (state) replicas.push(streamOf(state));
+      const batch = streams
+        .slice(i, i + MIRROR_REFRESH_PARALLEL)
+        .map((q) => fetchStreamReplicas(this.management, q.vhost, q.name));
+      for (const state of await Promise.all(batch)) if (state) replicas.push(state);
     }
     return replicas;
   }

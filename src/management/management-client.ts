@@ -12,6 +12,7 @@ import type { ClusterConfig } from '../config/schema.js';
 import { ManagementApiError, ManagementUnreachableError, RemediationCredentialsError } from '../errors.js';
 import { scrub } from '../secrets.js';
 import { decodeErlangTerm } from './erlang-term.js';
+import { parseFirstKeyWins } from './first-key-json.js';
 import { parseListing, type RejectionSink } from './listing.js';
 import {
   type ManagementNode,
@@ -41,6 +42,11 @@ export interface GetOptions {
    * A broker without it answers JSON, which is read as usual.
    */
   bert?: boolean;
+  /**
+   * Read the answer's top-level object with a repeated key keeping its first value (first-key-json.ts): for a
+   * stream's own stats, which RabbitMQ 4.0 can answer with stale duplicates of `members` and `online`.
+   */
+  firstKeyWins?: boolean;
 }
 
 /** BERT first; the JSON fallback is what a broker that lacks BERT answers (cowboy_rest picks the best it has). */
@@ -118,7 +124,7 @@ export class ManagementClient {
     params?: Record<string, string | number>,
     options: GetOptions = {},
   ): Promise<z.output<S>> {
-    const key = `${params ? `${path}?${JSON.stringify(params)}` : path}${options.bert ? ' bert' : ''}`;
+    const key = `${params ? `${path}?${JSON.stringify(params)}` : path}${options.bert ? ' bert' : ''}${options.firstKeyWins ? ' first' : ''}`;
     let body = this.inflight.get(key);
     if (!body) {
       body = this.getBody(path, params, options).finally(() => this.inflight.delete(key));
@@ -156,6 +162,35 @@ export class ManagementClient {
     path: string,
     options: { params?: Record<string, string>; data?: unknown; headers?: Record<string, string> } = {},
   ): Promise<{ status: number }> {
+    const response = await this.asRemediation(method, path, options);
+    return { status: response.status };
+  }
+
+  /**
+   * A request that needs the remediation user's rights though it changes nothing for good, validated like a GET
+   * (a listing item by item). The read path's monitoring user must not have those rights: taking messages off a
+   * queue to show them needs read permission on it, which would also let the read path purge it, and the
+   * definitions export needs the `administrator` tag. 404 is thrown like any other error answer.
+   */
+  async readAsRemediation<S extends z.ZodType>(
+    method: 'GET' | 'POST',
+    path: string,
+    schema: S,
+    data?: unknown,
+  ): Promise<z.output<S>> {
+    const response = await this.asRemediation(method, path, { data, headers: { accept: 'application/json' } });
+    if (response.status === 404) {
+      throw new ManagementApiError(path, 404, `HTTP 404 from ${method} ${path}: ${brokerReason(response)}`);
+    }
+    return this.validate(path, schema, response.data);
+  }
+
+  /** One request with the remediation credentials; 2xx and 404 are returned, other answers thrown. */
+  private async asRemediation(
+    method: 'GET' | 'DELETE' | 'PUT' | 'POST',
+    path: string,
+    options: { params?: Record<string, string>; data?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; data: unknown; statusText: string }> {
     if (!this.writer) throw new RemediationCredentialsError(this.cluster);
     const attempts: string[] = [];
     const first = this.preferred;
@@ -179,9 +214,7 @@ export class ManagementClient {
         continue;
       }
       this.preferred = index;
-      if ((response.status >= 200 && response.status < 300) || response.status === 404) {
-        return { status: response.status };
-      }
+      if ((response.status >= 200 && response.status < 300) || response.status === 404) return response;
       const reason = brokerReason(response);
       throw new ManagementApiError(
         path,
@@ -263,9 +296,16 @@ export class ManagementClient {
         params,
         ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
         ...(options.bert ? { headers: { accept: BERT_ACCEPT }, responseType: 'arraybuffer' as const } : {}),
+        // axios would JSON.parse the text itself, keeping the last of a repeated key
+        ...(options.firstKeyWins ? { responseType: 'text' as const, transformResponse: (text: unknown) => text } : {}),
       });
-      const data = options.bert ? decodeBody(path, response) : response.data;
-      if (response.status >= 200 && response.status < 300) return data;
+      const ok = response.status >= 200 && response.status < 300;
+      const data = options.bert
+        ? decodeBody(path, response)
+        : options.firstKeyWins
+          ? textBody(path, response.data, ok)
+          : response.data;
+      if (ok) return data;
       const reason = brokerReason({ data, statusText: response.statusText });
       throw new ManagementApiError(
         path,
@@ -297,5 +337,16 @@ export class ManagementClient {
       );
     }
     return parsed.data;
+  }
+}
+
+/** A text answer read as JSON: a success with a repeated key's first value; an error body as far as it parses. */
+function textBody(path: string, text: unknown, ok: boolean): unknown {
+  if (typeof text !== 'string') return text;
+  if (ok) return parseFirstKeyWins(path, text);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }

@@ -8,7 +8,11 @@
  * an action from the fixed list below and, for some actions, arguments warren formats itself (a number, a fixed
  * flag): nothing typed in Slack reaches the command line. Arguments follow the action: an entry that is exactly
  * `{action}` becomes the action and its arguments; inside a longer entry (one remote command string) they are
- * joined with spaces, which is safe because an argument may hold only letters, digits, `.`, `_` and `-`.
+ * joined with spaces, which is safe because an argument may hold only letters, digits, `.`, `_`, `-`, `@` (a node
+ * name), `/` and `:` (a vhost such as `/nova`, a queue-manager name): no shell reads any of them specially.
+ * Stream replicas are changed with another CLI, `rabbitmq-streams`, run through the same kind of template
+ * (`nodeControl.streamsCommand`), by default the `command` with its `rabbitmqctl` replaced by `rabbitmq-streams` in
+ * the same folder.
  */
 import { execFile } from 'node:child_process';
 import { z } from 'zod';
@@ -21,6 +25,8 @@ export const NODE_ACTIONS = [
   'await_startup',
   'status',
   'set_vm_memory_high_watermark',
+  // rabbitmq-streams, through the streams template
+  'add_replica',
 ] as const;
 export type NodeAction = (typeof NODE_ACTIONS)[number];
 
@@ -38,22 +44,47 @@ export interface NodeMemory {
 
 export interface NodeControlConfig {
   command: string[];
+  /** The template for `rabbitmq-streams`; unset: derived from `command` (see streamsTemplate). */
+  streamsCommand?: string[];
   env?: Record<string, string>;
   timeoutMs: number;
 }
 
 export interface NodeControl {
   /** Runs `action` on `node` (e.g. `rabbit@host-2`); resolves with the command's output, throws NodeControlError. */
-  run(node: string, action: Exclude<NodeAction, 'status' | 'set_vm_memory_high_watermark'>): Promise<string>;
+  run(
+    node: string,
+    action: Exclude<NodeAction, 'status' | 'set_vm_memory_high_watermark' | 'add_replica'>,
+  ): Promise<string>;
   /** The node's memory watermark, read with `status --formatter json`. */
   memory(node: string): Promise<NodeMemory>;
   /** Sets the node's watermark to `fraction` of its RAM until its next restart; resolves with the output. */
   setMemoryWatermark(node: string, fraction: number): Promise<string>;
+  /**
+   * `rabbitmq-streams add_replica [-p vhost] stream replicaNode`, run against `node` (any running node); resolves
+   * with the output. The stream and vhost names must be plain (letters, digits, `.`, `_`, `-`, `/`, `:`), else it refuses.
+   */
+  addStreamReplica(node: string, vhost: string, stream: string, replicaNode: string): Promise<string>;
 }
 
 /** A node name as RabbitMQ lists it: `name@host`, nothing a command line could misread. */
 const NODE_NAME = /^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/;
-const ARGUMENT = /^[A-Za-z0-9_.-]+$/;
+const ARGUMENT = /^[A-Za-z0-9_.@:/-]+$/;
+const RABBITMQCTL = /(^|[/\s])rabbitmqctl(?=$|\s)/;
+
+/**
+ * The `rabbitmq-streams` template: the configured one, else `command` with its `rabbitmqctl` (alone, as a path's last
+ * part, or a word of a remote command string) replaced by `rabbitmq-streams`: both ship in the same folder.
+ */
+export function streamsTemplate(config: Pick<NodeControlConfig, 'command' | 'streamsCommand'>): string[] {
+  if (config.streamsCommand) return config.streamsCommand;
+  if (!config.command.some((part) => RABBITMQCTL.test(part))) {
+    throw new NodeControlError(
+      'node control cannot run rabbitmq-streams: the command has no rabbitmqctl to stand in for it; set nodeControl.streamsCommand',
+    );
+  }
+  return config.command.map((part) => part.replace(RABBITMQCTL, '$1rabbitmq-streams'));
+}
 /** The highest watermark warren sets: above it the OS and its page cache are starved (RabbitMQ's docs warn too). */
 export const MAX_WATERMARK = 0.7;
 
@@ -111,8 +142,17 @@ export function parseNodeMemory(node: string, output: string): NodeMemory {
 export class CommandNodeControl implements NodeControl {
   constructor(private readonly config: NodeControlConfig) {}
 
-  async run(node: string, action: Exclude<NodeAction, 'status' | 'set_vm_memory_high_watermark'>): Promise<string> {
+  async run(
+    node: string,
+    action: Exclude<NodeAction, 'status' | 'set_vm_memory_high_watermark' | 'add_replica'>,
+  ): Promise<string> {
     return tail(await this.exec(node, action));
+  }
+
+  async addStreamReplica(node: string, vhost: string, stream: string, replicaNode: string): Promise<string> {
+    if (!NODE_NAME.test(replicaNode)) throw new NodeControlError(`refusing "${replicaNode}": not a node name`);
+    const args = [...(vhost === '/' ? [] : ['-p', vhost]), stream, replicaNode];
+    return tail(await this.exec(node, 'add_replica', args, streamsTemplate(this.config)));
   }
 
   async memory(node: string): Promise<NodeMemory> {
@@ -128,8 +168,13 @@ export class CommandNodeControl implements NodeControl {
     return tail(await this.exec(node, 'set_vm_memory_high_watermark', [formatFraction(fraction)]));
   }
 
-  private exec(node: string, action: NodeAction, extra: readonly string[] = []): Promise<string> {
-    const [file, ...args] = commandFor(this.config.command, node, action, extra);
+  private exec(
+    node: string,
+    action: NodeAction,
+    extra: readonly string[] = [],
+    template: readonly string[] = this.config.command,
+  ): Promise<string> {
+    const [file, ...args] = commandFor(template, node, action, extra);
     return new Promise((resolve, reject) => {
       execFile(
         file as string,

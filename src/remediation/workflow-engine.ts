@@ -336,6 +336,7 @@ export class WorkflowEngine implements RemediationControl {
         ? {
             nodeControl: new CommandNodeControl({
               command: nodeControl.command,
+              ...(nodeControl.streamsCommand ? { streamsCommand: nodeControl.streamsCommand } : {}),
               env: nodeControl.env,
               timeoutMs: nodeControl.timeout,
             }),

@@ -196,7 +196,7 @@ export function readOsloMessage(message: unknown): OsloMessageFields | undefined
   };
 }
 
-function fail(reason: InvalidReason, detail: string): DecodeResult {
+function fail<R extends InvalidReason>(reason: R, detail: string): { ok: false; reason: R; detail: string } {
   return { ok: false, reason, detail: detail.length > MAX_DETAIL ? `${detail.slice(0, MAX_DETAIL - 1)}…` : detail };
 }
 
@@ -233,11 +233,17 @@ function contextOf(raw: Record<string, unknown>): Record<string, unknown> {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const SUPPORTED_VERSION = /^2\.\d+(\.\d+)?$/;
 
+/** The oslo message dict inside a body (any oslo message: a notification, an RPC call or cast, a reply). */
+export type EnvelopeResult =
+  | { ok: true; message: unknown; envelopeVersion: 1 | 2 }
+  | { ok: false; reason: Exclude<InvalidReason, 'schema'>; detail: string };
+
 /**
- * Decodes a notification body. Checks run from cheapest to dearest: size, UTF-8, JSON, envelope, schema; the first
- * failure is the reason returned.
+ * Opens a body as oslo.messaging wrote it: size, UTF-8, JSON, then the v2 envelope if there is one (else the body
+ * is the bare v1 dict). What the message inside means is the caller's business: decodeNotification reads a
+ * notification from it, `/rabbit peek` shows any oslo message.
  */
-export function decodeNotification(body: Buffer, options: DecodeOptions): DecodeResult {
+export function openEnvelope(body: Buffer, options: DecodeOptions): EnvelopeResult {
   if (body.length > options.maxBytes) {
     return fail('oversized', `body is ${body.length} bytes, limit is ${options.maxBytes}`);
   }
@@ -256,27 +262,35 @@ export function decodeNotification(body: Buffer, options: DecodeOptions): Decode
     return fail('not_json', `body is not JSON: ${errorMessage(err)}`);
   }
 
-  let message: unknown = outer;
-  let envelopeVersion: 1 | 2 = 1;
   // oslo (common.deserialize_msg) treats a dict holding both keys as an envelope and anything else as a bare
   // message. One key without the other is a broken envelope rather than a v1 message, so it is reported as such.
-  if (isRecord(outer) && (VERSION_KEY in outer || MESSAGE_KEY in outer)) {
-    const version = outer[VERSION_KEY];
-    const inner = outer[MESSAGE_KEY];
-    if (typeof version !== 'string') return fail('envelope', `${VERSION_KEY} must be a string`);
-    // Same major version only, like oslo's version_is_compatible; oslo also refuses a newer minor, but a 2.x
-    // sender is meant to stay readable, so any 2.x is accepted here.
-    if (version !== '2.0' && !SUPPORTED_VERSION.test(version)) {
-      return fail('envelope', `unsupported ${VERSION_KEY} ${JSON.stringify(version.slice(0, 20))}`);
-    }
-    if (typeof inner !== 'string') return fail('envelope', `${MESSAGE_KEY} must be a string holding JSON`);
-    try {
-      message = JSON.parse(inner);
-    } catch (err) {
-      return fail('envelope', `${MESSAGE_KEY} is not JSON: ${errorMessage(err)}`);
-    }
-    envelopeVersion = 2;
+  if (!isRecord(outer) || !(VERSION_KEY in outer || MESSAGE_KEY in outer)) {
+    return { ok: true, message: outer, envelopeVersion: 1 };
   }
+  const version = outer[VERSION_KEY];
+  const inner = outer[MESSAGE_KEY];
+  if (typeof version !== 'string') return fail('envelope', `${VERSION_KEY} must be a string`);
+  // Same major version only, like oslo's version_is_compatible; oslo also refuses a newer minor, but a 2.x
+  // sender is meant to stay readable, so any 2.x is accepted here.
+  if (version !== '2.0' && !SUPPORTED_VERSION.test(version)) {
+    return fail('envelope', `unsupported ${VERSION_KEY} ${JSON.stringify(version.slice(0, 20))}`);
+  }
+  if (typeof inner !== 'string') return fail('envelope', `${MESSAGE_KEY} must be a string holding JSON`);
+  try {
+    return { ok: true, message: JSON.parse(inner), envelopeVersion: 2 };
+  } catch (err) {
+    return fail('envelope', `${MESSAGE_KEY} is not JSON: ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * Decodes a notification body. Checks run from cheapest to dearest: size, UTF-8, JSON, envelope, schema; the first
+ * failure is the reason returned.
+ */
+export function decodeNotification(body: Buffer, options: DecodeOptions): DecodeResult {
+  const opened = openEnvelope(body, options);
+  if (!opened.ok) return opened;
+  const { message, envelopeVersion } = opened;
 
   let fields = readOsloMessage(message);
   if (fields === undefined) {

@@ -68,6 +68,10 @@ function expected(level: 'read' | 'operate', role: Role, channel: string): RegEx
 const COMMANDS: Array<[string, 'read' | 'operate']> = [
   ['status', 'read'],
   ['queues --limit 5', 'read'],
+  ['exchanges --vhost /', 'read'],
+  ['bindings reply_4f2a', 'read'],
+  // Messages may carry what a reader should not see, even scrubbed, and a peek marks them redelivered.
+  ['peek notifications.error 3', 'operate'],
   ['alerts', 'read'],
   ['audit 5', 'read'],
   ['tap', 'read'],

@@ -3,17 +3,24 @@
  * by the sweep's own fetcher and the pure checks, sweep after sweep:
  * - two stream-fanout servers of one topic with thousands of retained casts: no backlog, no stuck consumer, no
  *   zombie, and the stream checks silent;
+ * - the stream loses its replica on a node (`rabbitmq-streams delete_replica`, as after a node reset): stream-replicas
+ *   names the stream and that node, and repair-stream-replicas (through node control) adds it back;
  * - a queue-manager fanout whose server restarts (hard kill, new process group) takes its names again and is no
  *   zombie once back; one whose host never comes back is a zombie once it holds casts, naming its owner.
  * Also what 4.0 exposes about a stream consumer's offset: nothing, for the AMQP 0-9-1 consumers oslo uses.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { healthSchema } from '../../src/config/health-schema.js';
+import { remediationSchema } from '../../src/config/remediation-schema.js';
 import { allChecks } from '../../src/health/checks/index.js';
 import { type ClusterSnapshot, queueKey } from '../../src/health/cluster-snapshot.js';
 import type { QueueSample } from '../../src/health/health-check.js';
 import { SnapshotFetcher } from '../../src/health/snapshot-fetcher.js';
+import { CommandNodeControl } from '../../src/remediation/node-control.js';
+import type { PlannedAction, WorkflowContext } from '../../src/remediation/workflow-definition.js';
+import { repairStreamReplicasWorkflow } from '../../workflows/repair-stream-replicas.js';
 import { type OsloAgent, osloLockPath, startOsloAgent } from '../support/oslo-agent.js';
+import { nodeControlCommand } from '../support/stack-env.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -126,6 +133,71 @@ describe('streams and queue-manager names on RabbitMQ 4.0', () => {
     const metrics = await fetch(`${desc.nodes[0]?.prometheusUrl}/metrics/detailed?family=stream_consumer_metrics`);
     const text = metrics.ok ? await metrics.text() : '';
     expect(text.split('\n').filter((l) => l.startsWith('rabbitmq_detailed_stream_consumer'))).toEqual([]);
+  });
+
+  it('names the stream and the node it lost its replica on, and repair-stream-replicas adds it back', async () => {
+    const node3 = desc.nodes[2]?.name as string;
+    const context: WorkflowContext = {
+      cluster: 'local',
+      vhost: '/',
+      management,
+      nodeControl: new CommandNodeControl({
+        // no streamsCommand: the default, rabbitmq-streams beside the configured rabbitmqctl, is what is tested
+        command: nodeControlCommand(desc),
+        env: { HOME: desc.cookieHome },
+        timeoutMs: 60_000,
+      }),
+      remediation: remediationSchema.parse({}),
+      health,
+      runId: 'r-57ea3',
+      requester: 'U0STREAMS',
+    };
+    await context.nodeControl?.run(desc.nodes[0]?.name as string, 'await_startup');
+    const { execFileSync } = await import('node:child_process');
+    const [file, ...args] = [...desc.rabbitmq.rabbitmqStreams, '-n', desc.nodes[0]?.name as string];
+    const removed = execFileSync(file as string, [...args, 'delete_replica', STREAM, node3], {
+      env: { ...process.env, HOME: desc.cookieHome },
+      encoding: 'utf8',
+    });
+    const found = await waitUntil(
+      async () => {
+        const subjects = (await sweep()).found.get('stream-replicas') ?? [];
+        return subjects.length > 0 ? subjects : undefined;
+      },
+      'stream-replicas to name the stream',
+      20_000,
+    ).catch(async (error: Error) => {
+      const stats = await management.get(`/api/queues/%2F/${STREAM}`, (await import('zod')).z.unknown(), {
+        columns: 'members,online,leader',
+      });
+      // what the broker itself says, next to what the management API said
+      const status = execFileSync(file as string, [...args, 'stream_status', STREAM, '--formatter', 'json'], {
+        env: { ...process.env, HOME: desc.cookieHome },
+        encoding: 'utf8',
+      });
+      throw new Error(
+        `${error.message}; delete_replica said ${removed}; the stream's stats: ${JSON.stringify(stats)}; stream_status: ${status}`,
+      );
+    });
+    expect(found).toEqual([`//${STREAM}`]);
+    const finding = allChecks
+      .find((c) => c.id === 'stream-replicas')
+      ?.evaluate(await fetcher.fetch(), { thresholds: health.thresholds, history: new Map() })[0];
+    expect(finding?.data?.missing).toEqual([node3]);
+
+    const plan = await repairStreamReplicasWorkflow.plan(context, {});
+    expect(plan.actions.map((a) => a.key)).toEqual([`//${STREAM}@${node3}`]);
+    const done: PlannedAction[] = [];
+    for (const action of plan.actions) {
+      expect(await repairStreamReplicasWorkflow.guard(context, action, {})).toBeUndefined();
+      await repairStreamReplicasWorkflow.execute(context, action, {});
+      done.push(action);
+    }
+    const verification = await repairStreamReplicasWorkflow.verify(context, done, {});
+    expect(verification).toMatchObject({ ok: true });
+    expect((await sweep()).found.get('stream-replicas')).toEqual([]);
+    // run again: nothing to repair
+    await expect(repairStreamReplicasWorkflow.plan(context, {})).rejects.toThrow(/nothing to repair/);
   });
 
   it('a queue-manager fanout whose server restarts is no zombie; one whose host never comes back is, once it holds casts', async () => {

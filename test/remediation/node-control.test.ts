@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { NodeControlError } from '../../src/errors.js';
-import { CommandNodeControl, commandFor, formatFraction, parseNodeMemory } from '../../src/remediation/node-control.js';
+import {
+  CommandNodeControl,
+  commandFor,
+  formatFraction,
+  parseNodeMemory,
+  streamsTemplate,
+} from '../../src/remediation/node-control.js';
 
 describe('node control', () => {
   it('fills the template with the node, its host and the action, one argv entry each', () => {
@@ -99,5 +105,41 @@ describe('node control', () => {
     expect(() => parseNodeMemory('rabbit@h', 'Error: unable to perform an operation on node')).toThrow(
       /could not read the memory watermark of rabbit@h/,
     );
+  });
+
+  it('runs rabbitmq-streams beside the configured rabbitmqctl, or the streams template when one is set', () => {
+    expect(streamsTemplate({ command: ['/usr/sbin/rabbitmqctl', '-n', '{node}', '{action}'] })).toEqual([
+      '/usr/sbin/rabbitmq-streams',
+      '-n',
+      '{node}',
+      '{action}',
+    ]);
+    expect(streamsTemplate({ command: ['ssh', '{host}', 'sudo rabbitmqctl -n {node} {action}'] })).toEqual([
+      'ssh',
+      '{host}',
+      'sudo rabbitmq-streams -n {node} {action}',
+    ]);
+    // a word that merely contains the name is left alone
+    expect(() => streamsTemplate({ command: ['my-rabbitmqctl-wrapper', '{node}', '{action}'] })).toThrow(
+      /streamsCommand/,
+    );
+    const own = ['kubectl', 'exec', '{shortHost}', '--', 'rabbitmq-streams', '{action}'];
+    expect(streamsTemplate({ command: ['x', '{action}'], streamsCommand: own })).toBe(own);
+  });
+
+  it('adds a stream replica with the vhost only when it is not the default, and refuses odd names', async () => {
+    const control = new CommandNodeControl({
+      command: ['/bin/echo', 'rabbitmqctl', '-n', '{node}', '{action}'],
+      streamsCommand: ['/bin/echo', 'streams', '-n', '{node}', '{action}'],
+      timeoutMs: 5_000,
+    });
+    expect(await control.addStreamReplica('rabbit@h1', '/', 'compute_fanout', 'rabbit@h3')).toBe(
+      'streams -n rabbit@h1 add_replica compute_fanout rabbit@h3',
+    );
+    expect(await control.addStreamReplica('rabbit@h1', '/nova', 'compute_fanout', 'rabbit@h3')).toBe(
+      'streams -n rabbit@h1 add_replica -p /nova compute_fanout rabbit@h3',
+    );
+    await expect(control.addStreamReplica('rabbit@h1', '/', 'a;reboot', 'rabbit@h3')).rejects.toThrow(NodeControlError);
+    await expect(control.addStreamReplica('rabbit@h1', '/', 's', 'rabbit@h3 && id')).rejects.toThrow(NodeControlError);
   });
 });

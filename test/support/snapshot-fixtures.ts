@@ -17,7 +17,7 @@ import type {
 } from '../../src/health/cluster-snapshot.js';
 import { queueKey, type StreamReplicas } from '../../src/health/cluster-snapshot.js';
 import type { CheckContext, QueueHistory, QueueSample } from '../../src/health/health-check.js';
-import { streamOf } from '../../src/health/snapshot-fetcher.js';
+import { streamOf } from '../../src/health/stream-stats.js';
 import {
   connectionSchema,
   consumerSchema,

@@ -95,6 +95,9 @@ function fakeCluster(
     setMemoryWatermark: async () => {
       throw new Error('heal-partition does not set watermarks');
     },
+    addStreamReplica: async () => {
+      throw new Error('heal-partition does not add stream replicas');
+    },
   };
   return { management: management as unknown as ManagementClient, nodeControl, calls, state };
 }
