@@ -22,6 +22,7 @@ export const AUDIT_EVENTS = [
   'verified',
   'verification-failed',
   'rolled-back',
+  'rollback-failed',
   'interrupted',
   'resumed',
   'abandoned',

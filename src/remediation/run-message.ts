@@ -26,6 +26,7 @@ const STATUS_LINE: Record<RunStatus, string> = {
   succeeded: ':white_check_mark: Done and verified',
   failed: ':x: Failed',
   aborted: ':no_entry: Aborted',
+  'rolled-back': ':rewind: Failed and rolled back',
   rejected: ':no_entry_sign: Rejected',
   expired: ':hourglass: Expired without approval',
   interrupted: ':warning: Interrupted (warren stopped mid-run)',

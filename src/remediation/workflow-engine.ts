@@ -567,6 +567,8 @@ export class WorkflowEngine implements RemediationControl {
       const steps: StepRecord[] = [...run.steps];
       const doneBefore = new Set(run.steps.filter((s) => s.status === 'done').map((s) => s.key));
       const done: PlannedAction[] = [];
+      const { rollback } = definition;
+      const undo = rollback ? () => rollback.call(definition, context, done, args) : undefined;
       const record = async (step: StepRecord, icon: string, position: number) => {
         steps.push(step);
         await this.store.setSteps(id, steps);
@@ -616,7 +618,7 @@ export class WorkflowEngine implements RemediationControl {
             ':x:',
             index + 1,
           );
-          await this.finish(run, 'failed', `${action.label} failed: ${message(error)}`, done);
+          await this.fail(run, `${action.label} failed: ${message(error)}`, done, holdLease, undo);
           return;
         }
       }
@@ -643,11 +645,52 @@ export class WorkflowEngine implements RemediationControl {
         event: verification.ok ? 'verified' : 'verification-failed',
         detail: verification.detail,
       });
-      await this.finish(run, verification.ok ? 'succeeded' : 'failed', verification.detail, done);
+      if (verification.ok) await this.finish(run, 'succeeded', verification.detail, done);
+      else await this.fail(run, verification.detail, done, holdLease, undo);
     } catch (error) {
       await this.finish(run, 'failed', message(error));
     } finally {
       clearInterval(renewal);
+    }
+  }
+
+  /**
+   * A run that failed after some of its steps ran is undone by its workflow's rollback, where it has one, and ends
+   * `rolled-back`. A rollback that fails leaves the run `failed` saying so, audited and in the thread, since the
+   * broker keeps what the steps changed. A guard that aborts the run is not rolled back: the world changed under
+   * the run, and what the steps did was done on the state the guards vouched for.
+   */
+  private async fail(
+    run: WorkflowRun,
+    failure: string,
+    done: readonly PlannedAction[],
+    holdLease: () => Promise<boolean>,
+    undo: (() => Promise<string>) | undefined,
+  ): Promise<void> {
+    if (!undo || done.length === 0) {
+      await this.finish(run, 'failed', failure, done);
+      return;
+    }
+    // Rolling back changes the broker like a step: only while the run is still this execution's own.
+    if (!(await holdLease())) {
+      await this.leaseLost(run, 'rolling back');
+      return;
+    }
+    const base = { run: run.id, workflow: run.workflow, cluster: run.cluster, user: 'warren' };
+    await this.reply(run, `:rewind: rolling back the ${formatCount(done.length)} step(s) done, because ${failure}`);
+    try {
+      const result = scrub(await undo());
+      await this.audit_({ ...base, event: 'rolled-back', detail: result });
+      await this.finish(run, 'rolled-back', `${failure}; rolled back: ${result}`, done);
+    } catch (error) {
+      this.options.logger.error({ err: error, run: run.id }, 'the rollback of a failed run failed');
+      await this.audit_({ ...base, event: 'rollback-failed', detail: message(error) });
+      await this.finish(
+        run,
+        'failed',
+        `${failure}; the rollback failed too (${message(error)}), so what the steps changed is still in place`,
+        done,
+      );
     }
   }
 
@@ -668,7 +711,7 @@ export class WorkflowEngine implements RemediationControl {
 
   private async finish(
     run: WorkflowRun,
-    status: 'succeeded' | 'failed' | 'aborted',
+    status: 'succeeded' | 'failed' | 'aborted' | 'rolled-back',
     outcome: string,
     done: readonly PlannedAction[] = [],
   ): Promise<void> {
@@ -685,7 +728,8 @@ export class WorkflowEngine implements RemediationControl {
       });
     }
     await this.refresh(run.id);
-    await this.reply(run, `${status === 'succeeded' ? ':white_check_mark:' : ':x:'} ${status}: ${detail}`);
+    const icon = status === 'succeeded' ? ':white_check_mark:' : status === 'rolled-back' ? ':rewind:' : ':x:';
+    await this.reply(run, `${icon} ${status}: ${detail}`);
   }
 
   // ── sweeping ───────────────────────────────────────────────────────────────────────────────────────────────

@@ -3,11 +3,14 @@
  * is in its lifecycle. The request never changes after it is stored; status and approvals change only through the
  * run store's atomic transitions, so a double click or two replicas receiving the same click act once.
  *
- *   pending ──approve (enough approvers)──► approved ──► running ──► succeeded | failed | aborted
+ *   pending ──approve (enough approvers)──► approved ──► running ──► succeeded | failed | aborted | rolled-back
  *      ├──reject──► rejected        └──(low risk: straight to running)
  *      └──ttl────► expired                                running ──(warren died)──► interrupted
  *                                                   interrupted ──resume (another approver)──► approved
  *                                                   interrupted ──abandon──► abandoned
+ *
+ * A run that fails (a step, or its verification) after some steps ran is rolled back by its workflow where the
+ * workflow can undo them: `rolled-back` when that worked; `failed`, saying the rollback failed, when it did not.
  */
 import type { Risk, WorkflowPlan } from './workflow-definition.js';
 
@@ -18,6 +21,7 @@ export const RUN_STATUSES = [
   'succeeded',
   'failed',
   'aborted',
+  'rolled-back',
   'rejected',
   'expired',
   'interrupted',
@@ -29,6 +33,7 @@ export const FINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
   'succeeded',
   'failed',
   'aborted',
+  'rolled-back',
   'rejected',
   'expired',
   'interrupted',

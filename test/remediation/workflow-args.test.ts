@@ -30,6 +30,7 @@ const SAMPLES: Record<string, string[]> = {
   'grow-quorum-queues': ['rabbit@c'],
   'rebalance-quorum-leaders': [''],
   'shrink-forgotten-members': ['rabbit@gone'],
+  'repair-stream-replicas': ['', '*_fanout'],
 };
 
 describe('workflow arguments', () => {
