@@ -5,6 +5,7 @@ import { auditCommand } from './audit.js';
 import { bindingsCommand } from './bindings.js';
 import { connectionsCommand } from './connections.js';
 import { consumersCommand } from './consumers.js';
+import { definitionsCommand } from './definitions.js';
 import { exchangesCommand } from './exchanges.js';
 import { fixCommand } from './fix.js';
 import { healthCommand } from './health.js';
@@ -31,6 +32,7 @@ export const allCommands: readonly AnyCommandDefinition[] = [
   partitionsCommand,
   policiesCommand,
   peekCommand,
+  definitionsCommand,
   healthCommand,
   alertsCommand,
   silenceCommand,

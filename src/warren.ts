@@ -15,6 +15,7 @@ import { AccessPolicy } from './chatops/access-policy.js';
 import { ActionRouter } from './chatops/action-router.js';
 import { CommandRouter } from './chatops/command-router.js';
 import { ClusterDirectory } from './cluster/cluster-directory.js';
+import { DefinitionsStore } from './cluster/definitions-store.js';
 import type { ClusterConfig, WarrenConfig } from './config/schema.js';
 import type { LocalStack } from './devstack/index.js';
 import { alertActions } from './health/alert-actions.js';
@@ -167,6 +168,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       tap: () => tap,
       health: () => health,
       remediation: () => remediation,
+      definitions: new DefinitionsStore(redis),
       clusters,
       access,
       slashCommand: config.slack.command,

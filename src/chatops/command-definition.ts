@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import type { ChatReply } from '../chat/chat-message.js';
 import type { ClusterDirectory } from '../cluster/cluster-directory.js';
+import type { DefinitionsStore } from '../cluster/definitions-store.js';
 import type { HealthControl } from '../health/health-monitor.js';
 import type { RemediationControl } from '../remediation/workflow-engine.js';
 import type { TapControl } from '../tap/tap-service.js';
@@ -26,6 +27,8 @@ export interface CommandContext {
   health?: HealthControl;
   /** The workflow engine, when remediation is available. */
   remediation?: RemediationControl;
+  /** The previous `definitions` summaries (Redis). */
+  definitions?: DefinitionsStore;
 }
 
 export interface CommandDefinition<A> {

@@ -5,6 +5,7 @@
  */
 import type { ChatReply, Invocation } from '../chat/chat-message.js';
 import type { ClusterDirectory } from '../cluster/cluster-directory.js';
+import type { DefinitionsStore } from '../cluster/definitions-store.js';
 import { ErrorCode, isCodedError } from '../errors.js';
 import type { HealthControl } from '../health/health-monitor.js';
 import type { Logger } from '../logger.js';
@@ -26,6 +27,7 @@ export interface CommandRouterDeps {
   tap?: () => TapControl | undefined;
   health?: () => HealthControl | undefined;
   remediation?: () => RemediationControl | undefined;
+  definitions?: DefinitionsStore;
 }
 
 function ephemeral(text: string): ChatReply {
@@ -83,6 +85,7 @@ export class CommandRouter {
       tap: this.deps.tap?.(),
       health: this.deps.health?.(),
       remediation: this.deps.remediation?.(),
+      ...(this.deps.definitions ? { definitions: this.deps.definitions } : {}),
     };
     try {
       const reply = await definition.run(context, parsed.data);

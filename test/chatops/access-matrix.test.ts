@@ -70,6 +70,7 @@ const COMMANDS: Array<[string, 'read' | 'operate']> = [
   ['queues --limit 5', 'read'],
   ['exchanges --vhost /', 'read'],
   ['bindings reply_4f2a', 'read'],
+  ['definitions', 'read'],
   // Messages may carry what a reader should not see, even scrubbed, and a peek marks them redelivered.
   ['peek notifications.error 3', 'operate'],
   ['alerts', 'read'],

@@ -264,6 +264,24 @@ describe('read-only listings on the real cluster', () => {
     expect(none.text).toMatch(new RegExp(`^No queue \`${topic}\` in vhost \`/\` of \`default\`\\. `));
   });
 
+  it('counts the definitions and lists what changed since the previous call, names only', async () => {
+    const first = await ask('definitions');
+    expect(first.text.split('\n')[0]).toMatch(
+      /^\*Definitions of `default`\*: [\d,]+ vhosts · [\d,]+ users · [\d,]+ permissions · .* · [\d,]+ queues · [\d,]+ bindings$/,
+    );
+    const added = `${prefix}-defined`;
+    const ch = await admin.createChannel();
+    await ch.assertQueue(added, { durable: true });
+    try {
+      const second = await ask('definitions');
+      expect(second.text).toMatch(new RegExp(`\n\\*queues\\* added \\(\\d+\\): .*\`//${added}\``));
+      expect(JSON.stringify([first, second])).not.toMatch(/password_hash|hashing_algorithm/);
+    } finally {
+      await ch.deleteQueue(added);
+      await ch.close();
+    }
+  });
+
   it('refuses bad arguments and unknown clusters with the usage line, and never shows the password', async () => {
     expect((await ask('queues --limit 0')).text).toBe(
       '--limit is at least 1\nUsage: `/rabbit queues [--sort messages|consumers|name] [--limit N] [--vhost V] [--cluster NAME] [pattern]`',
