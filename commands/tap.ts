@@ -1,7 +1,7 @@
 /**
- * `/rabbit tap [status|pause|resume] [cluster]`: what the notification tap is doing per cluster (connected node,
- * bindings and their queues, events/s, parse errors, last event, reconnects), and pausing it for a maintenance
- * window. Pausing and resuming are for operators.
+ * `/rabbit tap [status|pause|resume] [cluster]`: what the notification tap is doing per cluster and vhost (connected
+ * node or why the vhost is refused, bindings and their queues, events/s, parse errors, last event, reconnects), and
+ * pausing it for a maintenance window. Pausing and resuming are for operators, and act on every vhost of a cluster.
  */
 import { z } from 'zod';
 import type { ChatReply } from '../src/chat/chat-message.js';
@@ -18,10 +18,19 @@ const STATE_ICON = {
   failed: ':red_circle:',
 };
 
+const REFUSAL = {
+  vhost_not_found: 'the vhost does not exist',
+  vhost_access_refused: "warren's user has no permission on the vhost",
+};
+
 export function renderTapStatus(status: TapStatus, now = Date.now()): string {
-  const head = status.connected
-    ? `*${status.cluster}*: connected to \`${status.node}\`${status.paused ? ' — *paused*' : ''}${status.blocked ? ' — *blocked by a resource alarm*' : ''}`
-    : `*${status.cluster}*: *not connected* (reconnecting)`;
+  // The default vhost is left unsaid, as it was before the tap could listen in several.
+  const name = status.vhost === '/' ? `*${status.cluster}*` : `*${status.cluster}* vhost \`${status.vhost}\``;
+  const head = status.refused
+    ? `:red_circle: ${name}: *refused*: ${REFUSAL[status.refused.reason]} (retrying): ${status.refused.error}`
+    : status.connected
+      ? `${name}: connected to \`${status.node}\`${status.paused ? ' — *paused*' : ''}${status.blocked ? ' — *blocked by a resource alarm*' : ''}`
+      : `${name}: *not connected* (reconnecting)`;
   const last = status.lastEventAt ? `${Math.round((now - status.lastEventAt) / 1000)}s ago` : 'never';
   const figures = `${status.eventsPerSecond} events/s · ${formatCount(status.received)} received · ${formatCount(status.invalid)} invalid · last event ${last} · ${status.reconnects} reconnect(s) · mode ${status.mode}`;
   const bindings = status.bindings.map((b) => {

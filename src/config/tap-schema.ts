@@ -2,6 +2,10 @@
  * The `tap` section: which OpenStack notification exchanges warren listens to and how events become Slack
  * messages. Defaults follow oslo.messaging: every service's control exchange, the four alerting priorities of both
  * the legacy and the versioned topic. Routes are ordered; when none are given the default routes apply.
+ *
+ * Bindings may name a vhost; `tap.vhostPerService` writes the bindings for deployments that give each service a
+ * vhost of its own (openstack-ansible's `/nova`, `/neutron`, …). Both are turned into plain bindings here, so the tap
+ * only ever sees `bindings`.
  */
 import { z } from 'zod';
 import { PRIORITIES } from '../tap/notification-envelope.js';
@@ -12,9 +16,32 @@ export const OPENSTACK_EXCHANGES = ['nova', 'neutron', 'glance', 'keystone', 'he
 const DEFAULT_KEYS = ['notifications', 'versioned_notifications'].flatMap((topic) =>
   ['info', 'warn', 'error', 'critical'].map((priority) => `${topic}.${priority}`),
 );
-export const DEFAULT_BINDINGS = OPENSTACK_EXCHANGES.map((exchange) => ({ exchange, routingKeys: [...DEFAULT_KEYS] }));
+export const DEFAULT_BINDINGS: BindingConfig[] = OPENSTACK_EXCHANGES.map((exchange) => ({
+  exchange,
+  routingKeys: [...DEFAULT_KEYS],
+}));
 
-export const GROUP_FIELDS = ['eventType', 'service', 'host', 'exchange', 'priority', 'publisher'] as const;
+/**
+ * Each service's oslo control exchange: its own name, except cinder, which keeps oslo's default `openstack`
+ * (ceilometer's `cinder_control_exchange` says the same).
+ */
+export const SERVICE_EXCHANGES = {
+  nova: 'nova',
+  neutron: 'neutron',
+  cinder: 'openstack',
+  glance: 'glance',
+  keystone: 'keystone',
+  heat: 'heat',
+  octavia: 'octavia',
+  ironic: 'ironic',
+  magnum: 'magnum',
+} as const;
+export type OpenStackService = keyof typeof SERVICE_EXCHANGES;
+const SERVICES = Object.keys(SERVICE_EXCHANGES) as [OpenStackService, ...OpenStackService[]];
+/** The services `vhostPerService: true` covers: the ones whose exchanges the default bindings cover. */
+export const DEFAULT_SERVICES: OpenStackService[] = ['nova', 'neutron', 'cinder', 'glance', 'keystone', 'heat'];
+
+export const GROUP_FIELDS = ['eventType', 'service', 'host', 'exchange', 'vhost', 'priority', 'publisher'] as const;
 export const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
 
 const priority = z
@@ -25,6 +52,8 @@ const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 export const bindingSchema = z.strictObject({
   exchange: z.string().min(1),
+  /** The vhost as RabbitMQ names it (`/nova`); unset: the vhost of the cluster's AMQP URLs. */
+  vhost: z.string().min(1).max(255).optional(),
   routingKeys: z.array(z.string().min(1)).min(1, 'at least one routing key (e.g. notifications.error)'),
 });
 
@@ -33,6 +62,8 @@ export const routeSchema = z.strictObject({
   match: z
     .strictObject({
       exchange: z.array(z.string().min(1)).min(1).optional(),
+      /** The vhosts the notification may come from, as RabbitMQ names them (`/neutron`). */
+      vhost: z.array(z.string().min(1)).min(1).optional(),
       /** Glob on event_type: `*` matches any run of characters, e.g. `compute.instance.*.error`. */
       eventType: z.string().min(1).max(200).optional(),
       priority: z.array(priority).min(1).optional(),
@@ -44,17 +75,58 @@ export const routeSchema = z.strictObject({
     .prefault({}),
   channel: slackId.optional(),
   severity: z.enum(SEVERITIES).optional(),
-  /** Message title; `{eventType}`, `{service}`, `{host}`, `{exchange}`, `{priority}` are filled in. */
+  /** Message title; `{eventType}`, `{service}`, `{host}`, `{exchange}`, `{vhost}`, `{priority}` are filled in. */
   template: z.string().min(1).max(300).optional(),
   drop: z.boolean().default(false),
   continue: z.boolean().default(false),
   groupBy: z.array(z.enum(GROUP_FIELDS)).min(1).optional(),
 });
 
-export const tapSchema = z.strictObject({
+const VHOST_PER_SERVICE_FORMS = 'true, or {services: [nova, …], vhost: "/{service}"}';
+const vhostPerServiceSchema = z.preprocess(
+  (value, ctx) => {
+    if (value === true) return {};
+    if (value === false || value === null || value === undefined) return undefined;
+    if (typeof value === 'object' && !Array.isArray(value)) return value;
+    ctx.addIssue({ code: 'custom', message: VHOST_PER_SERVICE_FORMS, input: value });
+    return undefined;
+  },
+  z
+    .strictObject(
+      {
+        services: z
+          .array(z.enum(SERVICES, { error: `not a service warren knows (one of ${SERVICES.join(', ')})` }))
+          .min(1)
+          .default(DEFAULT_SERVICES),
+        /** `{service}` is replaced by the service's name. */
+        vhost: z
+          .string()
+          .min(1)
+          .max(255)
+          .refine((v) => v.includes('{service}'), 'must contain {service}, e.g. /{service}')
+          .default('/{service}'),
+      },
+      { error: VHOST_PER_SERVICE_FORMS },
+    )
+    .optional(),
+);
+export type VhostPerService = NonNullable<z.infer<typeof vhostPerServiceSchema>>;
+
+/** The bindings `tap.vhostPerService` stands for: each service's exchange in its own vhost, the default keys. */
+export function perServiceBindings(perService: VhostPerService): BindingConfig[] {
+  return [...new Set(perService.services)].map((service) => ({
+    exchange: SERVICE_EXCHANGES[service],
+    vhost: perService.vhost.replaceAll('{service}', service),
+    routingKeys: [...DEFAULT_KEYS],
+  }));
+}
+
+const tapObject = z.strictObject({
   enabled: z.boolean().default(true),
   mode: z.enum(['exclusive', 'durable']).default('exclusive'),
-  bindings: z.array(bindingSchema).default(DEFAULT_BINDINGS),
+  /** Unset: DEFAULT_BINDINGS in the AMQP URLs' vhost, or the bindings `vhostPerService` stands for. */
+  bindings: z.array(bindingSchema).optional(),
+  vhostPerService: vhostPerServiceSchema,
   declareExchanges: z.boolean().default(false),
   exchangeDurable: z.boolean().default(false),
   exchangeRetry: duration({ min: '100ms' }).prefault('30s'),
@@ -75,6 +147,21 @@ export const tapSchema = z.strictObject({
   maxSamples: z.number().int().min(0).max(50).default(5),
   dedupTtl: duration({ min: '1s' }).prefault('1h'),
 });
+
+export const tapSchema = tapObject
+  .superRefine((tap, ctx) => {
+    if (tap.bindings !== undefined && tap.vhostPerService !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['vhostPerService'],
+        message: 'set tap.bindings or tap.vhostPerService, not both (vhostPerService writes the bindings)',
+      });
+    }
+  })
+  .transform(({ bindings, ...tap }) => ({
+    ...tap,
+    bindings: bindings ?? (tap.vhostPerService ? perServiceBindings(tap.vhostPerService) : DEFAULT_BINDINGS),
+  }));
 
 export type TapConfig = z.infer<typeof tapSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;

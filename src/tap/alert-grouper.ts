@@ -3,7 +3,7 @@
  * replica neither splits a group nor posts twice.
  *
  * `record` is on the hot path. For each event a Redis script atomically de-duplicates by message id, finds or
- * opens the group's window, counts, remembers hosts/instances (capped) and queues a sample for the thread (at most
+ * opens the group's window, counts, remembers hosts/instances/vhosts (capped) and queues a sample for the thread (at most
  * `maxSamples`); the events recorded in one turn of the event loop share one script call. All Slack I/O happens
  * in `flush`: post a new group's message (once, under a lock), edit it in place at most every `updateInterval`, and
  * post queued samples as thread replies. A burst of 1,000 events is then one message, a few edits and a handful of
@@ -23,7 +23,7 @@ const RECORD_SCRIPT = `
 local prefix, windowMs, retainMs, dedupMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local maxSamples = tonumber(ARGV[5])
 local results = {}
-for base = 5, #ARGV - 1, 14 do
+for base = 5, #ARGV - 1, 15 do
   local messageKey, hash, newId, now = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4]
   if redis.call('SET', prefix .. 'seen:' .. messageKey, '1', 'NX', 'PX', dedupMs) == false then
     results[#results + 1] = 'dup'
@@ -50,10 +50,14 @@ for base = 5, #ARGV - 1, 14 do
     if instance ~= '' and redis.call('SCARD', g .. ':instances') < 50 then
       redis.call('SADD', g .. ':instances', instance)
     end
+    local vhost = ARGV[base + 15]
+    if vhost ~= '' and redis.call('SCARD', g .. ':vhosts') < 50 then redis.call('SADD', g .. ':vhosts', vhost) end
     if redis.call('HINCRBY', g, 'samples', 1) <= maxSamples then
       redis.call('RPUSH', g .. ':pending', ARGV[base + 14])
     end
-    for _, k in ipairs({g, g .. ':hosts', g .. ':instances', g .. ':pending'}) do redis.call('PEXPIRE', k, retainMs) end
+    for _, k in ipairs({g, g .. ':hosts', g .. ':instances', g .. ':vhosts', g .. ':pending'}) do
+      redis.call('PEXPIRE', k, retainMs)
+    end
     redis.call('SADD', prefix .. 'dirty', id)
     results[#results + 1] = isNew == 1 and 'new' or 'grouped'
   end
@@ -61,8 +65,8 @@ end
 return results
 `;
 const RECORD_SHA = createHash('sha1').update(RECORD_SCRIPT).digest('hex');
-/** Values per event in a RECORD_SCRIPT call (the `14` in its loop). */
-const EVENT_ARGS = 14;
+/** Values per event in a RECORD_SCRIPT call (the `15` in its loop). */
+const EVENT_ARGS = 15;
 /** Events per script call at most, so that one call never holds Redis for long. */
 const MAX_BATCH = 256;
 /** Group hashes remembered; a few thousand distinct groups at once is already far beyond what Slack can show. */
@@ -111,6 +115,8 @@ export interface GroupState {
   ts?: string;
   hosts: string[];
   instances: string[];
+  /** The vhosts the group's events came from (empty for groups recorded before warren knew them). */
+  vhosts: string[];
 }
 
 export interface FlushStats {
@@ -144,6 +150,12 @@ export function renderGroup(group: GroupState): ChatMessage {
     group.count === 1 ? `at ${time(group.firstSeen)}` : `${time(group.firstSeen)} → ${time(group.lastSeen)}`;
   const summary = `*${formatCount(group.count)}* event${group.count === 1 ? '' : 's'} ${times}`;
   const fields: string[] = [`*Severity*\n${group.severity}`, `*Cluster*\n${group.cluster}`];
+  // Said where it matters: once a group comes from a vhost other than the default one (a vhost per service).
+  if (group.vhosts.length > 1 || (group.vhosts.length === 1 && group.vhosts[0] !== '/')) {
+    fields.push(
+      `*${group.vhosts.length === 1 ? 'Vhost' : `Vhosts (${group.vhosts.length})`}*\n${listPreview(group.vhosts)}`,
+    );
+  }
   if (group.hosts.length > 0) fields.push(`*Hosts (${group.hosts.length})*\n${listPreview(group.hosts)}`);
   if (group.instances.length > 0) {
     fields.push(`*Instances (${group.instances.length})*\n${listPreview(group.instances, 5)}`);
@@ -166,7 +178,8 @@ export function renderGroup(group: GroupState): ChatMessage {
 export function renderSample(event: TapEvent): string {
   const n = event.notification;
   const f = event.facts;
-  const lines = [`\`${n.eventType}\` ${n.priority} from \`${n.publisherId}\` at ${n.timestamp} UTC`];
+  const where = event.vhost && event.vhost !== '/' ? ` in vhost \`${event.vhost}\`` : '';
+  const lines = [`\`${n.eventType}\` ${n.priority} from \`${n.publisherId}\`${where} at ${n.timestamp} UTC`];
   const ids = [
     f.instanceId && `instance \`${f.instanceId}\``,
     f.resourceId && `resource \`${f.resourceId}\``,
@@ -230,6 +243,7 @@ export class AlertGrouper {
       f.host ?? '',
       f.instanceId ?? '',
       renderSample(event),
+      event.vhost ?? '',
     );
     if (!this.batchScheduled) {
       this.batchScheduled = true;
@@ -310,10 +324,11 @@ export class AlertGrouper {
 
   async group(id: string): Promise<GroupState | undefined> {
     const g = `${this.prefix}group:${id}`;
-    const [hash, hosts, instances] = await Promise.all([
+    const [hash, hosts, instances, vhosts] = await Promise.all([
       this.options.redis.hgetall(g),
       this.options.redis.smembers(`${g}:hosts`),
       this.options.redis.smembers(`${g}:instances`),
+      this.options.redis.smembers(`${g}:vhosts`),
     ]);
     if (!hash.channel) return undefined;
     return {
@@ -331,6 +346,7 @@ export class AlertGrouper {
       ts: hash.ts,
       hosts: hosts.sort(),
       instances: instances.sort(),
+      vhosts: vhosts.sort(),
     };
   }
 

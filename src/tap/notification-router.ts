@@ -13,6 +13,8 @@ export type Severity = (typeof SEVERITIES)[number];
 
 export interface TapEvent {
   cluster: string;
+  /** The vhost the notification was published in; unset where only one is known (tests, tools). */
+  vhost?: string;
   exchange: string;
   routingKey: string;
   notification: OsloNotification;
@@ -75,6 +77,8 @@ export function groupFieldValue(event: TapEvent, field: GroupField): string {
       return event.facts.host ?? '';
     case 'exchange':
       return event.exchange;
+    case 'vhost':
+      return event.vhost ?? '';
     case 'priority':
       return event.notification.priority;
     case 'publisher':
@@ -109,6 +113,7 @@ function matches(route: RouteConfig, event: TapEvent): boolean {
   const { match } = route;
   const n = event.notification;
   if (match.exchange && !match.exchange.includes(event.exchange)) return false;
+  if (match.vhost && !match.vhost.includes(event.vhost ?? '')) return false;
   if (match.eventType && !globMatch(match.eventType, n.eventType)) return false;
   if (match.priority && !match.priority.includes(n.priority)) return false;
   if (match.publisher && !globMatch(match.publisher, n.publisherId)) return false;
@@ -121,9 +126,12 @@ function matches(route: RouteConfig, event: TapEvent): boolean {
 }
 
 function fillTemplate(template: string, event: TapEvent): string {
-  return template.replace(/\{(eventType|service|host|exchange|priority|publisher)\}/g, (_m, field: GroupField) => {
-    return groupFieldValue(event, field) || '?';
-  });
+  return template.replace(
+    /\{(eventType|service|host|exchange|vhost|priority|publisher)\}/g,
+    (_m, field: GroupField) => {
+      return groupFieldValue(event, field) || '?';
+    },
+  );
 }
 
 export interface RouterOptions {

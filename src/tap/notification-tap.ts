@@ -1,5 +1,6 @@
 /**
- * The AMQP side of the tap for one cluster. It connects to any node (shuffled, like oslo's `rabbit_hosts`) with
+ * The AMQP side of the tap for one cluster and vhost (an AMQP connection is opened in one vhost, so a tap listening in
+ * several vhosts is one of these per vhost, each with its own connection, failover and state). It connects to any node (shuffled, like oslo's `rabbit_hosts`) with
  * heartbeats, and for each binding opens its own channel, so one missing or misdeclared exchange never takes the
  * other bindings down. Topology is re-created after every reconnect; a broker-side cancel (queue deleted, node
  * failover) re-subscribes. Exclusive queues die with the connection, so warren never leaves behind the
@@ -13,6 +14,10 @@
  *
  * With `tap.declareExchanges`, an exchange that already exists is bound as it is: oslo declares its control exchange
  * durable in quorum mode and not durable otherwise, and only a missing exchange is declared with warren's flags.
+ *
+ * A vhost that does not exist, or that warren's user may not use, is refused by every node when the connection
+ * opens (530 NOT_ALLOWED): the tap says so once per episode, counts it, shows it in its status and keeps retrying
+ * with backoff (the vhost may be created later), without touching the taps of the cluster's other vhosts.
  */
 import { type Channel, type ChannelModel, type ConsumeMessage, connect } from 'amqplib';
 import type { ClusterConfig } from '../config/schema.js';
@@ -20,6 +25,7 @@ import type { BindingConfig, TapConfig } from '../config/tap-schema.js';
 import type { Logger } from '../logger.js';
 import { scrub } from '../secrets.js';
 import { AckBatcher } from './ack-batcher.js';
+import { amqpUrlVhost, withAmqpVhost } from './amqp-vhost.js';
 import type { TapMetrics } from './tap-metrics.js';
 import type { TapPipeline } from './tap-pipeline.js';
 
@@ -33,9 +39,16 @@ export interface BindingStatus {
   error?: string;
 }
 
+/** Why the broker refuses the tap's vhost: it does not exist, or warren's user has no permission on it. */
+export type VhostRefusal = 'vhost_not_found' | 'vhost_access_refused';
+
 export interface TapStatus {
   cluster: string;
+  /** The vhost this tap listens in. */
+  vhost: string;
   connected: boolean;
+  /** Set while every node refuses the vhost, with the broker's reason. */
+  refused?: { reason: VhostRefusal; error: string };
   /** host:port of the node the tap is connected to. */
   node?: string;
   mode: TapConfig['mode'];
@@ -63,6 +76,10 @@ interface BindingRuntime {
 export interface NotificationTapOptions {
   cluster: ClusterConfig;
   tap: TapConfig;
+  /** The vhost to listen in; unset: the vhost of the cluster's AMQP URLs, as a single-vhost deployment has it. */
+  vhost?: string;
+  /** The bindings to make there; unset: the cluster's `tapBindings`, else `tap.bindings`. */
+  bindings?: BindingConfig[];
   pipeline: TapPipeline;
   metrics: TapMetrics;
   logger: Logger;
@@ -76,6 +93,12 @@ function hostPort(url: string): string {
   return `${parsed.hostname}:${parsed.port || (parsed.protocol === 'amqps:' ? 5671 : 5672)}`;
 }
 
+/** A connection refused for its vhost (530 NOT_ALLOWED at connection.open), and why; undefined for anything else. */
+export function vhostRefusal(message: string): VhostRefusal | undefined {
+  if (!/NOT[_-]ALLOWED/.test(message)) return undefined;
+  return /not found/i.test(message) ? 'vhost_not_found' : 'vhost_access_refused';
+}
+
 function shuffle<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
@@ -87,6 +110,7 @@ function shuffle<T>(items: readonly T[], random: () => number): T[] {
 
 export class NotificationTap {
   private readonly urls: string[];
+  readonly vhost: string;
   private readonly bindings: BindingRuntime[];
   private readonly random: () => number;
   private readonly log: Logger;
@@ -99,6 +123,7 @@ export class NotificationTap {
   private blocked = false;
   private reconnects = 0;
   private connectedNode?: string;
+  private refused?: TapStatus['refused'];
   private durableQueueReady?: Promise<string>;
   private loop?: Promise<void>;
   private wake?: () => void;
@@ -108,9 +133,16 @@ export class NotificationTap {
 
   constructor(private readonly options: NotificationTapOptions) {
     this.random = options.random ?? Math.random;
-    this.urls = shuffle(options.cluster.amqp, this.random);
-    this.log = options.logger.child({ component: 'tap', cluster: options.cluster.name });
-    this.bindings = (options.cluster.tapBindings ?? options.tap.bindings).map((config) => ({
+    const vhost = options.vhost;
+    const urls = vhost ? options.cluster.amqp.map((url) => withAmqpVhost(url, vhost)) : options.cluster.amqp;
+    this.urls = shuffle(urls, this.random);
+    this.vhost = vhost ?? amqpUrlVhost(options.cluster.amqp[0] as string);
+    this.log = options.logger.child({
+      component: 'tap',
+      cluster: options.cluster.name,
+      ...(vhost ? { vhost } : {}),
+    });
+    this.bindings = (options.bindings ?? options.cluster.tapBindings ?? options.tap.bindings).map((config) => ({
       config,
       status: { exchange: config.exchange, routingKeys: [...config.routingKeys], state: 'pending' as BindingState },
     }));
@@ -152,7 +184,9 @@ export class NotificationTap {
     }
     return {
       cluster: this.cluster,
+      vhost: this.vhost,
       connected: this.connection !== undefined,
+      ...(this.refused ? { refused: { ...this.refused } } : {}),
       node: this.connectedNode,
       mode: this.options.tap.mode,
       paused: this.paused,
@@ -191,8 +225,9 @@ export class NotificationTap {
         const heartbeat = Math.max(1, Math.round(this.options.tap.heartbeat / 1000));
         const target = new URL(url);
         target.searchParams.set('heartbeat', String(heartbeat));
+        const name = this.options.vhost ? `${this.cluster}:${this.vhost}` : this.cluster;
         const connection = await connect(target.toString(), {
-          clientProperties: { connection_name: `warren-tap:${this.cluster}:${process.pid}` },
+          clientProperties: { connection_name: `warren-tap:${name}:${process.pid}` },
           timeout: 10_000,
         });
         if (this.stopped) {
@@ -200,6 +235,9 @@ export class NotificationTap {
           break;
         }
         failures = 0;
+        if (this.refused) this.log.info({ vhost: this.vhost }, 'tap vhost accepted again');
+        this.refused = undefined;
+        this.options.metrics.vhostUp.set({ cluster: this.cluster, vhost: this.vhost }, 1);
         if (connectedBefore) {
           this.reconnects++;
           this.options.metrics.reconnects.inc({ cluster: this.cluster });
@@ -232,6 +270,7 @@ export class NotificationTap {
         await closed;
         this.connection = undefined;
         this.connectedNode = undefined;
+        this.options.metrics.vhostUp.set({ cluster: this.cluster, vhost: this.vhost }, 0);
         for (const b of this.bindings) {
           clearTimeout(b.retry);
           b.channel = undefined;
@@ -242,11 +281,34 @@ export class NotificationTap {
           this.log.warn({ node: hostPort(url) }, 'tap connection closed; reconnecting to another node');
       } catch (error) {
         failures++;
-        this.log.warn({ node: hostPort(url), err: scrub(String(error)) }, 'tap cannot connect');
+        this.cannotConnect(url, error);
       }
       // A fresh connection is tried at once on another node; repeated failures back off with jitter.
       if (!this.stopped && failures > 0) await this.sleep(this.backoffMs(failures));
     }
+  }
+
+  private cannotConnect(url: string, error: unknown): void {
+    const message = scrub(String(error instanceof Error ? error.message : error));
+    const reason = vhostRefusal(message);
+    // amqplib wraps the broker's words: `Connection closed: 530 (NOT-ALLOWED) with message "NOT_ALLOWED - …"`.
+    const broker = /with message "(.*)"/.exec(message)?.[1] ?? message;
+    if (!reason) {
+      this.log.warn({ node: hostPort(url), err: message }, 'tap cannot connect');
+      return;
+    }
+    this.options.metrics.vhostUp.set({ cluster: this.cluster, vhost: this.vhost }, 0);
+    this.options.metrics.vhostRefused.inc({ cluster: this.cluster, vhost: this.vhost, reason });
+    // Said once per episode and reason: the retries go on with backoff, and the other vhosts' taps are unaffected.
+    if (this.refused?.reason !== reason) {
+      this.log.error(
+        { vhost: this.vhost, reason, node: hostPort(url), broker },
+        reason === 'vhost_not_found'
+          ? `tap vhost ${this.vhost} does not exist on cluster ${this.cluster}; its bindings wait, the other vhosts are unaffected`
+          : `tap user may not use vhost ${this.vhost} on cluster ${this.cluster} (no permission); its bindings wait, the other vhosts are unaffected`,
+      );
+    }
+    this.refused = { reason, error: broker };
   }
 
   /** Retries belong to one connection: a timer set under a connection that has since closed does nothing. */

@@ -5,6 +5,10 @@ export interface TapMetrics {
   events: Counter<'cluster' | 'outcome'>;
   invalid: Counter<'cluster' | 'reason'>;
   reconnects: Counter<'cluster'>;
+  /** 1 while the tap is connected in the vhost, 0 while it is not (node failover, or the vhost refused). */
+  vhostUp: Gauge<'cluster' | 'vhost'>;
+  /** Connection attempts refused for the vhost: `vhost_not_found` or `vhost_access_refused` (no permission). */
+  vhostRefused: Counter<'cluster' | 'vhost' | 'reason'>;
   slack: Counter<'action'>;
   pendingGroups: Gauge;
   /**
@@ -37,6 +41,18 @@ export function createTapMetrics(registry: Registry): TapMetrics {
       name: 'warren_tap_reconnects_total',
       help: 'AMQP reconnections of the tap.',
       labelNames: ['cluster'] as const,
+      registers: [registry],
+    }),
+    vhostUp: new Gauge({
+      name: 'warren_tap_vhost_up',
+      help: 'Whether the tap is connected in the vhost (1) or not (0: reconnecting, or the vhost refused).',
+      labelNames: ['cluster', 'vhost'] as const,
+      registers: [registry],
+    }),
+    vhostRefused: new Counter({
+      name: 'warren_tap_vhost_refused_total',
+      help: 'Tap connection attempts refused for their vhost, by reason (vhost_not_found, vhost_access_refused).',
+      labelNames: ['cluster', 'vhost', 'reason'] as const,
       registers: [registry],
     }),
     slack: new Counter({

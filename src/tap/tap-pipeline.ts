@@ -17,6 +17,8 @@ export type DeliveryOutcome = 'new' | 'grouped' | 'duplicate' | 'dropped' | 'unr
 
 export interface TapPipelineOptions {
   cluster: string;
+  /** The vhost the deliveries come from (one pipeline per tap, and a tap listens in one vhost). */
+  vhost?: string;
   maxBodyBytes: number;
   router: NotificationRouter;
   grouper: AlertGrouper;
@@ -42,6 +44,7 @@ class DeliveryEvent implements TapEvent {
 
   constructor(
     readonly cluster: string,
+    readonly vhost: string | undefined,
     readonly exchange: string,
     readonly routingKey: string,
     readonly notification: OsloNotification,
@@ -102,7 +105,13 @@ export class TapPipeline {
       this.invalid(decoded.reason, decoded.detail, exchange, routingKey);
       return 'invalid';
     }
-    const event = new DeliveryEvent(this.options.cluster, exchange, routingKey, decoded.notification);
+    const event = new DeliveryEvent(
+      this.options.cluster,
+      this.options.vhost,
+      exchange,
+      routingKey,
+      decoded.notification,
+    );
     const outcome = this.options.router.route(event);
     if (outcome.kind === 'drop') return 'dropped';
     if (outcome.kind === 'unrouted') return 'unrouted';

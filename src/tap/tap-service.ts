@@ -1,15 +1,18 @@
 /**
- * Runs the notification tap for every cluster: one AMQP tap and pipeline per cluster, one shared alert grouper in
- * Redis, and the flush loop that does the Slack side. Exposes status, pause and resume for `/rabbit tap`.
+ * Runs the notification tap for every cluster: one AMQP tap and pipeline per cluster and vhost (an AMQP connection
+ * lives in one vhost, so bindings in several vhosts take a connection each), one shared alert grouper in Redis, so
+ * de-duplication and grouping span every vhost, and the flush loop that does the Slack side. Exposes status, pause
+ * and resume for `/rabbit tap`.
  */
 import type { Redis } from 'ioredis';
 import type { ChatPort } from '../chat/chat-message.js';
 import type { ClusterConfig } from '../config/schema.js';
-import type { TapConfig } from '../config/tap-schema.js';
+import type { BindingConfig, TapConfig } from '../config/tap-schema.js';
 import { UnknownClusterError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { WarrenMetrics } from '../metrics.js';
 import { AlertGrouper } from './alert-grouper.js';
+import { amqpUrlVhost } from './amqp-vhost.js';
 import { NotificationRouter } from './notification-router.js';
 import { NotificationTap, type TapStatus } from './notification-tap.js';
 import { createTapMetrics, type TapMetrics } from './tap-metrics.js';
@@ -33,6 +36,21 @@ export interface TapServiceOptions {
   logger: Logger;
   /** How often queued Slack work is flushed; small so a new group reaches Slack within a second. */
   flushEveryMs?: number;
+}
+
+/**
+ * A cluster's bindings by the vhost they name, in the order first named; `undefined` for those that name none (the
+ * AMQP URLs' own vhost, connected exactly as before vhosts could be named).
+ */
+function bindingsByVhost(cluster: ClusterConfig, tap: TapConfig): Map<string | undefined, BindingConfig[]> {
+  const urlVhost = amqpUrlVhost(cluster.amqp[0] as string);
+  const byVhost = new Map<string | undefined, BindingConfig[]>();
+  for (const binding of cluster.tapBindings ?? tap.bindings) {
+    // A binding naming the URLs' own vhost shares their connection.
+    const vhost = binding.vhost === urlVhost ? undefined : binding.vhost;
+    byVhost.set(vhost, [...(byVhost.get(vhost) ?? []), binding]);
+  }
+  return byVhost;
 }
 
 export class TapService implements TapControl {
@@ -68,17 +86,28 @@ export class TapService implements TapControl {
       alertChannel: options.alertChannel,
       groupBy: tap.groupBy,
     });
-    this.taps = options.clusters.map((cluster) => {
-      const pipeline = new TapPipeline({
-        cluster: cluster.name,
-        maxBodyBytes: tap.maxBodyBytes,
-        router,
-        grouper: this.grouper,
-        metrics: this.metrics,
-        logger,
-      });
-      return new NotificationTap({ cluster, tap, pipeline, metrics: this.metrics, logger });
-    });
+    this.taps = options.clusters.flatMap((cluster) =>
+      [...bindingsByVhost(cluster, tap)].map(([vhost, bindings]) => {
+        const pipeline = new TapPipeline({
+          cluster: cluster.name,
+          vhost: vhost ?? amqpUrlVhost(cluster.amqp[0] as string),
+          maxBodyBytes: tap.maxBodyBytes,
+          router,
+          grouper: this.grouper,
+          metrics: this.metrics,
+          logger,
+        });
+        return new NotificationTap({
+          cluster,
+          tap,
+          pipeline,
+          metrics: this.metrics,
+          logger,
+          bindings,
+          ...(vhost === undefined ? {} : { vhost }),
+        });
+      }),
+    );
   }
 
   start(): void {

@@ -19,6 +19,7 @@ describe('tap command', () => {
     const text = renderTapStatus(
       {
         cluster: 'prod',
+        vhost: '/',
         connected: true,
         node: '10.0.0.1:5672',
         mode: 'exclusive',
@@ -47,5 +48,39 @@ describe('tap command', () => {
       ':large_green_circle: `nova` notifications.error — queue `amq.gen-1`',
       ':hourglass_flowing_sand: `heat` notifications.error — waiting for exchange: exchange heat not found',
     ]);
+  });
+});
+
+describe('renderTapStatus per vhost', () => {
+  const base = {
+    cluster: 'prod',
+    connected: false,
+    mode: 'exclusive' as const,
+    paused: false,
+    blocked: false,
+    reconnects: 0,
+    received: 0,
+    invalid: 0,
+    eventsPerSecond: 0,
+    bindings: [{ exchange: 'octavia', routingKeys: ['notifications.error'], state: 'pending' as const }],
+  };
+
+  it('names a vhost other than the default one, and says why a vhost is refused', () => {
+    const refused = renderTapStatus({
+      ...base,
+      vhost: '/octavia',
+      refused: { reason: 'vhost_not_found', error: 'NOT_ALLOWED - vhost /octavia not found' },
+    });
+    expect(refused.split('\n')[0]).toBe(
+      ':red_circle: *prod* vhost `/octavia`: *refused*: the vhost does not exist (retrying): NOT_ALLOWED - vhost /octavia not found',
+    );
+    const noAccess = renderTapStatus({
+      ...base,
+      vhost: '/nova',
+      refused: { reason: 'vhost_access_refused', error: "NOT_ALLOWED - access to vhost '/nova' refused for user 'w'" },
+    });
+    expect(noAccess).toContain("warren's user has no permission on the vhost");
+    const connected = renderTapStatus({ ...base, vhost: '/nova', connected: true, node: 'h:5672' });
+    expect(connected.split('\n')[0]).toBe('*prod* vhost `/nova`: connected to `h:5672`');
   });
 });

@@ -122,6 +122,7 @@ export function messageExamples(): MessageExample[] {
         lastError: 'NoValidHost: No valid host was found. There are not enough hosts available.',
         hosts: ['cmp-01'],
         instances: ['178b0921-8f85-4257-88b6-2e743b5a975c', '5f369b07-7ee2-446f-a573-b35f3597d121'],
+        vhosts: ['/'],
       }),
     },
     {

@@ -17,6 +17,7 @@ describe('renderGroup', () => {
       lastError: 'RescheduledException: Build of instance x was re-scheduled',
       hosts: Array.from({ length: 10 }, (_, i) => `cmp-${i}`),
       instances: ['i-1'],
+      vhosts: ['/'],
     });
     expect(message.text).toBe('compute.instance.create.error from compute on cmp-01: 1234 event(s)');
     const json = JSON.stringify(message.blocks);
@@ -24,5 +25,33 @@ describe('renderGroup', () => {
     expect(json).toContain('*Hosts (10)*\\n`cmp-0`');
     expect(json).toContain('and 2 more');
     expect(json).toContain('RescheduledException: Build of instance x was re-scheduled');
+  });
+});
+
+describe('renderGroup vhosts', () => {
+  const group = (vhosts: string[]) =>
+    JSON.stringify(
+      renderGroup({
+        id: 'g2',
+        channel: 'C0ALERTS',
+        title: 'port.create.error from neutron on net-1',
+        severity: 'error',
+        groupKey: 'eventType=port.create.error service=neutron host=net-1',
+        route: 'errors',
+        cluster: 'prod',
+        count: 2,
+        firstSeen: 0,
+        lastSeen: 1_000,
+        hosts: ['net-1'],
+        instances: [],
+        vhosts,
+      }).blocks,
+    );
+
+  it('names the vhost a group came from, unless it is only the default one', () => {
+    expect(group(['/neutron'])).toContain('*Vhost*\\n`/neutron`');
+    expect(group(['/', '/neutron'])).toContain('*Vhosts (2)*\\n`/`, `/neutron`');
+    expect(group(['/'])).not.toContain('Vhost');
+    expect(group([])).not.toContain('Vhost');
   });
 });
