@@ -1,7 +1,8 @@
 /**
  * `/rabbit status [cluster]`: what `rabbitmqctl cluster_status` tells, readable in Slack — each node with running
  * state, partitions, alarms, resource use and its RabbitMQ and Erlang versions, plus the cluster's metadata store
- * (Mnesia or Khepri), a version mix when there is one, and object totals.
+ * (Mnesia or Khepri), its nodes' `cluster_partition_handling` (through node control, with what the partition-handling
+ * check finds of it), a version mix when there is one, and object totals.
  */
 import type { KnownBlock } from '@slack/types';
 import { z } from 'zod';
@@ -9,6 +10,8 @@ import type { ChatReply } from '../src/chat/chat-message.js';
 import { formatBytes, formatCount, formatPercent, formatUptime } from '../src/chat/human-format.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
+import type { NodePartitionHandling } from '../src/cluster/partition-handling-reader.js';
+import { partitionHandlingFindings } from '../src/health/checks/partition-handling.js';
 import {
   atLeast,
   type BrokerVersion,
@@ -17,6 +20,7 @@ import {
   nodeBrokerVersion,
   parseBrokerVersion,
 } from '../src/management/broker-version.js';
+import { formatPartitionHandling, modeGroups } from '../src/management/partition-handling.js';
 import { type ManagementNode, type ManagementOverview, NODE_COLUMNS, nodesSchema } from '../src/management/schemas.js';
 import { khepriFlagState } from '../src/remediation/broker-state.js';
 
@@ -28,6 +32,8 @@ export interface ClusterStatus {
   erlangByNode?: ReadonlyMap<string, string>;
   /** The `khepri_db` feature flag's state; undefined when the broker lists no such flag or the listing failed. */
   khepriFlag?: 'enabled' | 'disabled';
+  /** Each running node's cluster_partition_handling, or why it was not read (no node control, CLI failure). */
+  partitionHandling?: { nodes: NodePartitionHandling[] } | { error: string };
 }
 
 export function nodeProblems(node: ManagementNode): string[] {
@@ -108,10 +114,44 @@ export function metadataStoreLabel(
   return `metadata store ${name}${guessed ? ' (by version: the khepri_db flag could not be read)' : ''}`;
 }
 
+function statusVersion(status: ClusterStatus): BrokerVersion | undefined {
+  return (
+    clusterBrokerVersion(status.nodes.filter((n) => n.running)) ?? parseBrokerVersion(status.overview.rabbitmq_version)
+  );
+}
+
 function metadataStoreText(status: ClusterStatus): string | undefined {
-  const version =
-    clusterBrokerVersion(status.nodes.filter((n) => n.running)) ?? parseBrokerVersion(status.overview.rabbitmq_version);
-  return metadataStoreLabel(version, status.khepriFlag);
+  return metadataStoreLabel(statusVersion(status), status.khepriFlag);
+}
+
+/**
+ * "partition handling `pause_minority`", the modes per node when they differ, or why they were not read; then what
+ * the partition-handling check finds of them, in bold. On Khepri the modes do nothing, and the line says so.
+ */
+export function partitionHandlingText(status: ClusterStatus): string | undefined {
+  const read = status.partitionHandling;
+  if (!read) return undefined;
+  const store = metadataStore(statusVersion(status), status.khepriFlag);
+  if (store === 'khepri') {
+    const findings = partitionHandlingFindings(status.nodes.length, store, []);
+    return [
+      'partition handling: does not apply on Khepri (a Raft majority decides)',
+      ...findings.map((f) => `*${f.summary}*`),
+    ].join('\n');
+  }
+  if ('error' in read) return `partition handling unknown: ${read.error}`;
+  const groups = modeGroups(read.nodes);
+  const modes =
+    groups.length === 1
+      ? `partition handling \`${formatPartitionHandling((groups[0] as (typeof groups)[number]).handling)}\``
+      : `partition handling ${groups.map((g) => `\`${formatPartitionHandling(g.handling)}\` on ${g.nodes.map((n) => `\`${n}\``).join(', ')}`).join('; ')}`;
+  const unread = read.nodes.filter((n) => n.error !== undefined).map((n) => `\`${n.node}\``);
+  const findings = partitionHandlingFindings(status.nodes.length, store, read.nodes);
+  return [
+    groups.length === 0 ? 'partition handling unknown' : modes,
+    ...(unread.length > 0 ? [`(not read on ${unread.join(', ')})`] : []),
+    ...findings.map((f) => `*${f.summary}*`),
+  ].join('\n');
 }
 
 export function renderClusterStatus(status: ClusterStatus): { text: string; blocks: KnownBlock[] } {
@@ -124,6 +164,7 @@ export function renderClusterStatus(status: ClusterStatus): { text: string; bloc
   const versions = [versionText(status), erlang && `Erlang ${erlang}`, metadataStoreText(status)]
     .filter(Boolean)
     .join(', ');
+  const handling = partitionHandlingText(status);
   const fields = totals
     ? [
         `*Queues*\n${formatCount(totals.queues)}`,
@@ -138,12 +179,17 @@ export function renderClusterStatus(status: ClusterStatus): { text: string; bloc
   const nodeLines = status.nodes.map((n) => nodeLine(n, status.erlangByNode?.get(n.name)));
   const blocks: KnownBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: title } },
-    { type: 'section', text: { type: 'mrkdwn', text: `${summary}${versions ? `\n${versions}` : ''}` } },
+    {
+      type: 'section',
+      text: { type: 'mrkdwn', text: [summary, versions, handling].filter(Boolean).join('\n') },
+    },
   ];
   if (fields.length > 0) blocks.push({ type: 'section', fields: fields.map((f) => ({ type: 'mrkdwn', text: f })) });
   blocks.push({ type: 'divider' });
   for (const line of nodeLines) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: line } });
-  const text = [title, summary, versions, ...nodeLines.map((l) => l.replace(/\n/g, ' — '))].filter(Boolean).join('\n');
+  const text = [title, summary, versions, handling, ...nodeLines.map((l) => l.replace(/\n/g, ' — '))]
+    .filter(Boolean)
+    .join('\n');
   return { text, blocks };
 }
 
@@ -161,6 +207,19 @@ async function erlangByNode(handle: ClusterHandle): Promise<Map<string, string>>
   return erlang;
 }
 
+/** Through the cluster's reader (shared with the sweep, so mostly a cached answer); never fails the command. */
+async function readPartitionHandling(
+  handle: ClusterHandle,
+  nodes: readonly ManagementNode[],
+): Promise<ClusterStatus['partitionHandling']> {
+  if (!handle.partitionHandling) return { error: 'only node control can read it (clusters[].nodeControl is not set)' };
+  try {
+    return { nodes: await handle.partitionHandling.read(nodes) };
+  } catch (error) {
+    return { error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
 async function fetchStatus(handle: ClusterHandle): Promise<ClusterStatus> {
   const [overview, nodes, erlang, khepriFlag] = await Promise.all([
     handle.management.overview(),
@@ -169,7 +228,9 @@ async function fetchStatus(handle: ClusterHandle): Promise<ClusterStatus> {
     khepriFlagState(handle.management),
   ]);
   nodes.sort((a, b) => a.name.localeCompare(b.name));
+  const partitionHandling = await readPartitionHandling(handle, nodes);
   return {
+    partitionHandling,
     cluster: handle.config.name,
     overview,
     nodes,

@@ -1,14 +1,34 @@
 /**
- * The clusters warren watches, each with its management client, looked up by the names operators type.
+ * The clusters warren watches, each with its management client (and, where node control is configured, the reader
+ * of its nodes' partition handling), looked up by the names operators type.
  */
 import type { ClusterConfig } from '../config/schema.js';
 import { UnknownClusterError } from '../errors.js';
 import type { RejectionSink } from '../management/listing.js';
 import { ManagementClient } from '../management/management-client.js';
+import { CommandNodeControl } from '../remediation/node-control.js';
+import { PartitionHandlingReader } from './partition-handling-reader.js';
 
 export interface ClusterHandle {
   config: ClusterConfig;
   management: ManagementClient;
+  /** Each node's cluster_partition_handling, read through node control; absent without `nodeControl`. */
+  partitionHandling?: PartitionHandlingReader;
+}
+
+/** A read of configuration must not hold a sweep for the minutes a node restart may take (nodeControl.timeout). */
+const PARTITION_HANDLING_READ_TIMEOUT_MS = 30_000;
+
+function partitionHandlingReader(config: ClusterConfig): PartitionHandlingReader | undefined {
+  const control = config.nodeControl;
+  if (!control) return undefined;
+  return new PartitionHandlingReader(
+    new CommandNodeControl({
+      command: control.command,
+      env: control.env,
+      timeoutMs: Math.min(control.timeout, PARTITION_HANDLING_READ_TIMEOUT_MS),
+    }),
+  );
 }
 
 export class ClusterDirectory {
@@ -29,6 +49,7 @@ export class ClusterDirectory {
           timeoutMs: options.managementTimeoutMs,
           onRejected: options.listingRejections?.(config.name),
         }),
+        ...(config.nodeControl ? { partitionHandling: partitionHandlingReader(config) } : {}),
       });
     }
   }

@@ -5,6 +5,7 @@
  */
 export const CHECK_IDS = [
   'network-partition',
+  'partition-handling',
   'node-down',
   'alarms',
   'resource-usage',

@@ -10,7 +10,7 @@ import type { CheckContext, HealthCheck } from './health-check.js';
 
 /**
  * One check's outcome in one evaluation, exactly one of: findings (passed when empty), not applicable on this
- * broker version (with the reason), or could not run (`skipped`: a part it needs is missing, or it threw).
+ * broker version or without a part this cluster's configuration never provides (with the reason), or could not run (`skipped`: a part it needs is missing, or it threw).
  */
 export interface CheckResult {
   check: HealthCheck;
@@ -43,6 +43,8 @@ export function runChecks(
       }
       if (!check.appliesTo(version)) return { check, notApplicable: notApplicableOn(version) };
     }
+    const unavailable = check.needs.find((p) => snapshot.unavailable?.[p] !== undefined);
+    if (unavailable) return { check, notApplicable: snapshot.unavailable?.[unavailable] as string };
     if (!hasParts(snapshot, check.needs)) {
       const missing = check.needs.filter((p) => p !== 'endpoints' && snapshot[p] === undefined);
       return { check, skipped: missing.map((p) => `${p}: ${snapshot.errors[p] ?? 'not fetched'}`).join('; ') };

@@ -3,6 +3,7 @@
  * fetcher. A part that could not be fetched is `undefined`, never an empty list, so a check that needs it is
  * skipped (its alert neither fires nor resolves) instead of concluding that all is well.
  */
+import type { NodePartitionHandling } from '../cluster/partition-handling-reader.js';
 import {
   type BrokerVersion,
   clusterBrokerVersion,
@@ -59,7 +60,8 @@ export type SnapshotPart =
   | 'nodeCounters'
   | 'deprecatedFeatures'
   | 'endpoints'
-  | 'streams';
+  | 'streams'
+  | 'partitionHandling';
 
 /**
  * A stream as its own stats tell it (`/api/queues/{vhost}/{name}`): the cheap queue listing gives a stream only
@@ -109,8 +111,18 @@ export interface ClusterSnapshot {
   deprecatedFeatures?: { name: string; phase?: string }[];
   /** The replicas of every stream in `queues`; undefined when the queues or any stream's stats could not be read. */
   streams?: StreamReplicas[];
+  /**
+   * Each running node's `cluster_partition_handling`, read through node control (cached for minutes: it is
+   * configuration); undefined without `clusters[].nodeControl`, or when no node could be read.
+   */
+  partitionHandling?: NodePartitionHandling[];
   /** Why a part is missing, for the sweep's log line and `/rabbit health`. */
   errors: Partial<Record<SnapshotPart, string>>;
+  /**
+   * Parts this cluster's configuration never provides, with why (the partition handling without node control): a
+   * check that needs one is not applicable there, instead of failing to run on every sweep.
+   */
+  unavailable?: Partial<Record<SnapshotPart, string>>;
 }
 
 /** A queue's identity inside a cluster; names repeat across vhosts. */

@@ -114,6 +114,7 @@ export class HealthMonitor implements HealthControl {
           handle.config.prometheus
             ? new PrometheusQueueMetrics(handle.config.prometheus, { timeoutMs: this.options.health.listingTimeout })
             : undefined,
+          handle.partitionHandling,
         ),
       );
     }

@@ -19,11 +19,14 @@
  *   mirror (an empty one syncs at once), so those few are asked again with stats, which are current.
  * - streams have no members in the cheap listing: each stream's replicas are asked of its own stats, after the
  *   listing (`streams`, its own part: one failure leaves the stream checks unable to run, not passing).
+ * - each running node's `cluster_partition_handling` comes from node control, once the node listing names the nodes
+ *   (`partitionHandling`, its own part; the reader keeps it for minutes: it is configuration, not state).
  * A part that fails is left undefined with the reason in `errors`; the sweep goes on with the rest.
  * This module only reads; it judges nothing (that is the checks') and keeps no state but the URL → node names.
  */
 
 import { z } from 'zod';
+import type { NodePartitionHandling, PartitionHandlingReader } from '../cluster/partition-handling-reader.js';
 import { ManagementApiError } from '../errors.js';
 import { hasClassicMirroring, parseBrokerVersion } from '../management/broker-version.js';
 import type { GetOptions, ManagementClient } from '../management/management-client.js';
@@ -37,6 +40,7 @@ import {
   connectionSchema,
   consumerSchema,
   featureFlagSchema,
+  type ManagementNode,
   policySchema,
   queueSchema,
 } from '../management/schemas.js';
@@ -141,6 +145,10 @@ const mirrorStateSchema = queueSchema.pick({
 const mirrorStatesSchema = z.array(mirrorStateSchema);
 type MirrorState = z.infer<typeof mirrorStateSchema>;
 
+/** Why a cluster never has partition handling in its snapshot: only the CLI tells it (see partition-handling.ts). */
+export const NO_NODE_CONTROL =
+  'not applicable without node control: only the CLI tells a node’s cluster_partition_handling (set clusters[].nodeControl)';
+
 function reason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -163,6 +171,8 @@ export class SnapshotFetcher {
     private readonly listingTimeoutMs?: number,
     /** Where queue depths come from when the cluster names its Prometheus endpoints; else the management API. */
     private readonly queueMetrics?: PrometheusQueueMetrics,
+    /** Each node's cluster_partition_handling, when the cluster has node control. */
+    private readonly partitionHandling?: PartitionHandlingReader,
   ) {
     if (queueMetrics)
       this.dropCounters = new PrometheusDropCounters(queueMetrics.urls, { timeoutMs: listingTimeoutMs });
@@ -207,13 +217,16 @@ export class SnapshotFetcher {
     const countersRead = part('counters', () => this.counters());
     const nodeCountersRead = this.dropCounters ? part('nodeCounters', () => this.nodeCounters()) : undefined;
     const deprecatedRead = part('deprecatedFeatures', () => this.deprecatedFeatures());
-    const [endpoints, nodes, queues, connections, policies, featureFlags] = await Promise.all([
+    const nodesRead = part('nodes', () => this.management.nodes());
+    const handlingRead = nodesRead.then((listed) => this.partitionHandlingOf(listed, errors, part));
+    const [endpoints, nodes, queues, connections, policies, featureFlags, partitionHandling] = await Promise.all([
       this.endpoints(),
-      part('nodes', () => this.management.nodes()),
+      nodesRead,
       part('queues', () => this.queues()),
       part('connections', () => this.connections()),
       part('policies', () => this.management.get('/api/policies', policiesSchema)),
       part('featureFlags', () => this.management.get('/api/feature-flags', featureFlagsSchema)),
+      handlingRead,
     ]);
     let streams: StreamReplicas[] | undefined;
     if (queues) streams = await part('streams', () => this.streamReplicas(queues.queues));
@@ -237,8 +250,25 @@ export class SnapshotFetcher {
       connections,
       policies,
       featureFlags,
+      partitionHandling,
       errors,
+      ...(this.partitionHandling ? {} : { unavailable: { partitionHandling: NO_NODE_CONTROL } }),
     };
+  }
+
+  /** Read through node control only when the cluster has it and the node listing came: it names the nodes to ask. */
+  private async partitionHandlingOf(
+    nodes: ManagementNode[] | undefined,
+    errors: Partial<Record<SnapshotPart, string>>,
+    part: <T>(name: SnapshotPart, load: () => Promise<T>) => Promise<T | undefined>,
+  ): Promise<NodePartitionHandling[] | undefined> {
+    const reader = this.partitionHandling;
+    if (!reader) return undefined;
+    if (!nodes) {
+      errors.partitionHandling = 'no node listing to know the nodes from';
+      return undefined;
+    }
+    return part('partitionHandling', () => reader.read(nodes));
   }
 
   private async endpoints(): Promise<ManagementEndpoint[]> {

@@ -1,6 +1,6 @@
 /**
  * Node control: the few actions only the CLI can do (restart the rabbit application on one node, read and set its
- * memory watermark). Configured per
+ * memory watermark, read its `cluster_partition_handling`). Configured per
  * cluster as an argv template, e.g. `[rabbitmqctl, -n, "{node}", "{action}"]` on the broker's host, or
  * `[ssh, "{host}", sudo, rabbitmqctl, -n, "{node}", "{action}"]`, or
  * `[kubectl, exec, -n, rabbitmq, "{shortHost}", -c, rabbitmq, --, rabbitmqctl, "{action}"]`. The template is run with
@@ -17,6 +17,7 @@
 import { execFile } from 'node:child_process';
 import { z } from 'zod';
 import { NodeControlError } from '../errors.js';
+import { type PartitionHandling, partitionHandlingFrom } from '../management/partition-handling.js';
 import { scrub } from '../secrets.js';
 
 export const NODE_ACTIONS = [
@@ -25,6 +26,8 @@ export const NODE_ACTIONS = [
   'await_startup',
   'status',
   'set_vm_memory_high_watermark',
+  // read only: the node's application environment, for its cluster_partition_handling
+  'environment',
   // rabbitmq-streams, through the streams template
   'add_replica',
 ] as const;
@@ -54,7 +57,7 @@ export interface NodeControl {
   /** Runs `action` on `node` (e.g. `rabbit@host-2`); resolves with the command's output, throws NodeControlError. */
   run(
     node: string,
-    action: Exclude<NodeAction, 'status' | 'set_vm_memory_high_watermark' | 'add_replica'>,
+    action: Exclude<NodeAction, 'status' | 'set_vm_memory_high_watermark' | 'add_replica' | 'environment'>,
   ): Promise<string>;
   /** The node's memory watermark, read with `status --formatter json`. */
   memory(node: string): Promise<NodeMemory>;
@@ -65,6 +68,11 @@ export interface NodeControl {
    * with the output. The stream and vhost names must be plain (letters, digits, `.`, `_`, `-`, `/`, `:`), else it refuses.
    */
   addStreamReplica(node: string, vhost: string, stream: string, replicaNode: string): Promise<string>;
+}
+
+/** Reads a node's `cluster_partition_handling`: configuration, which only the CLI tells (see partition-handling.ts). */
+export interface PartitionHandlingSource {
+  partitionHandling(node: string): Promise<PartitionHandling>;
 }
 
 /** A node name as RabbitMQ lists it: `name@host`, nothing a command line could misread. */
@@ -139,12 +147,42 @@ export function parseNodeMemory(node: string, output: string): NodeMemory {
   };
 }
 
-export class CommandNodeControl implements NodeControl {
+const environmentSchema = z.record(z.string(), z.unknown());
+
+/**
+ * The node's `cluster_partition_handling` from `rabbitmqctl environment --formatter json` output (warnings may come
+ * before the JSON). The environment lists running applications only: no `rabbit` in it means the rabbit application
+ * is stopped. Nothing of the output is put in an error: the environment may hold credentials.
+ */
+export function parsePartitionHandling(node: string, output: string): PartitionHandling {
+  const start = output.indexOf('{');
+  const end = output.lastIndexOf('}');
+  let environment: z.infer<typeof environmentSchema>;
+  try {
+    environment = environmentSchema.parse(JSON.parse(output.slice(start, end + 1)));
+  } catch {
+    throw new NodeControlError(`could not read the application environment of ${node}: its output is not JSON`);
+  }
+  const rabbit = environment.rabbit;
+  if (rabbit === undefined || rabbit === null || typeof rabbit !== 'object' || Array.isArray(rabbit)) {
+    throw new NodeControlError(`${node} lists no rabbit application in its environment: is the rabbit app running?`);
+  }
+  // The rabbit application's own defaults put the key there; absent, the default is ignore.
+  const value = (rabbit as Record<string, unknown>).cluster_partition_handling ?? 'ignore';
+  const handling = partitionHandlingFrom(value);
+  if (!handling) {
+    const shown = typeof value === 'string' ? `"${value.slice(0, 40)}"` : 'a value of another shape';
+    throw new NodeControlError(`${node} has a cluster_partition_handling warren does not know: ${shown}`);
+  }
+  return handling;
+}
+
+export class CommandNodeControl implements NodeControl, PartitionHandlingSource {
   constructor(private readonly config: NodeControlConfig) {}
 
   async run(
     node: string,
-    action: Exclude<NodeAction, 'status' | 'set_vm_memory_high_watermark' | 'add_replica'>,
+    action: Exclude<NodeAction, 'status' | 'set_vm_memory_high_watermark' | 'add_replica' | 'environment'>,
   ): Promise<string> {
     return tail(await this.exec(node, action));
   }
@@ -157,6 +195,10 @@ export class CommandNodeControl implements NodeControl {
 
   async memory(node: string): Promise<NodeMemory> {
     return parseNodeMemory(node, await this.exec(node, 'status', ['--formatter', 'json']));
+  }
+
+  async partitionHandling(node: string): Promise<PartitionHandling> {
+    return parsePartitionHandling(node, await this.exec(node, 'environment', ['--formatter', 'json']));
   }
 
   async setMemoryWatermark(node: string, fraction: number): Promise<string> {

@@ -10,6 +10,7 @@ import { masterImbalanceCheck } from './master-imbalance.js';
 import { mirrorSyncCheck } from './mirror-sync.js';
 import { networkPartitionCheck } from './network-partition.js';
 import { nodeDownCheck } from './node-down.js';
+import { partitionHandlingCheck } from './partition-handling.js';
 import { policyCoverageCheck } from './policy-coverage.js';
 import { quorumCheck } from './quorum.js';
 import { quorumForgottenMembersCheck } from './quorum-forgotten-members.js';
@@ -23,6 +24,7 @@ import { zombieQueuesCheck } from './zombie-queues.js';
 
 export const allChecks: readonly HealthCheck[] = [
   networkPartitionCheck,
+  partitionHandlingCheck,
   nodeDownCheck,
   alarmsCheck,
   resourceUsageCheck,

@@ -3,6 +3,8 @@
  * finding that shows the sides, the client connections on each and the side to trust by the autoheal rule, in
  * `data` too for the heal-partition workflow. It judges only; restarting nodes is that workflow's job. Nodes the
  * API calls not running while they report a partition are alive on another side, so node-down leaves them here.
+ * On Mnesia it names the `cluster_partition_handling` in force (when node control read it) and what that mode will
+ * do by itself, so nobody restarts nodes that autoheal is about to restart.
  */
 import { formatCount } from '../../chat/human-format.js';
 import {
@@ -10,11 +12,13 @@ import {
   clusterBrokerVersion,
   khepriByDefault,
   khepriFlag,
+  type MetadataStore,
   metadataStore,
   partitionMeaning,
 } from '../../management/broker-version.js';
+import { formatPartitionHandling, modeGroups, partitionHandlingAction } from '../../management/partition-handling.js';
 import type { ManagementFeatureFlag, ManagementNode } from '../../management/schemas.js';
-import type { ConnectionInfo } from '../cluster-snapshot.js';
+import type { ClusterSnapshot, ConnectionInfo } from '../cluster-snapshot.js';
 import type { Finding } from '../finding.js';
 import { defineCheck } from '../health-check.js';
 
@@ -98,7 +102,7 @@ function connectionText(count: number | null): string {
 function metadataStoreNote(
   nodes: readonly ManagementNode[],
   flags: readonly ManagementFeatureFlag[] | undefined,
-): string | undefined {
+): { note: string; store: MetadataStore } | undefined {
   const version = clusterBrokerVersion(nodes.filter((n) => n.running));
   const flag = khepriFlag(flags);
   const store = metadataStore(version, flag);
@@ -108,13 +112,27 @@ function metadataStoreNote(
     : version && atLeast(version, 4, 0) && !khepriByDefault(version)
       ? `RabbitMQ ${version.raw}, unless the \`khepri_db\` feature flag is enabled (its state could not be read)`
       : `RabbitMQ ${version?.raw ?? 'version unknown'}`;
-  return `${partitionMeaning(store)} (${why}.)`;
+  return { note: `${partitionMeaning(store)} (${why}.)`, store };
+}
+
+/**
+ * The `cluster_partition_handling` in force and what it does by itself, one line per mode (nodes differ only when
+ * misconfigured); undefined when it was not read (no node control, or no node answered).
+ */
+function partitionHandlingNotes(handling: ClusterSnapshot['partitionHandling']): string[] | undefined {
+  const groups = modeGroups(handling ?? []);
+  if (groups.length === 0) return undefined;
+  return groups.map((g) => {
+    const where = groups.length === 1 ? 'every node that answered' : g.nodes.map((n) => `\`${n}\``).join(', ');
+    return `cluster_partition_handling \`${formatPartitionHandling(g.handling)}\` on ${where}: ${partitionHandlingAction(g.handling)}`;
+  });
 }
 
 function evaluate(
   nodes: readonly ManagementNode[],
   connections: readonly ConnectionInfo[] | undefined,
   flags?: readonly ManagementFeatureFlag[],
+  handling?: ClusterSnapshot['partitionHandling'],
 ): Finding[] {
   const views = new Map<string, string[]>(
     nodes
@@ -147,7 +165,15 @@ function evaluate(
     details.push('Connections could not be listed: side chosen by node count only; count clients per node by hand.');
   }
   const store = metadataStoreNote(nodes, flags);
-  if (store) details.push(store);
+  if (store) details.push(store.note);
+  // On Khepri the modes do nothing (the note above says so); on Mnesia they decide what happens next.
+  const modes = store?.store === 'khepri' ? undefined : partitionHandlingNotes(handling);
+  if (modes) details.push(...modes);
+  else if (store?.store !== 'khepri') {
+    details.push(
+      'cluster_partition_handling was not read (it takes node control): what the nodes do by themselves is unknown.',
+    );
+  }
   details.push(
     tie
       ? 'Tie under the autoheal rule (most client connections, then most nodes): choose the side clients use by hand.'
@@ -186,5 +212,6 @@ export const networkPartitionCheck = defineCheck({
     'any: restarted one at a time, they leave the kept side still reporting the partition.',
   workflow: 'heal-partition',
   needs: ['nodes'],
-  evaluate: (snapshot) => evaluate(snapshot.nodes ?? [], snapshot.connections, snapshot.featureFlags),
+  evaluate: (snapshot) =>
+    evaluate(snapshot.nodes ?? [], snapshot.connections, snapshot.featureFlags, snapshot.partitionHandling),
 });
