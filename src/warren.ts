@@ -5,7 +5,9 @@
  * machine gives a working warren.
  */
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { allCommands } from '../commands/index.js';
+import { getInVhost } from '../commands/queues.js';
 import { allWorkflows } from '../workflows/index.js';
 import { ChannelPacer } from './chat/channel-pacer.js';
 import type { ActionInvocation, ChatPort, Invocation } from './chat/chat-message.js';
@@ -218,6 +220,9 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
         chat,
         metrics,
         logger,
+        // The vhost itself, asked as the commands ask a vhost's listing: undefined when it does not exist (404).
+        vhostExists: async (cluster, vhost) =>
+          (await getInVhost(clusters.get(cluster), 'vhosts', vhost, z.unknown())) !== undefined,
       });
       service.start();
       tap = service;

@@ -16,8 +16,9 @@
  * durable in quorum mode and not durable otherwise, and only a missing exchange is declared with warren's flags.
  *
  * A vhost that does not exist, or that warren's user may not use, is refused by every node when the connection
- * opens (530 NOT_ALLOWED): the tap says so once per episode, counts it, shows it in its status and keeps retrying
- * with backoff (the vhost may be created later), without touching the taps of the cluster's other vhosts.
+ * opens (530 NOT_ALLOWED): the tap says so once per episode, counts it, shows it in its status and tries again every
+ * `tap.exchangeRetry`, as for an exchange not declared yet (an operator may create the vhost or grant the permission
+ * at any time), without touching the taps of the cluster's other vhosts.
  */
 import { type Channel, type ChannelModel, type ConsumeMessage, connect } from 'amqplib';
 import type { ClusterConfig } from '../config/schema.js';
@@ -84,6 +85,11 @@ export interface NotificationTapOptions {
   metrics: TapMetrics;
   logger: Logger;
   random?: () => number;
+  /**
+   * Asks whether a vhost exists (the management API), to tell a missing vhost from a missing permission when the
+   * AMQP refusal does not say; unset or failing: a refusal is reported as a missing permission.
+   */
+  vhostExists?: (vhost: string) => Promise<boolean>;
 }
 
 const PIPELINE_RETRY_MS = 1_000;
@@ -93,10 +99,15 @@ function hostPort(url: string): string {
   return `${parsed.hostname}:${parsed.port || (parsed.protocol === 'amqps:' ? 5671 : 5672)}`;
 }
 
-/** A connection refused for its vhost (530 NOT_ALLOWED at connection.open), and why; undefined for anything else. */
-export function vhostRefusal(message: string): VhostRefusal | undefined {
-  if (!/NOT[_-]ALLOWED/.test(message)) return undefined;
-  return /not found/i.test(message) ? 'vhost_not_found' : 'vhost_access_refused';
+/**
+ * A connection refused for its vhost, and why when the message says; undefined for anything else. The broker answers
+ * connection.open for a vhost that is missing or not permitted with connection.close 530 NOT_ALLOWED; amqplib
+ * reports that as `Expected ConnectionOpenOk; got <ConnectionClose channel:0>`, without the broker's text (`null`:
+ * refused, reason unknown). A bad password is refused earlier, at start-ok, and is no vhost refusal.
+ */
+export function vhostRefusal(message: string): VhostRefusal | null | undefined {
+  if (/NOT[_-]ALLOWED/.test(message)) return /not found/i.test(message) ? 'vhost_not_found' : 'vhost_access_refused';
+  return /Expected ConnectionOpenOk; got <ConnectionClose/.test(message) ? null : undefined;
 }
 
 function shuffle<T>(items: readonly T[], random: () => number): T[] {
@@ -217,6 +228,7 @@ export class NotificationTap {
 
   private async connectLoop(): Promise<void> {
     let failures = 0;
+    let refused = false;
     let connectedBefore = false;
     while (!this.stopped) {
       const url = this.urls[this.urlIndex % this.urls.length] as string;
@@ -281,21 +293,33 @@ export class NotificationTap {
           this.log.warn({ node: hostPort(url) }, 'tap connection closed; reconnecting to another node');
       } catch (error) {
         failures++;
-        this.cannotConnect(url, error);
+        refused = await this.cannotConnect(url, error);
       }
-      // A fresh connection is tried at once on another node; repeated failures back off with jitter.
-      if (!this.stopped && failures > 0) await this.sleep(this.backoffMs(failures));
+      // A fresh connection is tried at once on another node; repeated failures back off with jitter. A refused
+      // vhost is refused by every node alike: it waits for an operator, so it is asked again at a steady pace.
+      if (!this.stopped && failures > 0) {
+        await this.sleep(refused ? this.options.tap.exchangeRetry : this.backoffMs(failures));
+      }
     }
   }
 
-  private cannotConnect(url: string, error: unknown): void {
+  /** Logs a failed connection attempt; true when the broker refused the vhost. */
+  private async cannotConnect(url: string, error: unknown): Promise<boolean> {
     const message = scrub(String(error instanceof Error ? error.message : error));
-    const reason = vhostRefusal(message);
-    // amqplib wraps the broker's words: `Connection closed: 530 (NOT-ALLOWED) with message "NOT_ALLOWED - …"`.
-    const broker = /with message "(.*)"/.exec(message)?.[1] ?? message;
+    const said = vhostRefusal(message);
+    const reason = said === null ? await this.whyRefused() : said;
+    // amqplib wraps the broker's words when it has them: `…: 530 (NOT-ALLOWED) with message "NOT_ALLOWED - …"`.
+    // Without them, the management API's answer says which of the two it is.
+    const broker =
+      /with message "(.*)"/.exec(message)?.[1] ??
+      (said !== null
+        ? message
+        : reason === 'vhost_not_found'
+          ? `530 NOT_ALLOWED at connection.open: vhost ${this.vhost} not found`
+          : `530 NOT_ALLOWED at connection.open: vhost ${this.vhost} refused to the tap's user`);
     if (!reason) {
       this.log.warn({ node: hostPort(url), err: message }, 'tap cannot connect');
-      return;
+      return false;
     }
     this.options.metrics.vhostUp.set({ cluster: this.cluster, vhost: this.vhost }, 0);
     this.options.metrics.vhostRefused.inc({ cluster: this.cluster, vhost: this.vhost, reason });
@@ -309,6 +333,16 @@ export class NotificationTap {
       );
     }
     this.refused = { reason, error: broker };
+    return true;
+  }
+
+  private async whyRefused(): Promise<VhostRefusal> {
+    try {
+      const exists = await this.options.vhostExists?.(this.vhost);
+      return exists === false ? 'vhost_not_found' : 'vhost_access_refused';
+    } catch {
+      return 'vhost_access_refused';
+    }
   }
 
   /** Retries belong to one connection: a timer set under a connection that has since closed does nothing. */

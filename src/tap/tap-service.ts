@@ -34,6 +34,8 @@ export interface TapServiceOptions {
   chat: ChatPort;
   metrics: WarrenMetrics;
   logger: Logger;
+  /** Whether a cluster's vhost exists (the management API), to say why the broker refuses the tap a vhost. */
+  vhostExists?: (cluster: string, vhost: string) => Promise<boolean>;
   /** How often queued Slack work is flushed; small so a new group reaches Slack within a second. */
   flushEveryMs?: number;
 }
@@ -105,6 +107,9 @@ export class TapService implements TapControl {
           logger,
           bindings,
           ...(vhost === undefined ? {} : { vhost }),
+          ...(options.vhostExists
+            ? { vhostExists: (name: string) => options.vhostExists?.(cluster.name, name) ?? Promise.resolve(true) }
+            : {}),
         });
       }),
     );

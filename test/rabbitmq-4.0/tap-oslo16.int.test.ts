@@ -13,10 +13,17 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { managementAuthorization } from '../../src/devstack/index.js';
 import type { Warren } from '../../src/warren.js';
-import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
-import { osloLockPath, startOsloAgent } from '../support/oslo-agent.js';
+import { FakeSlack } from '../support/fake-slack.js';
+import { osloLockPath } from '../support/oslo-agent.js';
+import {
+  FAST_TAP_YAML,
+  grantStackUser,
+  groupMessageShowing,
+  notifyWithOslo,
+  slackCallText,
+  stackManagementApi,
+} from '../support/oslo-notify.js';
 import { waitUntil } from '../support/wait-until.js';
 import { flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
 
@@ -29,16 +36,7 @@ describe('the tap with oslo.messaging 16 in quorum mode on RabbitMQ 4.0', () => 
   let fake: FakeSlack;
   let warren: Warren | undefined;
 
-  const api = async (method: string, path: string, body?: unknown): Promise<Response> => {
-    const response = await fetch(`${stack.nodes[0]?.managementUrl}/api${path}`, {
-      method,
-      headers: { authorization: managementAuthorization(stack), 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (!response.ok && response.status !== 404) throw new Error(`${method} ${path}: ${response.status}`);
-    return response;
-  };
+  const api = stackManagementApi(stack);
   const read = async <T>(path: string, schema: z.ZodType<T>): Promise<T | undefined> => {
     const response = await api('GET', path);
     return response.status === 404 ? undefined : schema.parse(await response.json());
@@ -47,45 +45,26 @@ describe('the tap with oslo.messaging 16 in quorum mode on RabbitMQ 4.0', () => 
   const freshVhost = async (): Promise<string> => {
     const vhost = `oslo16-${randomUUID().slice(0, 8)}`;
     await api('PUT', `/vhosts/${vhost}`);
-    await api('PUT', `/permissions/${vhost}/${encodeURIComponent(stack.username)}`, {
-      configure: '.*',
-      write: '.*',
-      read: '.*',
-    });
+    await grantStackUser(api, stack, vhost);
     vhosts.push(vhost);
     return vhost;
   };
 
   /** oslo 16 in quorum mode publishing `count` notifications; fails with oslo's own output if any was not sent. */
-  const notify = async (vhost: string, exchange: string, host: string, eventType: string, count: number) => {
-    const agent = startOsloAgent(
-      stack,
-      [
-        'notify',
-        '--quorum',
-        '--exchange',
-        exchange,
-        '--server',
-        host,
-        '--count',
-        String(count),
-        '--priority',
-        'error',
-        '--event-type',
-        eventType,
-        '--lock-path',
-        osloLockPath(stack),
-      ],
-      { vhost },
-    );
-    try {
-      expect(await agent.done).toEqual({ notified: count });
-      // oslo's notifier logs a failed publish and carries on: its DONE line alone does not prove delivery.
-      expect(agent.output()).not.toMatch(/MessageDeliveryFailure|PRECONDITION_FAILED|Failed to publish/);
-    } finally {
-      await agent.stop();
-    }
-  };
+  const notify = (vhost: string, exchange: string, host: string, eventType: string, count: number) =>
+    notifyWithOslo(stack, vhost, count, [
+      '--quorum',
+      '--exchange',
+      exchange,
+      '--server',
+      host,
+      '--priority',
+      'error',
+      '--event-type',
+      eventType,
+      '--lock-path',
+      osloLockPath(stack),
+    ]);
 
   const start = (vhost: string, cluster: string, tap: string): Promise<Warren> =>
     startHarnessWarren({
@@ -102,16 +81,7 @@ clusters:
     management: [${stack.nodes.map((n) => n.managementUrl).join(', ')}]
     managementUser: ${stack.username}
     managementPassword: \${TAP_TEST_PASSWORD}
-slack:
-  alertChannel: C0ALERTS
-  channelInterval: 150ms
-health:
-  enabled: false
-tap:
-  exchangeRetry: 300ms
-  updateInterval: 300ms
-  groupWindow: 10m
-  bindings:
+${FAST_TAP_YAML}  bindings:
 ${EXCHANGES.map((e) => `    - {exchange: ${e}, routingKeys: [notifications.error]}`).join('\n')}
 ${tap}
 `,
@@ -119,19 +89,8 @@ ${tap}
 
   const states = () => (warren?.tap?.status()[0]?.bindings ?? []).map((b) => [b.exchange, b.state]);
   const allBound = () => states().every(([, state]) => state === 'bound') && states().length === EXCHANGES.length;
-  const textOf = (c: RecordedCall) => `${String(c.params.text)} ${JSON.stringify(c.params.blocks ?? [])}`;
-  /** The group's Slack message (posted, then edited in place) shows `count` events. */
-  const posted = (host: string, count: number) =>
-    waitUntil(
-      () =>
-        [...fake.callsTo('chat.postMessage'), ...fake.callsTo('chat.update')].find(
-          (c) =>
-            c.params.thread_ts === undefined &&
-            textOf(c).includes(host) &&
-            String(c.params.text).endsWith(`: ${count} event(s)`),
-        ),
-      `the message of ${host} to show ${count} event(s)`,
-    );
+  const textOf = slackCallText;
+  const posted = (host: string, count: number) => groupMessageShowing(fake, host, count);
   const exchangeFlags = (vhost: string, exchange: string) =>
     read(`/exchanges/${vhost}/${exchange}`, z.looseObject({ durable: z.boolean(), auto_delete: z.boolean() }));
 

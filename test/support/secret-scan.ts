@@ -31,12 +31,13 @@ export function secretLeaks(): { leaks: readonly string[]; scanned: number; watc
  * A logger for warren under test that scans every line it writes, at `debug` so that the most talkative paths are
  * scanned too; with WARREN_TEST_LOG set the lines are shown on stderr as well.
  */
-export function scanningLogger(): Logger {
+export function scanningLogger(onLine?: (line: string) => void): Logger {
   const show = process.env.WARREN_TEST_LOG !== undefined;
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
       const line = chunk.toString('utf8');
       scanForSecrets('a log line', line);
+      onLine?.(line);
       if (show) process.stderr.write(line);
       done();
     },

@@ -35,6 +35,8 @@ export interface HarnessOptions {
   redisUrl?: string;
   /** More environment, e.g. REDIS_SENTINELS. */
   env?: Record<string, string>;
+  /** Sees every log line warren writes (after the secret scan), for tests that check what is logged. */
+  onLogLine?: (line: string) => void;
 }
 
 export function harnessRedisUrl(stack: LocalStackDescription, db: number): string {
@@ -65,7 +67,7 @@ export async function startHarnessWarren(options: HarnessOptions): Promise<Warre
       ...options.env,
     },
   });
-  return startWarren(config, { logger: scanningLogger() });
+  return startWarren(config, { logger: scanningLogger(options.onLogLine) });
 }
 
 /** A config for remediation tests: Slack unpaced, no tap, no sweeps, and who may do what in one channel. */

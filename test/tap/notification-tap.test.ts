@@ -56,6 +56,8 @@ describe('NotificationTap vhosts', () => {
         `Connection closed: 530 (NOT-ALLOWED) with message "NOT_ALLOWED - access to vhost '/nova' refused for user 'warren'"`,
       ),
     ).toBe('vhost_access_refused');
+    // amqplib's own words for the same refusal, without the broker's text: refused, reason to be asked.
+    expect(vhostRefusal('Expected ConnectionOpenOk; got <ConnectionClose channel:0>')).toBeNull();
     expect(vhostRefusal('Handshake terminated by server: 403 (ACCESS-REFUSED)')).toBeUndefined();
     expect(vhostRefusal('connect ECONNREFUSED 127.0.0.1:5672')).toBeUndefined();
   });
