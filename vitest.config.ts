@@ -11,6 +11,7 @@ import { defineConfig } from 'vitest/config';
  */
 export const ON_RABBITMQ_4_0 = [
   'test/commands/read-commands.int.test.ts',
+  'test/commands/peek.int.test.ts',
   'test/devstack/local-stack.int.test.ts',
   'test/health/alert-lifecycle.int.test.ts',
   'test/health/check-conditions.int.test.ts',

@@ -228,13 +228,15 @@ const QUEUE_ORDER: Record<QueueSort, (a: ListedQueue, b: ListedQueue) => number>
 /** A stream's retained size and replicas from its own stats answer; null when that cannot be read. */
 async function streamStats(handle: ClusterHandle, queue: QueueInfo) {
   try {
-    return await handle.management.get(
+    // RabbitMQ 4.0.5 can repeat members and messages in this answer (repeated-keys-json.ts); a listing shows the
+    // first, and leaves settling it to the stream-replicas check, which can ask the broker
+    const answer = await handle.management.get(
       `/api/queues/${encodeURIComponent(queue.vhost)}/${encodeURIComponent(queue.name)}`,
-      streamStatsSchema,
+      z.object({ value: streamStatsSchema }),
       { columns: STREAM_COLUMNS },
-      // members and messages can come twice on 4.0, the first current (first-key-json.ts)
-      { firstKeyWins: true },
+      { repeatedKeys: true },
     );
+    return answer.value;
   } catch (error) {
     // Deleted since the listing, or its stats unreadable: this stream's size is unknown, the listing stands.
     if (error instanceof ManagementApiError || error instanceof z.ZodError) return null;

@@ -4,8 +4,9 @@
  * none of the existing streams (what kolla-ansible's repair script fixes with `rabbitmq-streams add_replica`). Only
  * the CLI adds a stream replica, so this runs through node control: one step per stream and node, against that
  * node. Before each step the node is re-read (still in the cluster and running) and so is the stream (still there,
- * still without a replica on the node). Risk medium: a new replica copies the stream's retained data to the node
- * (disk and network while it catches up); nothing is removed.
+ * still without a replica on the node). Guards and verify ask the broker (`rabbitmq-streams stream_status`), not the
+ * management API, whose stream members can lag a replica change on 4.0.5. Risk medium: a new replica copies the
+ * stream's retained data to the node (disk and network while it catches up); nothing is removed.
  */
 import { z } from 'zod';
 import { formatCount } from '../src/chat/human-format.js';
@@ -30,7 +31,7 @@ interface StepData extends Record<string, unknown> {
   node: string;
 }
 
-/** How long the verification waits for the new replicas to be listed as members. */
+/** How long the verification waits for the broker to list the new replicas as members. */
 const VERIFY_MS = 30_000;
 
 const data = (action: PlannedAction) => action.data as StepData;
@@ -61,8 +62,17 @@ export const repairStreamReplicasWorkflow = defineWorkflow<Args>({
   argsForAlert: () => ({}),
 
   async plan(context, args) {
-    control(context);
-    const snapshot = await new SnapshotFetcher(context.cluster, context.management).fetch();
+    // node control settles a stream whose stats list two sets of members (stream-stats.ts)
+    const broker = control(context);
+    const snapshot = await new SnapshotFetcher(
+      context.cluster,
+      context.management,
+      0,
+      undefined,
+      undefined,
+      undefined,
+      broker,
+    ).fetch();
     if (!snapshot.nodes) throw new WorkflowRefusedError(`Could not list the nodes: ${snapshot.errors.nodes}`);
     if (!snapshot.streams) throw new WorkflowRefusedError(`Could not read the streams: ${snapshot.errors.streams}`);
     const findings = streamReplicasCheck.evaluate(snapshot, {
@@ -104,9 +114,11 @@ export const repairStreamReplicasWorkflow = defineWorkflow<Args>({
     const listed = (await context.management.nodes()).find((n) => n.name === node);
     if (!listed) return { reason: `\`${node}\` is no longer in the cluster`, abort: true };
     if (listed.running === false) return { reason: `\`${node}\` is not running`, abort: true };
-    const stream = await fetchStreamReplicas(context.management, vhost, name);
-    if (!stream) return { reason: 'the stream is gone', abort: false };
-    if (stream.members?.includes(node)) return { reason: `it already has a replica on \`${node}\``, abort: false };
+    if (!(await fetchStreamReplicas(context.management, vhost, name)))
+      return { reason: 'the stream is gone', abort: false };
+    // the broker's own answer: the management API's can lag a replica change (stream-stats.ts)
+    const members = await control(context).streamMembers(node, vhost, name);
+    if (members.includes(node)) return { reason: `it already has a replica on \`${node}\``, abort: false };
     return undefined;
   },
 
@@ -122,8 +134,9 @@ export const repairStreamReplicasWorkflow = defineWorkflow<Args>({
       pending = [];
       for (const action of done) {
         const { vhost, name, node } = data(action);
-        const stream = await fetchStreamReplicas(context.management, vhost, name);
-        if (stream && !stream.members?.includes(node)) pending.push(`\`${name}\` on \`${node}\``);
+        if (!(await fetchStreamReplicas(context.management, vhost, name))) continue;
+        const members = await control(context).streamMembers(node, vhost, name);
+        if (!members.includes(node)) pending.push(`\`${name}\` on \`${node}\``);
       }
       return pending.length === 0 ? true : undefined;
     }, VERIFY_MS);

@@ -1,12 +1,13 @@
 /**
- * The clusters warren watches, each with its management client (and, where node control is configured, the reader
- * of its nodes' partition handling), looked up by the names operators type.
+ * The clusters warren watches, each with its management client (and, where node control is configured, the node
+ * control its reads go through and the reader of its nodes' partition handling), looked up by the names operators
+ * type.
  */
 import type { ClusterConfig } from '../config/schema.js';
 import { UnknownClusterError } from '../errors.js';
 import type { RejectionSink } from '../management/listing.js';
 import { ManagementClient } from '../management/management-client.js';
-import { CommandNodeControl } from '../remediation/node-control.js';
+import { CommandNodeControl, type NodeControl } from '../remediation/node-control.js';
 import { PartitionHandlingReader } from './partition-handling-reader.js';
 
 export interface ClusterHandle {
@@ -14,21 +15,24 @@ export interface ClusterHandle {
   management: ManagementClient;
   /** Each node's cluster_partition_handling, read through node control; absent without `nodeControl`. */
   partitionHandling?: PartitionHandlingReader;
+  /** The cluster's node control for what the sweep reads only through the CLI; absent without `nodeControl`. */
+  nodeControl?: NodeControl;
 }
 
-/** A read of configuration must not hold a sweep for the minutes a node restart may take (nodeControl.timeout). */
-const PARTITION_HANDLING_READ_TIMEOUT_MS = 30_000;
+/** A read through node control must not hold a sweep for the minutes a node restart may take (nodeControl.timeout). */
+const NODE_READ_TIMEOUT_MS = 30_000;
 
-function partitionHandlingReader(config: ClusterConfig): PartitionHandlingReader | undefined {
-  const control = config.nodeControl;
-  if (!control) return undefined;
-  return new PartitionHandlingReader(
-    new CommandNodeControl({
-      command: control.command,
-      env: control.env,
-      timeoutMs: Math.min(control.timeout, PARTITION_HANDLING_READ_TIMEOUT_MS),
-    }),
-  );
+/**
+ * The node control the sweep and commands read through (each node's partition handling, a stream's members when
+ * the management API is ambiguous): the cluster's template, each read bounded unlike a workflow's steps.
+ */
+function readingNodeControl(control: NonNullable<ClusterConfig['nodeControl']>): CommandNodeControl {
+  return new CommandNodeControl({
+    command: control.command,
+    ...(control.streamsCommand ? { streamsCommand: control.streamsCommand } : {}),
+    env: control.env,
+    timeoutMs: Math.min(control.timeout, NODE_READ_TIMEOUT_MS),
+  });
 }
 
 export class ClusterDirectory {
@@ -43,13 +47,14 @@ export class ClusterDirectory {
     } = {},
   ) {
     for (const config of clusters) {
+      const nodeControl = config.nodeControl ? readingNodeControl(config.nodeControl) : undefined;
       this.byName.set(config.name, {
         config,
         management: new ManagementClient(config, {
           timeoutMs: options.managementTimeoutMs,
           onRejected: options.listingRejections?.(config.name),
         }),
-        ...(config.nodeControl ? { partitionHandling: partitionHandlingReader(config) } : {}),
+        ...(nodeControl ? { nodeControl, partitionHandling: new PartitionHandlingReader(nodeControl) } : {}),
       });
     }
   }

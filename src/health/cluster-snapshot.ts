@@ -75,8 +75,13 @@ export interface StreamReplicas {
   /** The policy in effect and its definition, as the broker resolved it (no policymaker tag needed). */
   policy?: string;
   effectivePolicy?: Record<string, unknown>;
-  /** Absent when the stats did not list them (the stream's coordinator did not answer): not judged then. */
+  /**
+   * Absent when the stats did not list them (the stream's coordinator did not answer), or listed two different sets
+   * that the broker itself could not settle (`uncertain`): not judged then.
+   */
   members?: string[];
+  /** Why the members are not known: the management API answered two lists and node control could not settle it. */
+  uncertain?: string;
   online: string[];
   leader?: string;
 }

@@ -115,6 +115,7 @@ export class HealthMonitor implements HealthControl {
             ? new PrometheusQueueMetrics(handle.config.prometheus, { timeoutMs: this.options.health.listingTimeout })
             : undefined,
           handle.partitionHandling,
+          handle.nodeControl,
         ),
       );
     }

@@ -56,7 +56,7 @@ import type {
 } from './cluster-snapshot.js';
 import { queueKey } from './cluster-snapshot.js';
 import type { BrokerCounters } from './drop-counters.js';
-import { fetchStreamReplicas } from './stream-stats.js';
+import { fetchStreamReplicas, type StreamMembersSource } from './stream-stats.js';
 
 export const QUEUE_COLUMNS = [
   'name',
@@ -173,6 +173,8 @@ export class SnapshotFetcher {
     private readonly queueMetrics?: PrometheusQueueMetrics,
     /** Each node's cluster_partition_handling, when the cluster has node control. */
     private readonly partitionHandling?: PartitionHandlingReader,
+    /** Node control, to settle a stream whose stats list two sets of members (stream-stats.ts). */
+    private readonly streamMembers?: StreamMembersSource,
   ) {
     if (queueMetrics)
       this.dropCounters = new PrometheusDropCounters(queueMetrics.urls, { timeoutMs: listingTimeoutMs });
@@ -416,7 +418,7 @@ export class SnapshotFetcher {
     for (let i = 0; i < streams.length; i += MIRROR_REFRESH_PARALLEL) {
       const batch = streams
         .slice(i, i + MIRROR_REFRESH_PARALLEL)
-        .map((q) => fetchStreamReplicas(this.management, q.vhost, q.name));
+        .map((q) => fetchStreamReplicas(this.management, q.vhost, q.name, this.streamMembers));
       for (const state of await Promise.all(batch)) if (state) replicas.push(state);
     }
     return replicas;

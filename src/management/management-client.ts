@@ -12,8 +12,8 @@ import type { ClusterConfig } from '../config/schema.js';
 import { ManagementApiError, ManagementUnreachableError, RemediationCredentialsError } from '../errors.js';
 import { scrub } from '../secrets.js';
 import { decodeErlangTerm } from './erlang-term.js';
-import { parseFirstKeyWins } from './first-key-json.js';
 import { parseListing, type RejectionSink } from './listing.js';
+import { parseRepeatedKeys } from './repeated-keys-json.js';
 import {
   type ManagementNode,
   type ManagementOverview,
@@ -43,10 +43,11 @@ export interface GetOptions {
    */
   bert?: boolean;
   /**
-   * Read the answer's top-level object with a repeated key keeping its first value (first-key-json.ts): for a
-   * stream's own stats, which RabbitMQ 4.0 can answer with stale duplicates of `members` and `online`.
+   * Read the answer as `{ value, repeated }` (repeated-keys-json.ts): the top-level object with a repeated key's
+   * first value, and the keys that came again with another value. For a stream's own stats, which RabbitMQ 4.0.5
+   * can answer with two different `members` lists; `schema` validates that pair.
    */
-  firstKeyWins?: boolean;
+  repeatedKeys?: boolean;
 }
 
 /** BERT first; the JSON fallback is what a broker that lacks BERT answers (cowboy_rest picks the best it has). */
@@ -124,7 +125,7 @@ export class ManagementClient {
     params?: Record<string, string | number>,
     options: GetOptions = {},
   ): Promise<z.output<S>> {
-    const key = `${params ? `${path}?${JSON.stringify(params)}` : path}${options.bert ? ' bert' : ''}${options.firstKeyWins ? ' first' : ''}`;
+    const key = `${params ? `${path}?${JSON.stringify(params)}` : path}${options.bert ? ' bert' : ''}${options.repeatedKeys ? ' repeated' : ''}`;
     let body = this.inflight.get(key);
     if (!body) {
       body = this.getBody(path, params, options).finally(() => this.inflight.delete(key));
@@ -296,13 +297,13 @@ export class ManagementClient {
         params,
         ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
         ...(options.bert ? { headers: { accept: BERT_ACCEPT }, responseType: 'arraybuffer' as const } : {}),
-        // axios would JSON.parse the text itself, keeping the last of a repeated key
-        ...(options.firstKeyWins ? { responseType: 'text' as const, transformResponse: (text: unknown) => text } : {}),
+        // axios would JSON.parse the text itself, silently keeping the last of a repeated key
+        ...(options.repeatedKeys ? { responseType: 'text' as const, transformResponse: (text: unknown) => text } : {}),
       });
       const ok = response.status >= 200 && response.status < 300;
       const data = options.bert
         ? decodeBody(path, response)
-        : options.firstKeyWins
+        : options.repeatedKeys
           ? textBody(path, response.data, ok)
           : response.data;
       if (ok) return data;
@@ -340,10 +341,10 @@ export class ManagementClient {
   }
 }
 
-/** A text answer read as JSON: a success with a repeated key's first value; an error body as far as it parses. */
+/** A text answer read as JSON: a success with its repeated keys told; an error body as far as it parses. */
 function textBody(path: string, text: unknown, ok: boolean): unknown {
   if (typeof text !== 'string') return text;
-  if (ok) return parseFirstKeyWins(path, text);
+  if (ok) return parseRepeatedKeys(path, text);
   try {
     return JSON.parse(text);
   } catch {

@@ -30,6 +30,7 @@ export const NODE_ACTIONS = [
   'environment',
   // rabbitmq-streams, through the streams template
   'add_replica',
+  'stream_status',
 ] as const;
 export type NodeAction = (typeof NODE_ACTIONS)[number];
 
@@ -57,7 +58,10 @@ export interface NodeControl {
   /** Runs `action` on `node` (e.g. `rabbit@host-2`); resolves with the command's output, throws NodeControlError. */
   run(
     node: string,
-    action: Exclude<NodeAction, 'status' | 'set_vm_memory_high_watermark' | 'add_replica' | 'environment'>,
+    action: Exclude<
+      NodeAction,
+      'status' | 'set_vm_memory_high_watermark' | 'add_replica' | 'environment' | 'stream_status'
+    >,
   ): Promise<string>;
   /** The node's memory watermark, read with `status --formatter json`. */
   memory(node: string): Promise<NodeMemory>;
@@ -68,6 +72,11 @@ export interface NodeControl {
    * with the output. The stream and vhost names must be plain (letters, digits, `.`, `_`, `-`, `/`, `:`), else it refuses.
    */
   addStreamReplica(node: string, vhost: string, stream: string, replicaNode: string): Promise<string>;
+  /**
+   * The nodes that hold a member of the stream, as `rabbitmq-streams stream_status` run against `node` tells them:
+   * the broker's own answer, where RabbitMQ 4.0.5's management API can list a removed replica or miss an added one.
+   */
+  streamMembers(node: string, vhost: string, stream: string): Promise<string[]>;
 }
 
 /** Reads a node's `cluster_partition_handling`: configuration, which only the CLI tells (see partition-handling.ts). */
@@ -182,7 +191,10 @@ export class CommandNodeControl implements NodeControl, PartitionHandlingSource 
 
   async run(
     node: string,
-    action: Exclude<NodeAction, 'status' | 'set_vm_memory_high_watermark' | 'add_replica' | 'environment'>,
+    action: Exclude<
+      NodeAction,
+      'status' | 'set_vm_memory_high_watermark' | 'add_replica' | 'environment' | 'stream_status'
+    >,
   ): Promise<string> {
     return tail(await this.exec(node, action));
   }
@@ -191,6 +203,11 @@ export class CommandNodeControl implements NodeControl, PartitionHandlingSource 
     if (!NODE_NAME.test(replicaNode)) throw new NodeControlError(`refusing "${replicaNode}": not a node name`);
     const args = [...(vhost === '/' ? [] : ['-p', vhost]), stream, replicaNode];
     return tail(await this.exec(node, 'add_replica', args, streamsTemplate(this.config)));
+  }
+
+  async streamMembers(node: string, vhost: string, stream: string): Promise<string[]> {
+    const args = [...(vhost === '/' ? [] : ['-p', vhost]), stream, '--formatter', 'json'];
+    return parseStreamMembers(stream, await this.exec(node, 'stream_status', args, streamsTemplate(this.config)));
   }
 
   async memory(node: string): Promise<NodeMemory> {
@@ -237,6 +254,27 @@ export class CommandNodeControl implements NodeControl, PartitionHandlingSource 
       );
     });
   }
+}
+
+const streamStatusSchema = z.array(z.looseObject({ node: z.string(), role: z.string() })).min(1);
+
+/**
+ * The member nodes from `rabbitmq-streams stream_status --formatter json` output (one entry per member, writer and
+ * replicas; warnings may come before the JSON array). Throws NodeControlError on anything else.
+ */
+export function parseStreamMembers(stream: string, output: string): string[] {
+  const start = output.indexOf('[');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(output.slice(start));
+  } catch {
+    parsed = undefined;
+  }
+  const members = start >= 0 ? streamStatusSchema.safeParse(parsed) : undefined;
+  if (!members?.success) {
+    throw new NodeControlError(`stream_status of ${stream}: unexpected output: ${scrub(tail(output))}`);
+  }
+  return members.data.map((m) => m.node).sort();
 }
 
 /** What a step reports of a command's output: its last lines. */

@@ -130,7 +130,8 @@ describe('Slack front end (HTTP mode)', () => {
       'chat.postMessage',
       (c) => c.params.channel === 'C0ALERTS' && String(c.params.text).startsWith('leak test'),
     );
-    expect(posted.ts).toBe(call.params.ts ?? posted.ts);
+    // the ts warren hands back is the one Slack answered with, which later edits and replies must use
+    expect(posted.ts).toBe((call.reply as { ts: string }).ts);
     expect(call.params.text).toBe('leak test ***');
     expect(call.token).toBe('xoxb-test-token');
   });

@@ -26,9 +26,10 @@ function fakeCluster(answer: (path: string) => unknown) {
     },
   ]);
   const asked: { path: string; params: Params }[] = [];
-  clusters.get('prod').management.get = async (path, schema, params) => {
+  clusters.get('prod').management.get = async (path, schema, params, options) => {
     asked.push({ path, params });
-    return schema.parse(answer(path));
+    // a stream's stats are asked with their repeated keys told (none here)
+    return schema.parse(options?.repeatedKeys ? { value: answer(path), repeated: [] } : answer(path));
   };
   const context: CommandContext = { userId: 'U1', channelId: 'C1', slashCommand: '/rabbit', clusters, commands: [] };
   return { clusters, context, asked };

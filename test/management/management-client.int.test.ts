@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from 'node:net';
 import { describe, expect, inject, it } from 'vitest';
 import { ManagementApiError, ManagementUnreachableError } from '../../src/errors.js';
 import { ManagementClient } from '../../src/management/management-client.js';
@@ -24,12 +25,27 @@ describe('ManagementClient against the real cluster', () => {
   });
 
   it('moves on to the next node when one is down, and remembers the one that answered', async () => {
-    const dead = 'http://127.0.0.1:9';
-    const client = new ManagementClient(cluster([dead, urls[1] as string]));
-    const overview = await client.overview();
-    expect(overview.rabbitmq_version?.startsWith(`${inject('stack').rabbitmq.series}.`)).toBe(true);
-    expect(overview.object_totals?.queues).toBeGreaterThanOrEqual(0);
-    expect(await client.ping()).toBe(true);
+    // A node that accepts connections and drops them at once, counting them: it sees only the first request
+    const attempts: number[] = [];
+    const dead = createServer((socket) => {
+      attempts.push(Date.now());
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = dead.address() as AddressInfo;
+      const client = new ManagementClient(cluster([`http://127.0.0.1:${port}`, urls[1] as string]));
+      const overview = await client.overview();
+      expect(overview.rabbitmq_version?.startsWith(`${inject('stack').rabbitmq.series}.`)).toBe(true);
+      expect(overview.object_totals?.queues).toBeGreaterThanOrEqual(0);
+      expect(attempts).toHaveLength(1);
+      await client.nodes();
+      await client.overview();
+      expect(await client.ping()).toBe(true);
+      expect(attempts, 'requests after the first went to the node that answered').toHaveLength(1);
+    } finally {
+      await new Promise((resolve) => dead.close(resolve));
+    }
   });
 
   it('throws a typed 401 at once on bad credentials, without the password in the message', async () => {

@@ -98,6 +98,9 @@ function fakeCluster(
     addStreamReplica: async () => {
       throw new Error('heal-partition does not add stream replicas');
     },
+    streamMembers: async () => {
+      throw new Error('heal-partition does not read streams');
+    },
   };
   return { management: management as unknown as ManagementClient, nodeControl, calls, state };
 }

@@ -34,7 +34,8 @@ function cluster(streams: Stream[], opts: { r3Running?: boolean } = {}) {
   const management = {
     cluster: 'local',
     baseUrls: ['http://n1'],
-    get: async (p: string, schema: { parse(v: unknown): unknown }) => schema.parse(answer(p)),
+    get: async (p: string, schema: { parse(v: unknown): unknown }, _params?: unknown, o?: { repeatedKeys?: boolean }) =>
+      schema.parse(o?.repeatedKeys ? { value: answer(p), repeated: [] } : answer(p)),
     getFrom: async (_b: string, _p: string, schema: { parse(v: unknown): unknown }) => schema.parse({ node: R1 }),
     healthCheckOf: async () => ({ ok: true }),
     nodes: async () => nodesSchema.parse(answer('/api/nodes')),
@@ -45,6 +46,11 @@ function cluster(streams: Stream[], opts: { r3Running?: boolean } = {}) {
       added.push([node, vhost, stream, replica]);
       stats.get(`/api/queues/${encodeURIComponent(vhost)}/${stream}`)?.members.push(replica);
       return 'Adding a replica…';
+    },
+    streamMembers: async (_node: string, vhost: string, name: string) => {
+      const stream = stats.get(`/api/queues/${encodeURIComponent(vhost)}/${name}`);
+      if (!stream) throw new Error(`stream_status: no stream ${name}`);
+      return [...stream.members].sort();
     },
   } as unknown as NodeControl;
   const context = (withControl = true): WorkflowContext => ({

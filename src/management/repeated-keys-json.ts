@@ -1,10 +1,11 @@
 /**
- * JSON whose top-level object may repeat a key, read with the first occurrence winning. RabbitMQ 4.0's management
- * API answers a stream's own stats (`/api/queues/{vhost}/{name}`) with `members`, `online` and `messages` twice once
- * a replica was removed (`rabbitmq-streams delete_replica`): first the queue record's values, which are current and
- * agree with `rabbitmqctl list_queues` and `rabbitmq-streams stream_status`, then those of stats the removed
- * replica left behind, which still list it (and double `messages`). `JSON.parse` keeps the last, stale one, and the
- * missing replica would never be seen. Only the top level is scanned by hand; each value is read by `JSON.parse`.
+ * JSON whose top-level object may repeat a key, read so that the repetition is seen. RabbitMQ 4.0.5's management API
+ * answers a stream's own stats (`/api/queues/{vhost}/{name}`) with `members`, `online` and `messages` twice once a
+ * replica was removed or added with `rabbitmq-streams` and the stream has readers: two stats entries, each frozen at
+ * a different moment (after `delete_replica` the first is current; after the `add_replica` that follows, the second
+ * is). `JSON.parse` silently keeps the last, so the answer looks certain when it is not. Here the first value is
+ * kept and the keys that came again with another value are named, so the caller can ask the broker itself
+ * (`rabbitmq-streams stream_status`). Only the top level is scanned by hand; each value is read by `JSON.parse`.
  */
 import { ManagementApiError } from '../errors.js';
 
@@ -48,23 +49,32 @@ const skipSpace = (text: string, i: number) => {
   return i;
 };
 
+/** A parsed answer: its first values, and the top-level keys that came again with a different value. */
+export interface RepeatedKeysJson {
+  value: unknown;
+  repeated: string[];
+}
+
 /**
- * Parses `text`; when it is an object, a key repeated at its top level keeps its first value. Anything else parses
- * as `JSON.parse` would. Throws ManagementApiError (no status) on text that is not JSON.
+ * Parses `text`; when it is an object, a key repeated at its top level keeps its first value and is named in
+ * `repeated` if a later value differs. Anything else parses as `JSON.parse` would. Throws ManagementApiError on text
+ * that is not JSON.
  */
-export function parseFirstKeyWins(path: string, text: string): unknown {
+export function parseRepeatedKeys(path: string, text: string): RepeatedKeysJson {
   const malformed = () => new ManagementApiError(path, 200, `unexpected response from ${path}: not JSON`);
   let i = skipSpace(text, 0);
   if (text[i] !== '{') {
     try {
-      return JSON.parse(text);
+      return { value: JSON.parse(text), repeated: [] };
     } catch {
       throw malformed();
     }
   }
   const result: Record<string, unknown> = {};
+  const repeated = new Set<string>();
+  const done = () => ({ value: result, repeated: [...repeated] });
   i = skipSpace(text, i + 1);
-  if (text[i] === '}') return result;
+  if (text[i] === '}') return done();
   for (;;) {
     const keyEnd = text[i] === '"' ? endOfString(text, i) : -1;
     if (keyEnd < 0) throw malformed();
@@ -74,15 +84,16 @@ export function parseFirstKeyWins(path: string, text: string): unknown {
     const valueStart = skipSpace(text, i + 1);
     const valueEnd = endOfValue(text, valueStart);
     if (valueEnd < 0) throw malformed();
-    if (!Object.hasOwn(result, key)) {
-      try {
-        result[key] = JSON.parse(text.slice(valueStart, valueEnd));
-      } catch {
-        throw malformed();
-      }
+    let value: unknown;
+    try {
+      value = JSON.parse(text.slice(valueStart, valueEnd));
+    } catch {
+      throw malformed();
     }
+    if (!Object.hasOwn(result, key)) result[key] = value;
+    else if (JSON.stringify(result[key]) !== JSON.stringify(value)) repeated.add(key);
     i = skipSpace(text, valueEnd);
-    if (text[i] === '}') return result;
+    if (text[i] === '}') return done();
     if (text[i] !== ',') throw malformed();
     i = skipSpace(text, i + 1);
   }
