@@ -10,8 +10,10 @@
  * attaches between the two loses the queue and reconnects (oslo declares its queues again). Risk medium: the
  * messages in these queues go, but nobody was going to read them.
  */
+
 import { z } from 'zod';
 import { formatCount } from '../src/chat/human-format.js';
+import { nameInVhost } from '../src/chat/vhost-text.js';
 import { formatDuration } from '../src/config/duration.js';
 import { WorkflowRefusedError } from '../src/errors.js';
 import { zombieQueuesCheck } from '../src/health/checks/zombie-queues.js';
@@ -86,7 +88,7 @@ export const deleteZombieQueuesWorkflow = defineWorkflow<Args>({
       warnings: ['The messages in them are dropped: fanout casts and RPC replies that no live process will ever read.'],
       actions: chosen.map((z) => ({
         key: queueKey(z),
-        label: `delete \`${z.name}\`${z.vhost === '/' ? '' : ` (vhost \`${z.vhost}\`)`}: ${formatCount(z.messages)} message(s)${z.topic ? `, topic \`${z.topic}\`${z.hasLiveSibling ? ', live sibling' : ''}` : ''}`,
+        label: `delete ${nameInVhost(z.name, z.vhost)}: ${formatCount(z.messages)} message(s)${z.topic ? `, topic \`${z.topic}\`${z.hasLiveSibling ? ', live sibling' : ''}` : ''}`,
         data: {
           vhost: z.vhost,
           name: z.name,

@@ -8,8 +8,10 @@
  * management API, whose stream members can lag a replica change on 4.0.5. Risk medium: a new replica copies the
  * stream's retained data to the node (disk and network while it catches up); nothing is removed.
  */
+
 import { z } from 'zod';
 import { formatCount } from '../src/chat/human-format.js';
+import { inVhost } from '../src/chat/vhost-text.js';
 import { formatDuration } from '../src/config/duration.js';
 import { WorkflowRefusedError } from '../src/errors.js';
 import { streamReplicasCheck } from '../src/health/checks/stream-replicas.js';
@@ -35,7 +37,6 @@ interface StepData extends Record<string, unknown> {
 const VERIFY_MS = 30_000;
 
 const data = (action: PlannedAction) => action.data as StepData;
-const inVhost = (vhost: string) => (vhost === '/' ? '' : ` (vhost \`${vhost}\`)`);
 
 function control(context: WorkflowContext): NodeControl {
   if (!context.nodeControl) {

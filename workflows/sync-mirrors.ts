@@ -6,8 +6,10 @@
  * starts: one blocked queue at a time. Before each step the queue is re-read: still there, still holding messages,
  * a mirror still unsynchronised. Risk medium: nothing is lost, but each queue is unavailable while it syncs.
  */
+
 import { z } from 'zod';
 import { formatCount } from '../src/chat/human-format.js';
+import { inVhost } from '../src/chat/vhost-text.js';
 import { formatDuration } from '../src/config/duration.js';
 import { WorkflowRefusedError } from '../src/errors.js';
 import { mirrorSyncCheck } from '../src/health/checks/mirror-sync.js';
@@ -43,7 +45,6 @@ const SYNC_WAIT_MS = 30_000;
 
 const data = (action: PlannedAction) => action.data as unknown as MirrorData;
 const code = (names: readonly string[]) => names.map((n) => `\`${n}\``).join(', ');
-const inVhost = (vhost: string) => (vhost === '/' ? '' : ` (vhost \`${vhost}\`)`);
 
 function unsynchronised(queue: FreshQueue): string[] {
   const synced = queue.synchronised_slave_nodes ?? [];

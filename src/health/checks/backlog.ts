@@ -11,7 +11,9 @@
  * no AMQP 0-9-1 consumer's offset to judge lag from (docs/checks.md, stream-retention).
  * Judges only; it neither purges nor restarts anything.
  */
+
 import { formatCount } from '../../chat/human-format.js';
+import { nameInVhost } from '../../chat/vhost-text.js';
 import type { ClusterSnapshot, QueueInfo } from '../cluster-snapshot.js';
 import { queueKey } from '../cluster-snapshot.js';
 import type { Finding } from '../finding.js';
@@ -53,7 +55,7 @@ export function trendText(
 }
 
 function queueName(q: QueueInfo): string {
-  return q.vhost === '/' ? `\`${q.name}\`` : `\`${q.name}\` (vhost \`${q.vhost}\`)`;
+  return nameInVhost(q.name, q.vhost);
 }
 
 const ready = (s: QueueSample) => s.ready;

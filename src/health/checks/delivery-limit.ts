@@ -8,7 +8,9 @@
  * since the last sweep and pins it on the quorum queues led there that have no dead-letter exchange and whose
  * redeliveries rose in the same interval. Drops it cannot pin are reported on the node. Judges only.
  */
+
 import { formatCount } from '../../chat/human-format.js';
+import { nameInVhost } from '../../chat/vhost-text.js';
 import { defaultQuorumDeliveryLimit } from '../../management/broker-version.js';
 import type { ClusterSnapshot, PolicyInfo, QueueInfo } from '../cluster-snapshot.js';
 import { queueKey } from '../cluster-snapshot.js';
@@ -108,7 +110,7 @@ function evaluate(snapshot: ClusterSnapshot, context: CheckContext): Finding[] {
         check: ID,
         severity: 'warning',
         subject: queueKey(queue),
-        summary: `\`${queue.name}\` drops messages redelivered more than ${limit} times: it has no dead-letter exchange`,
+        summary: `${nameInVhost(queue.name, queue.vhost)} drops messages redelivered more than ${limit} times: it has no dead-letter exchange`,
         details: [
           `${onNode}; this queue redelivered ${formatCount(rose)} time(s) in that interval${suspects.length > 1 ? ` (one of ${suspects.length} such queues there)` : ''}`,
           `Consumers: ${formatCount(queue.consumers)}${consumer ? `, ${consumer}` : ''}`,

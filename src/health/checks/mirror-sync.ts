@@ -8,7 +8,9 @@
  * cheap queue listing was seen reporting stale mirror sets for them. RabbitMQ 4.0 removed classic mirroring: there
  * the check does not apply (quorum and stream replication are other checks').
  */
+
 import { formatCount } from '../../chat/human-format.js';
+import { nameInVhost } from '../../chat/vhost-text.js';
 import { hasClassicMirroring } from '../../management/broker-version.js';
 import type { ClusterSnapshot, QueueInfo } from '../cluster-snapshot.js';
 import { queueKey } from '../cluster-snapshot.js';
@@ -21,7 +23,7 @@ const ID = 'mirror-sync';
 const code = (names: readonly string[]) => names.map((n) => `\`${n}\``).join(', ');
 
 function queueName(q: QueueInfo): string {
-  return q.vhost === '/' ? `\`${q.name}\`` : `\`${q.name}\` (vhost \`${q.vhost}\`)`;
+  return nameInVhost(q.name, q.vhost);
 }
 
 function messagesText(n: number): string {

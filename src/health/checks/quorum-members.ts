@@ -7,7 +7,9 @@
  * A member offline for longer than the alert's `for` is what fires. Lost quorum is the `quorum` check's, members
  * on nodes outside the cluster are `quorum-forgotten-members`'. Fix…: grow-quorum-queues on the node.
  */
+
 import { formatCount } from '../../chat/human-format.js';
+import { inVhost } from '../../chat/vhost-text.js';
 import type { ClusterSnapshot } from '../cluster-snapshot.js';
 import type { Finding } from '../finding.js';
 import type { CheckContext } from '../health-check.js';
@@ -19,7 +21,6 @@ const ID = 'quorum-members';
 const SHOWN = 10;
 
 const code = (names: readonly string[]) => names.map((n) => `\`${n}\``).join(', ');
-const inVhost = (vhost: string) => (vhost === '/' ? '' : ` (vhost \`${vhost}\`)`);
 
 /** One queue's line: its name, traffic, members and leader. */
 export function gapQueueLine(q: GapQueue): string {

@@ -5,7 +5,9 @@
  * queue listing leaves out a quorum queue whose leader was on a stopped node, so the endpoint findings are the
  * only sign of those; a listing with stats shows them without a leader.
  */
+
 import { formatCount } from '../../chat/human-format.js';
+import { nameInVhost } from '../../chat/vhost-text.js';
 import type { ClusterSnapshot, QueueInfo } from '../cluster-snapshot.js';
 import { queueKey } from '../cluster-snapshot.js';
 import { criticalNodeFindings } from '../critical-node-findings.js';
@@ -17,7 +19,7 @@ const ID = 'quorum';
 const code = (names: readonly string[]) => names.map((n) => `\`${n}\``).join(', ');
 
 function queueName(q: QueueInfo): string {
-  return q.vhost === '/' ? `\`${q.name}\`` : `\`${q.name}\` (vhost \`${q.vhost}\`)`;
+  return nameInVhost(q.name, q.vhost);
 }
 
 function queueFinding(q: QueueInfo): Finding | undefined {

@@ -7,7 +7,9 @@
  * stream's own stats (the `streams` part: the cheap listing has no members for streams). A stream whose stats
  * listed no members is not judged. Judges only; adding the replicas is the repair-stream-replicas workflow's.
  */
+
 import { formatCount } from '../../chat/human-format.js';
+import { nameInVhost, vhostOption } from '../../chat/vhost-text.js';
 import type { ClusterSnapshot, StreamReplicas } from '../cluster-snapshot.js';
 import { queueKey } from '../cluster-snapshot.js';
 import type { Finding } from '../finding.js';
@@ -18,7 +20,7 @@ const ID = 'stream-replicas';
 const code = (names: readonly string[]) => names.map((n) => `\`${n}\``).join(', ');
 
 function streamName(s: StreamReplicas): string {
-  return s.vhost === '/' ? `\`${s.name}\`` : `\`${s.name}\` (vhost \`${s.vhost}\`)`;
+  return nameInVhost(s.name, s.vhost);
 }
 
 function evaluate(snapshot: ClusterSnapshot): Finding[] {
@@ -41,8 +43,7 @@ function evaluate(snapshot: ClusterSnapshot): Finding[] {
         `${n === 1 ? 'That node' : 'Those nodes'} joined, or were reset and re-joined, after the stream was declared: ` +
           'RabbitMQ places replicas only then, so the stream survives fewer node losses than the cluster has nodes',
         ...missing.map(
-          (node) =>
-            `By hand: \`rabbitmq-streams add_replica${stream.vhost === '/' ? '' : ` -p ${stream.vhost}`} ${stream.name} ${node}\``,
+          (node) => `By hand: \`rabbitmq-streams add_replica ${vhostOption(stream.vhost)}${stream.name} ${node}\``,
         ),
       ],
       data: {

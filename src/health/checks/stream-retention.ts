@@ -6,6 +6,7 @@
  * stream, judged from the stream's own stats (the `streams` part: the broker's effective policy, so no policymaker
  * tag is needed). Judges only; adding the policy is the operator's.
  */
+import { nameInVhost, vhostOption } from '../../chat/vhost-text.js';
 import type { ClusterSnapshot, PolicyInfo, StreamReplicas } from '../cluster-snapshot.js';
 import { queueKey } from '../cluster-snapshot.js';
 import type { Finding } from '../finding.js';
@@ -43,7 +44,7 @@ export function streamRetention(
 }
 
 function streamName(s: StreamReplicas): string {
-  return s.vhost === '/' ? `\`${s.name}\`` : `\`${s.name}\` (vhost \`${s.vhost}\`)`;
+  return nameInVhost(s.name, s.vhost);
 }
 
 function evaluate(snapshot: ClusterSnapshot): Finding[] {
@@ -51,7 +52,6 @@ function evaluate(snapshot: ClusterSnapshot): Finding[] {
   const findings: Finding[] = [];
   for (const stream of snapshot.streams ?? []) {
     if (streamRetention(stream, policies) !== undefined) continue;
-    const vhost = stream.vhost === '/' ? '' : ` -p ${stream.vhost}`;
     findings.push({
       check: ID,
       severity: 'warning',
@@ -60,7 +60,7 @@ function evaluate(snapshot: ClusterSnapshot): Finding[] {
       details: [
         'No `x-max-age` or `x-max-length-bytes` argument, and no `max-age` or `max-length-bytes` in its policy' +
           (stream.policy ? ` (\`${stream.policy}\`)` : ''),
-        `Bound it with a policy, e.g. \`rabbitmqctl set_policy${vhost} stream-retention '^${stream.name}$' ` +
+        `Bound it with a policy, e.g. \`rabbitmqctl set_policy ${vhostOption(stream.vhost)}stream-retention '^${stream.name}$' ` +
           `'{"max-age":"1h"}' --apply-to streams\` (oslo's stream fanout sets \`x-max-age\` itself); a policy ` +
           'replaces any other of lower priority, so add the key to the one in effect if there is one',
       ],

@@ -7,7 +7,9 @@
  * the stream keeps it, so its counts say nothing about the consumer (see backlog). Judges only; finding the process behind the consumer and
  * restarting it is the operator's.
  */
+
 import { formatCount } from '../../chat/human-format.js';
+import { nameInVhost } from '../../chat/vhost-text.js';
 import type { ClusterSnapshot, QueueInfo } from '../cluster-snapshot.js';
 import { queueKey } from '../cluster-snapshot.js';
 import type { Finding } from '../finding.js';
@@ -20,7 +22,7 @@ const ID = 'stuck-consumers';
 const unacked = (s: QueueSample) => s.unacked;
 
 function queueName(q: QueueInfo): string {
-  return q.vhost === '/' ? `\`${q.name}\`` : `\`${q.name}\` (vhost \`${q.vhost}\`)`;
+  return nameInVhost(q.name, q.vhost);
 }
 
 function evaluate(snapshot: ClusterSnapshot, { thresholds, history }: CheckContext): Finding[] {

@@ -8,7 +8,9 @@
  * (`rabbitmq_detailed_exchange_messages_unroutable_{dropped,returned}_total`), else the cluster's totals from
  * /api/overview (`message_stats.drop_unroutable`, `return_unroutable`), which name no exchange. Judges only.
  */
+
 import { formatCount } from '../../chat/human-format.js';
+import { inVhost } from '../../chat/vhost-text.js';
 import type { ClusterSnapshot } from '../cluster-snapshot.js';
 import { counterIncrease, counterKey } from '../drop-counters.js';
 import type { Finding } from '../finding.js';
@@ -75,7 +77,7 @@ function evaluate(snapshot: ClusterSnapshot, context: CheckContext): Finding[] {
   if (snapshot.nodeCounters) {
     for (const e of exchangeIncreases(snapshot, context)) {
       const defaultExchange = e.name === '';
-      const label = defaultExchange ? 'the default exchange' : `exchange \`${e.name}\``;
+      const label = `${defaultExchange ? 'the default exchange' : `exchange \`${e.name}\``}${inVhost(e.vhost)}`;
       const details = [`Vhost \`${e.vhost}\`; counted since the last sweep`];
       if (defaultExchange && e.returned > 0) {
         const owners = replyOwners(snapshot);

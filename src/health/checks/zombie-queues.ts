@@ -19,7 +19,9 @@
  * Exclusive queues are left out: they die with their connection. Judges only; deleting is the
  * delete-zombie-queues workflow's, and piles of messages in these queues are not reported again as backlogs.
  */
+
 import { formatCount } from '../../chat/human-format.js';
+import { nameInVhost } from '../../chat/vhost-text.js';
 import { formatDuration } from '../../config/duration.js';
 import type { ClusterSnapshot, PolicyInfo, QueueInfo } from '../cluster-snapshot.js';
 import { queueKey } from '../cluster-snapshot.js';
@@ -63,7 +65,7 @@ export function queueExpiry(queue: QueueInfo, policies: ReadonlyMap<string, Poli
 }
 
 function queueName(q: QueueInfo): string {
-  return q.vhost === '/' ? `\`${q.name}\`` : `\`${q.name}\` (vhost \`${q.vhost}\`)`;
+  return nameInVhost(q.name, q.vhost);
 }
 
 function messagesText(n: number): string {

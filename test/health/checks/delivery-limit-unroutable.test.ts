@@ -133,6 +133,16 @@ describe('delivery-limit', () => {
     );
     expect(findings[0]?.details?.join('\n')).toContain('the `compute` RPC server `cmp-1`');
   });
+
+  it('names the vhost of a queue outside the default one in the summary', () => {
+    const [one] = nodeCounters();
+    const nova = { ...(one as NodeDropCounters), queuesRedelivered: [{ vhost: '/nova', name: 'dl-test', value: 20 }] };
+    const findings = deliveryLimitCheck.evaluate(
+      snapshotOf({ queues: [queue('dl-test', { vhost: '/nova' })], nodeCounters: [nova] }),
+      context(previously({})),
+    );
+    expect(findings[0]?.summary).toMatch(/^`dl-test` \(vhost `\/nova`\) drops messages/);
+  });
 });
 
 describe('unroutable', () => {
@@ -162,6 +172,20 @@ describe('unroutable', () => {
     );
     expect(findings[0]?.summary).toBe('2 returned unroutable message(s) on the default exchange');
     expect(findings[0]?.details?.join('\n')).toMatch(/reply_\*.*deaf[\s\S]*`cmp-2:nova-compute`/);
+  });
+
+  it('names the vhost of an exchange outside the default one in the summary', () => {
+    const [one] = nodeCounters();
+    const nova = {
+      ...(one as NodeDropCounters),
+      exchangesDropped: [{ vhost: '/nova', name: 'nova', value: 4 }],
+      exchangesReturned: [],
+    };
+    const findings = unroutableCheck.evaluate(snapshotOf({ counters, nodeCounters: [nova] }), {
+      ...checkContext(),
+      counters: previously({}),
+    });
+    expect(findings[0]?.summary).toBe('4 dropped unroutable message(s) on exchange `nova` (vhost `/nova`)');
   });
 
   it('falls back to the cluster totals of /api/overview without the Prometheus plugin', () => {
