@@ -8,12 +8,14 @@ import type { DemoOptions } from './demo.js';
 import { FAULTS, faultNamed, faultUnavailable } from './faults.js';
 import { FIX_LOOPS, fixLoopsNamed } from './fix-loop-script.js';
 import { defaultLayout, isOsloLayout, OSLO_LAYOUTS } from './oslo-layout.js';
+import { isVhostLayout, VHOST_LAYOUTS } from './service-vhosts.js';
 
 export const DEMO_USAGE =
-  'usage: npm run demo -- [--rabbitmq 3.10|4.0] [--layout classic|kolla] [--fault NAME]... ' +
+  'usage: npm run demo -- [--rabbitmq 3.10|4.0] [--layout classic|kolla] [--vhosts shared|per-service] [--fault NAME]... ' +
   '[--script smoke|LOOP[,LOOP...]] [--rate N] [--interval 5s]\n' +
   `rabbitmq: ${RABBITMQ_SERIES.join(', ')} (default WARREN_TEST_RABBITMQ, else 3.10)\n` +
   `layout: ${OSLO_LAYOUTS.join(', ')} (default kolla on 4.0, classic on 3.10)\n` +
+  'vhosts: shared (default: every service in /), per-service (notifications in /nova, /neutron, /cinder; warren with tap.vhostPerService)\n' +
   `faults: ${FAULTS.map((f) => f.name).join(', ')}\n` +
   `loops: smoke (the zombie loop), ${Object.keys(FIX_LOOPS).join(', ')}\n`;
 
@@ -39,6 +41,10 @@ export function parseDemoOptions(args: string[], env: NodeJS.ProcessEnv = proces
   if (!isOsloLayout(layout)) {
     throw new DemoUsageError(`--layout takes ${OSLO_LAYOUTS.join(' or ')}, not ${JSON.stringify(layout)}`);
   }
+  const vhosts = values.vhosts;
+  if (!isVhostLayout(vhosts)) {
+    throw new DemoUsageError(`--vhosts takes ${VHOST_LAYOUTS.join(' or ')}, not ${JSON.stringify(vhosts)}`);
+  }
   for (const name of values.fault) {
     const fault = faultNamed(name);
     if (!fault)
@@ -57,6 +63,7 @@ export function parseDemoOptions(args: string[], env: NodeJS.ProcessEnv = proces
   return {
     rabbitmq: series,
     layout,
+    vhosts,
     faults: values.fault,
     ...(script ? { script } : {}),
     rate,
@@ -83,6 +90,7 @@ function parse(args: string[]) {
     options: {
       rabbitmq: { type: 'string' },
       layout: { type: 'string' },
+      vhosts: { type: 'string', default: 'shared' },
       fault: { type: 'string', multiple: true, default: [] },
       script: { type: 'string' },
       rate: { type: 'string', default: '20' },

@@ -20,6 +20,7 @@ import { startWarren, type Warren } from '../warren.js';
 import { FAULTS, type FaultContext, faultNamed, faultUnavailable } from './faults.js';
 import { type FixLoop, runFixLoops } from './fix-loop-script.js';
 import type { OsloLayout } from './oslo-layout.js';
+import { createServiceVhosts, DEMO_VHOST_PER_SERVICE, serviceVhosts, type VhostLayout } from './service-vhosts.js';
 import { TrafficSimulator } from './traffic-simulator.js';
 
 export const DEMO_OPERATOR = 'U0CONSOLE';
@@ -30,6 +31,8 @@ export interface DemoOptions {
   rabbitmq: RabbitmqSeries;
   /** How the simulated oslo lays out its queues. */
   layout: OsloLayout;
+  /** All services in `/`, or each service's notifications in a vhost of its own (service-vhosts.ts). */
+  vhosts: VhostLayout;
   faults: string[];
   /** Fault loops to run unattended (`--script`), then exit. */
   script?: FixLoop[];
@@ -64,6 +67,7 @@ function demoConfigYaml(stack: LocalStack, options: DemoOptions): string {
       },
     ],
     access: { operators: [DEMO_OPERATOR, ...DEMO_APPROVERS], approvers: DEMO_APPROVERS },
+    ...(options.vhosts === 'per-service' ? { tap: { vhostPerService: DEMO_VHOST_PER_SERVICE } } : {}),
     health: { interval: options.interval, defaultFor: 2 },
   });
 }
@@ -165,10 +169,12 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   });
 
   try {
+    if (options.vhosts === 'per-service') say(`service vhosts ${(await createServiceVhosts(stack)).join(', ')}`);
     simulator = new TrafficSimulator({
       amqpUrls: stack.nodes.map((n) => n.amqpUrl),
       rate: options.rate,
       layout: options.layout,
+      ...(options.vhosts === 'per-service' ? { serviceVhosts: serviceVhosts() } : {}),
       log: say,
     });
     await simulator.start();

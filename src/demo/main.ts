@@ -3,6 +3,8 @@
  *   --rabbitmq S      which RabbitMQ the local stack runs: 3.10 or 4.0 (default WARREN_TEST_RABBITMQ, else 3.10)
  *   --layout L        how the simulated oslo.messaging lays out its queues: classic, or kolla (quorum queues, the
  *                     queue manager, stream fanout); default kolla on 4.0, classic on 3.10
+ *   --vhosts V        shared (every service in /), or per-service: notifications in /nova, /neutron, /cinder and
+ *                     warren listening with tap.vhostPerService; default shared
  *   --fault NAME      inject a fault once warren runs (repeatable); NAME: zombie, backlog, channel-leak,
  *                     heartbeat, memory-alarm, partition, unsynced-mirror (not on 4.0)
  *   --script LOOPS    run fault loops unattended (fault, alert, Fix…, approvals, resolved) and exit 0 when

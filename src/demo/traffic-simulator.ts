@@ -8,6 +8,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { type Channel, type ChannelModel, type ConfirmChannel, connect } from 'amqplib';
+import { withAmqpVhost } from '../tap/amqp-vhost.js';
 import { exchangesDurable, type OsloLayout, QueueManager, replyQueue } from './oslo-layout.js';
 import { type NotificationKind, notification } from './oslo-notifications.js';
 import { startRpcServer } from './rpc-server.js';
@@ -35,6 +36,11 @@ export interface SimulatorOptions {
   errorShare?: number;
   /** How the simulated oslo lays out its queues; default classic. */
   layout?: OsloLayout;
+  /**
+   * exchange → vhost: each service's notifications are published in its own vhost (service-vhosts.ts); unset: all
+   * in the URLs' vhost. RPC traffic stays in the URLs' vhost either way.
+   */
+  serviceVhosts?: Record<string, string>;
   log?: (line: string) => void;
 }
 
@@ -72,6 +78,8 @@ export class TrafficSimulator {
   private readonly connections: ChannelModel[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private publisher?: ConfirmChannel;
+  /** With serviceVhosts: the notifier's channel in each vhost. */
+  private readonly vhostPublishers = new Map<string, ConfirmChannel>();
   private api?: { channel: Channel; replyQueue: string };
   private blocked = false;
   private sent = 0;
@@ -106,7 +114,7 @@ export class TrafficSimulator {
     await this.startNotifier();
     this.log(
       `simulator: ${this.servers.length} RPC servers (${[...new Set(DEMO_SERVERS.map((s) => s.service))].join(', ')}), ` +
-        `an API client, ${this.options.rate ?? 20} notifications/s on nova, neutron, openstack; ${this.layout} oslo layout`,
+        `an API client, ${this.options.rate ?? 20} notifications/s on nova, neutron, openstack${this.options.serviceVhosts ? ', each in its service vhost' : ''}; ${this.layout} oslo layout`,
     );
   }
 
@@ -134,8 +142,9 @@ export class TrafficSimulator {
     return server;
   }
 
-  private async connection(service: string, i: number, heartbeat?: number): Promise<ChannelModel> {
-    const connection = await connect(heartbeat === undefined ? this.url(i) : `${this.url(i)}?heartbeat=${heartbeat}`, {
+  private async connection(service: string, i: number, heartbeat?: number, vhost?: string): Promise<ChannelModel> {
+    const url = vhost === undefined ? this.url(i) : withAmqpVhost(this.url(i), vhost);
+    const connection = await connect(heartbeat === undefined ? url : `${url}?heartbeat=${heartbeat}`, {
       clientProperties: { connection_name: `${service}:${process.pid}:${randomUUID()}` },
     });
     // The demo breaks the cluster on purpose: a connection that drops is reopened by its owner, or simply gone.
@@ -163,9 +172,10 @@ export class TrafficSimulator {
     first: number,
     open: (connection: ChannelModel) => Promise<T>,
     set: (value: T | undefined) => void,
+    vhost?: string,
   ): Promise<void> {
     const attempt = async (i: number): Promise<void> => {
-      const connection = await this.connection(service, i);
+      const connection = await this.connection(service, i, undefined, vhost);
       connection.once('close', () => {
         set(undefined);
         if (this.stopped) return;
@@ -236,6 +246,29 @@ export class TrafficSimulator {
         this.publisher = channel;
       },
     );
+    const byVhost = new Map<string, string[]>();
+    for (const [exchange, vhost] of Object.entries(this.options.serviceVhosts ?? {})) {
+      byVhost.set(vhost, [...(byVhost.get(vhost) ?? []), exchange]);
+    }
+    for (const [vhost, exchanges] of byVhost) {
+      await this.keepOpen(
+        `notifier ${vhost}`,
+        1,
+        async (connection) => {
+          const channel = await connection.createConfirmChannel();
+          channel.on('error', () => undefined);
+          for (const exchange of exchanges) {
+            await channel.assertExchange(exchange, 'topic', { durable: exchangesDurable(this.layout) });
+          }
+          return channel;
+        },
+        (channel) => {
+          if (channel) this.vhostPublishers.set(vhost, channel);
+          else this.vhostPublishers.delete(vhost);
+        },
+        vhost,
+      );
+    }
     const rate = this.options.rate ?? 20;
     const errorEvery = Math.max(1, Math.round(1 / (this.options.errorShare ?? 0.02)));
     const tickMs = 100;
@@ -255,7 +288,10 @@ export class TrafficSimulator {
               this.sent % 3 === 0 ? 1 : 2,
               this.sent,
             );
-            channel.publish(wire.exchange, wire.routingKey, wire.body, { contentType: 'application/json' });
+            const vhost = this.options.serviceVhosts?.[wire.exchange];
+            // In its service's vhost when there is one; a vhost whose connection is being reopened drops it.
+            const into = vhost === undefined ? channel : this.vhostPublishers.get(vhost);
+            into?.publish(wire.exchange, wire.routingKey, wire.body, { contentType: 'application/json' });
           }
         } catch {
           // The channel closed under us: notifications are dropped until keepOpen has reopened it, as oslo's are.

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DemoUsageError, parseDemoOptions } from '../../src/demo/demo-options.js';
+import { serviceVhosts } from '../../src/demo/service-vhosts.js';
 
 const parse = (args: string[], env: NodeJS.ProcessEnv = {}) => parseDemoOptions(args, env);
 
@@ -23,6 +24,16 @@ describe('parseDemoOptions', () => {
   it('lets --layout override the default on either broker', () => {
     expect(parse(['--rabbitmq', '4.0', '--layout', 'classic'])).toMatchObject({ rabbitmq: '4.0', layout: 'classic' });
     expect(parse(['--layout', 'kolla'])).toMatchObject({ rabbitmq: '3.10', layout: 'kolla' });
+  });
+
+  it('keeps every service in / by default, and takes --vhosts per-service', () => {
+    expect(parse([])).toMatchObject({ vhosts: 'shared' });
+    expect(parse(['--vhosts', 'per-service'])).toMatchObject({ vhosts: 'per-service' });
+    expect(() => parse(['--vhosts', 'many'])).toThrow(/--vhosts takes shared or per-service, not "many"/);
+  });
+
+  it('maps the demo services to the vhosts tap.vhostPerService listens in', () => {
+    expect(serviceVhosts()).toEqual({ nova: '/nova', neutron: '/neutron', openstack: '/cinder' });
   });
 
   it('refuses unknown values, options and arguments with a usage error', () => {
