@@ -4,13 +4,15 @@
  * and neutron each in its own vhost over a connection of its own, and both services' errors reach the fake Slack,
  * each message naming its vhost. cinder's vhost does not exist at first, and glance's gives warren's user no
  * permission: each is logged, counted and shown refused for its reason while the other two keep working; once the
- * vhost is created, or the permission granted, the tap binds there too, without a restart.
+ * vhost is created, or the permission granted, the tap binds there too, without a restart. In durable mode each
+ * vhost has its own `warren.tap.<cluster>` quorum queue, which keeps what both services publish while warren is down.
  *
  * Under rabbitmq-4.0/ because the real oslo notifier comes with the 4.0 stack's trixie root (oslo.messaging 16);
  * the tap's vhost handling is the same on 3.10 (the unit tests and the single-vhost tap tests run there).
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { z } from 'zod';
 import type { TapStatus } from '../../src/tap/notification-tap.js';
 import type { Warren } from '../../src/warren.js';
 import { FakeSlack } from '../support/fake-slack.js';
@@ -45,6 +47,22 @@ describe('the tap with a vhost per service', () => {
   const notify = (vhost: string, exchange: string, host: string, eventType: string, count: number) =>
     notifyWithOslo(stack, vhost, count, ['--exchange', exchange, '--server', host, '--event-type', eventType]);
 
+  const start = (tap: string): Promise<Warren> =>
+    startHarnessWarren({
+      stack,
+      fake,
+      redisDb: REDIS_DB,
+      onLogLine: (line) => logLines.push(line),
+      yaml: `
+${FAST_TAP_YAML}${tap}
+`,
+    });
+  /** Messages waiting in the tap's durable queue of `vhost` (the harness's cluster is `default`). */
+  const durableDepth = async (vhost: string) => {
+    const response = await api('GET', `/queues/${encodeURIComponent(vhost)}/warren.tap.default`);
+    if (response.status === 404) return undefined;
+    return z.looseObject({ messages: z.number().nullish() }).parse(await response.json()).messages ?? 0;
+  };
   const tapOf = (vhost: string): TapStatus | undefined => warren?.tap?.status().find((s) => s.vhost === vhost);
   const bound = (vhost: string) => {
     const tap = tapOf(vhost);
@@ -71,15 +89,7 @@ describe('the tap with a vhost per service', () => {
     // Creating a vhost through the management API gives its creator (the stack's one user) every permission there.
     await createVhost(vhostOf('glance'));
     await api('DELETE', `/permissions/${encodeURIComponent(vhostOf('glance'))}/${encodeURIComponent(stack.username)}`);
-    warren = await startHarnessWarren({
-      stack,
-      fake,
-      redisDb: REDIS_DB,
-      onLogLine: (line) => logLines.push(line),
-      yaml: `
-${FAST_TAP_YAML}  vhostPerService: {services: [nova, neutron, cinder, glance], vhost: "/{service}-${run}"}
-`,
-    });
+    warren = await start(`  vhostPerService: {services: [nova, neutron, cinder, glance], vhost: "/{service}-${run}"}`);
   });
 
   afterAll(async () => {
@@ -163,5 +173,40 @@ ${FAST_TAP_YAML}  vhostPerService: {services: [nova, neutron, cinder, glance], v
     const volumeHost = `vol-${run}`;
     await notify(cinder, 'openstack', volumeHost, 'volume.attach.error', 2);
     expect(textOf(await posted(volumeHost, 2))).toContain(`\`${cinder}\``);
+  });
+
+  it('in durable mode keeps a queue in each vhost, holding what both services publish while warren is down', async () => {
+    await warren?.stop();
+    warren = undefined;
+    const vhostsDurable = ['nova', 'neutron'].map((service) => `/${service}-d-${run}`);
+    for (const vhost of vhostsDurable) {
+      await createVhost(vhost);
+      await grant(vhost);
+    }
+    const [novaVhost, neutronVhost] = vhostsDurable as [string, string];
+    await notify(novaVhost, 'nova', 'prime-3', 'compute.instance.prime.error', 1);
+    await notify(neutronVhost, 'neutron', 'prime-3', 'port.prime.error', 1);
+    const durable = `  mode: durable\n  vhostPerService: {services: [nova, neutron], vhost: "/{service}-d-${run}"}`;
+    warren = await start(durable);
+    await waitUntil(() => bound(novaVhost) && bound(neutronVhost), 'both vhosts bound to their durable queues');
+    expect(tapOf(novaVhost)?.bindings[0]?.queue).toBe('warren.tap.default');
+    await warren.stop();
+    warren = undefined;
+
+    const novaHost = `cmp-d-${run}`;
+    const neutronHost = `net-d-${run}`;
+    await notify(novaVhost, 'nova', novaHost, 'compute.instance.create.error', 2);
+    await notify(neutronVhost, 'neutron', neutronHost, 'port.create.error', 2);
+    await waitUntil(
+      async () => (await durableDepth(novaVhost)) === 2 && (await durableDepth(neutronVhost)) === 2,
+      'two events waiting in each vhost’s durable queue',
+    );
+    warren = await start(durable);
+    expect(textOf(await posted(novaHost, 2))).toMatch(vhostField(novaVhost));
+    expect(textOf(await posted(neutronHost, 2))).toMatch(vhostField(neutronVhost));
+    await waitUntil(
+      async () => (await durableDepth(novaVhost)) === 0 && (await durableDepth(neutronVhost)) === 0,
+      'both durable queues drained and acked',
+    );
   });
 });
