@@ -52,6 +52,9 @@ function bindingsByVhost(cluster: ClusterConfig, tap: TapConfig): Map<string | u
     const vhost = binding.vhost === urlVhost ? undefined : binding.vhost;
     byVhost.set(vhost, [...(byVhost.get(vhost) ?? []), binding]);
   }
+  // No bindings at all still gives the cluster its tap, as before vhosts could be named: it connects, shows in
+  // `/rabbit tap`, and pause and resume name the cluster
+  if (byVhost.size === 0) byVhost.set(undefined, []);
   return byVhost;
 }
 
