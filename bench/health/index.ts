@@ -279,7 +279,6 @@ async function main(): Promise<void> {
       update: async () => {
         updates++;
       },
-      postEphemeral: async () => undefined,
     };
     const monitor = new HealthMonitor({
       clusters,

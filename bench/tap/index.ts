@@ -108,7 +108,6 @@ async function main(): Promise<void> {
       update: async () => {
         updates++;
       },
-      postEphemeral: async () => undefined,
     };
     const service = new TapService({
       clusters: [

@@ -26,7 +26,6 @@ export interface PostedMessage {
 export interface ChatPort {
   post(channel: string, message: ChatMessage, options?: { threadTs?: string }): Promise<PostedMessage>;
   update(channel: string, ts: string, message: ChatMessage): Promise<void>;
-  postEphemeral(channel: string, user: string, message: ChatMessage): Promise<void>;
 }
 
 /** One slash command as a front end received it, already acknowledged. */

@@ -156,9 +156,6 @@ export function startConsoleFrontEnd(deps: ConsoleFrontEndDeps): ConsoleFrontEnd
     async update(channel: string, ts: string, message: ChatMessage): Promise<void> {
       show(`[#${channel} ${ts} updated] warren:`, message);
     },
-    async postEphemeral(channel: string, user: string, message: ChatMessage): Promise<void> {
-      show(`[#${channel} only visible to ${user}] warren:`, message);
-    },
   };
 
   return {

@@ -252,10 +252,6 @@ export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<Slack
       const safe = slackSafe(message);
       await app.client.chat.update({ channel, ts, text: safe.text, blocks: safe.blocks });
     },
-    async postEphemeral(channel: string, user: string, message: ChatMessage): Promise<void> {
-      const safe = slackSafe(message);
-      await app.client.chat.postEphemeral({ channel, user, text: safe.text, blocks: safe.blocks });
-    },
   };
 
   return { port, httpPort, stop: () => app.stop().then(() => undefined) };

@@ -40,7 +40,6 @@ function flakySlack(log: Posted[], replica: string, random: () => number): ChatP
     async update() {
       if (random() < 0.2) throw failure('slack_webapi_http_error');
     },
-    async postEphemeral() {},
   };
 }
 

@@ -28,6 +28,5 @@ export function recordingChat(
     update: async (_channel, _ts, message) => {
       log.updates.push(message.text);
     },
-    postEphemeral: async () => undefined,
   };
 }

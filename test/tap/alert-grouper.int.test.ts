@@ -16,7 +16,6 @@ import { waitUntil } from '../support/wait-until.js';
 const chat: ChatPort = {
   post: async (channel) => ({ channel, ts: '1' }),
   update: async () => undefined,
-  postEphemeral: async () => undefined,
 };
 
 const errors: RouteDecision = {
@@ -207,7 +206,6 @@ describe('AlertGrouper.flush when Redis dies right after Slack accepted a group 
       update: async (_channel, ts) => {
         updates.push(ts);
       },
-      postEphemeral: async () => undefined,
     };
     const failures: string[] = [];
     const grouper = new AlertGrouper({
