@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type { ChatReply } from '../src/chat/chat-message.js';
 import { formatCount } from '../src/chat/human-format.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
+import { objectVhost } from '../src/chatops/vhost-scope.js';
 import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
 import { ManagementApiError } from '../src/errors.js';
 import {
@@ -161,6 +162,7 @@ export const bindingsCommand = defineCommand<BindingsArgs>({
   usage: '<queue-or-exchange> [--queue|--exchange] [--limit N] [--vhost V] [--cluster NAME]',
   summary: 'What routes into a queue, or where an exchange routes to; a name that is both shows both',
   access: 'read',
+  vhosts: 'scoped',
   booleanFlags: ['queue', 'exchange'],
   args: z
     .object({
@@ -195,7 +197,7 @@ export const bindingsCommand = defineCommand<BindingsArgs>({
     // Without --vhost, each cluster's own vhost (clusters[].vhost), as `consumers` does.
     const lookups = await Promise.all(
       handles.map(async (h) => {
-        const vhost = args.vhost ?? h.config.vhost;
+        const vhost = objectVhost(context.vhostScope, args.vhost, h.config.vhost);
         return { cluster: h.config.name, vhost, found: await fetchBindings(h, vhost, args.name, args.only) };
       }),
     );

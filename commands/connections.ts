@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { ChatReply } from '../src/chat/chat-message.js';
 import { formatCount } from '../src/chat/human-format.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
+import { inScope, listingVhost } from '../src/chatops/vhost-scope.js';
 import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
 import type { ConnectionInfo } from '../src/health/cluster-snapshot.js';
 import { describeConnection, openStackProcess, UNKNOWN_SERVICE } from '../src/health/openstack-connection.js';
@@ -142,6 +143,7 @@ export const connectionsCommand = defineCommand<ConnectionsArgs>({
   usage: '[--sort channels|name] [--by service] [--limit N] [--vhost V] [--cluster NAME]',
   summary: 'List connections with their OpenStack service, most channels first; `--by service` adds them up',
   access: 'read',
+  vhosts: 'scoped',
   args: z
     .object({
       positionals: z.array(z.string()).max(0, 'connections takes no arguments, only flags'),
@@ -166,8 +168,12 @@ export const connectionsCommand = defineCommand<ConnectionsArgs>({
       }),
     ),
   run(context: CommandContext, args: ConnectionsArgs): Promise<ChatReply> {
+    const vhost = listingVhost(context.vhostScope, args.vhost);
     return listingOfClusters(context, args.cluster, async (h) =>
-      connectionsListing(h.config.name, await fetchConnections(h, args.vhost), args),
+      connectionsListing(h.config.name, inScope(context.vhostScope, await fetchConnections(h, vhost)), {
+        ...args,
+        vhost,
+      }),
     );
   },
 });

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { ChatReply } from '../src/chat/chat-message.js';
 import { formatCount } from '../src/chat/human-format.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
+import { objectVhost } from '../src/chatops/vhost-scope.js';
 import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
 import { ManagementApiError } from '../src/errors.js';
 import { openStackProcess } from '../src/health/openstack-connection.js';
@@ -150,6 +151,7 @@ export const consumersCommand = defineCommand<ConsumersArgs>({
   usage: '<queue> [--vhost V] [--cluster NAME]',
   summary: "A queue's consumers: their OpenStack process, channel, prefetch and ack mode",
   access: 'read',
+  vhosts: 'scoped',
   args: z
     .object({
       positionals: z.array(z.string()).length(1, 'consumers takes one queue name (quote it if it has spaces)'),
@@ -174,7 +176,7 @@ export const consumersCommand = defineCommand<ConsumersArgs>({
     // Without --vhost, each cluster's own vhost (clusters[].vhost): where warren and OpenStack work.
     const lookups = await Promise.all(
       handles.map(async (h) => {
-        const vhost = args.vhost ?? h.config.vhost;
+        const vhost = objectVhost(context.vhostScope, args.vhost, h.config.vhost);
         return { cluster: h.config.name, vhost, found: await fetchQueueConsumers(h, vhost, args.queue) };
       }),
     );

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { ChatReply } from '../src/chat/chat-message.js';
 import { formatCount } from '../src/chat/human-format.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
+import { inScope, listingVhost } from '../src/chatops/vhost-scope.js';
 import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
 import { globMatch } from '../src/tap/glob.js';
 import {
@@ -101,6 +102,7 @@ export const exchangesCommand = defineCommand<ExchangesArgs>({
   summary:
     'List exchanges with their type and flags; `pattern` is a glob on the name (`amq.*` shows the built-in ones)',
   access: 'read',
+  vhosts: 'scoped',
   args: z
     .object({
       positionals: z
@@ -120,8 +122,10 @@ export const exchangesCommand = defineCommand<ExchangesArgs>({
       }),
     ),
   run(context: CommandContext, args: ExchangesArgs): Promise<ChatReply> {
-    return listingOfClusters(context, args.cluster, async (h) =>
-      exchangesListing(h.config.name, await fetchExchanges(h, args.vhost), args),
-    );
+    const vhost = listingVhost(context.vhostScope, args.vhost);
+    return listingOfClusters(context, args.cluster, async (h) => {
+      const exchanges = await fetchExchanges(h, vhost);
+      return exchangesListing(h.config.name, exchanges && inScope(context.vhostScope, exchanges), { ...args, vhost });
+    });
   },
 });

@@ -25,6 +25,8 @@ export const fixCommand = defineCommand<FixArgs>({
     'Start a remediation workflow (see `workflows`), or the one an alert suggests; `--dry-run` only shows the plan',
   access: 'read',
   accessFor: (args) => (args.dryRun ? 'read' : 'operate'),
+  // The engine holds a run to the channel's vhost scope, on start (a dry run too) and on approval.
+  vhosts: 'scoped',
   // The command's words are split once, here, so every workflow's value-less flags must be known to this split.
   booleanFlags: ['dry-run', ...new Set(allWorkflows.flatMap((w) => w.booleanFlags ?? []))],
   args: z

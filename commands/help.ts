@@ -7,6 +7,8 @@ export const helpCommand = defineCommand({
   usage: '',
   summary: 'List the commands warren understands',
   access: 'read',
+  // Nodes, totals and names of things warren knows: nothing of any one vhost.
+  vhosts: 'none',
   args: z.object({
     positionals: z.array(z.string()).max(0, 'help takes no arguments'),
     flags: z.strictObject({}, { error: 'help takes no flags' }),

@@ -135,6 +135,8 @@ export const partitionsCommand = defineCommand<PartitionsArgs>({
   usage: '[--cluster NAME]',
   summary: 'Per node: running, the nodes it cannot reach, client connections (to choose the side to keep)',
   access: 'read',
+  // Nodes, totals and names of things warren knows: nothing of any one vhost.
+  vhosts: 'none',
   args: z
     .object({
       positionals: z.array(z.string()).max(0, 'partitions takes no arguments; name a cluster with --cluster'),

@@ -23,6 +23,7 @@ import { z } from 'zod';
 import type { ChatReply } from '../src/chat/chat-message.js';
 import { formatBytes, formatCount } from '../src/chat/human-format.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
+import { objectVhost } from '../src/chatops/vhost-scope.js';
 import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
 import { ErrorCode, isCodedError, ManagementApiError } from '../src/errors.js';
 import { clusterBrokerVersion, defaultQuorumDeliveryLimit } from '../src/management/broker-version.js';
@@ -257,6 +258,7 @@ export const peekCommand = defineCommand<PeekArgs>({
   usage: `<queue> [N] [--vhost V] [--cluster NAME]`,
   summary: `Show the first N (default ${DEFAULT_PEEK}, at most ${MAX_PEEK}) ready messages of a queue, oslo envelope decoded, secrets masked; they are requeued in place`,
   access: 'operate',
+  vhosts: 'scoped',
   args: z
     .object({
       positionals: z
@@ -289,6 +291,6 @@ export const peekCommand = defineCommand<PeekArgs>({
       return { visibility: 'ephemeral', text: `Name the cluster to peek on with --cluster (one of ${names}).` };
     }
     const handle = handles[0] as ClusterHandle;
-    return peek(handle, args.vhost ?? handle.config.vhost, args);
+    return peek(handle, objectVhost(context.vhostScope, args.vhost, handle.config.vhost), args);
   },
 });

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { ChatReply } from '../src/chat/chat-message.js';
 import { formatCount } from '../src/chat/human-format.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
+import { inScope, listingVhost, type VhostScope } from '../src/chatops/vhost-scope.js';
 import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
 import { queueKey } from '../src/health/cluster-snapshot.js';
 import { type BrokerVersion, clusterBrokerVersion, hasClassicMirroring } from '../src/management/broker-version.js';
@@ -44,7 +45,11 @@ const MAX_VALUE = 60;
 const policyQueueSchema = queueSchema.pick({ name: true, vhost: true, policy: true });
 
 /** The policies of a cluster, or of one vhost; undefined when that vhost does not exist. */
-export async function fetchPolicyView(handle: ClusterHandle, vhost?: string): Promise<PolicyView | undefined> {
+export async function fetchPolicyView(
+  handle: ClusterHandle,
+  vhost?: string,
+  scope?: VhostScope,
+): Promise<PolicyView | undefined> {
   const [policies, queues, nodes] = await Promise.all([
     getInVhost(handle, 'policies', vhost, z.array(policySchema)),
     // The cheap listing: only the effective policy of each queue is needed, not its statistics.
@@ -57,6 +62,15 @@ export async function fetchPolicyView(handle: ClusterHandle, vhost?: string): Pr
     handle.management.get('/api/nodes', nodesSchema, { columns: 'name,running,applications' }).catch(() => undefined),
   ]);
   if (!policies || !queues) return undefined;
+  return policyView(inScope(scope, policies), inScope(scope, queues), nodes);
+}
+
+/** Each policy with the queues it governs, of the vhosts asked (and kept to the channel's scope). */
+function policyView(
+  policies: ManagementPolicy[],
+  queues: ReadonlyArray<z.output<typeof policyQueueSchema>>,
+  nodes: z.output<typeof nodesSchema> | undefined,
+): PolicyView {
   const version = clusterBrokerVersion((nodes ?? []).filter((n) => n.running));
   const queuesPerPolicy = new Map<string, number>();
   let unpoliced = 0;
@@ -125,6 +139,7 @@ export const policiesCommand = defineCommand<PoliciesArgs>({
   usage: '[--vhost V] [--cluster NAME]',
   summary: 'List policies and how many queues each one governs now',
   access: 'read',
+  vhosts: 'scoped',
   args: z
     .object({
       positionals: z.array(z.string()).max(0, 'policies takes no arguments; name a cluster with --cluster'),
@@ -135,8 +150,9 @@ export const policiesCommand = defineCommand<PoliciesArgs>({
     })
     .transform((argv): PoliciesArgs => ({ vhost: argv.flags.vhost, cluster: argv.flags.cluster })),
   run(context: CommandContext, args: PoliciesArgs): Promise<ChatReply> {
+    const vhost = listingVhost(context.vhostScope, args.vhost);
     return listingOfClusters(context, args.cluster, async (h) =>
-      policiesListing(h.config.name, await fetchPolicyView(h, args.vhost), args.vhost),
+      policiesListing(h.config.name, await fetchPolicyView(h, vhost, context.vhostScope), vhost),
     );
   },
 });

@@ -8,7 +8,8 @@
  *
  * It also owns what the other read-only listings (connections, consumers, partitions, policies, exchanges, bindings)
  * share: the `--cluster`, `--vhost` and `--limit` flags, asking a listing of one vhost, and the packing of many lines
- * into one Slack message that says what it left out.
+ * into one Slack message that says what it left out. In a channel limited to some vhosts (access.vhostScopes) every
+ * listing asks the scope's vhost, or narrows the answer to the scope (src/chatops/vhost-scope.ts).
  */
 import type { KnownBlock } from '@slack/types';
 import { z } from 'zod';
@@ -16,6 +17,7 @@ import type { ChatReply } from '../src/chat/chat-message.js';
 import { formatBytes, formatCount } from '../src/chat/human-format.js';
 import { MAX_BLOCKS, MAX_SECTION_TEXT, MAX_TEXT } from '../src/chat/slack-limits.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
+import { inScope, listingVhost } from '../src/chatops/vhost-scope.js';
 import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
 import { ManagementApiError } from '../src/errors.js';
 import { type QueueInfo, queueKey } from '../src/health/cluster-snapshot.js';
@@ -391,6 +393,7 @@ export const queuesCommand = defineCommand<QueuesArgs>({
   usage: '[--sort messages|consumers|name] [--limit N] [--vhost V] [--cluster NAME] [pattern]',
   summary: 'List queues, biggest backlog first; `pattern` is a glob on the name (`*`, `?`)',
   access: 'read',
+  vhosts: 'scoped',
   args: z
     .object({
       positionals: z
@@ -418,8 +421,11 @@ export const queuesCommand = defineCommand<QueuesArgs>({
       }),
     ),
   run(context: CommandContext, args: QueuesArgs): Promise<ChatReply> {
-    return listingOfClusters(context, args.cluster, async (h) =>
-      queuesListing(h.config.name, await fetchQueues(h, args.pattern, args.vhost), args),
-    );
+    const vhost = listingVhost(context.vhostScope, args.vhost);
+    return listingOfClusters(context, args.cluster, async (h) => {
+      const listing = await fetchQueues(h, args.pattern, vhost);
+      const scoped = listing && { ...listing, queues: inScope(context.vhostScope, listing.queues) };
+      return queuesListing(h.config.name, scoped, { ...args, vhost });
+    });
   },
 });

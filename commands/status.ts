@@ -244,6 +244,8 @@ export const statusCommand = defineCommand({
   usage: '[cluster]',
   summary: 'Nodes (running, partitions, alarms, resource use), version and totals of a cluster',
   access: 'read',
+  // Nodes, totals and names of things warren knows: nothing of any one vhost.
+  vhosts: 'none',
   args: z
     .object({
       positionals: z.array(z.string()).max(1, 'status takes at most one cluster name'),

@@ -9,6 +9,8 @@ export const workflowsCommand = defineCommand({
   usage: '',
   summary: 'List the remediation workflows with their risk level',
   access: 'read',
+  // Nodes, totals and names of things warren knows: nothing of any one vhost.
+  vhosts: 'none',
   args: z.object({
     positionals: z.array(z.string()).max(0, 'workflows takes no arguments'),
     flags: z.strictObject({}, { error: 'workflows takes no flags' }),

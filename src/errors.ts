@@ -16,6 +16,7 @@ export enum ErrorCode {
   UnknownAlertError = 'warren_unknown_alert',
   WorkflowRefusedError = 'warren_workflow_refused',
   RunRefusedError = 'warren_run_refused',
+  VhostOutOfScopeError = 'warren_vhost_out_of_scope',
   NodeControlError = 'warren_node_control',
   RemediationCredentialsError = 'warren_remediation_credentials',
   MalformedSlackRequestError = 'warren_malformed_slack_request',
@@ -127,6 +128,13 @@ export class WorkflowRefusedError extends WarrenError {
 export class RunRefusedError extends WarrenError {
   constructor(message: string) {
     super(ErrorCode.RunRefusedError, message);
+  }
+}
+
+/** A command or run in a channel limited to some vhosts (access.vhostScopes) would read or act outside them. */
+export class VhostOutOfScopeError extends WarrenError {
+  constructor(message: string) {
+    super(ErrorCode.VhostOutOfScopeError, message);
   }
 }
 

@@ -3,9 +3,12 @@
  * command; `read` commands need the user among the readers when readers are configured (operators and approvers
  * read too); `operate` commands need the user among the operators. Every refusal says why.
  * User-group ids (S…) are matched by membership that the front end resolves; this module only compares ids.
+ * A channel may also be limited to some vhosts (access.vhostScopes): `vhostScope` finds its scope, which commands
+ * keep to and the workflow engine enforces (vhost-scope.ts).
  */
 import type { WarrenConfig } from '../config/schema.js';
 import type { CommandAccess } from './command-definition.js';
+import { VhostScope } from './vhost-scope.js';
 
 export type AccessDecision = { allowed: true } | { allowed: false; reason: string };
 
@@ -16,8 +19,23 @@ export interface Requester {
   groups?: readonly string[];
 }
 
+/** The `access` section; scopes are optional so that a policy without any is written as before. */
+export type AccessConfig = Omit<WarrenConfig['access'], 'vhostScopes'> &
+  Partial<Pick<WarrenConfig['access'], 'vhostScopes'>>;
+
 export class AccessPolicy {
-  constructor(private readonly access: WarrenConfig['access']) {}
+  private readonly scopes: Map<string, VhostScope>;
+
+  constructor(private readonly access: AccessConfig) {
+    this.scopes = new Map(
+      (access.vhostScopes ?? []).flatMap((s) => s.channels.map((c) => [c, new VhostScope(s.vhosts)] as const)),
+    );
+  }
+
+  /** The vhosts a channel is limited to; undefined: every vhost. */
+  vhostScope(channelId: string): VhostScope | undefined {
+    return this.scopes.get(channelId);
+  }
 
   private matches(ids: readonly string[], requester: Requester): boolean {
     return ids.includes(requester.userId) || (requester.groups ?? []).some((g) => ids.includes(g));

@@ -10,13 +10,23 @@ import type { HealthControl } from '../health/health-monitor.js';
 import type { RemediationControl } from '../remediation/workflow-engine.js';
 import type { TapControl } from '../tap/tap-service.js';
 import type { Argv } from './argv.js';
+import type { VhostScope } from './vhost-scope.js';
 
 /** `read` commands only look; `operate` commands change something and need an operator. */
 export type CommandAccess = 'read' | 'operate';
 
+/**
+ * How a command stands to a channel's vhost scope (access.vhostScopes): `scoped` keeps to `context.vhostScope`
+ * (defaults to it, narrows listings to it); `none` shows nothing of any one vhost (nodes, totals, help). A command
+ * that declares neither shows items of every vhost, so a scoped channel is refused it.
+ */
+export type CommandVhosts = 'scoped' | 'none';
+
 export interface CommandContext {
   userId: string;
   channelId: string;
+  /** The vhosts this channel is limited to (access.vhostScopes); undefined: every vhost. */
+  vhostScope?: VhostScope;
   /** The slash command as configured, e.g. `/rabbit`, for usage lines. */
   slashCommand: string;
   clusters: ClusterDirectory;
@@ -40,6 +50,7 @@ export interface CommandDefinition<A> {
   /** When some arguments change things (`tap pause`), the access level for those parsed arguments. */
   accessFor?: (args: A) => CommandAccess;
   booleanFlags?: readonly string[];
+  vhosts?: CommandVhosts;
   /** Turns the tokenised arguments into typed ones; its error messages are shown to the user with the usage line. */
   args: z.ZodType<A, Argv>;
   run(context: CommandContext, args: A): Promise<ChatReply>;

@@ -16,6 +16,7 @@ import type { TapControl } from '../tap/tap-service.js';
 import type { AccessPolicy } from './access-policy.js';
 import { parseArgv, tokenize } from './argv.js';
 import { type AnyCommandDefinition, type CommandContext, usageLine } from './command-definition.js';
+import type { VhostScope } from './vhost-scope.js';
 
 export interface CommandRouterDeps {
   commands: readonly AnyCommandDefinition[];
@@ -63,6 +64,13 @@ export class CommandRouter {
       return ephemeral(`Not allowed: ${decision.reason}.`);
     }
     const argv = parseArgv(tokens.slice(1), definition.booleanFlags);
+    const vhostScope = this.deps.access.vhostScope(invocation.channelId);
+    const outOfScope = vhostScope && this.outOfScope(definition, argv.flags.vhost, vhostScope);
+    if (outOfScope) {
+      this.count(name, 'denied');
+      logger.info({ command: name, user: invocation.userId, channel: invocation.channelId }, 'command out of scope');
+      return ephemeral(`Not allowed: ${outOfScope}.`);
+    }
     const parsed = definition.args.safeParse(argv);
     if (!parsed.success) {
       this.count(name, 'usage');
@@ -79,6 +87,7 @@ export class CommandRouter {
     const context: CommandContext = {
       userId: invocation.userId,
       channelId: invocation.channelId,
+      ...(vhostScope ? { vhostScope } : {}),
       slashCommand,
       clusters: this.deps.clusters,
       commands: this.deps.commands,
@@ -95,6 +104,10 @@ export class CommandRouter {
       const coded = isCodedError(error);
       const message = scrub(error instanceof Error ? error.message : String(error));
       // A refusal (nothing qualifies, bad workflow arguments) is an answer, not a failure of warren.
+      if (coded && error.code === ErrorCode.VhostOutOfScopeError) {
+        this.count(name, 'denied');
+        return ephemeral(`Not allowed: ${message}.`);
+      }
       if (coded && (error.code === ErrorCode.WorkflowRefusedError || error.code === ErrorCode.RunRefusedError)) {
         this.count(name, 'refused');
         return ephemeral(message);
@@ -106,6 +119,21 @@ export class CommandRouter {
       }
       return ephemeral(`\`${name}\` failed: ${message}`);
     }
+  }
+
+  /**
+   * Why a command may not run in a channel limited to some vhosts: it shows every vhost's items, or `--vhost` names
+   * one outside the scope (checked here for every command, so no command can forget it). Undefined: it may run, and
+   * keeps to the scope itself.
+   */
+  private outOfScope(definition: AnyCommandDefinition, typed: string | true | undefined, scope: VhostScope) {
+    if (definition.vhosts === undefined) {
+      return `\`${definition.name}\` shows every vhost, and this channel sees only vhost ${scope.describe()} (access.vhostScopes)`;
+    }
+    if (typeof typed === 'string' && !scope.allows(typed)) {
+      return `this channel sees only vhost ${scope.describe()} (access.vhostScopes), not \`${typed}\``;
+    }
+    return undefined;
   }
 
   private count(command: string, outcome: string): void {

@@ -90,13 +90,47 @@ export const slackSchema = z.strictObject({
   apiTimeout: duration({ min: '100ms' }).prefault('10s'),
 });
 
-export const accessSchema = z.strictObject({
-  /** Who may run read-only commands; empty: everyone (in the allowed channels). Operators and approvers may too. */
-  readers: z.array(slackId).default([]),
-  operators: z.array(slackId).default([]),
-  approvers: z.array(slackId).default([]),
-  channels: z.array(slackId).default([]),
+/**
+ * A vhost as RabbitMQ names it (`/neutron`, with its slash), or a glob of them (`*`, `?`, as the tap's and `queues`'
+ * patterns): what a scoped channel may see and act on.
+ */
+const vhostPattern = z.string().min(1, 'a vhost name or glob (e.g. /neutron, /nova*)');
+
+/** Channels limited to some vhosts: every command and workflow there keeps to them (docs/security.md). */
+const vhostScopeSchema = z.strictObject({
+  channels: z.array(slackId).min(1, 'at least one channel id'),
+  vhosts: z.array(vhostPattern).min(1, 'at least one vhost (a scope of none would refuse everything)'),
 });
+
+export const accessSchema = z
+  .strictObject({
+    /** Who may run read-only commands; empty: everyone (in the allowed channels). Operators and approvers may too. */
+    readers: z.array(slackId).default([]),
+    operators: z.array(slackId).default([]),
+    approvers: z.array(slackId).default([]),
+    channels: z.array(slackId).default([]),
+    vhostScopes: z.array(vhostScopeSchema).default([]),
+  })
+  .superRefine((access, ctx) => {
+    const seen = new Map<string, number>();
+    for (const [i, scope] of access.vhostScopes.entries()) {
+      for (const [j, channel] of scope.channels.entries()) {
+        const path = ['vhostScopes', i, 'channels', j];
+        const earlier = seen.get(channel);
+        // Two scopes for one channel would leave which one holds to the order of the file: say so instead.
+        if (earlier !== undefined) {
+          ctx.addIssue({ code: 'custom', path, message: `${channel} is already scoped by vhostScopes[${earlier}]` });
+        } else if (access.channels.length > 0 && !access.channels.includes(channel)) {
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message: `${channel} is not in access.channels: warren takes no commands there`,
+          });
+        }
+        seen.set(channel, earlier ?? i);
+      }
+    }
+  });
 
 export const fileSchema = z.strictObject({
   clusters: z.array(clusterSchema).default([]),

@@ -22,7 +22,7 @@ import type { Logger } from '../logger.js';
 import { scrub } from '../secrets.js';
 import { type AuditEntry, AuditLog, type NewAuditEntry } from './audit-log.js';
 import { CommandNodeControl } from './node-control.js';
-import { planLines } from './run-message.js';
+import { planLines, planReach } from './run-message.js';
 import { RunMessenger } from './run-messenger.js';
 import { LEASE_MS, RunStore } from './run-store.js';
 import {
@@ -31,6 +31,7 @@ import {
   describeArgs,
   type PlannedAction,
   parseWorkflowArgs,
+  planVhosts,
   type WorkflowContext,
   type WorkflowWords,
 } from './workflow-definition.js';
@@ -188,7 +189,13 @@ export class WorkflowEngine implements RemediationControl {
       plan,
       ...(alertId ? { alertId } : {}),
     };
-    const base = { run: id, workflow: definition.name, cluster: cluster.config.name, user: request.requester };
+    const base = {
+      run: id,
+      workflow: definition.name,
+      cluster: cluster.config.name,
+      vhosts: planVhosts(plan),
+      user: request.requester,
+    };
     if (request.dryRun) {
       await this.audit_({ ...base, event: 'dry-run', detail: plan.summary });
       return ephemeral(this.dryRunText(run));
@@ -316,6 +323,7 @@ export class WorkflowEngine implements RemediationControl {
         run: run.id,
         workflow: run.workflow,
         cluster: run.cluster,
+        vhosts: planVhosts(run.plan),
         user: clicker.userId,
         event: 'aborted',
         detail: reason,
@@ -353,6 +361,7 @@ export class WorkflowEngine implements RemediationControl {
     const lines = [
       `*Dry run* of \`${run.workflow}\` on \`${run.cluster}\` (risk ${run.risk}): nothing was requested or changed.`,
       run.plan.summary,
+      `_${planReach(run.plan)}_`,
       ...run.plan.warnings.map((w) => `:warning: ${w}`),
       `*Plan*\n${planLines(run)}`,
     ];
@@ -385,7 +394,13 @@ export class WorkflowEngine implements RemediationControl {
 
   async approve(runId: string, clicker: Clicker): Promise<ChatReply> {
     const run = await this.boundRun(runId, clicker);
-    const base = { run: run.id, workflow: run.workflow, cluster: run.cluster, user: clicker.userId };
+    const base = {
+      run: run.id,
+      workflow: run.workflow,
+      cluster: run.cluster,
+      vhosts: planVhosts(run.plan),
+      user: clicker.userId,
+    };
     if (!this.options.access.isApprover(clicker)) {
       await this.audit_({ ...base, event: 'approval-refused', detail: 'not an approver' });
       throw new RunRefusedError(`Only approvers (access.approvers) may approve runs; <@${clicker.userId}> is not one.`);
@@ -441,6 +456,7 @@ export class WorkflowEngine implements RemediationControl {
       run: run.id,
       workflow: run.workflow,
       cluster: run.cluster,
+      vhosts: planVhosts(run.plan),
       user: clicker.userId,
       event: 'rejected',
       detail: '',
@@ -475,6 +491,7 @@ export class WorkflowEngine implements RemediationControl {
       run: run.id,
       workflow: run.workflow,
       cluster: run.cluster,
+      vhosts: planVhosts(run.plan),
       user: clicker.userId,
       event: 'resumed',
       detail: `${done} step(s) done before the interruption are not repeated`,
@@ -507,6 +524,7 @@ export class WorkflowEngine implements RemediationControl {
       run: run.id,
       workflow: run.workflow,
       cluster: run.cluster,
+      vhosts: planVhosts(run.plan),
       user: clicker.userId,
       event: 'abandoned',
       detail: `${run.steps.filter((s) => s.status === 'done').length} step(s) had been done`,
@@ -538,7 +556,13 @@ export class WorkflowEngine implements RemediationControl {
     if (start !== 'ok') return;
     const run = (await this.store.get(id)) as WorkflowRun;
     const definition = this.workflow(run.workflow);
-    const base = { run: id, workflow: run.workflow, cluster: run.cluster, user: 'warren' };
+    const base = {
+      run: id,
+      workflow: run.workflow,
+      cluster: run.cluster,
+      vhosts: planVhosts(run.plan),
+      user: 'warren',
+    };
     // Once the lease is lost the run is someone else's (marked interrupted, or resumed elsewhere): carrying on would
     // change the broker under a run that says it stopped. A step under way finishes; nothing after it starts.
     let held = true;
@@ -676,7 +700,13 @@ export class WorkflowEngine implements RemediationControl {
       await this.leaseLost(run, 'rolling back');
       return;
     }
-    const base = { run: run.id, workflow: run.workflow, cluster: run.cluster, user: 'warren' };
+    const base = {
+      run: run.id,
+      workflow: run.workflow,
+      cluster: run.cluster,
+      vhosts: planVhosts(run.plan),
+      user: 'warren',
+    };
     await this.reply(run, `:rewind: rolling back the ${formatCount(done.length)} step(s) done, because ${failure}`);
     try {
       const result = scrub(await undo());
@@ -722,6 +752,7 @@ export class WorkflowEngine implements RemediationControl {
         run: run.id,
         workflow: run.workflow,
         cluster: run.cluster,
+        vhosts: planVhosts(run.plan),
         user: 'warren',
         event: 'aborted',
         detail,
@@ -744,6 +775,7 @@ export class WorkflowEngine implements RemediationControl {
         run: id,
         workflow: run.workflow,
         cluster: run.cluster,
+        vhosts: planVhosts(run.plan),
         user: 'warren',
         event: 'expired',
         detail: 'approval deadline passed',
@@ -763,6 +795,7 @@ export class WorkflowEngine implements RemediationControl {
         run: id,
         workflow: run.workflow,
         cluster: run.cluster,
+        vhosts: planVhosts(run.plan),
         user: 'warren',
         event: 'interrupted',
         detail,

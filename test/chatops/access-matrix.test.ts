@@ -3,19 +3,29 @@
  * command and button × an allowed and a foreign channel, through the real routers with the real command and button
  * definitions. A cell is refused exactly when the model says so, with the reason the model gives; an allowed cell
  * may still fail further on (no cluster answers here), but never as an access refusal.
+ * The vhost scope (access.vhostScopes) is a second matrix: commands and workflows × an unscoped and a scoped channel,
+ * through the same routers and the real workflow engine, and approving a run whose vhost left the channel's scope.
  */
+import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { allCommands } from '../../commands/index.js';
+import { ChannelPacer } from '../../src/chat/channel-pacer.js';
+import type { ChatPort } from '../../src/chat/chat-message.js';
 import { AccessPolicy } from '../../src/chatops/access-policy.js';
 import { ActionRouter } from '../../src/chatops/action-router.js';
 import { CommandRouter } from '../../src/chatops/command-router.js';
 import { ClusterDirectory } from '../../src/cluster/cluster-directory.js';
+import { healthSchema } from '../../src/config/health-schema.js';
+import { remediationSchema } from '../../src/config/remediation-schema.js';
 import { alertActions } from '../../src/health/alert-actions.js';
 import { ALERT_ACTIONS } from '../../src/health/alert-message.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
 import { runActions } from '../../src/remediation/run-actions.js';
 import { RUN_ACTIONS } from '../../src/remediation/run-message.js';
+import { WorkflowEngine } from '../../src/remediation/workflow-engine.js';
+import type { RunRequest } from '../../src/remediation/workflow-run.js';
+import { allWorkflows } from '../../workflows/index.js';
 
 const ROLES = { reader: 'U0READER', operator: 'U0OPERATOR', approver: 'U0APPROVER', stranger: 'U0STRANGER' };
 type Role = keyof typeof ROLES;
@@ -135,4 +145,147 @@ describe('access matrix', () => {
       }
     },
   );
+});
+
+const SCOPED_CHANNEL = 'C0NEUTRON';
+const scopedAccess = new AccessPolicy({
+  readers: [],
+  operators: [ROLES.operator],
+  approvers: [ROLES.approver],
+  channels: [ALLOWED_CHANNEL, SCOPED_CHANNEL],
+  vhostScopes: [{ channels: [SCOPED_CHANNEL], vhosts: ['/neutron'] }],
+});
+
+/**
+ * Just enough Redis for the engine to read one stored run and append to the audit: a scope refusal comes before
+ * anything else is written, and an approval that passes the scope fails further on, at the atomic approve.
+ */
+function storedRuns(runs: Record<string, RunRequest>): Redis {
+  const fake = {
+    hgetall: async (key: string) => {
+      const run = Object.values(runs).find((r) => key === `warren:remediation:run:${r.id}`);
+      return run ? { request: JSON.stringify(run), status: 'pending' } : {};
+    },
+    xadd: async () => '1-0',
+    // The run store's scripts are defined at construction and never reached here.
+    defineCommand: () => undefined,
+  };
+  return fake as unknown as Redis;
+}
+
+const run = (id: string, args: Record<string, unknown>): RunRequest => ({
+  id,
+  workflow: 'purge-queue',
+  cluster: 'prod',
+  args: { force: false, ...args },
+  risk: 'high',
+  requester: ROLES.operator,
+  channel: SCOPED_CHANNEL,
+  createdAt: Date.now(),
+  expiresAt: Date.now() + 60_000,
+  approvalsNeeded: 1,
+  plan: { summary: 'purge', warnings: [], actions: [], guards: [] },
+});
+const redis = storedRuns({
+  a: run('r-000000aa', { queue: 'q-neutron', vhost: '/neutron' }),
+  // Requested when the channel still saw /nova: the scope holds on approval too.
+  b: run('r-000000bb', { queue: 'q-nova', vhost: '/nova' }),
+});
+const engine = new WorkflowEngine({
+  clusters,
+  remediation: remediationSchema.parse({}),
+  health: healthSchema.parse({}),
+  redis,
+  chat: {} as ChatPort,
+  pacer: new ChannelPacer(redis, 0),
+  access: scopedAccess,
+  logger,
+  workflows: allWorkflows,
+});
+const scopedCommands = new CommandRouter({
+  commands: allCommands,
+  clusters,
+  access: scopedAccess,
+  slashCommand: '/rabbit',
+  logger,
+  remediation: () => engine,
+});
+const scopedButtons = new ActionRouter({ access: scopedAccess, logger });
+scopedButtons.register(...runActions(() => engine));
+
+const SEES = 'this channel sees only vhost `/neutron` \\(access.vhostScopes\\)';
+const outside = (vhost: string) => new RegExp(`^Not allowed: ${SEES}, not \`${vhost}\``);
+const everyVhost = (name: string) => new RegExp(`^Not allowed: \`${name}\` shows every vhost, and ${SEES}`);
+const actsAcross = (workflow: string) =>
+  new RegExp(`^Not allowed: ${SEES}, and ${workflow} acts across vhosts or on nodes`);
+const actsIn = (workflow: string, vhost: string) =>
+  new RegExp(`^Not allowed: ${SEES}, and this ${workflow} would act in \`${vhost}\``);
+
+/** Each command as the operator types it, and its refusal in the scoped channel (undefined: it runs there). */
+const SCOPED_COMMANDS: Array<[string, RegExp | undefined]> = [
+  ['status', undefined],
+  ['partitions', undefined],
+  ['queues', undefined],
+  ['queues --vhost /neutron', undefined],
+  ['queues --vhost /nova', outside('/nova')],
+  ['connections --vhost /nova', outside('/nova')],
+  ['policies --vhost /nova', outside('/nova')],
+  ['exchanges --vhost /', outside('/')],
+  ['bindings reply_4f2a', undefined],
+  ['bindings reply_4f2a --vhost /nova', outside('/nova')],
+  ['consumers conductor --vhost /nova', outside('/nova')],
+  ['peek notifications.error 3', undefined],
+  ['peek notifications.error 3 --vhost /nova', outside('/nova')],
+  ['alerts', everyVhost('alerts')],
+  ['audit 5', everyVhost('audit')],
+  ['definitions', everyVhost('definitions')],
+  ['tap pause', everyVhost('tap')],
+  ['silence backlog 1h reindexing', everyVhost('silence')],
+  ['fix purge-queue q-neutron --vhost /neutron --dry-run', undefined],
+  ['fix purge-queue q-neutron --vhost /neutron', undefined],
+  ['fix apply-policy expiry --pattern ^reply_ --value 1h --vhost /neutron', undefined],
+  ['fix purge-queue q-nova --vhost /nova', outside('/nova')],
+  // Without --vhost a workflow acts in the cluster's own vhost, here `/`.
+  ['fix purge-queue q-neutron', actsIn('purge-queue', '/')],
+  ['fix apply-policy expiry --pattern ^reply_ --value 1h --dry-run', actsIn('apply-policy', '/')],
+  ['fix delete-zombie-queues --dry-run', actsAcross('delete-zombie-queues')],
+  ['fix heal-partition', actsAcross('heal-partition')],
+  ['fix raise-memory-watermark rabbit@a --to 0.5', actsAcross('raise-memory-watermark')],
+  ['fix rebalance-quorum-leaders', actsAcross('rebalance-quorum-leaders')],
+];
+
+describe('access matrix: vhost scope', () => {
+  it.each(
+    SCOPED_COMMANDS.flatMap(([text, refusal]) =>
+      [SCOPED_CHANNEL, ALLOWED_CHANNEL].map((channel) => ({ text, refusal, channel })),
+    ),
+  )('/rabbit $text by an operator in $channel', async ({ text, refusal, channel }) => {
+    const reply = await scopedCommands.reply({
+      userId: ROLES.operator,
+      channelId: channel,
+      text,
+      respond: async () => undefined,
+    });
+    if (refusal && channel === SCOPED_CHANNEL) {
+      expect(reply.visibility).toBe('ephemeral');
+      expect(reply.text).toMatch(refusal);
+    } else {
+      expect(reply.text).not.toMatch(/^Not allowed/);
+    }
+  });
+
+  it.each([
+    ['r-000000aa', undefined],
+    ['r-000000bb', actsIn('purge-queue', '/nova')],
+  ])('approving run %s in the scoped channel', async (runId, refusal) => {
+    const reply = await scopedButtons.reply({
+      actionId: RUN_ACTIONS.approve,
+      value: runId,
+      userId: ROLES.approver,
+      channelId: SCOPED_CHANNEL,
+      respond: async () => undefined,
+    });
+    if (refusal) expect(reply.text).toMatch(refusal);
+    else expect(reply.text).not.toMatch(/^Not allowed/);
+  });
 });

@@ -6,6 +6,7 @@ import { CommandRouter } from '../../src/chatops/command-router.js';
 import { ClusterDirectory } from '../../src/cluster/cluster-directory.js';
 import { ManagementApiError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
+import { unreachableCluster } from '../support/unreachable-cluster.js';
 
 const binding = (source: string, destination: string, key: string, type: 'queue' | 'exchange' = 'queue') => ({
   source,
@@ -39,16 +40,7 @@ const ANSWERS: Record<string, unknown> = {
 };
 
 function fakeCluster() {
-  const clusters = new ClusterDirectory([
-    {
-      name: 'prod',
-      amqp: ['amqp://127.0.0.1:9'],
-      management: ['http://127.0.0.1:9'],
-      managementUser: 'monitor',
-      managementPassword: 'bindings-test-secret',
-      vhost: '/',
-    },
-  ]);
+  const clusters = new ClusterDirectory([unreachableCluster('bindings-test-secret')]);
   const asked: string[] = [];
   clusters.get('prod').management.get = async (path, schema) => {
     asked.push(path);

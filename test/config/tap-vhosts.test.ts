@@ -1,28 +1,8 @@
 /** The tap's vhost forms: `bindings[].vhost`, and `vhostPerService` as the one line for a vhost per service. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
 import { DEFAULT_BINDINGS, tapSchema } from '../../src/config/tap-schema.js';
-import { ConfigError } from '../../src/errors.js';
+import { loadYaml as load, yamlProblems as problems } from '../support/config-file.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'warren-tap-vhosts-'));
-let n = 0;
-function load(yaml: string) {
-  const path = join(dir, `c${n++}.yaml`);
-  writeFileSync(path, yaml);
-  return loadConfig({ env: {}, file: path, cwd: dir });
-}
-function problems(yaml: string): string[] {
-  try {
-    load(yaml);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems.map((p) => `${p.path}: ${p.message}`);
-    throw error;
-  }
-  return [];
-}
 /** The routing keys of every default binding. */
 const KEYS = DEFAULT_BINDINGS[0]?.routingKeys;
 
