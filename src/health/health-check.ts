@@ -5,6 +5,7 @@
  */
 import type { HealthThresholds } from '../config/health-schema.js';
 import type { BrokerVersion } from '../management/broker-version.js';
+import type { CheckId } from './check-ids.js';
 import type { ClusterSnapshot, SnapshotPart } from './cluster-snapshot.js';
 import type { PreviousCounters } from './drop-counters.js';
 import type { Finding } from './finding.js';
@@ -36,7 +37,7 @@ export interface CheckContext {
 
 export interface HealthCheck {
   /** Stable kebab-case id: used in config (`health.for`, `health.disabled`), silences and alert ids. */
-  id: string;
+  id: CheckId;
   /** Title of the alert message, e.g. "Zombie fanout queues". */
   title: string;
   /** What to do about it, from the runbook; shown on the alert. */
@@ -54,6 +55,7 @@ export interface HealthCheck {
   evaluate(snapshot: ClusterSnapshot, context: CheckContext): Finding[];
 }
 
-export function defineCheck(check: HealthCheck): HealthCheck {
+/** Keeps the literal id, so the list of checks can be checked against CHECK_IDS (checks/index.ts). */
+export function defineCheck<I extends CheckId>(check: HealthCheck & { id: I }): HealthCheck & { id: I } {
   return check;
 }

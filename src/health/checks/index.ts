@@ -1,4 +1,5 @@
-/** Every health check, in the order of CHECK_IDS. Adding a check means adding its id there and its module here. */
+/** Every health check. Adding a check means adding its id to CHECK_IDS and its module here. */
+import { CHECK_IDS, type CheckId } from '../check-ids.js';
 import type { HealthCheck } from '../health-check.js';
 import { alarmsCheck } from './alarms.js';
 import { backlogCheck } from './backlog.js';
@@ -22,26 +23,30 @@ import { stuckConsumersCheck } from './stuck-consumers.js';
 import { unroutableCheck } from './unroutable.js';
 import { zombieQueuesCheck } from './zombie-queues.js';
 
-export const allChecks: readonly HealthCheck[] = [
-  networkPartitionCheck,
-  partitionHandlingCheck,
-  nodeDownCheck,
-  alarmsCheck,
-  resourceUsageCheck,
-  mirrorSyncCheck,
-  quorumCheck,
-  quorumMembersCheck,
-  quorumForgottenMembersCheck,
-  zombieQueuesCheck,
-  backlogCheck,
-  channelLeakCheck,
-  heartbeatsCheck,
-  masterImbalanceCheck,
-  policyCoverageCheck,
-  stuckConsumersCheck,
-  deliveryLimitCheck,
-  unroutableCheck,
-  brokerHygieneCheck,
-  streamRetentionCheck,
-  streamReplicasCheck,
-];
+/** One check per id, each under its own id: a check missing, extra or misfiled here does not compile. */
+const byId: { [K in CheckId]: HealthCheck & { id: K } } = {
+  'network-partition': networkPartitionCheck,
+  'partition-handling': partitionHandlingCheck,
+  'node-down': nodeDownCheck,
+  alarms: alarmsCheck,
+  'resource-usage': resourceUsageCheck,
+  'mirror-sync': mirrorSyncCheck,
+  quorum: quorumCheck,
+  'quorum-members': quorumMembersCheck,
+  'quorum-forgotten-members': quorumForgottenMembersCheck,
+  'zombie-queues': zombieQueuesCheck,
+  backlog: backlogCheck,
+  'channel-leak': channelLeakCheck,
+  heartbeats: heartbeatsCheck,
+  'master-imbalance': masterImbalanceCheck,
+  'policy-coverage': policyCoverageCheck,
+  'stuck-consumers': stuckConsumersCheck,
+  'delivery-limit': deliveryLimitCheck,
+  unroutable: unroutableCheck,
+  'broker-hygiene': brokerHygieneCheck,
+  'stream-retention': streamRetentionCheck,
+  'stream-replicas': streamReplicasCheck,
+};
+
+/** Every check, in the order of CHECK_IDS (the order they run and are listed). */
+export const allChecks: readonly HealthCheck[] = CHECK_IDS.map((id) => byId[id]);
