@@ -117,6 +117,7 @@ export const closeHeartbeatlessConnectionsWorkflow = defineWorkflow<Args>({
       ],
       actions: chosen.map((c) => ({
         key: c.name,
+        ...(c.vhost ? { vhosts: [c.vhost] } : {}),
         label: `close ${describeConnection(c)}: ${heartbeat(c.timeout)}, ${formatCount(c.channels)} channel(s)`,
         data: {
           name: c.name,

@@ -71,6 +71,7 @@ export const closeLeakyConnectionsWorkflow = defineWorkflow<Args>({
       ],
       actions: chosen.map((c) => ({
         key: c.name,
+        ...(c.vhost ? { vhosts: [c.vhost] } : {}),
         label: `close ${describeConnection(c)}: ${formatCount(c.channels)} channels`,
         data: { name: c.name },
       })),

@@ -88,6 +88,7 @@ export const deleteZombieQueuesWorkflow = defineWorkflow<Args>({
       warnings: ['The messages in them are dropped: fanout casts and RPC replies that no live process will ever read.'],
       actions: chosen.map((z) => ({
         key: queueKey(z),
+        vhosts: [z.vhost],
         label: `delete ${nameInVhost(z.name, z.vhost)}: ${formatCount(z.messages)} message(s)${z.topic ? `, topic \`${z.topic}\`${z.hasLiveSibling ? ', live sibling' : ''}` : ''}`,
         data: {
           vhost: z.vhost,

@@ -99,6 +99,7 @@ export const repairStreamReplicasWorkflow = defineWorkflow<Args>({
       ],
       actions: chosen.map((s) => ({
         key: `${queueKey(s)}@${s.node}`,
+        vhosts: [s.vhost],
         label: `add a replica of \`${s.name}\`${inVhost(s.vhost)} on \`${s.node}\``,
         data: s,
       })),

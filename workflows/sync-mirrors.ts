@@ -99,6 +99,7 @@ export const syncMirrorsWorkflow = defineWorkflow<Args>({
       ],
       actions: chosen.map((q) => ({
         key: queueKey(q),
+        vhosts: [q.vhost],
         label: `sync \`${q.name}\`${inVhost(q.vhost)}: ${formatCount(q.messages)} message(s) to ${code(q.unsynchronised)} (the queue is blocked while it syncs)`,
         data: {
           vhost: q.vhost,

@@ -37,12 +37,17 @@ export interface AuditEntry {
   run: string;
   workflow: string;
   cluster: string;
+  /**
+   * The vhosts the run acts in (from its plan's steps), on every record of the run: `[]` for a run that acts on nodes
+   * or the whole cluster. Absent only on records written before warren recorded it.
+   */
+  vhosts?: string[];
   /** Who acted: a Slack user id, or `warren` for what warren did on its own (expiry, steps). */
   user: string;
   detail: string;
 }
 
-export type NewAuditEntry = Omit<AuditEntry, 'id' | 'at'>;
+export type NewAuditEntry = Omit<AuditEntry, 'id' | 'at' | 'vhosts'> & { vhosts: readonly string[] };
 
 export class AuditLog {
   private readonly key: string;
@@ -72,6 +77,8 @@ export class AuditLog {
       entry.workflow,
       'cluster',
       entry.cluster,
+      'vhosts',
+      JSON.stringify(entry.vhosts),
       'user',
       entry.user,
       'detail',
@@ -107,7 +114,19 @@ function toEntry([id, fields]: [string, string[]]): AuditEntry {
     run: map.get('run') ?? '',
     workflow: map.get('workflow') ?? '',
     cluster: map.get('cluster') ?? '',
+    ...vhostsField(map.get('vhosts')),
     user: map.get('user') ?? '',
     detail: map.get('detail') ?? '',
   };
+}
+
+/** The stored JSON list of vhosts; nothing for a record written before the field existed (or not a list of names). */
+function vhostsField(stored: string | undefined): { vhosts?: string[] } {
+  if (stored === undefined) return {};
+  try {
+    const parsed: unknown = JSON.parse(stored);
+    return Array.isArray(parsed) && parsed.every((v) => typeof v === 'string') ? { vhosts: parsed } : {};
+  } catch {
+    return {};
+  }
 }

@@ -8,7 +8,9 @@
  * by hand. Also the fresh node list the grow and shrink guards re-read. Idempotence is the callers': they re-read
  * the queue first.
  */
+
 import { z } from 'zod';
+import { nameInVhost } from '../chat/vhost-text.js';
 import { ManagementApiError } from '../errors.js';
 import type { ManagementClient } from '../management/management-client.js';
 import { nodeSchema } from '../management/schemas.js';
@@ -94,14 +96,15 @@ export function memberBatches(
   node: string,
   queues: readonly { vhost: string; name: string }[],
   label: (names: string) => string,
-): { key: string; label: string; data: MemberBatch }[] {
+): { key: string; label: string; data: MemberBatch; vhosts: string[] }[] {
   const actions = [];
   for (let i = 0; i < queues.length; i += MEMBER_BATCH) {
     const part = queues.slice(i, i + MEMBER_BATCH);
     actions.push({
       key: `batch-${i / MEMBER_BATCH + 1}`,
-      label: label(part.map((q) => `\`${q.name}\``).join(', ')),
+      label: label(part.map((q) => nameInVhost(q.name, q.vhost)).join(', ')),
       data: { node, queues: part.map((q) => ({ vhost: q.vhost, name: q.name })) },
+      vhosts: [...new Set(part.map((q) => q.vhost))],
     });
   }
   return actions;

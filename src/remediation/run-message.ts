@@ -7,7 +7,9 @@
 import type { Button, KnownBlock } from '@slack/types';
 import type { ChatMessage } from '../chat/chat-message.js';
 import { formatCount } from '../chat/human-format.js';
+import { vhostList } from '../chat/vhost-text.js';
 import { formatTime } from '../health/health-format.js';
+import { planVhosts, type WorkflowPlan } from './workflow-definition.js';
 import type { RunStatus, WorkflowRun } from './workflow-run.js';
 
 export const RUN_ACTIONS = {
@@ -46,11 +48,20 @@ export function planLines(run: Pick<WorkflowRun, 'plan'>): string {
   return lines.join('\n');
 }
 
+/**
+ * Where the run acts, always said (the default vhost too: on a cloud with a vhost per service, an approver should
+ * not have to infer it): "Acts in vhost `/nova`", "Acts in vhosts `/`, `/nova`", or that it acts on nodes only.
+ */
+export function planReach(plan: WorkflowPlan): string {
+  const vhosts = planVhosts(plan);
+  if (vhosts.length === 0) return 'Acts on nodes or the whole cluster, in no vhost';
+  return `Acts in vhost${vhosts.length > 1 ? 's' : ''} ${vhostList(vhosts)}`;
+}
+
 export function renderRun(run: WorkflowRun, now: number): ChatMessage {
   const title = `\`${run.workflow}\` on \`${run.cluster}\` (risk ${run.risk}, run \`${run.id}\`)`;
-  const blocks: KnownBlock[] = [
-    { type: 'section', text: { type: 'mrkdwn', text: `*${STATUS_LINE[run.status]}*: ${title}\n${run.plan.summary}` } },
-  ];
+  const head = `*${STATUS_LINE[run.status]}*: ${title}\n${run.plan.summary}\n_${planReach(run.plan)}_`;
+  const blocks: KnownBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: head } }];
   if (run.plan.warnings.length > 0) {
     blocks.push({
       type: 'section',

@@ -279,6 +279,7 @@ describe('apply-policy plan', () => {
             'conductor_fanout_2165b5057be14456ac30233ad07ab4f1',
           ],
         },
+        vhosts: ['/'],
       },
     ]);
     expect(JSON.parse(JSON.stringify(plan))).toEqual(plan);
