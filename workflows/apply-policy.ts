@@ -14,9 +14,11 @@
  * before the PUT; the rollback deletes the policy if it still holds exactly what this run set. Risk medium: a policy
  * changes every matching queue at once, including queues declared later.
  */
+
 import vm from 'node:vm';
 import { z } from 'zod';
 import { formatCount } from '../src/chat/human-format.js';
+import { vhostList } from '../src/chat/vhost-text.js';
 import { formatDuration, parseDuration } from '../src/config/duration.js';
 import { ManagementApiError, WorkflowRefusedError } from '../src/errors.js';
 import type { AlertState } from '../src/health/alert-state.js';
@@ -101,6 +103,25 @@ const LISTED = 15;
 const SAMPLES = 5;
 const VERIFY_WAIT_MS = 15_000;
 const POLICY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/;
+/** `--vhost '*'`: every vhost of the cluster, read at plan time. */
+const EVERY_VHOST = '*';
+
+/**
+ * `--vhost` as typed: one vhost, a comma list (the argument parser keeps only the last of a repeated flag, and a
+ * vhost name with a comma is rare enough to name by hand), or `*`.
+ */
+function vhostWords(typed: string, ctx: z.RefinementCtx): string | string[] {
+  const names = [...new Set(typed.split(',').map((v) => v.trim()))];
+  if (names.some((v) => v === '')) {
+    ctx.addIssue({ code: 'custom', message: `--vhost "${typed}" names an empty vhost` });
+    return z.NEVER;
+  }
+  if (names.length > 1 && names.includes(EVERY_VHOST)) {
+    ctx.addIssue({ code: 'custom', message: `--vhost '*' means every vhost: name no other with it` });
+    return z.NEVER;
+  }
+  return names.length === 1 ? (names[0] as string) : names;
+}
 
 /**
  * A mirroring kind asked for (`ha-mode`, `ha-sync-mode`, `mirror` …): parsed so that the plan can refuse it with the
@@ -118,7 +139,8 @@ type Args = PolicyArgs | MirroringArgs;
 interface PolicyArgs {
   kind: Kind;
   pattern: string;
-  vhost?: string;
+  /** One vhost, several (`--vhost /nova,/neutron`), or `*` for every vhost; the cluster's own vhost when absent. */
+  vhost?: string | string[];
   name: string;
   value: number;
   priority: number;
@@ -276,6 +298,164 @@ async function mirroringRefusal(management: ManagementClient, requested: string)
   );
 }
 
+/** What the plan proposes in one vhost: a step with its warnings, or nothing because the policy is already there. */
+type VhostPlan =
+  | { vhost: string; inPlace: true }
+  | { vhost: string; action: PlannedAction; warnings: string[]; matched: number };
+
+/**
+ * The vhosts a run acts in: the one named, those of a list, or every vhost of the cluster for `*`. A vhost that does
+ * not exist is refused at plan time, with the vhosts that do.
+ */
+async function targetVhosts(
+  management: ManagementClient,
+  cluster: string,
+  wanted: string | readonly string[],
+): Promise<string[]> {
+  const existing = () => management.get('/api/vhosts', z.array(vhostSchema)).then((list) => list.map((v) => v.name));
+  if (wanted === EVERY_VHOST) {
+    const all = (await existing()).sort();
+    if (all.length === 0) throw new WorkflowRefusedError(`\`${cluster}\` lists no vhost.`);
+    return all;
+  }
+  const names = typeof wanted === 'string' ? [wanted] : [...new Set(wanted)];
+  const missing: string[] = [];
+  for (const vhost of names) {
+    try {
+      await management.get(`/api/vhosts/${encodeURIComponent(vhost)}`, vhostSchema);
+    } catch (error) {
+      if (!(error instanceof ManagementApiError && error.status === 404)) throw error;
+      missing.push(vhost);
+    }
+  }
+  if (missing.length > 0) {
+    const known = await existing().catch(() => undefined);
+    throw new WorkflowRefusedError(
+      `There is no vhost ${vhostList(missing)} on \`${cluster}\`.` +
+        (known ? ` Its vhosts: ${vhostList(known.sort())}.` : ''),
+    );
+  }
+  return names;
+}
+
+/** The step for one vhost, with what the approver must know about that vhost's queues and policies. */
+async function planInVhost(
+  management: ManagementClient,
+  args: PolicyArgs,
+  vhost: string,
+  applyTo: ApplyTo,
+): Promise<VhostPlan> {
+  const spec = KINDS[args.kind];
+  const [policies, queues] = await Promise.all([
+    management.get(`/api/policies/${encodeURIComponent(vhost)}`, z.array(policySchema)),
+    // The cheap listing: names and effective policies are all the preview needs.
+    management.get(`/api/queues/${encodeURIComponent(vhost)}`, policyQueues, {
+      disable_stats: 'true',
+      enable_queue_totals: 'true',
+      columns: 'name,vhost,policy,type',
+    }),
+  ]);
+  const want: PolicyData = {
+    vhost,
+    name: args.name,
+    pattern: args.pattern,
+    definition: definitionOf(args.kind, args.value, args.dlx),
+    priority: args.priority,
+    applyTo,
+    samples: [],
+  };
+  const existing = policies.find((p) => p.name === args.name);
+  if (existing && sameDefinition(existing, want)) return { vhost, inPlace: true };
+  if (existing) {
+    throw new WorkflowRefusedError(
+      `A policy named \`${args.name}\` already exists on vhost \`${vhost}\` with a different definition ` +
+        `(${describePolicy(existing)}). Choose another name with --name, or change that policy by hand.`,
+    );
+  }
+
+  const matching = namesMatching(
+    args.pattern,
+    queues.map((q) => q.name),
+  );
+  // A policy for one queue type governs only queues of that type.
+  const ofType = (q: (typeof queues)[number]) =>
+    applyTo === 'queues' || (applyTo === 'streams' ? q.type === 'stream' : q.type === 'quorum');
+  const matched = queues.filter((q) => matching.has(q.name) && ofType(q)).sort((a, b) => a.name.localeCompare(b.name));
+  // Each matching queue's effective policy (the broker's own choice) is the one the new policy must outrank.
+  const byPolicy = new Map<string, string[]>();
+  for (const q of matched) {
+    if (!q.policy) continue;
+    const names = byPolicy.get(q.policy);
+    if (names) names.push(q.name);
+    else byPolicy.set(q.policy, [q.name]);
+  }
+  const warnings: string[] = [];
+  if (matched.length === 0) {
+    warnings.push(
+      `No queue of vhost \`${vhost}\` matches \`${args.pattern}\` now: the policy will only govern queues declared later. Check the pattern.`,
+    );
+  } else {
+    const names = code(matched.slice(0, LISTED).map((q) => q.name));
+    const more = matched.length > LISTED ? ` and ${formatCount(matched.length - LISTED)} more` : '';
+    warnings.push(`It applies at once to the ${formatCount(matched.length)} queue(s) that match now: ${names}${more}.`);
+  }
+  const outranked = new Set<string>();
+  for (const [policyName, names] of [...byPolicy].sort(([a], [b]) => a.localeCompare(b))) {
+    const other = policies.find((p) => p.name === policyName);
+    const count = `${formatCount(names.length)} of these queue(s)`;
+    if (!other) continue;
+    if (other.priority > args.priority) {
+      for (const n of names) outranked.add(n);
+      warnings.push(
+        `\`${other.name}\` (${describePolicy(other)}) governs ${count} and outranks the new policy, which will NOT apply to them. ` +
+          `Add \`${spec.key}\` to \`${other.name}\` instead, or choose --priority above ${other.priority}.`,
+      );
+    } else if (other.priority < args.priority) {
+      const keys = Object.keys(other.definition);
+      warnings.push(
+        `The new policy outranks \`${other.name}\` (${describePolicy(other)}) on ${count} and REPLACES it there: ` +
+          `${keys.length > 0 ? code(keys) : 'its keys'} stop applying to them${'ha-mode' in other.definition ? ', so they lose their mirrors' : ''}. ` +
+          `A queue takes one policy only: consider adding \`${spec.key}\` to \`${other.name}\` instead.`,
+      );
+    } else {
+      for (const n of names) outranked.add(n);
+      warnings.push(
+        `\`${other.name}\` (${describePolicy(other)}) governs ${count} with the same priority: priority does not decide between the two, ` +
+          `so the new policy may not apply to them. Choose --priority ${other.priority + 1} to outrank it, or add \`${spec.key}\` to \`${other.name}\` instead.`,
+      );
+    }
+  }
+  if (args.kind === 'delivery-limit' && args.dlx !== undefined) {
+    const dlxExists = await management
+      .get(`/api/exchanges/${encodeURIComponent(vhost)}/${encodeURIComponent(args.dlx)}`, vhostSchema)
+      .then(() => true)
+      .catch((error: unknown) => {
+        if (error instanceof ManagementApiError && error.status === 404) return false;
+        throw error;
+      });
+    if (!dlxExists) {
+      warnings.push(
+        `Exchange \`${args.dlx}\` does not exist on vhost \`${vhost}\`: dead-lettering to a missing exchange drops the message all the same. Declare it, with a queue bound to it, before relying on the policy.`,
+      );
+    }
+  }
+  const samples = matched
+    .map((q) => q.name)
+    .filter((n) => !outranked.has(n))
+    .slice(0, SAMPLES);
+  return {
+    vhost,
+    warnings,
+    matched: matched.length,
+    action: {
+      key: `policy:${vhost}/${args.name}`,
+      label: `set policy \`${args.name}\` (vhost \`${vhost}\`): ${describePolicy({ pattern: want.pattern, definition: want.definition, priority: want.priority, 'apply-to': want.applyTo })}`,
+      data: { ...want, samples },
+      vhosts: [vhost],
+    },
+  };
+}
+
 const text = (name: string) => z.string({ error: `--${name} needs a value` });
 const ONE_KIND = `name one kind of policy: ${KIND_LIST}`;
 
@@ -297,7 +477,7 @@ export const applyPolicyWorkflow = defineWorkflow<Args>({
       flags: z.strictObject(
         {
           pattern: text('pattern').optional(),
-          vhost: text('vhost').optional(),
+          vhost: text('vhost').transform(vhostWords).optional(),
           name: text('name').optional(),
           value: text('value').optional(),
           priority: text('priority')
@@ -316,7 +496,12 @@ export const applyPolicyWorkflow = defineWorkflow<Args>({
       kind: z.string({ error: ONE_KIND }),
       requested: z.string().optional(),
       pattern: z.string().optional(),
-      vhost: z.string().min(1, '--vhost needs a value').optional(),
+      vhost: z
+        .union([
+          z.string().min(1, '--vhost needs a value'),
+          z.array(z.string().min(1, '--vhost names an empty vhost')).min(2, 'a list of vhosts names two or more'),
+        ])
+        .optional(),
       name: z.string().regex(POLICY_NAME, 'a policy name is letters, digits and . _ - : (at most 100)').optional(),
       value: z.union([z.number(), z.string()]).optional(),
       priority: z.number().int('--priority takes an integer').min(-9999).max(9999).optional(),
@@ -376,13 +561,10 @@ export const applyPolicyWorkflow = defineWorkflow<Args>({
       };
     }),
   argsForAlert,
-  // A mirroring request is refused by its plan; it would have acted in the cluster's vhost.
-  vhosts: (args, clusterVhost) => [(args.kind === 'mirroring' ? undefined : args.vhost) ?? clusterVhost],
 
   async plan(context, args) {
     const { management } = context;
     if (args.kind === 'mirroring') throw await mirroringRefusal(management, args.requested);
-    const vhost = args.vhost ?? context.vhost;
     const spec = KINDS[args.kind];
     const applyTo = applyToOf(args.kind);
     if (applyTo !== 'queues') {
@@ -395,132 +577,35 @@ export const applyPolicyWorkflow = defineWorkflow<Args>({
         );
       }
     }
-    try {
-      await management.get(`/api/vhosts/${encodeURIComponent(vhost)}`, vhostSchema);
-    } catch (error) {
-      if (error instanceof ManagementApiError && error.status === 404) {
-        throw new WorkflowRefusedError(`There is no vhost \`${vhost}\` on \`${context.cluster}\`.`);
-      }
-      throw error;
-    }
-    const [policies, queues] = await Promise.all([
-      management.get(`/api/policies/${encodeURIComponent(vhost)}`, z.array(policySchema)),
-      // The cheap listing: names and effective policies are all the preview needs.
-      management.get(`/api/queues/${encodeURIComponent(vhost)}`, policyQueues, {
-        disable_stats: 'true',
-        enable_queue_totals: 'true',
-        columns: 'name,vhost,policy,type',
-      }),
-    ]);
-    const want: PolicyData = {
-      vhost,
-      name: args.name,
-      pattern: args.pattern,
-      definition: definitionOf(args.kind, args.value, args.dlx),
-      priority: args.priority,
-      applyTo,
-      samples: [],
-    };
-    const existing = policies.find((p) => p.name === args.name);
-    if (existing && sameDefinition(existing, want)) {
+    const vhosts = await targetVhosts(management, context.cluster, args.vhost ?? context.vhost);
+    const parts: VhostPlan[] = [];
+    for (const vhost of vhosts) parts.push(await planInVhost(management, args, vhost, applyTo));
+    const steps = parts.filter((p): p is Extract<VhostPlan, { action: PlannedAction }> => 'action' in p);
+    const inPlace = parts.filter((p) => !('action' in p)).map((p) => p.vhost);
+    if (steps.length === 0) {
       throw new WorkflowRefusedError(
-        `Policy \`${args.name}\` on vhost \`${vhost}\` is already in place with this definition: nothing to do.`,
+        `Policy \`${args.name}\` on vhost${inPlace.length > 1 ? 's' : ''} ${vhostList(inPlace)} is already in place with this definition: nothing to do.`,
       );
     }
-    if (existing) {
-      throw new WorkflowRefusedError(
-        `A policy named \`${args.name}\` already exists on vhost \`${vhost}\` with a different definition ` +
-          `(${describePolicy(existing)}). Choose another name with --name, or change that policy by hand.`,
+    const several = vhosts.length > 1;
+    // With several vhosts, each vhost's warnings say which vhost they are about.
+    const warnings = steps.flatMap((p) => p.warnings.map((w) => (several ? `In vhost \`${p.vhost}\`: ${w}` : w)));
+    if (inPlace.length > 0) {
+      warnings.unshift(
+        `Policy \`${args.name}\` is already in place with this definition on ${vhostList(inPlace)}: no step there.`,
       );
-    }
-
-    const matching = namesMatching(
-      args.pattern,
-      queues.map((q) => q.name),
-    );
-    // A policy for one queue type governs only queues of that type.
-    const ofType = (q: (typeof queues)[number]) =>
-      applyTo === 'queues' || (applyTo === 'streams' ? q.type === 'stream' : q.type === 'quorum');
-    const matched = queues
-      .filter((q) => matching.has(q.name) && ofType(q))
-      .sort((a, b) => a.name.localeCompare(b.name));
-    // Each matching queue's effective policy (the broker's own choice) is the one the new policy must outrank.
-    const byPolicy = new Map<string, string[]>();
-    for (const q of matched) {
-      if (!q.policy) continue;
-      const names = byPolicy.get(q.policy);
-      if (names) names.push(q.name);
-      else byPolicy.set(q.policy, [q.name]);
-    }
-    const warnings: string[] = [];
-    if (matched.length === 0) {
-      warnings.push(
-        `No queue of vhost \`${vhost}\` matches \`${args.pattern}\` now: the policy will only govern queues declared later. Check the pattern.`,
-      );
-    } else {
-      const names = code(matched.slice(0, LISTED).map((q) => q.name));
-      const more = matched.length > LISTED ? ` and ${formatCount(matched.length - LISTED)} more` : '';
-      warnings.push(
-        `It applies at once to the ${formatCount(matched.length)} queue(s) that match now: ${names}${more}.`,
-      );
-    }
-    const outranked = new Set<string>();
-    for (const [policyName, names] of [...byPolicy].sort(([a], [b]) => a.localeCompare(b))) {
-      const other = policies.find((p) => p.name === policyName);
-      const count = `${formatCount(names.length)} of these queue(s)`;
-      if (!other) continue;
-      if (other.priority > args.priority) {
-        for (const n of names) outranked.add(n);
-        warnings.push(
-          `\`${other.name}\` (${describePolicy(other)}) governs ${count} and outranks the new policy, which will NOT apply to them. ` +
-            `Add \`${spec.key}\` to \`${other.name}\` instead, or choose --priority above ${other.priority}.`,
-        );
-      } else if (other.priority < args.priority) {
-        const keys = Object.keys(other.definition);
-        warnings.push(
-          `The new policy outranks \`${other.name}\` (${describePolicy(other)}) on ${count} and REPLACES it there: ` +
-            `${keys.length > 0 ? code(keys) : 'its keys'} stop applying to them${'ha-mode' in other.definition ? ', so they lose their mirrors' : ''}. ` +
-            `A queue takes one policy only: consider adding \`${spec.key}\` to \`${other.name}\` instead.`,
-        );
-      } else {
-        for (const n of names) outranked.add(n);
-        warnings.push(
-          `\`${other.name}\` (${describePolicy(other)}) governs ${count} with the same priority: priority does not decide between the two, ` +
-            `so the new policy may not apply to them. Choose --priority ${other.priority + 1} to outrank it, or add \`${spec.key}\` to \`${other.name}\` instead.`,
-        );
-      }
     }
     warnings.push(effectText(args));
-    if (args.kind === 'delivery-limit' && args.dlx !== undefined) {
-      const dlxExists = await management
-        .get(`/api/exchanges/${encodeURIComponent(vhost)}/${encodeURIComponent(args.dlx)}`, vhostSchema)
-        .then(() => true)
-        .catch((error: unknown) => {
-          if (error instanceof ManagementApiError && error.status === 404) return false;
-          throw error;
-        });
-      if (!dlxExists) {
-        warnings.push(
-          `Exchange \`${args.dlx}\` does not exist on vhost \`${vhost}\`: dead-lettering to a missing exchange drops the message all the same. Declare it, with a queue bound to it, before relying on the policy.`,
-        );
-      }
-    }
-    const samples = matched
-      .map((q) => q.name)
-      .filter((n) => !outranked.has(n))
-      .slice(0, SAMPLES);
+    const matched = steps.reduce((sum, p) => sum + p.matched, 0);
+    const where = several
+      ? `on ${formatCount(steps.length)} vhosts (${vhostList(steps.map((p) => p.vhost))})`
+      : `on vhost \`${(steps[0] as VhostPlan).vhost}\``;
     return {
       summary:
-        `add policy \`${args.name}\` on vhost \`${vhost}\`: ${spec.key} ${valueText(args.kind, args.value)} for queues ` +
-        `matching \`${args.pattern}\` (${formatCount(matched.length)} now)`,
+        `add policy \`${args.name}\` ${where}: ${spec.key} ${valueText(args.kind, args.value)} for queues ` +
+        `matching \`${args.pattern}\` (${formatCount(matched)} now)`,
       warnings,
-      actions: [
-        {
-          key: `policy:${vhost}/${args.name}`,
-          label: `set policy \`${args.name}\` (vhost \`${vhost}\`): ${describePolicy({ pattern: want.pattern, definition: want.definition, priority: want.priority, 'apply-to': want.applyTo })}`,
-          data: { ...want, samples },
-        },
-      ],
+      actions: steps.map((p) => p.action),
       guards: [
         `the name \`${args.name}\` is still free on the vhost, or already holds exactly this definition (then nothing changes)`,
       ],

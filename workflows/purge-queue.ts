@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { formatCount } from '../src/chat/human-format.js';
+import { nameInVhost } from '../src/chat/vhost-text.js';
 import { WorkflowRefusedError } from '../src/errors.js';
 import { freshQueue, queuePath } from '../src/remediation/broker-state.js';
 import { defineWorkflow, type PlannedAction } from '../src/remediation/workflow-definition.js';
@@ -39,7 +40,6 @@ export const purgeQueueWorkflow = defineWorkflow<Args>({
     vhost: z.string().min(1).optional(),
     force: z.boolean().default(false),
   }),
-  vhosts: (args, clusterVhost) => [args.vhost ?? clusterVhost],
 
   async plan(context, args) {
     const vhost = args.vhost ?? context.vhost;
@@ -65,8 +65,9 @@ export const purgeQueueWorkflow = defineWorkflow<Args>({
       actions: [
         {
           key: `${vhost}/${args.queue}`,
-          label: `purge \`${args.queue}\` (${formatCount(queue.messages_ready)} ready)`,
+          label: `purge ${nameInVhost(args.queue, vhost)} (${formatCount(queue.messages_ready)} ready)`,
           data: { vhost, name: args.queue },
+          vhosts: [vhost],
         },
       ],
       guards: args.force ? ['the queue still exists'] : ['the queue still exists and still has no consumer'],

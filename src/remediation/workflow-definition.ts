@@ -28,6 +28,11 @@ export interface PlannedAction {
   /** What the step does, for people: "delete `q` (20 messages)". */
   label: string;
   data: Record<string, unknown>;
+  /**
+   * The vhosts the step acts in (a queue's, a policy's, a connection's), for the run message and every audit record.
+   * Absent for a step that acts on a node or the whole cluster (a node's app, its memory watermark, a rebalance).
+   */
+  vhosts?: string[];
 }
 
 export interface WorkflowPlan {
@@ -94,12 +99,6 @@ export interface WorkflowDefinition<A> {
    * own output back unchanged.
    */
   args: z.ZodType<A>;
-  /**
-   * The vhosts a run acts in, when it acts in named ones (`--vhost`, else the cluster's own): a channel limited to
-   * some vhosts (access.vhostScopes) may start and approve it only when every one is in scope. Unset: the workflow
-   * acts across vhosts or on nodes, and such a channel may not start it at all.
-   */
-  vhosts?(args: A, clusterVhost: string): readonly string[];
   /** Says so in the preview and refuses to start when the cluster has no node control configured. */
   needsNodeControl?: boolean;
   /** The arguments that fix what an alert of the check that names this workflow reports. */
@@ -136,6 +135,11 @@ export function parseWorkflowArgs<A>(
   if (!named.success) return { success: false, error: named.error as unknown as z.ZodError<A> };
   const typed = Object.fromEntries(Object.entries(named.data).filter(([, value]) => value !== undefined));
   return definition.args.safeParse({ ...fromAlert, ...typed });
+}
+
+/** The vhosts a plan acts in, each once, sorted: `[]` for a workflow that acts on nodes or the whole cluster. */
+export function planVhosts(plan: Pick<WorkflowPlan, 'actions'>): string[] {
+  return [...new Set(plan.actions.flatMap((a) => a.vhosts ?? []))].sort();
 }
 
 /** A run's arguments for people (the audit trail, a refusal): `node=rabbit@b value=1800000`, or `none`. */

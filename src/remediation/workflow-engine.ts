@@ -22,7 +22,7 @@ import type { Logger } from '../logger.js';
 import { scrub } from '../secrets.js';
 import { type AuditEntry, AuditLog, type NewAuditEntry } from './audit-log.js';
 import { CommandNodeControl } from './node-control.js';
-import { planLines } from './run-message.js';
+import { planLines, planReach } from './run-message.js';
 import { RunMessenger } from './run-messenger.js';
 import { LEASE_MS, RunStore } from './run-store.js';
 import {
@@ -31,6 +31,7 @@ import {
   describeArgs,
   type PlannedAction,
   parseWorkflowArgs,
+  planVhosts,
   type WorkflowContext,
   type WorkflowWords,
 } from './workflow-definition.js';
@@ -153,9 +154,6 @@ export class WorkflowEngine implements RemediationControl {
 
   async start(request: StartRequest): Promise<ChatReply> {
     const { definition, args, cluster, alertId } = await this.resolve(request);
-    // Before planning: a plan already shows what it would touch, in whichever vhost.
-    const outOfScope = this.scopeRefusal(request.channel, definition, args, cluster.config.vhost);
-    if (outOfScope) throw new WorkflowRefusedError(`Not allowed: ${outOfScope}.`);
     // A dry run only reads; a real run may write, and writes need the cluster's own remediation user.
     if (!request.dryRun && !cluster.config.remediation) {
       throw new WorkflowRefusedError(
@@ -191,7 +189,13 @@ export class WorkflowEngine implements RemediationControl {
       plan,
       ...(alertId ? { alertId } : {}),
     };
-    const base = { run: id, workflow: definition.name, cluster: cluster.config.name, user: request.requester };
+    const base = {
+      run: id,
+      workflow: definition.name,
+      cluster: cluster.config.name,
+      vhosts: planVhosts(plan),
+      user: request.requester,
+    };
     if (request.dryRun) {
       await this.audit_({ ...base, event: 'dry-run', detail: plan.summary });
       return ephemeral(this.dryRunText(run));
@@ -309,15 +313,7 @@ export class WorkflowEngine implements RemediationControl {
     const definition = this.workflow(run.workflow);
     if (!definition || (run.status !== 'pending' && run.status !== 'interrupted')) return;
     const stored = this.storedArgs(definition, run);
-    if (stored.ok) {
-      // The channel's scope may have changed since the run was requested there: approving is held to it as well.
-      const clusterVhost = () => this.options.clusters.get(run.cluster).config.vhost;
-      const outOfScope = this.scopeRefusal(run.channel, definition, stored.args, clusterVhost);
-      if (!outOfScope) return;
-      const who = { run: run.id, workflow: run.workflow, cluster: run.cluster, user: clicker.userId };
-      await this.audit_({ ...who, event: 'approval-refused', detail: outOfScope });
-      throw new RunRefusedError(`Not allowed: ${outOfScope}.`);
-    }
+    if (stored.ok) return;
     const reason = stored.reason;
     const closed = await this.store.transition(run.id, ['pending', 'interrupted'], 'aborted', this.now(), {
       outcome: reason,
@@ -327,6 +323,7 @@ export class WorkflowEngine implements RemediationControl {
         run: run.id,
         workflow: run.workflow,
         cluster: run.cluster,
+        vhosts: planVhosts(run.plan),
         user: clicker.userId,
         event: 'aborted',
         detail: reason,
@@ -335,26 +332,6 @@ export class WorkflowEngine implements RemediationControl {
       await this.reply(run, `:no_entry: aborted: ${reason}`);
     }
     throw new RunRefusedError(`Cannot run this: ${reason}.`);
-  }
-
-  /**
-   * Why a channel limited to some vhosts (access.vhostScopes) may not run this workflow with these arguments: it
-   * acts in a vhost outside the scope, or across vhosts or on nodes (no `vhosts` in its definition). Undefined: it may.
-   */
-  private scopeRefusal(
-    channel: string,
-    definition: AnyWorkflowDefinition,
-    args: unknown,
-    clusterVhost: string | (() => string),
-  ): string | undefined {
-    const scope = this.options.access.vhostScope(channel);
-    if (!scope) return undefined;
-    const seen = `this channel sees only vhost ${scope.describe()} (access.vhostScopes)`;
-    if (!definition.vhosts) return `${seen}, and ${definition.name} acts across vhosts or on nodes`;
-    const vhosts = definition.vhosts(args, typeof clusterVhost === 'string' ? clusterVhost : clusterVhost());
-    const outside = vhosts.filter((v) => !scope.allows(v));
-    if (outside.length === 0) return undefined;
-    return `${seen}, and this ${definition.name} would act in ${outside.map((v) => `\`${v}\``).join(', ')}`;
   }
 
   private context(cluster: ClusterHandle, runId: string, requester: string): WorkflowContext {
@@ -384,6 +361,7 @@ export class WorkflowEngine implements RemediationControl {
     const lines = [
       `*Dry run* of \`${run.workflow}\` on \`${run.cluster}\` (risk ${run.risk}): nothing was requested or changed.`,
       run.plan.summary,
+      `_${planReach(run.plan)}_`,
       ...run.plan.warnings.map((w) => `:warning: ${w}`),
       `*Plan*\n${planLines(run)}`,
     ];
@@ -416,7 +394,13 @@ export class WorkflowEngine implements RemediationControl {
 
   async approve(runId: string, clicker: Clicker): Promise<ChatReply> {
     const run = await this.boundRun(runId, clicker);
-    const base = { run: run.id, workflow: run.workflow, cluster: run.cluster, user: clicker.userId };
+    const base = {
+      run: run.id,
+      workflow: run.workflow,
+      cluster: run.cluster,
+      vhosts: planVhosts(run.plan),
+      user: clicker.userId,
+    };
     if (!this.options.access.isApprover(clicker)) {
       await this.audit_({ ...base, event: 'approval-refused', detail: 'not an approver' });
       throw new RunRefusedError(`Only approvers (access.approvers) may approve runs; <@${clicker.userId}> is not one.`);
@@ -472,6 +456,7 @@ export class WorkflowEngine implements RemediationControl {
       run: run.id,
       workflow: run.workflow,
       cluster: run.cluster,
+      vhosts: planVhosts(run.plan),
       user: clicker.userId,
       event: 'rejected',
       detail: '',
@@ -506,6 +491,7 @@ export class WorkflowEngine implements RemediationControl {
       run: run.id,
       workflow: run.workflow,
       cluster: run.cluster,
+      vhosts: planVhosts(run.plan),
       user: clicker.userId,
       event: 'resumed',
       detail: `${done} step(s) done before the interruption are not repeated`,
@@ -538,6 +524,7 @@ export class WorkflowEngine implements RemediationControl {
       run: run.id,
       workflow: run.workflow,
       cluster: run.cluster,
+      vhosts: planVhosts(run.plan),
       user: clicker.userId,
       event: 'abandoned',
       detail: `${run.steps.filter((s) => s.status === 'done').length} step(s) had been done`,
@@ -569,7 +556,13 @@ export class WorkflowEngine implements RemediationControl {
     if (start !== 'ok') return;
     const run = (await this.store.get(id)) as WorkflowRun;
     const definition = this.workflow(run.workflow);
-    const base = { run: id, workflow: run.workflow, cluster: run.cluster, user: 'warren' };
+    const base = {
+      run: id,
+      workflow: run.workflow,
+      cluster: run.cluster,
+      vhosts: planVhosts(run.plan),
+      user: 'warren',
+    };
     // Once the lease is lost the run is someone else's (marked interrupted, or resumed elsewhere): carrying on would
     // change the broker under a run that says it stopped. A step under way finishes; nothing after it starts.
     let held = true;
@@ -707,7 +700,13 @@ export class WorkflowEngine implements RemediationControl {
       await this.leaseLost(run, 'rolling back');
       return;
     }
-    const base = { run: run.id, workflow: run.workflow, cluster: run.cluster, user: 'warren' };
+    const base = {
+      run: run.id,
+      workflow: run.workflow,
+      cluster: run.cluster,
+      vhosts: planVhosts(run.plan),
+      user: 'warren',
+    };
     await this.reply(run, `:rewind: rolling back the ${formatCount(done.length)} step(s) done, because ${failure}`);
     try {
       const result = scrub(await undo());
@@ -753,6 +752,7 @@ export class WorkflowEngine implements RemediationControl {
         run: run.id,
         workflow: run.workflow,
         cluster: run.cluster,
+        vhosts: planVhosts(run.plan),
         user: 'warren',
         event: 'aborted',
         detail,
@@ -775,6 +775,7 @@ export class WorkflowEngine implements RemediationControl {
         run: id,
         workflow: run.workflow,
         cluster: run.cluster,
+        vhosts: planVhosts(run.plan),
         user: 'warren',
         event: 'expired',
         detail: 'approval deadline passed',
@@ -794,6 +795,7 @@ export class WorkflowEngine implements RemediationControl {
         run: id,
         workflow: run.workflow,
         cluster: run.cluster,
+        vhosts: planVhosts(run.plan),
         user: 'warren',
         event: 'interrupted',
         detail,
