@@ -561,6 +561,12 @@ export const applyPolicyWorkflow = defineWorkflow<Args>({
       };
     }),
   argsForAlert,
+  // A mirroring request is refused by its plan; it would have acted in the cluster's vhost. `*` (every vhost) is
+  // given as it is: only a scope that allows every vhost allows it.
+  vhosts: (args, clusterVhost) => {
+    const vhost = args.kind === 'mirroring' ? undefined : args.vhost;
+    return vhost === undefined ? [clusterVhost] : typeof vhost === 'string' ? [vhost] : vhost;
+  },
 
   async plan(context, args) {
     const { management } = context;

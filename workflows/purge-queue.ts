@@ -40,6 +40,7 @@ export const purgeQueueWorkflow = defineWorkflow<Args>({
     vhost: z.string().min(1).optional(),
     force: z.boolean().default(false),
   }),
+  vhosts: (args, clusterVhost) => [args.vhost ?? clusterVhost],
 
   async plan(context, args) {
     const vhost = args.vhost ?? context.vhost;

@@ -99,6 +99,12 @@ export interface WorkflowDefinition<A> {
    * own output back unchanged.
    */
   args: z.ZodType<A>;
+  /**
+   * The vhosts a run acts in, when it acts in named ones (`--vhost`, else the cluster's own): a channel limited to
+   * some vhosts (access.vhostScopes) may start and approve it only when every one is in scope. Unset: the workflow
+   * acts across vhosts or on nodes, and such a channel may not start it at all.
+   */
+  vhosts?(args: A, clusterVhost: string): readonly string[];
   /** Says so in the preview and refuses to start when the cluster has no node control configured. */
   needsNodeControl?: boolean;
   /** The arguments that fix what an alert of the check that names this workflow reports. */

@@ -154,6 +154,9 @@ export class WorkflowEngine implements RemediationControl {
 
   async start(request: StartRequest): Promise<ChatReply> {
     const { definition, args, cluster, alertId } = await this.resolve(request);
+    // Before planning: a plan already shows what it would touch, in whichever vhost.
+    const outOfScope = this.scopeRefusal(request.channel, definition, args, cluster.config.vhost);
+    if (outOfScope) throw new WorkflowRefusedError(`Not allowed: ${outOfScope}.`);
     // A dry run only reads; a real run may write, and writes need the cluster's own remediation user.
     if (!request.dryRun && !cluster.config.remediation) {
       throw new WorkflowRefusedError(
@@ -313,7 +316,21 @@ export class WorkflowEngine implements RemediationControl {
     const definition = this.workflow(run.workflow);
     if (!definition || (run.status !== 'pending' && run.status !== 'interrupted')) return;
     const stored = this.storedArgs(definition, run);
-    if (stored.ok) return;
+    if (stored.ok) {
+      // The channel's scope may have changed since the run was requested there: approving is held to it as well.
+      const clusterVhost = () => this.options.clusters.get(run.cluster).config.vhost;
+      const outOfScope = this.scopeRefusal(run.channel, definition, stored.args, clusterVhost);
+      if (!outOfScope) return;
+      const who = {
+        run: run.id,
+        workflow: run.workflow,
+        cluster: run.cluster,
+        vhosts: planVhosts(run.plan),
+        user: clicker.userId,
+      };
+      await this.audit_({ ...who, event: 'approval-refused', detail: outOfScope });
+      throw new RunRefusedError(`Not allowed: ${outOfScope}.`);
+    }
     const reason = stored.reason;
     const closed = await this.store.transition(run.id, ['pending', 'interrupted'], 'aborted', this.now(), {
       outcome: reason,
@@ -332,6 +349,26 @@ export class WorkflowEngine implements RemediationControl {
       await this.reply(run, `:no_entry: aborted: ${reason}`);
     }
     throw new RunRefusedError(`Cannot run this: ${reason}.`);
+  }
+
+  /**
+   * Why a channel limited to some vhosts (access.vhostScopes) may not run this workflow with these arguments: it
+   * acts in a vhost outside the scope, or across vhosts or on nodes (no `vhosts` in its definition). Undefined: it may.
+   */
+  private scopeRefusal(
+    channel: string,
+    definition: AnyWorkflowDefinition,
+    args: unknown,
+    clusterVhost: string | (() => string),
+  ): string | undefined {
+    const scope = this.options.access.vhostScope(channel);
+    if (!scope) return undefined;
+    const seen = `this channel sees only vhost ${scope.describe()} (access.vhostScopes)`;
+    if (!definition.vhosts) return `${seen}, and ${definition.name} acts across vhosts or on nodes`;
+    const vhosts = definition.vhosts(args, typeof clusterVhost === 'string' ? clusterVhost : clusterVhost());
+    const outside = vhosts.filter((v) => !scope.allows(v));
+    if (outside.length === 0) return undefined;
+    return `${seen}, and this ${definition.name} would act in ${outside.map((v) => `\`${v}\``).join(', ')}`;
   }
 
   private context(cluster: ClusterHandle, runId: string, requester: string): WorkflowContext {
