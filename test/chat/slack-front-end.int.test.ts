@@ -14,6 +14,7 @@ import { postToBolt, slashCommandBody } from '../support/slack-signing.js';
 import { stackEnv } from '../support/stack-env.js';
 
 const SIGNING_SECRET = 'test-signing-secret-0123456789';
+const SCOPED_VHOST = `/neutron-${process.pid}`;
 
 describe('Slack front end (HTTP mode)', () => {
   const stack = inject('stack');
@@ -25,7 +26,20 @@ describe('Slack front end (HTTP mode)', () => {
     fake = await FakeSlack.start();
     fake.setUsergroup('S0ONCALL', ['U0CAROL']);
     const dir = mkdtempSync(join(tmpdir(), 'warren-slack-'));
-    writeFileSync(join(dir, 'warren.yaml'), 'access:\n  operators: [S0ONCALL]\ntap:\n  bindings: []\n');
+    writeFileSync(
+      join(dir, 'warren.yaml'),
+      `access:\n  operators: [S0ONCALL]\n  vhostScopes: [{channels: [C0NEUTRON], vhosts: ['${SCOPED_VHOST}']}]\ntap:\n  bindings: []\n`,
+    );
+    // A vhost of the neutron team's own, holding one queue, beside the default vhost's queues.
+    const vhostPath = `/api/vhosts/${encodeURIComponent(SCOPED_VHOST)}`;
+    await management('PUT', vhostPath, {});
+    await management('PUT', `/api/permissions/${encodeURIComponent(SCOPED_VHOST)}/${stack.username}`, {
+      configure: '.*',
+      write: '.*',
+      read: '.*',
+    });
+    await management('PUT', `/api/queues/${encodeURIComponent(SCOPED_VHOST)}/neutron-scope-q`, { durable: false });
+    await management('PUT', '/api/queues/%2F/nova-scope-q', { durable: false });
     const config = loadConfig({
       env: {
         ...stackEnv(stack),
@@ -42,7 +56,23 @@ describe('Slack front end (HTTP mode)', () => {
   afterAll(async () => {
     await warren?.stop();
     await fake?.stop();
+    await management('DELETE', `/api/vhosts/${encodeURIComponent(SCOPED_VHOST)}`);
+    await management('DELETE', '/api/queues/%2F/nova-scope-q');
   });
+
+  /** The real cluster's management API, as its admin, for the test's own set-up. */
+  async function management(method: string, path: string, body?: unknown): Promise<void> {
+    const base = stack.nodes[0]?.managementUrl;
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        authorization: `Basic ${Buffer.from(`${stack.username}:${stack.password}`).toString('base64')}`,
+        'content-type': 'application/json',
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (!response.ok && response.status !== 404) throw new Error(`${method} ${path}: HTTP ${response.status}`);
+  }
 
   const statusBody = (responseId: string, text = 'status') =>
     slashCommandBody({
@@ -107,6 +137,26 @@ describe('Slack front end (HTTP mode)', () => {
     });
     await postToBolt(eventsUrl, SIGNING_SECRET, body('U0CAROL', 'carol-resume', 'tap resume'));
     await fake.waitForResponse((r) => r.id === 'carol-resume');
+  });
+
+  it('keeps a scoped channel to its vhost on the real cluster: its queues only, another vhost refused', async () => {
+    const body = (id: string, text: string) =>
+      slashCommandBody({ text, user_id: 'U0ALICE', channel_id: 'C0NEUTRON', response_url: fake.responseUrl(id) });
+    await postToBolt(eventsUrl, SIGNING_SECRET, body('scoped-queues', 'queues --limit 200'));
+    const listing = String((await fake.waitForResponse((r) => r.id === 'scoped-queues', 20_000)).body.text);
+    expect(listing).toContain(`*Queues on \`default\`* in vhost \`${SCOPED_VHOST}\`: 1, by messages`);
+    expect(listing).toContain('`neutron-scope-q`');
+    expect(listing).not.toContain('nova-scope-q');
+    await postToBolt(eventsUrl, SIGNING_SECRET, body('scoped-refused', 'queues --vhost /'));
+    expect((await fake.waitForResponse((r) => r.id === 'scoped-refused')).body).toMatchObject({
+      response_type: 'ephemeral',
+      text: `Not allowed: this channel sees only vhost \`${SCOPED_VHOST}\` (access.vhostScopes), not \`/\`.`,
+    });
+    // The same person in an unscoped channel sees the default vhost's queue.
+    await postToBolt(eventsUrl, SIGNING_SECRET, statusBody('unscoped-queues', 'queues nova-scope-q'));
+    expect(String((await fake.waitForResponse((r) => r.id === 'unscoped-queues', 20_000)).body.text)).toContain(
+      '`nova-scope-q`',
+    );
   });
 
   it('serves /healthz, /readyz and /metrics beside the Slack endpoint', async () => {
