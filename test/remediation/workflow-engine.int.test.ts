@@ -32,6 +32,7 @@ import { recordingChat } from '../support/recording-chat.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 import { harnessRedisUrl } from '../support/warren-harness.js';
+import { finishedRun } from '../support/workflow-runs.js';
 
 const REQUESTER = 'U0REQ';
 const APPROVER = 'U0APPROVER';
@@ -161,16 +162,7 @@ describe('WorkflowEngine', () => {
     return id;
   }
 
-  async function finished(id: string, timeoutMs = 30_000): Promise<WorkflowRun> {
-    return waitUntil(
-      async () => {
-        const run = await store.get(id);
-        return run && !['pending', 'approved', 'running'].includes(run.status) ? run : undefined;
-      },
-      `run ${id} to finish`,
-      timeoutMs,
-    );
-  }
+  const finished = (id: string, timeoutMs?: number): Promise<WorkflowRun> => finishedRun(store, id, timeoutMs);
 
   const events = async (id: string) =>
     (await engine.audit(100)).filter((e) => e.run === id).map((e) => `${e.event}: ${e.detail}`);
