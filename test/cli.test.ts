@@ -6,7 +6,9 @@ import { runCli } from './support/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warren-cli-'));
 
-describe('warren check-config', () => {
+// Each test starts the real CLI (node with the TypeScript loader), which takes seconds on a loaded two-core
+// machine: the unit project's 5 s default timed these out while a CI run shared the machine.
+describe('warren check-config', { timeout: 30_000 }, () => {
   it('exits 2 with one line per problem, naming the key path, and never prints the secret', async () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(
