@@ -74,11 +74,13 @@ const approvalRequest: WorkflowRun = {
         label:
           'delete `compute_fanout_6b2f0e1c9d8a4f7e8a1b2c3d4e5f6a7b`: 4,211 message(s), topic `compute`, live sibling',
         data: {},
+        vhosts: ['/'],
       },
       {
         key: '/\u0000reply_0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f',
         label: 'delete `reply_0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f`: 12 message(s)',
         data: {},
+        vhosts: ['/'],
       },
     ],
     guards: [

@@ -87,6 +87,12 @@ def main():
     # oslo names its connections `<basename of argv[0]>:<pid>:<uuid>`; run as `python3 -c`, argv[0] is '-c', so
     # take the service's name as a real service's would be (nova-compute, …)
     sys.argv[0] = args.processname or f'oslo-{args.role}'
+    # oslo's queue manager reads /proc/<process group>/stat to tell a restarted service from its forks. When the
+    # group's leader has already exited (the test run was started from a shell that went away, as a backgrounded
+    # CI job is), that file does not exist and the transport cannot be made: lead a group of our own then, as a
+    # service manager would have started the service.
+    if args.queue_manager and not os.path.exists(f'/proc/{os.getpgrp()}/stat'):
+        os.setpgrp()
     conf, transport = configure(args)
     if args.role == 'rpc-server':
         target = messaging.Target(topic=args.topic, server=args.server)
