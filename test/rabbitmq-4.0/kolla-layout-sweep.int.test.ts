@@ -179,11 +179,22 @@ describe('a sweep over the kolla layout on RabbitMQ 4.0', () => {
   });
 
   it('counts the outcomes apart in the sweep metrics', async () => {
+    // two sweeps, each with mirror sync (4.0) and partition handling (no node control here) not applicable
     await waitUntil(
-      async () => (await counterSum(warren, 'warren_health_check_outcomes_total', { outcome: 'not_applicable' })) >= 2,
-      'two sweeps with a not-applicable outcome',
+      async () =>
+        (await counterSum(warren, 'warren_health_check_outcomes_total', {
+          check: 'mirror-sync',
+          outcome: 'not_applicable',
+        })) >= 2,
+      'two sweeps with mirror sync not applicable',
       30_000,
     );
+    expect(
+      await counterSum(warren, 'warren_health_check_outcomes_total', {
+        check: 'partition-handling',
+        outcome: 'not_applicable',
+      }),
+    ).toBeGreaterThanOrEqual(2);
     const notApplicable = await counterSum(warren, 'warren_health_check_outcomes_total', {
       check: 'mirror-sync',
       outcome: 'not_applicable',
