@@ -87,6 +87,11 @@ export interface WorkflowEngineOptions {
 
 const ephemeral = (text: string): ChatReply => ({ visibility: 'ephemeral', text });
 
+/** Who and what an audit record of a stored run is about: the run, its workflow, cluster and vhosts. */
+function runAudit(run: WorkflowRun, user: string) {
+  return { run: run.id, workflow: run.workflow, cluster: run.cluster, vhosts: planVhosts(run.plan), user };
+}
+
 export class WorkflowEngine implements RemediationControl {
   readonly workflows: readonly AnyWorkflowDefinition[];
   private readonly store: RunStore;
@@ -321,13 +326,7 @@ export class WorkflowEngine implements RemediationControl {
       const clusterVhost = () => this.options.clusters.get(run.cluster).config.vhost;
       const outOfScope = this.scopeRefusal(run.channel, definition, stored.args, clusterVhost);
       if (!outOfScope) return;
-      const who = {
-        run: run.id,
-        workflow: run.workflow,
-        cluster: run.cluster,
-        vhosts: planVhosts(run.plan),
-        user: clicker.userId,
-      };
+      const who = runAudit(run, clicker.userId);
       await this.audit_({ ...who, event: 'approval-refused', detail: outOfScope });
       throw new RunRefusedError(`Not allowed: ${outOfScope}.`);
     }
@@ -337,11 +336,7 @@ export class WorkflowEngine implements RemediationControl {
     });
     if (closed === 'ok') {
       await this.audit_({
-        run: run.id,
-        workflow: run.workflow,
-        cluster: run.cluster,
-        vhosts: planVhosts(run.plan),
-        user: clicker.userId,
+        ...runAudit(run, clicker.userId),
         event: 'aborted',
         detail: reason,
       });
@@ -431,13 +426,7 @@ export class WorkflowEngine implements RemediationControl {
 
   async approve(runId: string, clicker: Clicker): Promise<ChatReply> {
     const run = await this.boundRun(runId, clicker);
-    const base = {
-      run: run.id,
-      workflow: run.workflow,
-      cluster: run.cluster,
-      vhosts: planVhosts(run.plan),
-      user: clicker.userId,
-    };
+    const base = runAudit(run, clicker.userId);
     if (!this.options.access.isApprover(clicker)) {
       await this.audit_({ ...base, event: 'approval-refused', detail: 'not an approver' });
       throw new RunRefusedError(`Only approvers (access.approvers) may approve runs; <@${clicker.userId}> is not one.`);
@@ -490,11 +479,7 @@ export class WorkflowEngine implements RemediationControl {
       );
     }
     await this.audit_({
-      run: run.id,
-      workflow: run.workflow,
-      cluster: run.cluster,
-      vhosts: planVhosts(run.plan),
-      user: clicker.userId,
+      ...runAudit(run, clicker.userId),
       event: 'rejected',
       detail: '',
     });
@@ -525,11 +510,7 @@ export class WorkflowEngine implements RemediationControl {
     }
     const done = run.steps.filter((s) => s.status === 'done').length;
     await this.audit_({
-      run: run.id,
-      workflow: run.workflow,
-      cluster: run.cluster,
-      vhosts: planVhosts(run.plan),
-      user: clicker.userId,
+      ...runAudit(run, clicker.userId),
       event: 'resumed',
       detail: `${done} step(s) done before the interruption are not repeated`,
     });
@@ -558,11 +539,7 @@ export class WorkflowEngine implements RemediationControl {
       );
     }
     await this.audit_({
-      run: run.id,
-      workflow: run.workflow,
-      cluster: run.cluster,
-      vhosts: planVhosts(run.plan),
-      user: clicker.userId,
+      ...runAudit(run, clicker.userId),
       event: 'abandoned',
       detail: `${run.steps.filter((s) => s.status === 'done').length} step(s) had been done`,
     });
@@ -593,13 +570,7 @@ export class WorkflowEngine implements RemediationControl {
     if (start !== 'ok') return;
     const run = (await this.store.get(id)) as WorkflowRun;
     const definition = this.workflow(run.workflow);
-    const base = {
-      run: id,
-      workflow: run.workflow,
-      cluster: run.cluster,
-      vhosts: planVhosts(run.plan),
-      user: 'warren',
-    };
+    const base = runAudit(run, 'warren');
     // Once the lease is lost the run is someone else's (marked interrupted, or resumed elsewhere): carrying on would
     // change the broker under a run that says it stopped. A step under way finishes; nothing after it starts.
     let held = true;
@@ -737,13 +708,7 @@ export class WorkflowEngine implements RemediationControl {
       await this.leaseLost(run, 'rolling back');
       return;
     }
-    const base = {
-      run: run.id,
-      workflow: run.workflow,
-      cluster: run.cluster,
-      vhosts: planVhosts(run.plan),
-      user: 'warren',
-    };
+    const base = runAudit(run, 'warren');
     await this.reply(run, `:rewind: rolling back the ${formatCount(done.length)} step(s) done, because ${failure}`);
     try {
       const result = scrub(await undo());
@@ -786,11 +751,7 @@ export class WorkflowEngine implements RemediationControl {
     await this.store.transition(run.id, ['running'], status, this.now(), { outcome: detail });
     if (status === 'aborted') {
       await this.audit_({
-        run: run.id,
-        workflow: run.workflow,
-        cluster: run.cluster,
-        vhosts: planVhosts(run.plan),
-        user: 'warren',
+        ...runAudit(run, 'warren'),
         event: 'aborted',
         detail,
       });
@@ -809,11 +770,7 @@ export class WorkflowEngine implements RemediationControl {
       const run = await this.store.get(id);
       if (!run) continue;
       await this.audit_({
-        run: id,
-        workflow: run.workflow,
-        cluster: run.cluster,
-        vhosts: planVhosts(run.plan),
-        user: 'warren',
+        ...runAudit(run, 'warren'),
         event: 'expired',
         detail: 'approval deadline passed',
       });
@@ -829,11 +786,7 @@ export class WorkflowEngine implements RemediationControl {
         'fresh state; Abandon closes it.';
       if ((await this.store.interruptOrphan(id, now, { outcome: detail })) !== 'ok') continue;
       await this.audit_({
-        run: id,
-        workflow: run.workflow,
-        cluster: run.cluster,
-        vhosts: planVhosts(run.plan),
-        user: 'warren',
+        ...runAudit(run, 'warren'),
         event: 'interrupted',
         detail,
       });
