@@ -7,7 +7,7 @@ import type { ClusterConfig } from '../config/schema.js';
 import { UnknownClusterError } from '../errors.js';
 import type { RejectionSink } from '../management/listing.js';
 import { ManagementClient } from '../management/management-client.js';
-import { CommandNodeControl, type NodeControl } from '../remediation/node-control.js';
+import { type NodeControl, nodeControlFrom } from '../remediation/node-control.js';
 import { PartitionHandlingReader } from './partition-handling-reader.js';
 
 export interface ClusterHandle {
@@ -22,19 +22,6 @@ export interface ClusterHandle {
 /** A read through node control must not hold a sweep for the minutes a node restart may take (nodeControl.timeout). */
 const NODE_READ_TIMEOUT_MS = 30_000;
 
-/**
- * The node control the sweep and commands read through (each node's partition handling, a stream's members when
- * the management API is ambiguous): the cluster's template, each read bounded unlike a workflow's steps.
- */
-function readingNodeControl(control: NonNullable<ClusterConfig['nodeControl']>): CommandNodeControl {
-  return new CommandNodeControl({
-    command: control.command,
-    ...(control.streamsCommand ? { streamsCommand: control.streamsCommand } : {}),
-    env: control.env,
-    timeoutMs: Math.min(control.timeout, NODE_READ_TIMEOUT_MS),
-  });
-}
-
 export class ClusterDirectory {
   private readonly byName = new Map<string, ClusterHandle>();
 
@@ -47,7 +34,10 @@ export class ClusterDirectory {
     } = {},
   ) {
     for (const config of clusters) {
-      const nodeControl = config.nodeControl ? readingNodeControl(config.nodeControl) : undefined;
+      // the sweep's and commands' reads through node control are bounded, unlike a workflow's steps
+      const nodeControl = config.nodeControl
+        ? nodeControlFrom(config.nodeControl, Math.min(config.nodeControl.timeout, NODE_READ_TIMEOUT_MS))
+        : undefined;
       this.byName.set(config.name, {
         config,
         management: new ManagementClient(config, {

@@ -16,6 +16,7 @@
  */
 import { execFile } from 'node:child_process';
 import { z } from 'zod';
+import type { ClusterConfig } from '../config/schema.js';
 import { NodeControlError } from '../errors.js';
 import { type PartitionHandling, partitionHandlingFrom } from '../management/partition-handling.js';
 import { scrub } from '../secrets.js';
@@ -82,6 +83,22 @@ export interface NodeControl {
 /** Reads a node's `cluster_partition_handling`: configuration, which only the CLI tells (see partition-handling.ts). */
 export interface PartitionHandlingSource {
   partitionHandling(node: string): Promise<PartitionHandling>;
+}
+
+/**
+ * The cluster's configured node control (`clusters[].nodeControl`), each command killed after `timeoutMs`: the
+ * configured timeout for a workflow's steps, a shorter one for the sweep's reads.
+ */
+export function nodeControlFrom(
+  config: NonNullable<ClusterConfig['nodeControl']>,
+  timeoutMs = config.timeout,
+): CommandNodeControl {
+  return new CommandNodeControl({
+    command: config.command,
+    ...(config.streamsCommand ? { streamsCommand: config.streamsCommand } : {}),
+    env: config.env,
+    timeoutMs,
+  });
 }
 
 /** A node name as RabbitMQ lists it: `name@host`, nothing a command line could misread. */

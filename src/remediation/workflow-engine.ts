@@ -21,7 +21,7 @@ import { formatTime } from '../health/health-format.js';
 import type { Logger } from '../logger.js';
 import { scrub } from '../secrets.js';
 import { type AuditEntry, AuditLog, type NewAuditEntry } from './audit-log.js';
-import { CommandNodeControl } from './node-control.js';
+import { nodeControlFrom } from './node-control.js';
 import { planLines, planReach } from './run-message.js';
 import { RunMessenger } from './run-messenger.js';
 import { LEASE_MS, RunStore } from './run-store.js';
@@ -374,12 +374,7 @@ export class WorkflowEngine implements RemediationControl {
       management: cluster.management,
       ...(nodeControl
         ? {
-            nodeControl: new CommandNodeControl({
-              command: nodeControl.command,
-              ...(nodeControl.streamsCommand ? { streamsCommand: nodeControl.streamsCommand } : {}),
-              env: nodeControl.env,
-              timeoutMs: nodeControl.timeout,
-            }),
+            nodeControl: nodeControlFrom(nodeControl),
           }
         : {}),
       remediation: this.options.remediation,
