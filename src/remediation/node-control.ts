@@ -154,16 +154,26 @@ const statusSchema = z.object({
   alarms: z.array(z.object({ resource: z.string().optional(), node: z.string().optional() }).loose()).default([]),
 });
 
+/**
+ * The JSON a CLI printed with `--formatter json` (an object or an array, after any warnings it printed first), as
+ * `schema` reads it; undefined when there is none or it does not fit.
+ */
+function cliJson<S extends z.ZodType>(output: string, schema: S, opener: '{' | '['): z.output<S> | undefined {
+  const start = output.indexOf(opener);
+  const end = output.lastIndexOf(opener === '{' ? '}' : ']');
+  if (start < 0 || end < start) return undefined;
+  try {
+    const parsed = schema.safeParse(JSON.parse(output.slice(start, end + 1)));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads the watermark from `rabbitmqctl status --formatter json` output (warnings may come before the JSON). */
 export function parseNodeMemory(node: string, output: string): NodeMemory {
-  const start = output.indexOf('{');
-  const end = output.lastIndexOf('}');
-  let parsed: z.infer<typeof statusSchema>;
-  try {
-    parsed = statusSchema.parse(JSON.parse(output.slice(start, end + 1)));
-  } catch {
-    throw new NodeControlError(`could not read the memory watermark of ${node} from its status`);
-  }
+  const parsed = cliJson(output, statusSchema, '{');
+  if (!parsed) throw new NodeControlError(`could not read the memory watermark of ${node} from its status`);
   const relative = parsed.vm_memory_high_watermark_setting.relative;
   const limitBytes = parsed.vm_memory_high_watermark_limit;
   return {
@@ -181,12 +191,8 @@ const environmentSchema = z.record(z.string(), z.unknown());
  * is stopped. Nothing of the output is put in an error: the environment may hold credentials.
  */
 export function parsePartitionHandling(node: string, output: string): PartitionHandling {
-  const start = output.indexOf('{');
-  const end = output.lastIndexOf('}');
-  let environment: z.infer<typeof environmentSchema>;
-  try {
-    environment = environmentSchema.parse(JSON.parse(output.slice(start, end + 1)));
-  } catch {
+  const environment = cliJson(output, environmentSchema, '{');
+  if (!environment) {
     throw new NodeControlError(`could not read the application environment of ${node}: its output is not JSON`);
   }
   const rabbit = environment.rabbit;
@@ -280,18 +286,9 @@ const streamStatusSchema = z.array(z.looseObject({ node: z.string(), role: z.str
  * replicas; warnings may come before the JSON array). Throws NodeControlError on anything else.
  */
 export function parseStreamMembers(stream: string, output: string): string[] {
-  const start = output.indexOf('[');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(output.slice(start));
-  } catch {
-    parsed = undefined;
-  }
-  const members = start >= 0 ? streamStatusSchema.safeParse(parsed) : undefined;
-  if (!members?.success) {
-    throw new NodeControlError(`stream_status of ${stream}: unexpected output: ${scrub(tail(output))}`);
-  }
-  return members.data.map((m) => m.node).sort();
+  const members = cliJson(output, streamStatusSchema, '[');
+  if (!members) throw new NodeControlError(`stream_status of ${stream}: unexpected output: ${scrub(tail(output))}`);
+  return members.map((m) => m.node).sort();
 }
 
 /** What a step reports of a command's output: its last lines. */
