@@ -13,10 +13,10 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { z } from 'zod';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
+import { pileUpSize } from '../support/leader-pileup.js';
 import { type OsloAgent, osloLockPath, startOsloAgent } from '../support/oslo-agent.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -174,19 +174,8 @@ describe('quorum members and leaders on RabbitMQ 4.0, fixed through Slack', () =
     // The check counts every queue of the cluster, and earlier files of the 4.0 run leave queues behind, spread
     // over the nodes: the pile-up is sized from the leaders there are now, so that node 1 leads more than twice
     // its fair share (the default threshold) whatever came before.
-    const listed = await management().get(
-      '/api/queues',
-      z.array(z.looseObject({ node: z.string().nullish(), leader: z.string().nullish() })),
-      {
-        columns: 'name,node,leader',
-      },
-    );
-    const total = listed.length;
-    const onNode1 = listed.filter((q) => (q.node ?? q.leader) === node1).length;
-    // node 1 leads onNode1 + k of total + k. Past twice a fair share (2/3 of 3 nodes) is enough; 4/5 leaves a
-    // margin for queues that come and go meanwhile: k ≥ 4 total − 5 onNode1
-    const count = Math.max(9, 4 * total - 5 * onNode1 + 1);
-    expect(count, `${total} queues already, ${onNode1} led by ${node1}`).toBeLessThan(400);
+    const count = await pileUpSize(management(), node1, 9);
+    expect(count, 'queues to declare for a pile-up').toBeLessThan(400);
     const prefix = `warren-led-${randomUUID().slice(0, 6)}`;
     const queues = Array.from({ length: count }, (_, i) => `${prefix}.${i}`);
     const channel = await amqp.createChannel();
