@@ -8,16 +8,10 @@
  */
 import type { WarrenConfig } from '../config/schema.js';
 import type { CommandAccess } from './command-definition.js';
+import type { Requester } from './requester.js';
 import { VhostScope } from './vhost-scope.js';
 
 export type AccessDecision = { allowed: true } | { allowed: false; reason: string };
-
-export interface Requester {
-  userId: string;
-  channelId: string;
-  /** User-group ids the user belongs to, when known. */
-  groups?: readonly string[];
-}
 
 /** The `access` section; scopes are optional so that a policy without any is written as before. */
 export type AccessConfig = Omit<WarrenConfig['access'], 'vhostScopes'> &

@@ -7,7 +7,7 @@ import type { ChatReply } from '../chat/chat-message.js';
 import type { ClusterDirectory } from '../cluster/cluster-directory.js';
 import type { DefinitionsStore } from '../cluster/definitions-store.js';
 import type { HealthControl } from '../health/health-monitor.js';
-import type { RemediationControl } from '../remediation/workflow-engine.js';
+import type { RemediationControl } from '../remediation/remediation-control.js';
 import type { TapControl } from '../tap/tap-service.js';
 import type { Argv } from './argv.js';
 import type { VhostScope } from './vhost-scope.js';

@@ -10,7 +10,7 @@ import { ErrorCode, isCodedError } from '../errors.js';
 import type { HealthControl } from '../health/health-monitor.js';
 import type { Logger } from '../logger.js';
 import type { WarrenMetrics } from '../metrics.js';
-import type { RemediationControl } from '../remediation/workflow-engine.js';
+import type { RemediationControl } from '../remediation/remediation-control.js';
 import { scrub } from '../secrets.js';
 import type { TapControl } from '../tap/tap-service.js';
 import type { AccessPolicy } from './access-policy.js';

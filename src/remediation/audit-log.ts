@@ -5,6 +5,8 @@
  * makes it durable; `warren audit-export` writes it out as JSON lines for compliance archives.
  */
 import type { Redis } from 'ioredis';
+import { planVhosts } from './workflow-definition.js';
+import type { WorkflowRun } from './workflow-run.js';
 
 export const AUDIT_EVENTS = [
   'requested',
@@ -48,6 +50,11 @@ export interface AuditEntry {
 }
 
 export type NewAuditEntry = Omit<AuditEntry, 'id' | 'at' | 'vhosts'> & { vhosts: readonly string[] };
+
+/** Who and what an audit record of a stored run is about: the run, its workflow, cluster and vhosts. */
+export function runAudit(run: WorkflowRun, user: string): Omit<NewAuditEntry, 'event' | 'detail'> {
+  return { run: run.id, workflow: run.workflow, cluster: run.cluster, vhosts: planVhosts(run.plan), user };
+}
 
 export class AuditLog {
   private readonly key: string;

@@ -9,8 +9,8 @@ import type { ActionHandler } from '../chatops/action-router.js';
 import { RunRefusedError } from '../errors.js';
 import { alertId } from '../health/alert-actions.js';
 import { ALERT_ACTIONS } from '../health/alert-message.js';
+import type { RemediationControl } from './remediation-control.js';
 import { RUN_ACTIONS } from './run-message.js';
-import type { RemediationControl } from './workflow-engine.js';
 
 export function runActions(engine: () => RemediationControl | undefined): ActionHandler[] {
   const control = (): RemediationControl => {

@@ -10,7 +10,7 @@ import { formatCount } from '../chat/human-format.js';
 import { vhostList } from '../chat/vhost-text.js';
 import { formatTime } from '../health/health-format.js';
 import { planVhosts, type WorkflowPlan } from './workflow-definition.js';
-import type { RunStatus, WorkflowRun } from './workflow-run.js';
+import type { RunRequest, RunStatus, WorkflowRun } from './workflow-run.js';
 
 export const RUN_ACTIONS = {
   approve: 'warren:run:approve',
@@ -56,6 +56,26 @@ export function planReach(plan: WorkflowPlan): string {
   const vhosts = planVhosts(plan);
   if (vhosts.length === 0) return 'Acts on nodes or the whole cluster, in no vhost';
   return `Acts in vhost${vhosts.length > 1 ? 's' : ''} ${vhostList(vhosts)}`;
+}
+
+/** The answer to `fix … --dry-run`: the plan as a real run would show it, and what a real run would need. */
+export function dryRunText(run: RunRequest): string {
+  const lines = [
+    `*Dry run* of \`${run.workflow}\` on \`${run.cluster}\` (risk ${run.risk}): nothing was requested or changed.`,
+    run.plan.summary,
+    `_${planReach(run.plan)}_`,
+    ...run.plan.warnings.map((w) => `:warning: ${w}`),
+    `*Plan*\n${planLines(run)}`,
+  ];
+  if (run.plan.guards.length > 0) {
+    lines.push(`*Re-checked before each step*\n${run.plan.guards.map((g) => `• ${g}`).join('\n')}`);
+  }
+  lines.push(
+    run.approvalsNeeded === 0
+      ? 'A real run starts at once (low risk).'
+      : `A real run needs ${run.approvalsNeeded === 1 ? 'one approver' : `${run.approvalsNeeded} approvers`} other than the requester.`,
+  );
+  return lines.join('\n');
 }
 
 export function renderRun(run: WorkflowRun, now: number): ChatMessage {

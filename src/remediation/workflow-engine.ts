@@ -1,17 +1,15 @@
 /**
- * Runs remediation workflows: plan, request approval, execute guarded steps, verify, audit. Every decision that
- * matters is made against Redis (run-store.ts), never against memory, so pending approvals survive a restart and
- * any replica can take any click. A run executes only on the replica whose click (or command) won the transition
- * to running; it renews a lease while it works, and a run whose lease lapses is marked interrupted by whichever
- * replica notices, with what was done, rather than resumed blindly. An executor still alive that finds its lease
- * gone (say Redis was away for longer than the lease) stops before its next step instead of carrying on.
+ * Runs remediation workflows: plan, request approval, take clicks, sweep, audit. Every decision that matters is made
+ * against Redis (run-store.ts), never against memory, so pending approvals survive a restart and any replica can take
+ * any click. A run executes (run-executor.ts) only on the replica whose click (or command) won the transition to
+ * running, under a lease; a run whose lease lapses is marked interrupted by whichever replica's sweep notices, with
+ * what was done, rather than resumed blindly.
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ChannelPacer } from '../chat/channel-pacer.js';
 import type { ChatPort, ChatReply } from '../chat/chat-message.js';
-import { formatCount } from '../chat/human-format.js';
-import type { AccessPolicy, Requester } from '../chatops/access-policy.js';
+import type { AccessPolicy } from '../chatops/access-policy.js';
 import type { ClusterDirectory, ClusterHandle } from '../cluster/cluster-directory.js';
 import type { HealthConfig } from '../config/health-schema.js';
 import type { RemediationConfig } from '../config/remediation-schema.js';
@@ -20,51 +18,27 @@ import type { AlertState } from '../health/alert-state.js';
 import { formatTime } from '../health/health-format.js';
 import type { Logger } from '../logger.js';
 import { scrub } from '../secrets.js';
-import { type AuditEntry, AuditLog, type NewAuditEntry } from './audit-log.js';
+import { type AuditEntry, AuditLog, type NewAuditEntry, runAudit } from './audit-log.js';
 import { nodeControlFrom } from './node-control.js';
-import { planLines, planReach } from './run-message.js';
+import type { Clicker, RemediationControl, StartRequest } from './remediation-control.js';
+import { RunExecutor } from './run-executor.js';
+import { dryRunText } from './run-message.js';
 import { RunMessenger } from './run-messenger.js';
-import { LEASE_MS, RunStore } from './run-store.js';
+import { RunStore } from './run-store.js';
+import { storedArgs } from './stored-args.js';
 import {
   type AnyWorkflowDefinition,
   approvalsNeeded,
   describeArgs,
-  type PlannedAction,
   parseWorkflowArgs,
   planVhosts,
   type WorkflowContext,
   type WorkflowWords,
 } from './workflow-definition.js';
-import type { RunRequest, StepRecord, WorkflowRun } from './workflow-run.js';
+import type { RunRequest, WorkflowRun } from './workflow-run.js';
 
 const RUN_ID = /^r-[0-9a-f]{8}$/;
 const SWEEP_MS = 2_000;
-
-export interface StartRequest {
-  /** A workflow name, or an alert id (`check@cluster`) whose check names the workflow. */
-  target: string;
-  /** The words typed after the target, as the front end split them; parsed here, once, by the workflow. */
-  words: WorkflowWords;
-  cluster?: string;
-  dryRun: boolean;
-  requester: string;
-  channel: string;
-}
-
-export interface Clicker extends Requester {
-  messageTs?: string;
-}
-
-export interface RemediationControl {
-  readonly workflows: readonly AnyWorkflowDefinition[];
-  start(request: StartRequest): Promise<ChatReply>;
-  approve(runId: string, clicker: Clicker): Promise<ChatReply>;
-  reject(runId: string, clicker: Clicker): Promise<ChatReply>;
-  resume(runId: string, clicker: Clicker): Promise<ChatReply>;
-  abandon(runId: string, clicker: Clicker): Promise<ChatReply>;
-  audit(count: number): Promise<AuditEntry[]>;
-  runs(count: number): Promise<WorkflowRun[]>;
-}
 
 export interface WorkflowEngineOptions {
   clusters: ClusterDirectory;
@@ -87,20 +61,14 @@ export interface WorkflowEngineOptions {
 
 const ephemeral = (text: string): ChatReply => ({ visibility: 'ephemeral', text });
 
-/** Who and what an audit record of a stored run is about: the run, its workflow, cluster and vhosts. */
-function runAudit(run: WorkflowRun, user: string) {
-  return { run: run.id, workflow: run.workflow, cluster: run.cluster, vhosts: planVhosts(run.plan), user };
-}
-
 export class WorkflowEngine implements RemediationControl {
   readonly workflows: readonly AnyWorkflowDefinition[];
   private readonly store: RunStore;
   private readonly auditLog: AuditLog;
   private readonly messenger: RunMessenger;
-  private readonly owner = `warren-${process.pid}-${randomBytes(3).toString('hex')}`;
+  private readonly executor: RunExecutor;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
-  private readonly executing = new Set<Promise<void>>();
   private sweeping: Promise<void> | undefined;
 
   constructor(private readonly options: WorkflowEngineOptions) {
@@ -116,6 +84,16 @@ export class WorkflowEngine implements RemediationControl {
       logger: options.logger,
       now: this.now,
       ...(options.slackCallMs !== undefined ? { slackCallMs: options.slackCallMs } : {}),
+    });
+    this.executor = new RunExecutor({
+      store: this.store,
+      workflow: (name) => this.workflow(name),
+      context: (run) => this.context(this.options.clusters.get(run.cluster), run.id, run.requester),
+      audit: (entry) => this.audit_(entry),
+      refresh: (id) => this.refresh(id),
+      reply: (run, text) => this.reply(run, text),
+      logger: options.logger,
+      now: this.now,
     });
   }
 
@@ -136,7 +114,7 @@ export class WorkflowEngine implements RemediationControl {
   /** Stops sweeping and waits for the sweep under way and for runs executing here to finish. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await Promise.allSettled([...this.executing, this.sweeping]);
+    await Promise.allSettled([this.executor.stop(), this.sweeping]);
   }
 
   workflow(name: string): AnyWorkflowDefinition | undefined {
@@ -206,15 +184,15 @@ export class WorkflowEngine implements RemediationControl {
     };
     if (request.dryRun) {
       await this.audit_({ ...base, event: 'dry-run', detail: plan.summary });
-      return ephemeral(this.dryRunText(run));
+      return ephemeral(dryRunText(run));
     }
-    const lease = this.leaseHolder();
+    const lease = this.executor.newLease();
     await this.store.create(run, needed > 0 ? 'pending' : 'running', lease);
     await this.audit_({ ...base, event: 'requested', detail: `${plan.summary} [args: ${describeArgs(args)}]` });
     const posted = await this.refresh(id);
     const later = posted ? '' : ' Slack did not take the run message yet; warren keeps trying and posts it in order.';
     if (needed === 0) {
-      this.background(id, lease);
+      this.executor.background(id, lease);
       return ephemeral(
         `Started run \`${id}\` (${definition.name}, risk low): ${plan.summary}. Progress in the channel.${later}`,
       );
@@ -281,46 +259,13 @@ export class WorkflowEngine implements RemediationControl {
   }
 
   /**
-   * The arguments a stored run executes with. They were validated when it was requested, and are parsed again with
-   * the workflow's schema only because the run may have been stored by another version of warren: it waits in Redis
-   * for approval across an upgrade, or a replica of the other version took it during a rolling one. A workflow
-   * whose arguments changed shape since must refuse such a run, not run its steps on fields that are not there.
-   * A run from before arguments were stored typed has none at all, only their text, which is never parsed again.
-   */
-  private storedArgs(
-    definition: AnyWorkflowDefinition,
-    run: WorkflowRun,
-  ): { ok: true; args: unknown } | { ok: false; reason: string } {
-    const again = `start it again with \`fix ${run.alertId ?? `${run.workflow} ${run.argsText ?? ''}`.trim()}\` to re-plan against the current state`;
-    if (run.args === undefined) {
-      return {
-        ok: false,
-        reason:
-          `run \`${run.id}\` was requested with an earlier version of warren, which stored its arguments as text ` +
-          `(\`${run.argsText || 'none'}\`); this version runs only arguments validated when a run is requested. ` +
-          `Nothing was run: ${again}`,
-      };
-    }
-    const parsed = definition.args.safeParse(run.args);
-    if (!parsed.success) {
-      return {
-        ok: false,
-        reason:
-          `the stored arguments of run \`${run.id}\` (${describeArgs(run.args)}) do not fit this version of ` +
-          `${run.workflow}: ${parsed.error.issues.map((i) => i.message).join('; ')}. Nothing was run: ${again}`,
-      };
-    }
-    return { ok: true, args: parsed.data };
-  }
-
-  /**
    * A run this warren cannot execute (see storedArgs), that someone tries to approve or resume, is closed rather than
    * approved only to fail: aborted with the reason (its message loses its buttons), and the click refused with it.
    */
   private async refuseUnrunnable(run: WorkflowRun, clicker: Clicker): Promise<void> {
     const definition = this.workflow(run.workflow);
     if (!definition || (run.status !== 'pending' && run.status !== 'interrupted')) return;
-    const stored = this.storedArgs(definition, run);
+    const stored = storedArgs(definition, run);
     if (stored.ok) {
       // The channel's scope may have changed since the run was requested there: approving is held to it as well.
       const clusterVhost = () => this.options.clusters.get(run.cluster).config.vhost;
@@ -384,25 +329,6 @@ export class WorkflowEngine implements RemediationControl {
     };
   }
 
-  private dryRunText(run: RunRequest): string {
-    const lines = [
-      `*Dry run* of \`${run.workflow}\` on \`${run.cluster}\` (risk ${run.risk}): nothing was requested or changed.`,
-      run.plan.summary,
-      `_${planReach(run.plan)}_`,
-      ...run.plan.warnings.map((w) => `:warning: ${w}`),
-      `*Plan*\n${planLines(run)}`,
-    ];
-    if (run.plan.guards.length > 0) {
-      lines.push(`*Re-checked before each step*\n${run.plan.guards.map((g) => `• ${g}`).join('\n')}`);
-    }
-    lines.push(
-      run.approvalsNeeded === 0
-        ? 'A real run starts at once (low risk).'
-        : `A real run needs ${run.approvalsNeeded === 1 ? 'one approver' : `${run.approvalsNeeded} approvers`} other than the requester.`,
-    );
-    return lines.join('\n');
-  }
-
   // ── approving ──────────────────────────────────────────────────────────────────────────────────────────────
 
   private async boundRun(runId: string, clicker: Clicker): Promise<WorkflowRun> {
@@ -427,7 +353,7 @@ export class WorkflowEngine implements RemediationControl {
       throw new RunRefusedError(`Only approvers (access.approvers) may approve runs; <@${clicker.userId}> is not one.`);
     }
     await this.refuseUnrunnable(run, clicker);
-    const lease = this.leaseHolder();
+    const lease = this.executor.newLease();
     const outcome = await this.store.approve(run.id, clicker.userId, this.now(), lease);
     switch (outcome) {
       case 'self':
@@ -452,7 +378,7 @@ export class WorkflowEngine implements RemediationControl {
       }
       case 'approved': {
         await this.audit_({ ...base, event: 'approved', detail: `approved by ${clicker.userId}` });
-        this.background(run.id, lease);
+        this.executor.background(run.id, lease);
         return ephemeral(`You approved \`${run.id}\`. It runs now; each step's result goes to the request's thread.`);
       }
       default:
@@ -496,7 +422,7 @@ export class WorkflowEngine implements RemediationControl {
       throw new RunRefusedError('You requested this run: someone else must resume it (two-person rule).');
     }
     await this.refuseUnrunnable(run, clicker);
-    const lease = this.leaseHolder();
+    const lease = this.executor.newLease();
     const outcome = await this.store.resume(run.id, lease, this.now());
     if (outcome !== 'ok') {
       throw new RunRefusedError(
@@ -513,7 +439,7 @@ export class WorkflowEngine implements RemediationControl {
       run,
       `:arrow_forward: resumed by <@${clicker.userId}>; the ${done} step(s) already done are skipped`,
     );
-    this.background(run.id, lease);
+    this.executor.background(run.id, lease);
     return ephemeral(
       `You resumed \`${run.id}\`: the ${done} step(s) done before the interruption are not repeated; the others are guarded and run.`,
     );
@@ -541,219 +467,6 @@ export class WorkflowEngine implements RemediationControl {
     await this.refresh(run.id);
     await this.reply(run, `:no_entry_sign: abandoned by <@${clicker.userId}>; nothing more is run`);
     return ephemeral(`You abandoned \`${run.id}\`; nothing more will run. Check the state it left.`);
-  }
-
-  // ── executing ──────────────────────────────────────────────────────────────────────────────────────────────
-
-  /**
-   * Who holds a run's lease: one execution, not this replica, so that an execution which lost its run stops even
-   * when the run was resumed here.
-   */
-  private leaseHolder(): string {
-    return `${this.owner}-${randomBytes(3).toString('hex')}`;
-  }
-
-  private background(id: string, lease: string): void {
-    const work = this.execute(id, lease)
-      .catch((error: unknown) => this.options.logger.error({ err: error, run: id }, 'run failed unexpectedly'))
-      .finally(() => this.executing.delete(work));
-    this.executing.add(work);
-  }
-
-  private async execute(id: string, holder: string): Promise<void> {
-    const start = await this.store.transition(id, ['approved', 'running'], 'running', this.now());
-    if (start !== 'ok') return;
-    const run = (await this.store.get(id)) as WorkflowRun;
-    const definition = this.workflow(run.workflow);
-    const base = runAudit(run, 'warren');
-    // Once the lease is lost the run is someone else's (marked interrupted, or resumed elsewhere): carrying on would
-    // change the broker under a run that says it stopped. A step under way finishes; nothing after it starts.
-    let held = true;
-    const holdLease = async () => {
-      held = held && (await this.store.holdLease(id, holder));
-      return held;
-    };
-    const renewal = setInterval(() => {
-      holdLease().catch(() => undefined);
-    }, LEASE_MS / 3);
-    try {
-      if (!definition) {
-        await this.finish(run, 'failed', `workflow ${run.workflow} does not exist in this warren`);
-        return;
-      }
-      const stored = this.storedArgs(definition, run);
-      if (!stored.ok) {
-        await this.finish(run, 'aborted', stored.reason);
-        return;
-      }
-      const { args } = stored;
-      const context = this.context(this.options.clusters.get(run.cluster), id, run.requester);
-      await this.audit_({ ...base, event: 'started', detail: `${run.plan.actions.length} step(s)` });
-      await this.refresh(id);
-      // A resumed run keeps the record of what ran before the interruption, and never repeats a step done there.
-      const steps: StepRecord[] = [...run.steps];
-      const doneBefore = new Set(run.steps.filter((s) => s.status === 'done').map((s) => s.key));
-      const done: PlannedAction[] = [];
-      const { rollback } = definition;
-      const undo = rollback ? () => rollback.call(definition, context, done, args) : undefined;
-      const record = async (step: StepRecord, icon: string, position: number) => {
-        steps.push(step);
-        await this.store.setSteps(id, steps);
-        await this.reply(run, `${icon} ${position}/${run.plan.actions.length} ${step.label}: ${step.detail}`);
-      };
-      for (const [index, action] of run.plan.actions.entries()) {
-        if (doneBefore.has(action.key)) {
-          done.push(action);
-          continue;
-        }
-        if (!(await holdLease())) {
-          await this.leaseLost(run, action.label);
-          return;
-        }
-        let failure: Awaited<ReturnType<typeof definition.guard>>;
-        try {
-          failure = await definition.guard(context, action, args);
-        } catch (error) {
-          failure = { reason: `could not re-check: ${message(error)}`, abort: true };
-        }
-        if (failure) {
-          await this.audit_({ ...base, event: 'guard-failed', detail: `${action.key}: ${failure.reason}` });
-          await record(
-            { key: action.key, label: action.label, status: 'skipped', detail: failure.reason, at: this.now() },
-            ':fast_forward:',
-            index + 1,
-          );
-          if (failure.abort) {
-            await this.finish(run, 'aborted', `guard failed before ${action.label}: ${failure.reason}`, done);
-            return;
-          }
-          continue;
-        }
-        try {
-          const result = await definition.execute(context, action, args);
-          done.push(action);
-          await this.audit_({ ...base, event: 'step-done', detail: `${action.key}: ${result}` });
-          await record(
-            { key: action.key, label: action.label, status: 'done', detail: result, at: this.now() },
-            ':white_check_mark:',
-            index + 1,
-          );
-        } catch (error) {
-          await this.audit_({ ...base, event: 'step-failed', detail: `${action.key}: ${message(error)}` });
-          await record(
-            { key: action.key, label: action.label, status: 'failed', detail: message(error), at: this.now() },
-            ':x:',
-            index + 1,
-          );
-          await this.fail(run, `${action.label} failed: ${message(error)}`, done, holdLease, undo);
-          return;
-        }
-      }
-      if (done.length === 0) {
-        await this.finish(
-          run,
-          'aborted',
-          'nothing left to do: every step was skipped because its guard no longer held',
-        );
-        return;
-      }
-      if (!(await holdLease())) {
-        await this.leaseLost(run, 'verification');
-        return;
-      }
-      let verification: { ok: boolean; detail: string };
-      try {
-        verification = await definition.verify(context, done, args);
-      } catch (error) {
-        verification = { ok: false, detail: `could not verify: ${message(error)}` };
-      }
-      await this.audit_({
-        ...base,
-        event: verification.ok ? 'verified' : 'verification-failed',
-        detail: verification.detail,
-      });
-      if (verification.ok) await this.finish(run, 'succeeded', verification.detail, done);
-      else await this.fail(run, verification.detail, done, holdLease, undo);
-    } catch (error) {
-      await this.finish(run, 'failed', message(error));
-    } finally {
-      clearInterval(renewal);
-    }
-  }
-
-  /**
-   * A run that failed after some of its steps ran is undone by its workflow's rollback, where it has one, and ends
-   * `rolled-back`. A rollback that fails leaves the run `failed` saying so, audited and in the thread, since the
-   * broker keeps what the steps changed. A guard that aborts the run is not rolled back: the world changed under
-   * the run, and what the steps did was done on the state the guards vouched for.
-   */
-  private async fail(
-    run: WorkflowRun,
-    failure: string,
-    done: readonly PlannedAction[],
-    holdLease: () => Promise<boolean>,
-    undo: (() => Promise<string>) | undefined,
-  ): Promise<void> {
-    if (!undo || done.length === 0) {
-      await this.finish(run, 'failed', failure, done);
-      return;
-    }
-    // Rolling back changes the broker like a step: only while the run is still this execution's own.
-    if (!(await holdLease())) {
-      await this.leaseLost(run, 'rolling back');
-      return;
-    }
-    const base = runAudit(run, 'warren');
-    await this.reply(run, `:rewind: rolling back the ${formatCount(done.length)} step(s) done, because ${failure}`);
-    try {
-      const result = scrub(await undo());
-      await this.audit_({ ...base, event: 'rolled-back', detail: result });
-      await this.finish(run, 'rolled-back', `${failure}; rolled back: ${result}`, done);
-    } catch (error) {
-      this.options.logger.error({ err: error, run: run.id }, 'the rollback of a failed run failed');
-      await this.audit_({ ...base, event: 'rollback-failed', detail: message(error) });
-      await this.finish(
-        run,
-        'failed',
-        `${failure}; the rollback failed too (${message(error)}), so what the steps changed is still in place`,
-        done,
-      );
-    }
-  }
-
-  /** This replica stops executing a run it no longer holds; what it had done is in the steps it recorded. */
-  private async leaseLost(run: WorkflowRun, next: string): Promise<void> {
-    const current = await this.store.get(run.id);
-    this.options.logger.warn(
-      { run: run.id, status: current?.status },
-      'lost the lease of a run it was executing; stopping it',
-    );
-    await this.refresh(run.id);
-    await this.reply(
-      run,
-      `:warning: the replica executing this run lost its lease (it is now ${current?.status ?? 'gone'}) and stopped ` +
-        `before ${next}; the steps above are all it did`,
-    );
-  }
-
-  private async finish(
-    run: WorkflowRun,
-    status: 'succeeded' | 'failed' | 'aborted' | 'rolled-back',
-    outcome: string,
-    done: readonly PlannedAction[] = [],
-  ): Promise<void> {
-    const detail = `${outcome}${done.length > 0 && status !== 'succeeded' ? ` (${formatCount(done.length)} step(s) had run)` : ''}`;
-    await this.store.transition(run.id, ['running'], status, this.now(), { outcome: detail });
-    if (status === 'aborted') {
-      await this.audit_({
-        ...runAudit(run, 'warren'),
-        event: 'aborted',
-        detail,
-      });
-    }
-    await this.refresh(run.id);
-    const icon = status === 'succeeded' ? ':white_check_mark:' : status === 'rolled-back' ? ':rewind:' : ':x:';
-    await this.reply(run, `${icon} ${status}: ${detail}`);
   }
 
   // ── sweeping ───────────────────────────────────────────────────────────────────────────────────────────────
@@ -818,8 +531,4 @@ export class WorkflowEngine implements RemediationControl {
       this.options.logger.warn({ err: error, run: run.id }, 'could not queue a run update');
     }
   }
-}
-
-function message(error: unknown): string {
-  return scrub(error instanceof Error ? error.message : String(error));
 }

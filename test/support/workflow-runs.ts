@@ -2,8 +2,10 @@
  * Driving a run through the WorkflowEngine as the `fix` command and the buttons do, for integration tests: start it
  * (not a dry run) and read its id from the reply, then wait until it has ended.
  */
+
+import type { StartRequest } from '../../src/remediation/remediation-control.js';
 import type { RunStore } from '../../src/remediation/run-store.js';
-import type { StartRequest, WorkflowEngine } from '../../src/remediation/workflow-engine.js';
+import type { WorkflowEngine } from '../../src/remediation/workflow-engine.js';
 import type { WorkflowRun } from '../../src/remediation/workflow-run.js';
 import { waitUntil } from './wait-until.js';
 
