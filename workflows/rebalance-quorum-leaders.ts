@@ -4,6 +4,10 @@
  * `rabbitmq-queues rebalance all`, which moves quorum leaders (and, before 4.0, mirrored masters). Each moved leader
  * is a leader election: its queue pauses for a moment, so the risk is medium. Verify: the spread, read fresh, is
  * within `thresholds.masterImbalance` of a fair share again.
+ * The broker answers the POST at once and rebalances in the background, and a rebalance it skips says so only in its
+ * log: one already under way (another operator's, or a click a moment before) holds a cluster-wide lock, and a
+ * leader it cannot hand over yet (followers still catching up on fresh queues) stays where it is. So the step asks
+ * again while nothing has moved off the busiest node, which is harmless: a rebalance of a spread cluster moves nothing.
  */
 import { z } from 'zod';
 import { WorkflowRefusedError } from '../src/errors.js';
@@ -16,9 +20,14 @@ import { defineWorkflow, type WorkflowContext } from '../src/remediation/workflo
 
 /** The broker moves leaders one by one after answering; the spread shows within seconds. */
 const VERIFY_MS = 60_000;
+/** How long the step waits for the first leaders to move off the busiest node, asking again every REASK_MS. */
+const MOVE_MS = 30_000;
+const REASK_MS = 10_000;
 
 /** The leader spread now, as the master-imbalance check judges it: its finding, or undefined when spread well. */
-async function imbalance(context: WorkflowContext): Promise<{ finding?: Finding; spread: string }> {
+async function imbalance(
+  context: WorkflowContext,
+): Promise<{ finding?: Finding; spread: string; counts: Map<string, number> }> {
   const snapshot = await new SnapshotFetcher(context.cluster, context.management).fetch();
   if (!snapshot.nodes || !snapshot.queues) {
     throw new WorkflowRefusedError(`Could not read the cluster: ${snapshot.errors.nodes ?? snapshot.errors.queues}`);
@@ -33,7 +42,12 @@ async function imbalance(context: WorkflowContext): Promise<{ finding?: Finding;
     thresholds: context.health.thresholds,
     history: new Map(),
   });
-  return { ...(finding ? { finding } : {}), spread };
+  return { ...(finding ? { finding } : {}), spread, counts };
+}
+
+/** How many queues `node` leads now. */
+async function ledBy(context: WorkflowContext, node: string): Promise<number> {
+  return (await imbalance(context)).counts.get(node) ?? 0;
 }
 
 export const rebalanceQuorumLeadersWorkflow = defineWorkflow<Record<string, never>>({
@@ -72,12 +86,32 @@ export const rebalanceQuorumLeadersWorkflow = defineWorkflow<Record<string, neve
   },
 
   async execute(context) {
-    await context.management.send('POST', '/api/rebalance/queues', { data: {} });
-    return 'rebalance started';
+    const before = await imbalance(context);
+    const busiest = before.finding?.data?.busiest;
+    const rebalance = () => context.management.send('POST', '/api/rebalance/queues', { data: {} });
+    await rebalance();
+    if (typeof busiest !== 'string') return 'rebalance started (the leaders were spread well already)';
+    const led = before.counts.get(busiest) ?? 0;
+    let asked = 1;
+    let lastAsk = Date.now();
+    const now = await pollUntil(async () => {
+      const count = await ledBy(context, busiest);
+      if (count < led) return count;
+      if (Date.now() - lastAsk >= REASK_MS) {
+        await rebalance();
+        asked += 1;
+        lastAsk = Date.now();
+      }
+      return undefined;
+    }, MOVE_MS);
+    const times = asked > 1 ? ` (asked ${asked} times)` : '';
+    return now === undefined
+      ? `rebalance started${times}; no leader has left \`${busiest}\` yet (${led})`
+      : `rebalance started${times}; \`${busiest}\` leads ${now} now, down from ${led}`;
   },
 
   async verify(context) {
-    let last = { spread: '' } as Awaited<ReturnType<typeof imbalance>>;
+    let last = { spread: '', counts: new Map() } as Awaited<ReturnType<typeof imbalance>>;
     const balanced = await pollUntil(async () => {
       last = await imbalance(context);
       return last.finding ? undefined : true;

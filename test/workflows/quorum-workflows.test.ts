@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { healthSchema } from '../../src/config/health-schema.js';
 import { remediationSchema } from '../../src/config/remediation-schema.js';
 import { ManagementApiError, WorkflowRefusedError } from '../../src/errors.js';
@@ -26,8 +26,12 @@ function kollaQueues(edit: (q: Queue) => Queue): Queue[] {
 
 const path = (q: { vhost: string; name: string }) => `${encodeURIComponent(q.vhost)}/${encodeURIComponent(q.name)}`;
 
-/** A management API over `queues` whose replica endpoints change members; requests are recorded. */
-function fakeManagement(queues: Queue[], opts: { replicaStatus?: number } = {}) {
+/**
+ * A management API over `queues` whose replica endpoints change members; requests are recorded. The rebalance POST
+ * spreads the quorum leaders over the three nodes, from its `rebalanceMovesOn`th time on (a broker that skipped the
+ * first ones: a rebalance under way, followers not caught up).
+ */
+function fakeManagement(queues: Queue[], opts: { replicaStatus?: number; rebalanceMovesOn?: number } = {}) {
   const byPath = new Map(queues.map((q) => [`/api/queues/${path(q)}`, q]));
   const sent: { method: string; path: string; data?: unknown }[] = [];
   const answer = (p: string): unknown => {
@@ -50,6 +54,16 @@ function fakeManagement(queues: Queue[], opts: { replicaStatus?: number } = {}) 
     send: async (method: string, p: string, o: { data?: unknown } = {}) => {
       sent.push({ method, path: p, data: o.data });
       if (opts.replicaStatus) return { status: opts.replicaStatus };
+      const asked = sent.filter((r) => r.path === '/api/rebalance/queues').length;
+      if (p === '/api/rebalance/queues' && asked >= (opts.rebalanceMovesOn ?? 1)) {
+        const nodes = [R1, 'rabbit2@localhost', R3];
+        [...byPath.values()]
+          .filter((q) => q.type === 'quorum')
+          .forEach((q, i) => {
+            q.leader = nodes[i % 3];
+            q.node = nodes[i % 3];
+          });
+      }
       const m = /^\/api\/queues\/quorum\/(.+)\/replicas\/(add|delete)$/.exec(p);
       const queue = m ? byPath.get(`/api/queues/${m[1]}`) : undefined;
       const node = (o.data as { node?: string } | undefined)?.node as string;
@@ -186,9 +200,31 @@ describe('rebalance-quorum-leaders', () => {
     const plan = await rebalanceQuorumLeadersWorkflow.plan(context, {});
     expect(plan.summary).toMatch(/^move queue leaders off `rabbit1@localhost`/);
     expect(plan.actions.map((a) => a.key)).toEqual(['rebalance']);
-    expect(await rebalanceQuorumLeadersWorkflow.execute(context, plan.actions[0] as never, {})).toBe(
-      'rebalance started',
+    expect(await rebalanceQuorumLeadersWorkflow.execute(context, plan.actions[0] as never, {})).toMatch(
+      /^rebalance started; `rabbit1@localhost` leads \d+ now, down from \d+$/,
     );
     expect(sent).toEqual([{ method: 'POST', path: '/api/rebalance/queues', data: {} }]);
+    expect((await rebalanceQuorumLeadersWorkflow.verify(context, plan.actions, {})).ok).toBe(true);
+  });
+
+  it('asks again while the broker moved nothing: its answer never says whether it rebalanced', async () => {
+    vi.useFakeTimers();
+    try {
+      const piled = kollaQueues((q) => ({ ...q, leader: R1, node: R1 }));
+      const many = Array.from({ length: 30 }, (_, i) => ({ ...(piled[1] as Queue), name: `led.${i}` }));
+      const { management, sent } = fakeManagement([...piled, ...many], { rebalanceMovesOn: 2 });
+      const context = contextOf(management);
+      const plan = await rebalanceQuorumLeadersWorkflow.plan(context, {});
+      let result: string | undefined;
+      const done = rebalanceQuorumLeadersWorkflow.execute(context, plan.actions[0] as never, {}).then((r) => {
+        result = r;
+      });
+      while (result === undefined) await vi.advanceTimersByTimeAsync(1_000);
+      await done;
+      expect(result).toMatch(/^rebalance started \(asked 2 times\); `rabbit1@localhost` leads \d+ now/);
+      expect(sent.filter((r) => r.path === '/api/rebalance/queues')).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
