@@ -20,7 +20,7 @@ import { zombieQueuesCheck } from '../src/health/checks/zombie-queues.js';
 import { queueKey } from '../src/health/cluster-snapshot.js';
 import { parseOsloQueueName } from '../src/health/oslo-queue-names.js';
 import { SnapshotFetcher } from '../src/health/snapshot-fetcher.js';
-import { consumedQueues, freshQueue, idleSinceMs, queuePath } from '../src/remediation/broker-state.js';
+import { consumedQueues, consumerCount, freshQueue, idleSinceMs, queuePath } from '../src/remediation/broker-state.js';
 import { defineWorkflow, type PlannedAction } from '../src/remediation/workflow-definition.js';
 import { globMatch } from '../src/tap/glob.js';
 
@@ -111,7 +111,8 @@ export const deleteZombieQueuesWorkflow = defineWorkflow<Args>({
     const { vhost, name, kind, topic } = data(action);
     const queue = await freshQueue(context.management, vhost, name);
     if (!queue) return { reason: 'already gone', abort: false };
-    if (queue.consumers > 0) return { reason: `it has ${queue.consumers} consumer(s) now: not a zombie`, abort: false };
+    const consumers = await consumerCount(context.management, queue);
+    if (consumers > 0) return { reason: `it has ${consumers} consumer(s) now: not a zombie`, abort: false };
     if (parseOsloQueueName(name)?.kind !== kind)
       return { reason: 'its name is no longer an oslo queue name', abort: false };
     const owner = ownerOf(name);

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { formatCount } from '../src/chat/human-format.js';
 import { nameInVhost } from '../src/chat/vhost-text.js';
 import { WorkflowRefusedError } from '../src/errors.js';
-import { freshQueue, queuePath } from '../src/remediation/broker-state.js';
+import { consumerCount, freshQueue, queuePath } from '../src/remediation/broker-state.js';
 import { defineWorkflow, type PlannedAction } from '../src/remediation/workflow-definition.js';
 
 interface Args {
@@ -46,15 +46,16 @@ export const purgeQueueWorkflow = defineWorkflow<Args>({
     const vhost = args.vhost ?? context.vhost;
     const queue = await freshQueue(context.management, vhost, args.queue);
     if (!queue) throw new WorkflowRefusedError(`There is no queue \`${args.queue}\` in vhost \`${vhost}\`.`);
-    if (queue.consumers > 0 && !args.force) {
+    const consumers = await consumerCount(context.management, queue);
+    if (consumers > 0 && !args.force) {
       throw new WorkflowRefusedError(
-        `\`${args.queue}\` has ${queue.consumers} consumer(s) working it off; purging would throw away messages they are about to process. Fix the consumer, or add --force if you really mean it.`,
+        `\`${args.queue}\` has ${consumers} consumer(s) working it off; purging would throw away messages they are about to process. Fix the consumer, or add --force if you really mean it.`,
       );
     }
     if (queue.messages_ready === 0)
       throw new WorkflowRefusedError(`\`${args.queue}\` holds no ready messages: nothing to purge.`);
     const warnings = ['Purged messages are gone for good: there is no undo.'];
-    if (queue.consumers > 0) warnings.push(`${queue.consumers} consumer(s) are attached (--force).`);
+    if (consumers > 0) warnings.push(`${consumers} consumer(s) are attached (--force).`);
     if (queue.messages_unacknowledged > 0) {
       warnings.push(
         `${formatCount(queue.messages_unacknowledged)} unacknowledged message(s) stay: a purge drops only ready ones.`,
@@ -79,9 +80,10 @@ export const purgeQueueWorkflow = defineWorkflow<Args>({
     const { vhost, name } = action.data as { vhost: string; name: string };
     const queue = await freshQueue(context.management, vhost, name);
     if (!queue) return { reason: 'the queue is gone', abort: true };
-    if (!args.force && queue.consumers > 0) {
+    const consumers = await consumerCount(context.management, queue);
+    if (!args.force && consumers > 0) {
       return {
-        reason: `it has ${queue.consumers} consumer(s) now; purge again with --force if you mean it`,
+        reason: `it has ${consumers} consumer(s) now; purge again with --force if you mean it`,
         abort: true,
       };
     }

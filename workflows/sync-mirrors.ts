@@ -21,7 +21,8 @@ import {
   hasClassicMirroring,
   notApplicableOn,
 } from '../src/management/broker-version.js';
-import { type FreshQueue, freshQueue, queuePath } from '../src/remediation/broker-state.js';
+import type { ManagementQueue } from '../src/management/schemas.js';
+import { freshQueue, queuePath } from '../src/remediation/broker-state.js';
 import { pollUntil } from '../src/remediation/poll.js';
 import { defineWorkflow, type PlannedAction } from '../src/remediation/workflow-definition.js';
 import { globMatch } from '../src/tap/glob.js';
@@ -46,7 +47,7 @@ const SYNC_WAIT_MS = 30_000;
 const data = (action: PlannedAction) => action.data as unknown as MirrorData;
 const code = (names: readonly string[]) => names.map((n) => `\`${n}\``).join(', ');
 
-function unsynchronised(queue: FreshQueue): string[] {
+function unsynchronised(queue: ManagementQueue): string[] {
   const synced = queue.synchronised_slave_nodes ?? [];
   return (queue.slave_nodes ?? []).filter((m) => !synced.includes(m)).sort();
 }

@@ -32,29 +32,44 @@ async function orGone<T>(read: () => Promise<T>): Promise<T | undefined> {
   }
 }
 
-export type FreshQueue = ManagementQueue & { consumers: number };
+const consumerQueues = z.array(z.looseObject({ queue: z.looseObject({ name: z.string(), vhost: z.string() }) }));
 
-export async function freshQueue(
+export function freshQueue(
   management: ManagementClient,
   vhost: string,
   name: string,
-): Promise<FreshQueue | undefined> {
-  const queue = await orGone(() => management.get(queuePath(vhost, name), queueSchema));
-  return queue ? { ...queue, consumers: queue.consumers ?? 0 } : undefined;
+): Promise<ManagementQueue | undefined> {
+  return orGone(() => management.get(queuePath(vhost, name), queueSchema));
+}
+
+/**
+ * How many consumers a freshly read queue has. One whose stats are not in (its node just started, or is down) comes
+ * without `consumers`, which is not zero: the consumer table answers for it, so that no guard takes a consumed
+ * queue for an idle one.
+ */
+export async function consumerCount(management: ManagementClient, queue: ManagementQueue): Promise<number> {
+  return queue.consumers ?? (await consumersOf(management, queue.vhost, queue.name));
+}
+
+async function consumersOf(management: ManagementClient, vhost: string, queue: string): Promise<number> {
+  return (await consumerTable(management, vhost)).filter((name) => name === queue).length;
+}
+
+/** The queue of each consumer of `vhost`, one entry per consumer, from the channels' consumer table. */
+async function consumerTable(management: ManagementClient, vhost: string): Promise<string[]> {
+  const consumers = await management.get(`/api/consumers/${encodeURIComponent(vhost)}`, consumerQueues, {
+    columns: 'queue.name,queue.vhost',
+  });
+  return consumers.map((c) => c.queue.name);
 }
 
 export function freshConnection(management: ManagementClient, name: string): Promise<ManagementConnection | undefined> {
   return orGone(() => management.get(connectionPath(name), connectionSchema));
 }
 
-const consumerQueues = z.array(z.looseObject({ queue: z.looseObject({ name: z.string(), vhost: z.string() }) }));
-
 /** Names of the queues of `vhost` that have at least one consumer now. */
 export async function consumedQueues(management: ManagementClient, vhost: string): Promise<Set<string>> {
-  const consumers = await management.get(`/api/consumers/${encodeURIComponent(vhost)}`, consumerQueues, {
-    columns: 'queue.name,queue.vhost',
-  });
-  return new Set(consumers.map((c) => c.queue.name));
+  return new Set(await consumerTable(management, vhost));
 }
 
 /**
