@@ -1,6 +1,6 @@
 /** `/rabbit alerts`: the alerts firing now on every cluster, with silences and acks, most severe first. */
 import { z } from 'zod';
-import type { ChatReply } from '../src/chat/chat-message.js';
+import { type ChatReply, ephemeral, ephemeralSection } from '../src/chat/chat-message.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import { compareSeverity } from '../src/health/finding.js';
 import { alertLine } from '../src/health/health-format.js';
@@ -17,10 +17,10 @@ export const alertsCommand = defineCommand({
   }),
   async run(context: CommandContext): Promise<ChatReply> {
     const health = context.health;
-    if (!health) return { visibility: 'ephemeral', text: 'Health checks are not running (health.enabled is false).' };
+    if (!health) return ephemeral('Health checks are not running (health.enabled is false).');
     const now = Date.now();
     const [alerts, silences] = await Promise.all([health.alerts(), health.silences()]);
-    if (alerts.length === 0) return { visibility: 'ephemeral', text: ':large_green_circle: No alerts are firing.' };
+    if (alerts.length === 0) return ephemeral(':large_green_circle: No alerts are firing.');
     alerts.sort((a, b) => compareSeverity(a.severity, b.severity) || a.firedAt - b.firedAt);
     const lines = await Promise.all(
       alerts.map(async (alert) =>
@@ -35,6 +35,6 @@ export const alertsCommand = defineCommand({
       ),
     );
     const text = `*${alerts.length} alert(s) firing*\n${lines.join('\n')}`;
-    return { visibility: 'ephemeral', text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] };
+    return ephemeralSection(text);
   },
 });

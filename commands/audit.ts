@@ -3,7 +3,7 @@
  * trail, for compliance, comes from `warren audit-export` as JSON lines.
  */
 import { z } from 'zod';
-import type { ChatReply } from '../src/chat/chat-message.js';
+import { type ChatReply, ephemeral, ephemeralSection } from '../src/chat/chat-message.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import { formatTime } from '../src/health/health-format.js';
 
@@ -25,14 +25,14 @@ export const auditCommand = defineCommand<{ count: number }>({
     .refine((a) => a.count >= 1 && a.count <= MAX, `N must be between 1 and ${MAX}`),
   async run(context: CommandContext, { count }): Promise<ChatReply> {
     const remediation = context.remediation;
-    if (!remediation) return { visibility: 'ephemeral', text: 'Remediation is not available in this warren.' };
+    if (!remediation) return ephemeral('Remediation is not available in this warren.');
     const entries = await remediation.audit(count);
-    if (entries.length === 0) return { visibility: 'ephemeral', text: 'The audit trail is empty.' };
+    if (entries.length === 0) return ephemeral('The audit trail is empty.');
     const lines = entries.map((e) => {
       const who = e.user === 'warren' ? 'warren' : `<@${e.user}>`;
       return `\`${formatTime(e.at)}\` \`${e.run}\` ${e.workflow}@${e.cluster} *${e.event}* by ${who}${e.detail ? `: ${e.detail}` : ''}`;
     });
     const text = `*Audit trail*, newest first (${entries.length})\n${lines.join('\n')}`;
-    return { visibility: 'ephemeral', text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] };
+    return ephemeralSection(text);
   },
 });

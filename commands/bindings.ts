@@ -8,7 +8,7 @@
  * operator asking about a name wants, and `--queue` or `--exchange` narrows it to one.
  */
 import { z } from 'zod';
-import type { ChatReply } from '../src/chat/chat-message.js';
+import { type ChatReply, ephemeral } from '../src/chat/chat-message.js';
 import { formatCount } from '../src/chat/human-format.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import { objectVhost } from '../src/chatops/vhost-scope.js';
@@ -193,7 +193,7 @@ export const bindingsCommand = defineCommand<BindingsArgs>({
     ),
   async run(context: CommandContext, args: BindingsArgs): Promise<ChatReply> {
     const handles = context.clusters.select(args.cluster);
-    if (handles.length === 0) return { visibility: 'ephemeral', text: 'No clusters are configured.' };
+    if (handles.length === 0) return ephemeral('No clusters are configured.');
     // Without --vhost, each cluster's own vhost (clusters[].vhost), as `consumers` does.
     const lookups = await Promise.all(
       handles.map(async (h) => {
@@ -207,12 +207,10 @@ export const bindingsCommand = defineCommand<BindingsArgs>({
     if (parts.length === 0) {
       const what = args.only ?? 'queue or exchange';
       const places = lookups.map((l) => `vhost \`${l.vhost}\` of \`${l.cluster}\``).join(', ');
-      return {
-        visibility: 'ephemeral',
-        text:
-          `No ${what} \`${args.name}\` in ${places}. ` +
+      return ephemeral(
+        `No ${what} \`${args.name}\` in ${places}. ` +
           `\`${context.slashCommand} queues PATTERN\` and \`${context.slashCommand} exchanges PATTERN\` find names by a glob.`,
-      };
+      );
     }
     return listingReply(parts);
   },

@@ -4,7 +4,7 @@
  * (queue → consumers → connection → service), and the quick answer to "why does this queue not drain".
  */
 import { z } from 'zod';
-import type { ChatReply } from '../src/chat/chat-message.js';
+import { type ChatReply, ephemeral } from '../src/chat/chat-message.js';
 import { formatCount } from '../src/chat/human-format.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import { objectVhost } from '../src/chatops/vhost-scope.js';
@@ -172,7 +172,7 @@ export const consumersCommand = defineCommand<ConsumersArgs>({
     ),
   async run(context: CommandContext, args: ConsumersArgs): Promise<ChatReply> {
     const handles = context.clusters.select(args.cluster);
-    if (handles.length === 0) return { visibility: 'ephemeral', text: 'No clusters are configured.' };
+    if (handles.length === 0) return ephemeral('No clusters are configured.');
     // Without --vhost, each cluster's own vhost (clusters[].vhost): where warren and OpenStack work.
     const lookups = await Promise.all(
       handles.map(async (h) => {
@@ -185,12 +185,10 @@ export const consumersCommand = defineCommand<ConsumersArgs>({
     );
     if (parts.length === 0) {
       const places = lookups.map((l) => `vhost \`${l.vhost}\` of \`${l.cluster}\``).join(', ');
-      return {
-        visibility: 'ephemeral',
-        text:
-          `No queue \`${args.queue}\` in ${places}. ` +
+      return ephemeral(
+        `No queue \`${args.queue}\` in ${places}. ` +
           `\`${context.slashCommand} queues PATTERN\` finds queues by a glob on their name, e.g. \`*fanout*\`.`,
-      };
+      );
     }
     return listingReply(parts);
   },

@@ -5,7 +5,7 @@
  * anyone who may read may ask for one; starting a run is for operators.
  */
 import { z } from 'zod';
-import type { ChatReply } from '../src/chat/chat-message.js';
+import { type ChatReply, ephemeral } from '../src/chat/chat-message.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import type { WorkflowWords } from '../src/remediation/workflow-definition.js';
 import { allWorkflows } from '../workflows/index.js';
@@ -47,7 +47,7 @@ export const fixCommand = defineCommand<FixArgs>({
     }),
   async run(context: CommandContext, args: FixArgs): Promise<ChatReply> {
     const remediation = context.remediation;
-    if (!remediation) return { visibility: 'ephemeral', text: 'Remediation is not available in this warren.' };
+    if (!remediation) return ephemeral('Remediation is not available in this warren.');
     return remediation.start({
       target: args.target,
       words: args.words,

@@ -5,7 +5,7 @@
  */
 import type { KnownBlock } from '@slack/types';
 import { z } from 'zod';
-import type { ChatReply } from '../src/chat/chat-message.js';
+import { type ChatReply, ephemeral } from '../src/chat/chat-message.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import { healthReport } from '../src/health/health-format.js';
 
@@ -22,11 +22,11 @@ export const healthCommand = defineCommand({
     .transform((argv) => ({ cluster: argv.positionals[0] })),
   async run(context: CommandContext, args: { cluster: string | undefined }): Promise<ChatReply> {
     const health = context.health;
-    if (!health) return { visibility: 'ephemeral', text: 'Health checks are not running (health.enabled is false).' };
+    if (!health) return ephemeral('Health checks are not running (health.enabled is false).');
     const handles = context.clusters.select(args.cluster);
     const reports = await Promise.all(handles.map((h) => health.evaluate(h.config.name)));
     const sections = reports.flatMap((r) => healthReport(r.cluster, r.results));
     const blocks: KnownBlock[] = sections.map((text) => ({ type: 'section', text: { type: 'mrkdwn', text } }));
-    return { visibility: 'ephemeral', text: sections.join('\n\n'), blocks };
+    return ephemeral(sections.join('\n\n'), blocks);
   },
 });

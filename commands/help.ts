@@ -1,5 +1,7 @@
 /** `/rabbit help`: the list of commands, generated from their definitions so it cannot drift from them. */
+
 import { z } from 'zod';
+import { ephemeralSection } from '../src/chat/chat-message.js';
 import { type CommandContext, defineCommand, usageLine } from '../src/chatops/command-definition.js';
 
 export const helpCommand = defineCommand({
@@ -16,10 +18,6 @@ export const helpCommand = defineCommand({
   async run(context: CommandContext) {
     const lines = context.commands.map((c) => `• \`${usageLine(context.slashCommand, c)}\` — ${c.summary}`);
     const text = `*warren commands*\n${lines.join('\n')}`;
-    return {
-      visibility: 'ephemeral' as const,
-      text,
-      blocks: [{ type: 'section' as const, text: { type: 'mrkdwn' as const, text } }],
-    };
+    return ephemeralSection(text);
   },
 });

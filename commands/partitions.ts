@@ -7,7 +7,7 @@
  * the metadata, so autoheal's rule does not apply. It judges nothing itself and restarts nothing.
  */
 import { z } from 'zod';
-import type { ChatReply } from '../src/chat/chat-message.js';
+import { type ChatReply, ephemeral } from '../src/chat/chat-message.js';
 import { formatCount } from '../src/chat/human-format.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
@@ -145,7 +145,7 @@ export const partitionsCommand = defineCommand<PartitionsArgs>({
     .transform((argv): PartitionsArgs => ({ cluster: argv.flags.cluster })),
   async run(context: CommandContext, args: PartitionsArgs): Promise<ChatReply> {
     const handles = context.clusters.select(args.cluster);
-    if (handles.length === 0) return { visibility: 'ephemeral', text: 'No clusters are configured.' };
+    if (handles.length === 0) return ephemeral('No clusters are configured.');
     const listings = await Promise.all(
       handles.map(async (h) => partitionsListing(h.config.name, await fetchNodeView(h))),
     );

@@ -20,7 +20,7 @@
  * read permission also allows purging).
  */
 import { z } from 'zod';
-import type { ChatReply } from '../src/chat/chat-message.js';
+import { type ChatReply, ephemeral } from '../src/chat/chat-message.js';
 import { formatBytes, formatCount } from '../src/chat/human-format.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import { objectVhost } from '../src/chatops/vhost-scope.js';
@@ -196,7 +196,6 @@ async function fetchQueue(handle: ClusterHandle, vhost: string, name: string): P
 
 export async function peek(handle: ClusterHandle, vhost: string, args: PeekArgs): Promise<ChatReply> {
   const cluster = handle.config.name;
-  const ephemeral = (text: string): ChatReply => ({ visibility: 'ephemeral', text });
   const queue = await fetchQueue(handle, vhost, args.queue);
   if (!queue) return ephemeral(`No queue \`${args.queue}\` in vhost \`${vhost}\` of \`${cluster}\`.`);
   if (queue.type === 'stream') return ephemeral(stream(args.queue));
@@ -284,11 +283,11 @@ export const peekCommand = defineCommand<PeekArgs>({
     }),
   async run(context: CommandContext, args: PeekArgs): Promise<ChatReply> {
     const handles = context.clusters.select(args.cluster);
-    if (handles.length === 0) return { visibility: 'ephemeral', text: 'No clusters are configured.' };
+    if (handles.length === 0) return ephemeral('No clusters are configured.');
     // A peek touches the queue (redelivered flags, delivery counts): one cluster, named when there are several.
     if (handles.length > 1) {
       const names = handles.map((h) => `\`${h.config.name}\``).join(', ');
-      return { visibility: 'ephemeral', text: `Name the cluster to peek on with --cluster (one of ${names}).` };
+      return ephemeral(`Name the cluster to peek on with --cluster (one of ${names}).`);
     }
     const handle = handles[0] as ClusterHandle;
     return peek(handle, objectVhost(context.vhostScope, args.vhost, handle.config.vhost), args);

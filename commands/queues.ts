@@ -13,7 +13,7 @@
  */
 import type { KnownBlock } from '@slack/types';
 import { z } from 'zod';
-import type { ChatReply } from '../src/chat/chat-message.js';
+import { type ChatReply, ephemeral } from '../src/chat/chat-message.js';
 import { formatBytes, formatCount } from '../src/chat/human-format.js';
 import { MAX_BLOCKS, MAX_SECTION_TEXT, MAX_TEXT } from '../src/chat/slack-limits.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
@@ -149,7 +149,7 @@ export function listingReply(parts: readonly ListingPart[]): ChatReply {
     blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: note }] });
     text.push(note);
   }
-  return { visibility: 'ephemeral', text: text.join('\n'), blocks };
+  return ephemeral(text.join('\n'), blocks);
 }
 
 /**
@@ -162,7 +162,7 @@ export async function listingOfClusters(
   part: (handle: ClusterHandle) => Promise<ListingPart>,
 ): Promise<ChatReply> {
   const handles = context.clusters.select(cluster);
-  if (handles.length === 0) return { visibility: 'ephemeral', text: 'No clusters are configured.' };
+  if (handles.length === 0) return ephemeral('No clusters are configured.');
   return listingReply(await Promise.all(handles.map(part)));
 }
 

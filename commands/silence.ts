@@ -4,7 +4,7 @@
  * everyone watching alerts should know that warren has been told to keep quiet, by whom and why.
  */
 import { z } from 'zod';
-import type { ChatReply } from '../src/chat/chat-message.js';
+import { type ChatReply, ephemeral } from '../src/chat/chat-message.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import { formatDuration, parseDuration } from '../src/config/duration.js';
 import { formatTime } from '../src/health/health-format.js';
@@ -38,7 +38,7 @@ export const silenceCommand = defineCommand<SilenceArgs>({
     }),
   async run(context: CommandContext, args: SilenceArgs): Promise<ChatReply> {
     const health = context.health;
-    if (!health) return { visibility: 'ephemeral', text: 'Health checks are not running (health.enabled is false).' };
+    if (!health) return ephemeral('Health checks are not running (health.enabled is false).');
     const silence = await health.silence(args.target, args.durationMs, context.userId, args.reason);
     return {
       visibility: 'in_channel',

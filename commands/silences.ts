@@ -1,6 +1,6 @@
 /** `/rabbit silences`: the silences in force, who set them, why and until when. */
 import { z } from 'zod';
-import type { ChatReply } from '../src/chat/chat-message.js';
+import { type ChatReply, ephemeral } from '../src/chat/chat-message.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import { silenceLine } from '../src/health/health-format.js';
 
@@ -15,13 +15,10 @@ export const silencesCommand = defineCommand({
   }),
   async run(context: CommandContext): Promise<ChatReply> {
     const health = context.health;
-    if (!health) return { visibility: 'ephemeral', text: 'Health checks are not running (health.enabled is false).' };
+    if (!health) return ephemeral('Health checks are not running (health.enabled is false).');
     const silences = await health.silences();
-    if (silences.length === 0) return { visibility: 'ephemeral', text: 'No silences are in force.' };
+    if (silences.length === 0) return ephemeral('No silences are in force.');
     const now = Date.now();
-    return {
-      visibility: 'ephemeral',
-      text: `*${silences.length} silence(s)*\n${silences.map((s) => `• ${silenceLine(s, now)}`).join('\n')}`,
-    };
+    return ephemeral(`*${silences.length} silence(s)*\n${silences.map((s) => `• ${silenceLine(s, now)}`).join('\n')}`);
   },
 });

@@ -6,7 +6,7 @@
  */
 import type { KnownBlock } from '@slack/types';
 import { z } from 'zod';
-import type { ChatReply } from '../src/chat/chat-message.js';
+import { type ChatReply, ephemeral } from '../src/chat/chat-message.js';
 import { formatBytes, formatCount, formatPercent, formatUptime } from '../src/chat/human-format.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import type { ClusterHandle } from '../src/cluster/cluster-directory.js';
@@ -254,10 +254,10 @@ export const statusCommand = defineCommand({
     .transform((argv) => ({ cluster: argv.positionals[0] })),
   async run(context: CommandContext, args: { cluster: string | undefined }): Promise<ChatReply> {
     const handles = context.clusters.select(args.cluster);
-    if (handles.length === 0) return { visibility: 'ephemeral', text: 'No clusters are configured.' };
+    if (handles.length === 0) return ephemeral('No clusters are configured.');
     const statuses = await Promise.all(handles.map(fetchStatus));
     const rendered = statuses.map(renderClusterStatus);
     const blocks: KnownBlock[] = rendered.flatMap((r, i) => (i === 0 ? r.blocks : [{ type: 'divider' }, ...r.blocks]));
-    return { visibility: 'ephemeral', text: rendered.map((r) => r.text).join('\n\n'), blocks };
+    return ephemeral(rendered.map((r) => r.text).join('\n\n'), blocks);
   },
 });

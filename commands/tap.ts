@@ -4,7 +4,7 @@
  * pausing it for a maintenance window. Pausing and resuming are for operators, and act on every vhost of a cluster.
  */
 import { z } from 'zod';
-import type { ChatReply } from '../src/chat/chat-message.js';
+import { type ChatReply, ephemeral } from '../src/chat/chat-message.js';
 import { formatCount } from '../src/chat/human-format.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import type { TapStatus } from '../src/tap/notification-tap.js';
@@ -62,22 +62,18 @@ export const tapCommand = defineCommand<TapArgs>({
     }),
   async run(context: CommandContext, args: TapArgs): Promise<ChatReply> {
     const tap = context.tap;
-    if (!tap) return { visibility: 'ephemeral', text: 'The notification tap is not running (tap.enabled is false).' };
+    if (!tap) return ephemeral('The notification tap is not running (tap.enabled is false).');
     if (args.action === 'status') {
       if (args.cluster !== undefined) context.clusters.get(args.cluster);
       const statuses = tap.status().filter((s) => args.cluster === undefined || s.cluster === args.cluster);
       const text = statuses.map((s) => renderTapStatus(s)).join('\n\n');
-      return {
-        visibility: 'ephemeral',
-        text,
-        blocks: [
-          { type: 'header', text: { type: 'plain_text', text: 'Notification tap' } },
-          ...statuses.map((s) => ({
-            type: 'section' as const,
-            text: { type: 'mrkdwn' as const, text: renderTapStatus(s) },
-          })),
-        ],
-      };
+      return ephemeral(text, [
+        { type: 'header', text: { type: 'plain_text', text: 'Notification tap' } },
+        ...statuses.map((s) => ({
+          type: 'section' as const,
+          text: { type: 'mrkdwn' as const, text: renderTapStatus(s) },
+        })),
+      ]);
     }
     const clusters = args.action === 'pause' ? await tap.pause(args.cluster) : await tap.resume(args.cluster);
     const verb = args.action === 'pause' ? 'paused' : 'resumed';

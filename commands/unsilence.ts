@@ -1,6 +1,6 @@
 /** `/rabbit unsilence <id>`: end a silence early; the alerts it covered are shown again from the next sweep. */
 import { z } from 'zod';
-import type { ChatReply } from '../src/chat/chat-message.js';
+import { type ChatReply, ephemeral } from '../src/chat/chat-message.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 
 export const unsilenceCommand = defineCommand({
@@ -16,13 +16,12 @@ export const unsilenceCommand = defineCommand({
     .transform((argv) => ({ id: argv.positionals[0] as string })),
   async run(context: CommandContext, args: { id: string }): Promise<ChatReply> {
     const health = context.health;
-    if (!health) return { visibility: 'ephemeral', text: 'Health checks are not running (health.enabled is false).' };
+    if (!health) return ephemeral('Health checks are not running (health.enabled is false).');
     const removed = await health.unsilence(args.id);
     if (!removed) {
-      return {
-        visibility: 'ephemeral',
-        text: `No silence \`${args.id}\` is in force (it may have expired). \`${context.slashCommand} silences\` lists them.`,
-      };
+      return ephemeral(
+        `No silence \`${args.id}\` is in force (it may have expired). \`${context.slashCommand} silences\` lists them.`,
+      );
     }
     return {
       visibility: 'in_channel',

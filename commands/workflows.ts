@@ -1,6 +1,6 @@
 /** `/rabbit workflows`: the remediation workflows, their risk and how many approvals each needs. */
 import { z } from 'zod';
-import type { ChatReply } from '../src/chat/chat-message.js';
+import { type ChatReply, ephemeral, ephemeralSection } from '../src/chat/chat-message.js';
 import { type CommandContext, defineCommand } from '../src/chatops/command-definition.js';
 import { approvalsNeeded } from '../src/remediation/workflow-definition.js';
 
@@ -17,7 +17,7 @@ export const workflowsCommand = defineCommand({
   }),
   async run(context: CommandContext): Promise<ChatReply> {
     const workflows = context.remediation?.workflows ?? [];
-    if (workflows.length === 0) return { visibility: 'ephemeral', text: 'No workflows are available.' };
+    if (workflows.length === 0) return ephemeral('No workflows are available.');
     const lines = workflows.map((w) => {
       const needed = approvalsNeeded(w.risk);
       const approval = needed === 0 ? 'runs at once' : needed === 1 ? 'needs 1 approver' : `needs ${needed} approvers`;
@@ -25,6 +25,6 @@ export const workflowsCommand = defineCommand({
       return `• \`fix ${w.name}${usage}\`: ${w.description}. Risk *${w.risk}*, ${approval}${w.needsNodeControl ? ', needs node control' : ''}.`;
     });
     const text = `*Workflows* (add \`--dry-run\` to see a plan without starting it)\n${lines.join('\n')}`;
-    return { visibility: 'ephemeral', text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] };
+    return ephemeralSection(text);
   },
 });

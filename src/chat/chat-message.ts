@@ -17,6 +17,16 @@ export interface ChatReply extends ChatMessage {
   visibility: Visibility;
 }
 
+/** An answer only the person who asked sees. */
+export function ephemeral(text: string, blocks?: KnownBlock[]): ChatReply {
+  return blocks ? { visibility: 'ephemeral', text, blocks } : { visibility: 'ephemeral', text };
+}
+
+/** An answer only the asker sees, its text also as one mrkdwn section (which Slack shows without the fallback). */
+export function ephemeralSection(text: string): ChatReply {
+  return ephemeral(text, [{ type: 'section', text: { type: 'mrkdwn', text } }]);
+}
+
 export interface PostedMessage {
   channel: string;
   ts: string;

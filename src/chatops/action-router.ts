@@ -4,7 +4,7 @@
  * ephemerally with the outcome or the reason for a refusal. A button's value is untrusted: handlers look up what it
  * names in server-side state and never act on anything else it carries.
  */
-import type { ActionInvocation, ChatReply } from '../chat/chat-message.js';
+import { type ActionInvocation, type ChatReply, ephemeral } from '../chat/chat-message.js';
 import { isCodedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { WarrenMetrics } from '../metrics.js';
@@ -23,8 +23,6 @@ export interface ActionRouterDeps {
   logger: Logger;
   metrics?: WarrenMetrics;
 }
-
-const ephemeral = (text: string): ChatReply => ({ visibility: 'ephemeral', text });
 
 export class ActionRouter {
   private readonly handlers = new Map<string, ActionHandler>();

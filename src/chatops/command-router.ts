@@ -3,7 +3,7 @@
  * definition, checks access, validates arguments and runs the handler. It never throws at a front end: every
  * failure becomes an ephemeral reply that says what went wrong and, for bad arguments, the usage line.
  */
-import type { ChatReply, Invocation } from '../chat/chat-message.js';
+import { type ChatReply, ephemeral, type Invocation } from '../chat/chat-message.js';
 import type { ClusterDirectory } from '../cluster/cluster-directory.js';
 import type { DefinitionsStore } from '../cluster/definitions-store.js';
 import { ErrorCode, isCodedError } from '../errors.js';
@@ -29,10 +29,6 @@ export interface CommandRouterDeps {
   health?: () => HealthControl | undefined;
   remediation?: () => RemediationControl | undefined;
   definitions?: DefinitionsStore;
-}
-
-function ephemeral(text: string): ChatReply {
-  return { visibility: 'ephemeral', text };
 }
 
 export class CommandRouter {

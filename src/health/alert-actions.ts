@@ -3,7 +3,7 @@
  * in Redis, so a forged or stale click acts on nothing it did not name and is refused with the reason.
  * Ack is open to anyone who may read (it only says who is on it); Silence is for operators.
  */
-import type { ChatReply } from '../chat/chat-message.js';
+import { ephemeral } from '../chat/chat-message.js';
 import type { ActionHandler } from '../chatops/action-router.js';
 import { UnknownAlertError } from '../errors.js';
 import { ALERT_ACTIONS } from './alert-message.js';
@@ -12,8 +12,6 @@ import type { HealthControl } from './health-monitor.js';
 
 const ALERT_ID = /^[a-z0-9-]{1,64}@[A-Za-z0-9_.-]{1,64}$/;
 const SILENCE_BUTTON_MS = 3_600_000;
-
-const ephemeral = (text: string): ChatReply => ({ visibility: 'ephemeral', text });
 
 /** A button's value as an alert id (`check@cluster`), checked for shape before anything is looked up. */
 export function alertId(value: string): string {

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ChannelPacer } from '../chat/channel-pacer.js';
-import type { ChatPort, ChatReply } from '../chat/chat-message.js';
+import { type ChatPort, type ChatReply, ephemeral } from '../chat/chat-message.js';
 import type { AccessPolicy } from '../chatops/access-policy.js';
 import type { ClusterDirectory, ClusterHandle } from '../cluster/cluster-directory.js';
 import type { HealthConfig } from '../config/health-schema.js';
@@ -58,8 +58,6 @@ export interface WorkflowEngineOptions {
   workflowOfCheck?: (check: string) => string | undefined;
   now?: () => number;
 }
-
-const ephemeral = (text: string): ChatReply => ({ visibility: 'ephemeral', text });
 
 export class WorkflowEngine implements RemediationControl {
   readonly workflows: readonly AnyWorkflowDefinition[];
