@@ -10,9 +10,6 @@ export enum ErrorCode {
   ManagementUnreachableError = 'warren_management_unreachable',
   QueueMetricsError = 'warren_queue_metrics',
   UnknownClusterError = 'warren_unknown_cluster',
-  CommandUsageError = 'warren_command_usage',
-  UnknownCommandError = 'warren_unknown_command',
-  AccessDeniedError = 'warren_access_denied',
   UnknownAlertError = 'warren_unknown_alert',
   WorkflowRefusedError = 'warren_workflow_refused',
   RunRefusedError = 'warren_run_refused',
@@ -20,7 +17,11 @@ export enum ErrorCode {
   NodeControlError = 'warren_node_control',
   RemediationCredentialsError = 'warren_remediation_credentials',
   MalformedSlackRequestError = 'warren_malformed_slack_request',
-  UnknownError = 'warren_unknown_error',
+  ErlangTermError = 'warren_erlang_term',
+  StepFailedError = 'warren_step_failed',
+  LockLostError = 'warren_lock_lost',
+  RedisScriptError = 'warren_redis_script',
+  DemoError = 'warren_demo',
 }
 
 export interface CodedError extends Error {
@@ -81,29 +82,23 @@ export class ManagementUnreachableError extends WarrenError {
   }
 }
 
+/** A node's Prometheus endpoint could not be read or parsed for queue depths. */
+export class QueueMetricsError extends WarrenError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.QueueMetricsError, message, options);
+  }
+}
+
+/** An `application/bert` answer that is not the Erlang term warren reads; the message says where it went wrong. */
+export class ErlangTermError extends WarrenError {
+  constructor(message: string) {
+    super(ErrorCode.ErlangTermError, message);
+  }
+}
+
 export class UnknownClusterError extends WarrenError {
   constructor(name: string, known: string[]) {
     super(ErrorCode.UnknownClusterError, `unknown cluster "${name}"; known clusters: ${known.join(', ') || '(none)'}`);
-  }
-}
-
-export class CommandUsageError extends WarrenError {
-  readonly usage: string;
-  constructor(message: string, usage: string) {
-    super(ErrorCode.CommandUsageError, message);
-    this.usage = usage;
-  }
-}
-
-export class UnknownCommandError extends WarrenError {
-  constructor(name: string) {
-    super(ErrorCode.UnknownCommandError, `unknown command "${name}"`);
-  }
-}
-
-export class AccessDeniedError extends WarrenError {
-  constructor(reason: string) {
-    super(ErrorCode.AccessDeniedError, reason);
   }
 }
 
@@ -149,13 +144,6 @@ export function isCodedError(error: unknown): error is CodedError {
   return error instanceof WarrenError;
 }
 
-/** Wraps anything thrown into a coded error without losing the original as `cause`. */
-export function asCodedError(error: unknown): CodedError {
-  if (isCodedError(error)) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new WarrenError(ErrorCode.UnknownError, message, { cause: error });
-}
-
 /**
  * A change to the broker was asked of a cluster without remediation credentials: warren never writes with its
  * read-only (monitoring) user.
@@ -177,5 +165,33 @@ export class RemediationCredentialsError extends WarrenError {
 export class MalformedSlackRequestError extends WarrenError {
   constructor(reason: string) {
     super(ErrorCode.MalformedSlackRequestError, reason);
+  }
+}
+
+/** A workflow step that could not do what its plan said; the run records the message as the step's failure. */
+export class StepFailedError extends WarrenError {
+  constructor(message: string) {
+    super(ErrorCode.StepFailedError, message);
+  }
+}
+
+/** A replica lost the Redis lock it held for a piece of work (another replica has it now), so it stops there. */
+export class LockLostError extends WarrenError {
+  constructor(message: string) {
+    super(ErrorCode.LockLostError, message);
+  }
+}
+
+/** A Redis script answered with something other than what warren's own script returns: nothing is assumed. */
+export class RedisScriptError extends WarrenError {
+  constructor(message: string) {
+    super(ErrorCode.RedisScriptError, message);
+  }
+}
+
+/** The demo (`npm run demo`: simulated OpenStack traffic and injected faults) could not do what it was asked. */
+export class DemoError extends WarrenError {
+  constructor(message: string) {
+    super(ErrorCode.DemoError, message);
   }
 }

@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { formatCount } from '../src/chat/human-format.js';
 import { vhostList } from '../src/chat/vhost-text.js';
 import { formatDuration, parseDuration } from '../src/config/duration.js';
-import { ManagementApiError, WorkflowRefusedError } from '../src/errors.js';
+import { ManagementApiError, StepFailedError, WorkflowRefusedError } from '../src/errors.js';
 import type { AlertState } from '../src/health/alert-state.js';
 import {
   atLeast,
@@ -634,11 +634,12 @@ export const applyPolicyWorkflow = defineWorkflow<Args>({
     const want = data(action);
     const current = await freshPolicy(context.management, want.vhost, want.name);
     if (current && sameDefinition(current, want)) return 'already in place; nothing changed';
-    if (current) throw new Error(`policy \`${want.name}\` appeared meanwhile with another definition: not overwritten`);
+    if (current)
+      throw new StepFailedError(`policy \`${want.name}\` appeared meanwhile with another definition: not overwritten`);
     const { status } = await context.management.send('PUT', policyPath(want.vhost, want.name), {
       data: { pattern: want.pattern, definition: want.definition, priority: want.priority, 'apply-to': want.applyTo },
     });
-    if (status === 404) throw new Error(`vhost \`${want.vhost}\` does not exist (any more)`);
+    if (status === 404) throw new StepFailedError(`vhost \`${want.vhost}\` does not exist (any more)`);
     return `policy \`${want.name}\` set: ${canonical(want.definition)} for \`${want.pattern}\``;
   },
 

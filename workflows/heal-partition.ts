@@ -20,7 +20,7 @@
 import { z } from 'zod';
 import { formatCount } from '../src/chat/human-format.js';
 import { formatDuration } from '../src/config/duration.js';
-import { NodeControlError, WorkflowRefusedError } from '../src/errors.js';
+import { NodeControlError, StepFailedError, WorkflowRefusedError } from '../src/errors.js';
 import { networkPartitionCheck, type PartitionData, partitionSides } from '../src/health/checks/network-partition.js';
 import { SnapshotFetcher } from '../src/health/snapshot-fetcher.js';
 import {
@@ -340,7 +340,7 @@ export const healPartitionWorkflow = defineWorkflow<Args>({
           : entry.partitions === undefined
             ? 'it is still starting'
             : `it reports partitions with ${code(entry.partitions)}`;
-      throw new Error(
+      throw new StepFailedError(
         `started \`${node}\`, but it has not rejoined the trusted side after ${formatDuration(REJOIN_WAIT_MS)}: ${state}`,
       );
     }

@@ -5,6 +5,7 @@
  * after a minute, not every sweep. One reader per cluster, shared by the sweep and `/rabbit status`, so the two never
  * run the CLI twice for the same answer. It reads only; judging the modes is the partition-handling check's.
  */
+import { NodeControlError } from '../errors.js';
 import type { PartitionHandling } from '../management/partition-handling.js';
 import type { PartitionHandlingSource } from '../remediation/node-control.js';
 
@@ -71,7 +72,7 @@ export class PartitionHandlingReader {
     const running = nodes.filter((n) => n.running);
     const entries = await Promise.all(running.map((node) => this.entryOf(node, now)));
     if (running.length > 0 && entries.every((e) => e.error !== undefined)) {
-      throw new Error(entries.map((e) => e.error).join('; '));
+      throw new NodeControlError(entries.map((e) => e.error).join('; '));
     }
     return entries;
   }

@@ -4,8 +4,10 @@
  * undoes what the workflow does not (a memory watermark, an open connection) or cleans up after a demo. A fault that
  * cannot happen on the stack's RabbitMQ (a mirror where mirroring was removed) says so and is never injected.
  */
+
 import type { ChannelModel } from 'amqplib';
 import { cutPartition, type LocalStack, type RabbitmqSeries } from '../devstack/index.js';
+import { DemoError } from '../errors.js';
 import { hasClassicMirroring, parseBrokerVersion } from '../management/broker-version.js';
 import { notificationQueue } from './oslo-layout.js';
 import type { TrafficSimulator } from './traffic-simulator.js';
@@ -41,7 +43,8 @@ const LEAK_CHANNELS = 150;
 
 async function ctl(stack: LocalStack, node: string, args: string[]): Promise<void> {
   const result = await stack.rabbitmqctl(node, args, { timeoutMs: 60_000 });
-  if (result.code !== 0) throw new Error(`rabbitmqctl ${args[0]} on ${node} failed: ${result.stderr || result.stdout}`);
+  if (result.code !== 0)
+    throw new DemoError(`rabbitmqctl ${args[0]} on ${node} failed: ${result.stderr || result.stdout}`);
 }
 
 const node = (stack: LocalStack, i: number) => stack.nodes[i]?.name as string;

@@ -4,7 +4,9 @@
  * as many times as the workflow's risk needs, then wait for the run to be verified and the alert to resolve.
  * `smoke` is the zombie loop. Everything warren prints is echoed, so a failed run shows where it stopped.
  */
+
 import type { PassThrough } from 'node:stream';
+import { DemoError } from '../errors.js';
 
 /** One fault's loop: the alert it raises and the workflow its Fix… runs. */
 export interface FixLoop {
@@ -75,7 +77,7 @@ export async function runFixLoops(deps: FixLoopScriptDeps, loops: readonly FixLo
         return match;
       }
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`smoke: timed out waiting for ${step} (${pattern})`);
+      if (left <= 0) throw new DemoError(`smoke: timed out waiting for ${step} (${pattern})`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 1_000));
         waiter = () => {

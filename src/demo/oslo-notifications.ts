@@ -5,7 +5,9 @@
  * or wrapped in `{"oslo.version": "2.0", "oslo.message": "<json>"}` (messagingv2). The shapes follow what
  * python3-oslo.messaging writes for nova (legacy and versioned payloads), neutron and cinder.
  */
+
 import { randomUUID } from 'node:crypto';
+import { DemoError } from '../errors.js';
 
 export interface WireNotification {
   exchange: string;
@@ -193,7 +195,7 @@ function build(kind: NotificationKind, host: string, instance: number): { exchan
         },
       };
     default:
-      throw new Error(`unknown notification kind ${kind satisfies never}`);
+      throw new DemoError(`unknown notification kind ${kind satisfies never}`);
   }
 }
 

@@ -4,10 +4,12 @@
  * The script runs under node itself with tsx as a loader, not under the tsx CLI: the CLI would run it in a
  * grandchild that a SIGKILL of the CLI leaves alive, and the point is to be able to kill it hard.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { DemoError } from '../errors.js';
 import type { OsloLayout } from './oslo-layout.js';
 
 /** Where rpc-server-process.ts finds its AMQP URL. */
@@ -44,7 +46,7 @@ export async function startRpcServer(
   try {
     const line = await new Promise<string>((done, fail) => {
       createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', done);
-      child.once('exit', (code) => fail(new Error(`rpc server exited with ${code}`)));
+      child.once('exit', (code) => fail(new DemoError(`rpc server exited with ${code}`)));
     });
     const { fanout, reply } = JSON.parse(line) as { fanout: string; reply?: string };
     return { child, queue: fanout, ...(reply ? { replyQueue: reply } : {}) };

@@ -8,6 +8,7 @@
 import { perServiceBindings, type VhostPerService } from '../config/tap-schema.js';
 import type { LocalStackDescription } from '../devstack/index.js';
 import { managementAuthorization } from '../devstack/index.js';
+import { DemoError } from '../errors.js';
 
 export const VHOST_LAYOUTS = ['shared', 'per-service'] as const;
 export type VhostLayout = (typeof VHOST_LAYOUTS)[number];
@@ -34,7 +35,7 @@ export async function createServiceVhosts(stack: LocalStackDescription): Promise
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(10_000),
     });
-    if (!response.ok) throw new Error(`PUT ${path}: HTTP ${response.status}`);
+    if (!response.ok) throw new DemoError(`PUT ${path}: HTTP ${response.status}`);
   };
   for (const vhost of vhosts) {
     await request(`/vhosts/${encodeURIComponent(vhost)}`);

@@ -5,9 +5,11 @@
  * named as oslo names it (`<service>:<pid>:<uuid>`), so warren's views by service work on it as on a real cloud.
  * Its queues follow one oslo layout (oslo-layout.ts): classic, or kolla's quorum queues, queue manager and streams.
  */
+
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { type Channel, type ChannelModel, type ConfirmChannel, connect } from 'amqplib';
+import { DemoError } from '../errors.js';
 import { withAmqpVhost } from '../tap/amqp-vhost.js';
 import { exchangesDurable, type OsloLayout, QueueManager, replyQueue } from './oslo-layout.js';
 import { type NotificationKind, notification } from './oslo-notifications.js';
@@ -123,7 +125,7 @@ export class TrafficSimulator {
     if (this.stopped) {
       // A restart that finished after stop(): it must not outlive the simulator.
       child.kill('SIGTERM');
-      throw new Error(`the simulator stopped while ${spec.service} was starting`);
+      throw new DemoError(`the simulator stopped while ${spec.service} was starting`);
     }
     const server: RunningServer = { ...spec, child, fanoutQueue: queue, ...(replyQueue ? { replyQueue } : {}) };
     for (const name of [spec.topic, `${spec.topic}.${spec.host}`, queue, replyQueue]) if (name) this.declared.add(name);
@@ -304,7 +306,7 @@ export class TrafficSimulator {
   /** Publishes `count` notifications at once (e.g. to fill a queue), resolving when the broker confirmed them. */
   async burst(kind: NotificationKind, count: number): Promise<void> {
     const channel = this.publisher;
-    if (!channel) throw new Error('the simulator is not started');
+    if (!channel) throw new DemoError('the simulator is not started');
     for (let i = 0; i < count; i++) {
       const wire = notification(kind, pick(HOSTS, i), 2, i);
       channel.publish(wire.exchange, wire.routingKey, wire.body, { contentType: 'application/json' });
@@ -326,7 +328,7 @@ export class TrafficSimulator {
   ): Promise<{ killed: RunningServer; replacement: RunningServer; zombieQueue: string }> {
     const index = this.servers.findIndex((s) => s.topic === topic && s.child.exitCode === null);
     const killed = this.servers[index];
-    if (!killed) throw new Error(`no running RPC server of topic ${topic}`);
+    if (!killed) throw new DemoError(`no running RPC server of topic ${topic}`);
     // Out of the list first, so that its exit is not taken for a lost connection and restarted twice.
     this.servers.splice(index, 1);
     killed.child.kill('SIGKILL');
@@ -335,7 +337,7 @@ export class TrafficSimulator {
     this.retiredHosts.add(killed.host);
     const replacement = await this.startServer({ ...killed, host: this.newHost(killed.host) }, index);
     const conductor = this.publisher;
-    if (!conductor) throw new Error('the simulator is not started');
+    if (!conductor) throw new DemoError('the simulator is not started');
     const body = Buffer.from(
       JSON.stringify({ 'oslo.version': '2.0', 'oslo.message': '{"result":"ok","ending":true}' }),
     );

@@ -3,9 +3,11 @@
  * policy change adds a mirror to a queue that already holds messages, under `ha-sync-mode: manual`. Used by the
  * demo's `unsynced-mirror` fault and by the integration tests.
  */
+
 import { randomUUID } from 'node:crypto';
 import type { ChannelModel } from 'amqplib';
 import type { LocalStack, LocalStackDescription } from '../devstack/index.js';
+import { DemoError } from '../errors.js';
 
 export interface UnsyncedMirror {
   queue: string;
@@ -38,7 +40,7 @@ export async function unsyncedMirror(
       '--apply-to',
       'queues',
     ]);
-    if (result.code !== 0) throw new Error(`set_policy ${policy} failed: ${result.stderr || result.stdout}`);
+    if (result.code !== 0) throw new DemoError(`set_policy ${policy} failed: ${result.stderr || result.stdout}`);
   };
   const channel = await amqp.createConfirmChannel();
   const remove = async () => {

@@ -10,7 +10,9 @@
  * A 3.10 cut that shows nothing within `retryMs` falls back to the freeze too. Every attempt's outcome is kept for
  * the error, with what each node reported.
  */
+
 import { readFileSync } from 'node:fs';
+import { LocalStackError } from './errors.js';
 import type { LocalStack, LocalStackDescription } from './types.js';
 
 /** The Basic authorization of the stack's admin user, for its management API. */
@@ -86,7 +88,8 @@ async function beamPid(stack: LocalStack, node: string): Promise<number> {
     // Gone already: refused below.
   }
   if (!cmdline.includes('beam')) {
-    throw new Error(
+    throw new LocalStackError(
+      'warren_devstack_node_failed',
       `could not find ${node}'s Erlang VM to freeze (os:getpid() gave exit ${asked.code}: ${(asked.stdout || asked.stderr).trim() || 'no output'})`,
     );
   }
@@ -172,7 +175,8 @@ export async function cutPartition(
     if (views.size > 0) return views;
     if (freeze === 1) onRetry?.(`no partition ${retryMs} ms after ${outcomes.at(-1)}; freezing again`);
   }
-  throw new Error(
+  throw new LocalStackError(
+    'warren_devstack_node_failed',
     `no node reported a partition after cutting ${a} from ${b} (RabbitMQ ${desc.rabbitmq.series}): ${outcomes.join('; ')}. Now: ${await whatEachNodeSaw(desc)}`,
   );
 }

@@ -13,7 +13,7 @@ import type { ChatPort } from '../chat/chat-message.js';
 import type { ClusterDirectory } from '../cluster/cluster-directory.js';
 import { formatDuration } from '../config/duration.js';
 import type { HealthConfig } from '../config/health-schema.js';
-import { UnknownAlertError } from '../errors.js';
+import { UnknownAlertError, UnknownClusterError } from '../errors.js';
 import { LogThrottle } from '../log-throttle.js';
 import type { Logger } from '../logger.js';
 import { PrometheusQueueMetrics } from '../management/prometheus-queue-metrics.js';
@@ -124,9 +124,10 @@ export class HealthMonitor implements HealthControl {
   private fetcher(cluster: string): SnapshotFetcher {
     const fetcher = this.fetchers.get(cluster);
     if (!fetcher) {
-      // Throws UnknownClusterError with the known names.
+      // Throws UnknownClusterError with the configured names; a configured cluster this monitor does not sweep is
+      // unknown here all the same.
       this.options.clusters.get(cluster);
-      throw new Error(`no fetcher for cluster ${cluster}`);
+      throw new UnknownClusterError(cluster, [...this.fetchers.keys()]);
     }
     return fetcher;
   }

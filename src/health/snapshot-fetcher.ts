@@ -27,15 +27,11 @@
 
 import { z } from 'zod';
 import type { NodePartitionHandling, PartitionHandlingReader } from '../cluster/partition-handling-reader.js';
-import { ManagementApiError } from '../errors.js';
+import { ManagementApiError, QueueMetricsError } from '../errors.js';
 import { hasClassicMirroring, parseBrokerVersion } from '../management/broker-version.js';
 import type { GetOptions, ManagementClient } from '../management/management-client.js';
 import { type NodeDropCounters, PrometheusDropCounters } from '../management/prometheus-broker-counters.js';
-import {
-  type PrometheusQueueMetrics,
-  type QueueDepth,
-  QueueMetricsError,
-} from '../management/prometheus-queue-metrics.js';
+import type { PrometheusQueueMetrics, QueueDepth } from '../management/prometheus-queue-metrics.js';
 import {
   connectionSchema,
   consumerSchema,

@@ -6,7 +6,7 @@
  * is asked (`rabbitmq-streams stream_status` through node control). Without node control such a stream is not judged.
  */
 import { z } from 'zod';
-import { ManagementApiError } from '../errors.js';
+import { ManagementApiError, NodeControlError } from '../errors.js';
 import type { ManagementClient } from '../management/management-client.js';
 import { queueSchema } from '../management/schemas.js';
 import type { NodeControl } from '../remediation/node-control.js';
@@ -68,7 +68,7 @@ export async function fetchStreamReplicas(
   if (!broker) return { ...rest, uncertain: `${twoLists}; set clusters[].nodeControl to ask the broker` };
   const node = stream.leader ?? stream.members?.[0];
   try {
-    if (!node) throw new Error('no node named to ask');
+    if (!node) throw new NodeControlError('no node named to ask');
     const members = await broker.streamMembers(node, vhost, name);
     return { ...rest, members, online: members.filter((m) => stream.online.includes(m) || m === stream.leader) };
   } catch (error) {

@@ -2,7 +2,9 @@
  * Erlang's external term format (what `term_to_binary` writes), read into the value the management API's JSON
  * would have given: the body of an `application/bert` answer (see ManagementClient's `bert` option).
  */
+
 import { inflateSync } from 'node:zlib';
+import { ErlangTermError } from '../errors.js';
 
 /** The atom '' while a term is read: the broker's JSON turns it into null as a proplist value and "" elsewhere. */
 const EMPTY_ATOM = Symbol('empty atom');
@@ -34,7 +36,7 @@ class TermReader {
   value(): unknown {
     const term = this.term();
     if (term === EMPTY_ATOM) return '';
-    if (term instanceof ErlangTuple) throw new Error(`a tuple outside a proplist before byte ${this.pos}`);
+    if (term instanceof ErlangTuple) throw new ErlangTermError(`a tuple outside a proplist before byte ${this.pos}`);
     return term;
   }
 
@@ -83,12 +85,12 @@ class TermReader {
       case 111: // LARGE_BIG_EXT
         return this.big(this.u32());
       default:
-        throw new Error(`unsupported Erlang term (tag ${tag}) at byte ${this.pos - 1}`);
+        throw new ErlangTermError(`unsupported Erlang term (tag ${tag}) at byte ${this.pos - 1}`);
     }
   }
 
   private advance<T>(bytes: number, value: T): T {
-    if (this.pos + bytes > this.buf.length) throw new Error('a truncated Erlang term');
+    if (this.pos + bytes > this.buf.length) throw new ErlangTermError('a truncated Erlang term');
     this.pos += bytes;
     return value;
   }
@@ -157,24 +159,24 @@ class TermReader {
       for (let i = 0; i < length; i++) items[i] = this.value();
       result = items;
     }
-    if (this.buf[this.pos++] !== 106) throw new Error('an improper list');
+    if (this.buf[this.pos++] !== 106) throw new ErlangTermError('an improper list');
     return result;
   }
 
   private member(object: Record<string, unknown>): void {
     const arity = this.buf[this.pos + 1];
     if (this.buf[this.pos] !== 104 || (arity !== 2 && arity !== 0)) {
-      throw new Error(`a proplist with an element that is not a pair at byte ${this.pos}`);
+      throw new ErlangTermError(`a proplist with an element that is not a pair at byte ${this.pos}`);
     }
     this.pos += 2;
     if (arity === 0) return;
     const key = this.term();
     if (typeof key === 'object' && key !== null) {
-      throw new Error(`a proplist key that is neither an atom nor a string before byte ${this.pos}`);
+      throw new ErlangTermError(`a proplist key that is neither an atom nor a string before byte ${this.pos}`);
     }
     const value = this.term();
     const name = key === EMPTY_ATOM ? '' : String(key);
-    if (value instanceof ErlangTuple) throw new Error(`a tuple as the value of ${name}`);
+    if (value instanceof ErlangTuple) throw new ErlangTermError(`a tuple as the value of ${name}`);
     object[name] = value === EMPTY_ATOM ? null : value;
   }
 
@@ -190,16 +192,17 @@ class TermReader {
 
 /** One `term_to_binary` answer (version byte 131), compressed or not, as `JSON.parse` would give its JSON twin. */
 export function decodeErlangTerm(buf: Buffer): unknown {
-  if (buf[0] !== 131) throw new Error('not an Erlang external term');
+  if (buf[0] !== 131) throw new ErlangTermError('not an Erlang external term');
   if (buf[1] === 80) {
     // COMPRESSED: 4 bytes of uncompressed size, then zlib
     const inflated = inflateSync(buf.subarray(6));
-    if (inflated.length !== buf.readUInt32BE(2)) throw new Error('a compressed Erlang term of the wrong size');
+    if (inflated.length !== buf.readUInt32BE(2))
+      throw new ErlangTermError('a compressed Erlang term of the wrong size');
     return decodeErlangTerm(Buffer.concat([buf.subarray(0, 1), inflated]));
   }
   const reader = new TermReader(buf);
   const value = reader.value();
-  if (reader.pos > buf.length) throw new Error('a truncated Erlang term');
-  if (reader.pos < buf.length) throw new Error('bytes after the Erlang term');
+  if (reader.pos > buf.length) throw new ErlangTermError('a truncated Erlang term');
+  if (reader.pos < buf.length) throw new ErlangTermError('bytes after the Erlang term');
   return value;
 }

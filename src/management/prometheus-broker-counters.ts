@@ -14,7 +14,8 @@
  * `/metrics/detailed` for the per-exchange and per-queue ones. Reads only; judging increases is the checks'.
  */
 import type { AxiosInstance } from 'axios';
-import { metricsText, prometheusHttp, QueueMetricsError, readLabels } from './prometheus-queue-metrics.js';
+import { QueueMetricsError } from '../errors.js';
+import { metricsText, prometheusHttp, readLabels } from './prometheus-queue-metrics.js';
 
 /** Counters of one vhost's exchange or queue. */
 export interface ObjectCounter {

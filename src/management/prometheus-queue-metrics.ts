@@ -12,7 +12,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import axios, { type AxiosInstance, isAxiosError } from 'axios';
-import { ErrorCode, WarrenError } from '../errors.js';
+import { QueueMetricsError } from '../errors.js';
 
 /** What the sweep needs of a queue that the cheap listing leaves out. */
 export interface QueueDepth {
@@ -30,12 +30,6 @@ export interface NodeQueueMetrics {
   url: string;
   node: string;
   queues: QueueDepths;
-}
-
-export class QueueMetricsError extends WarrenError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ErrorCode.QueueMetricsError, message, options);
-  }
 }
 
 // identity_info names the node that answered, which the caller needs to know whose queues these are.

@@ -9,9 +9,11 @@
  * deliverer killed mid-call) is posted again, marked as possibly repeated. After a failure the run waits out a back-off before the next try, so an executor
  * is held up by Slack for one attempt at most, never once per step.
  */
+
 import type { Redis } from 'ioredis';
 import { type ChannelPacer, retryDelayMs } from '../chat/channel-pacer.js';
 import type { ChatPort } from '../chat/chat-message.js';
+import { LockLostError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { RedisLock } from '../redis/redis-lock.js';
 import { scrub } from '../secrets.js';
@@ -130,7 +132,7 @@ export class RunMessenger {
         const target = channel;
         const mayCall = async () => {
           await pacer.claim(target, PACE_WAIT_MS);
-          if (!(await lock.extend())) throw new Error('lost the run message lock to another replica');
+          if (!(await lock.extend())) throw new LockLostError('lost the run message lock to another replica');
         };
         let ts = run.message?.ts;
         if (!ts) {

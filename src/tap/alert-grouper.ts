@@ -9,12 +9,14 @@
  * post queued samples as thread replies. A burst of 1,000 events is then one message, a few edits and a handful of
  * replies.
  */
+
 import { createHash, randomUUID } from 'node:crypto';
 import type { KnownBlock } from '@slack/types';
 import type { Redis } from 'ioredis';
 import { ChannelPacer } from '../chat/channel-pacer.js';
 import type { ChatMessage, ChatPort } from '../chat/chat-message.js';
 import { formatCount } from '../chat/human-format.js';
+import { RedisScriptError } from '../errors.js';
 import { groupFieldValue, type RouteDecision, type Severity, type TapEvent } from './notification-router.js';
 
 // One call records a batch of events, in order, each exactly as if it were recorded alone. ARGV holds the shared
@@ -297,7 +299,7 @@ export class AlertGrouper {
     }
     if (!Array.isArray(results) || results.length !== waiters.length) {
       const answered = Array.isArray(results) ? `${results.length} results` : typeof results;
-      const error = new Error(`tap record script answered ${waiters.length} events with ${answered}`);
+      const error = new RedisScriptError(`tap record script answered ${waiters.length} events with ${answered}`);
       for (const waiter of waiters) waiter.reject(error);
       return;
     }

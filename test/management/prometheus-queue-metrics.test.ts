@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseQueueMetrics, QueueMetricsError } from '../../src/management/prometheus-queue-metrics.js';
+import { QueueMetricsError } from '../../src/errors.js';
+import { parseQueueMetrics } from '../../src/management/prometheus-queue-metrics.js';
 
 // The shape of a 3.10.8 node's answer to /metrics/detailed?family=queue_coarse_metrics&family=queue_consumer_count
 // &family=identity_info (captured from the local cluster, trimmed).
