@@ -11,12 +11,11 @@
  */
 
 import { createHash, randomUUID } from 'node:crypto';
-import type { KnownBlock } from '@slack/types';
 import type { Redis } from 'ioredis';
 import { ChannelPacer } from '../chat/channel-pacer.js';
-import type { ChatMessage, ChatPort } from '../chat/chat-message.js';
-import { formatCount } from '../chat/human-format.js';
+import type { ChatPort } from '../chat/chat-message.js';
 import { RedisScriptError } from '../errors.js';
+import { type GroupState, renderGroup, renderSample } from './group-message.js';
 import { groupFieldValue, type RouteDecision, type Severity, type TapEvent } from './notification-router.js';
 
 // One call records a batch of events, in order, each exactly as if it were recorded alone. ARGV holds the shared
@@ -102,100 +101,10 @@ export interface AlertGrouperOptions {
   onError?: (error: unknown, group: GroupState, stage: 'slack' | 'redis') => void;
 }
 
-export interface GroupState {
-  id: string;
-  channel: string;
-  title: string;
-  severity: Severity;
-  groupKey: string;
-  route: string;
-  cluster: string;
-  count: number;
-  firstSeen: number;
-  lastSeen: number;
-  lastError?: string;
-  ts?: string;
-  hosts: string[];
-  instances: string[];
-  /** The vhosts the group's events came from (empty for groups recorded before warren knew them). */
-  vhosts: string[];
-}
-
 export interface FlushStats {
   posted: number;
   updated: number;
   replies: number;
-}
-
-const SEVERITY_ICON: Record<Severity, string> = {
-  critical: ':red_circle:',
-  error: ':red_circle:',
-  warning: ':warning:',
-  info: ':information_source:',
-};
-
-function listPreview(items: string[], max = 8): string {
-  const shown = items.slice(0, max).map((i) => `\`${i}\``);
-  return items.length > max ? `${shown.join(', ')} and ${items.length - max} more` : shown.join(', ');
-}
-
-function time(ms: number): string {
-  return new Date(ms)
-    .toISOString()
-    .replace('T', ' ')
-    .replace(/\.\d+Z$/, 'Z');
-}
-
-export function renderGroup(group: GroupState): ChatMessage {
-  const title = `${SEVERITY_ICON[group.severity]} ${group.title}`;
-  const times =
-    group.count === 1 ? `at ${time(group.firstSeen)}` : `${time(group.firstSeen)} → ${time(group.lastSeen)}`;
-  const summary = `*${formatCount(group.count)}* event${group.count === 1 ? '' : 's'} ${times}`;
-  const fields: string[] = [`*Severity*\n${group.severity}`, `*Cluster*\n${group.cluster}`];
-  // Said where it matters: once a group comes from a vhost other than the default one (a vhost per service).
-  if (group.vhosts.length > 1 || (group.vhosts.length === 1 && group.vhosts[0] !== '/')) {
-    fields.push(
-      `*${group.vhosts.length === 1 ? 'Vhost' : `Vhosts (${group.vhosts.length})`}*\n${listPreview(group.vhosts)}`,
-    );
-  }
-  if (group.hosts.length > 0) fields.push(`*Hosts (${group.hosts.length})*\n${listPreview(group.hosts)}`);
-  if (group.instances.length > 0) {
-    fields.push(`*Instances (${group.instances.length})*\n${listPreview(group.instances, 5)}`);
-  }
-  const blocks: KnownBlock[] = [
-    { type: 'section', text: { type: 'mrkdwn', text: `*${title}*\n${summary}` } },
-    { type: 'section', fields: fields.map((text) => ({ type: 'mrkdwn' as const, text })) },
-  ];
-  if (group.lastError) {
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*Last error*\n\`\`\`${group.lastError}\`\`\`` } });
-  }
-  blocks.push({
-    type: 'context',
-    elements: [{ type: 'mrkdwn', text: `route ${group.route} · grouped by ${group.groupKey} · samples in thread` }],
-  });
-  return { text: `${group.title}: ${group.count} event(s)`, blocks };
-}
-
-/** One notification as a thread reply: what an operator needs to start digging. */
-export function renderSample(event: TapEvent): string {
-  const n = event.notification;
-  const f = event.facts;
-  const where = event.vhost && event.vhost !== '/' ? ` in vhost \`${event.vhost}\`` : '';
-  const lines = [`\`${n.eventType}\` ${n.priority} from \`${n.publisherId}\`${where} at ${n.timestamp} UTC`];
-  const ids = [
-    f.instanceId && `instance \`${f.instanceId}\``,
-    f.resourceId && `resource \`${f.resourceId}\``,
-    f.projectId && `project \`${f.projectId}\``,
-    f.state && `state ${f.state}`,
-  ].filter(Boolean);
-  if (ids.length > 0) lines.push(ids.join(' · '));
-  if (f.exception || f.errorMessage) lines.push(`> ${[f.exception, f.errorMessage].filter(Boolean).join(': ')}`);
-  if (f.serviceStatus) {
-    const s = f.serviceStatus;
-    lines.push(`service ${s.binary ?? '?'} on ${s.host ?? '?'}: disabled=${s.disabled} forced_down=${s.forcedDown}`);
-  }
-  lines.push(`message_id \`${n.messageId}\``);
-  return lines.join('\n');
 }
 
 export class AlertGrouper {

@@ -10,7 +10,7 @@ import type { AlertState } from '../../src/health/alert-state.js';
 import { zombieQueuesCheck } from '../../src/health/checks/zombie-queues.js';
 import { renderRun } from '../../src/remediation/run-message.js';
 import type { WorkflowRun } from '../../src/remediation/workflow-run.js';
-import { renderGroup } from '../../src/tap/alert-grouper.js';
+import { renderGroup } from '../../src/tap/group-message.js';
 
 const AT = Date.UTC(2026, 10, 22, 3, 4);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderGroup } from '../../src/tap/alert-grouper.js';
+import { renderGroup } from '../../src/tap/group-message.js';
 
 describe('renderGroup', () => {
   it('shows count, window, hosts, instances and the last error, with a plain-text fallback', () => {
