@@ -12,6 +12,7 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY commands ./commands
 COPY workflows ./workflows
+COPY actions ./actions
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim

@@ -4,8 +4,10 @@
  * With no cluster configured it starts the embedded local stack and watches that, so `npm start` on a fresh
  * machine gives a working warren.
  */
+
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { allActions } from '../actions/index.js';
 import { allCommands } from '../commands/index.js';
 import { getInVhost } from '../commands/queues.js';
 import { allWorkflows } from '../workflows/index.js';
@@ -20,7 +22,6 @@ import { ClusterDirectory } from './cluster/cluster-directory.js';
 import { DefinitionsStore } from './cluster/definitions-store.js';
 import type { ClusterConfig, WarrenConfig } from './config/schema.js';
 import type { LocalStack } from './devstack/index.js';
-import { alertActions } from './health/alert-actions.js';
 import { createHealthMetrics } from './health/health-metrics.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import { SweepScheduler } from './health/sweep-scheduler.js';
@@ -31,7 +32,6 @@ import { createLogger, type Logger } from './logger.js';
 import { rejectionReporter } from './management/listing.js';
 import { createMetrics, type WarrenMetrics } from './metrics.js';
 import { connectRedis, type RedisTarget } from './redis/redis-connection.js';
-import { runActions } from './remediation/run-actions.js';
 import { WorkflowEngine } from './remediation/workflow-engine.js';
 import { registerSecret } from './secrets.js';
 import { TapService } from './tap/tap-service.js';
@@ -178,7 +178,12 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       metrics,
     });
     const actions = new ActionRouter({ access, logger, metrics });
-    actions.register(...alertActions(() => health), ...runActions(() => remediation));
+    actions.register(
+      ...allActions(
+        () => health,
+        () => remediation,
+      ),
+    );
     const onCommand = (invocation: Invocation) => router.handle(invocation);
     const onAction = (action: ActionInvocation) => actions.handle(action);
 

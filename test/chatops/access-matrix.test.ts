@@ -8,6 +8,8 @@
  */
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { alertActions } from '../../actions/alert-actions.js';
+import { runActions } from '../../actions/run-actions.js';
 import { allCommands } from '../../commands/index.js';
 import { ChannelPacer } from '../../src/chat/channel-pacer.js';
 import type { ChatPort } from '../../src/chat/chat-message.js';
@@ -17,11 +19,9 @@ import { CommandRouter } from '../../src/chatops/command-router.js';
 import { ClusterDirectory } from '../../src/cluster/cluster-directory.js';
 import { healthSchema } from '../../src/config/health-schema.js';
 import { remediationSchema } from '../../src/config/remediation-schema.js';
-import { alertActions } from '../../src/health/alert-actions.js';
 import { ALERT_ACTIONS } from '../../src/health/alert-message.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
-import { runActions } from '../../src/remediation/run-actions.js';
 import { RUN_ACTIONS } from '../../src/remediation/run-message.js';
 import { WorkflowEngine } from '../../src/remediation/workflow-engine.js';
 import type { RunRequest } from '../../src/remediation/workflow-run.js';

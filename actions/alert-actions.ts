@@ -3,12 +3,12 @@
  * in Redis, so a forged or stale click acts on nothing it did not name and is refused with the reason.
  * Ack is open to anyone who may read (it only says who is on it); Silence is for operators.
  */
-import { ephemeral } from '../chat/chat-message.js';
-import type { ActionHandler } from '../chatops/action-router.js';
-import { UnknownAlertError } from '../errors.js';
-import { ALERT_ACTIONS } from './alert-message.js';
-import { formatTime } from './health-format.js';
-import type { HealthControl } from './health-monitor.js';
+import { ephemeral } from '../src/chat/chat-message.js';
+import type { ActionHandler } from '../src/chatops/action-router.js';
+import { UnknownAlertError } from '../src/errors.js';
+import { ALERT_ACTIONS } from '../src/health/alert-message.js';
+import { formatTime } from '../src/health/health-format.js';
+import type { HealthControl } from '../src/health/health-monitor.js';
 
 const ALERT_ID = /^[a-z0-9-]{1,64}@[A-Za-z0-9_.-]{1,64}$/;
 const SILENCE_BUTTON_MS = 3_600_000;

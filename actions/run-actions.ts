@@ -5,12 +5,12 @@
  * channel, so a tampered or replayed payload acts on nothing. Approval rights are the engine's to judge (it
  * refuses with the precise reason), so the router lets every reader through to it.
  */
-import type { ActionHandler } from '../chatops/action-router.js';
-import { RunRefusedError } from '../errors.js';
-import { alertId } from '../health/alert-actions.js';
-import { ALERT_ACTIONS } from '../health/alert-message.js';
-import type { RemediationControl } from './remediation-control.js';
-import { RUN_ACTIONS } from './run-message.js';
+import type { ActionHandler } from '../src/chatops/action-router.js';
+import { RunRefusedError } from '../src/errors.js';
+import { ALERT_ACTIONS } from '../src/health/alert-message.js';
+import type { RemediationControl } from '../src/remediation/remediation-control.js';
+import { RUN_ACTIONS } from '../src/remediation/run-message.js';
+import { alertId } from './alert-actions.js';
 
 export function runActions(engine: () => RemediationControl | undefined): ActionHandler[] {
   const control = (): RemediationControl => {
