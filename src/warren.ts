@@ -213,6 +213,8 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       chat = front.port;
       httpPort = front.httpPort;
     }
+    // One pace per channel for every sender (tap groups, alerts, runs), so that together they stay within Slack's.
+    const pacer = new ChannelPacer(redis, config.slack.channelIntervalMs);
     // In the console every alert is shown in the terminal, so an unset alert channel means the console.
     const alertChannel = config.slack.alertChannel ?? (config.slack.mode === 'console' ? CONSOLE_CHANNEL : undefined);
     if (config.tap.enabled && config.clusters.length > 0) {
@@ -220,7 +222,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
         clusters: config.clusters,
         tap: config.tap,
         alertChannel,
-        channelIntervalMs: config.slack.channelIntervalMs,
+        pacer,
         redis,
         chat,
         metrics,
@@ -242,7 +244,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
         clusters,
         health: config.health,
         channel,
-        channelIntervalMs: config.slack.channelIntervalMs,
+        pacer,
         redis,
         chat,
         logger,
@@ -266,7 +268,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
         health: config.health,
         redis,
         chat,
-        pacer: new ChannelPacer(redis, config.slack.channelIntervalMs),
+        pacer,
         slackCallMs: config.slack.apiTimeoutMs,
         access,
         logger,

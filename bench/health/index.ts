@@ -14,6 +14,7 @@
  *
  *   npm run bench -- health          (BENCH_QUEUES=1000,5000 and BENCH_RUNS=1 for a quick run)
  */
+
 import { type ChildProcess, fork } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
+import { ChannelPacer } from '../../src/chat/channel-pacer.js';
 import type { ChatPort } from '../../src/chat/chat-message.js';
 import { ClusterDirectory } from '../../src/cluster/cluster-directory.js';
 import { healthSchema } from '../../src/config/health-schema.js';
@@ -284,7 +286,7 @@ async function main(): Promise<void> {
       clusters,
       health,
       channel: undefined,
-      channelIntervalMs: 1000,
+      pacer: new ChannelPacer(redis, 1_000),
       redis,
       chat,
       logger: createLogger('silent'),

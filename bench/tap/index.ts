@@ -6,9 +6,11 @@
  *
  *   npm run bench -- tap            (BENCH_EVENTS=20000 for a quick run)
  */
+
 import { randomUUID } from 'node:crypto';
 import { type Channel, connect } from 'amqplib';
 import { Redis } from 'ioredis';
+import { ChannelPacer } from '../../src/chat/channel-pacer.js';
 import type { ChatPort } from '../../src/chat/chat-message.js';
 import { tapSchema } from '../../src/config/tap-schema.js';
 import { startLocalStack } from '../../src/devstack/index.js';
@@ -123,6 +125,7 @@ async function main(): Promise<void> {
       tap: tapSchema.parse({ bindings: [{ exchange: EXCHANGE, routingKeys: KEYS }], prefetch: PREFETCH }),
       alertChannel: 'C0BENCH',
       redis,
+      pacer: new ChannelPacer(redis, 1_000),
       chat: sink,
       metrics: createMetrics(),
       logger: createLogger('warn'),

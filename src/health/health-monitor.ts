@@ -7,7 +7,7 @@
  * `/rabbit health`, `alerts`, `silence` and the alert buttons use; what people do to alerts is alert-service.ts.
  */
 import type { Redis } from 'ioredis';
-import { ChannelPacer } from '../chat/channel-pacer.js';
+import type { ChannelPacer } from '../chat/channel-pacer.js';
 import type { ChatPort } from '../chat/chat-message.js';
 import type { ClusterDirectory } from '../cluster/cluster-directory.js';
 import type { HealthConfig } from '../config/health-schema.js';
@@ -64,7 +64,8 @@ export interface HealthMonitorOptions {
   health: HealthConfig;
   /** Where alerts are posted; without one, alerts are tracked (and listed by `/rabbit alerts`) but not posted. */
   channel?: string;
-  channelIntervalMs: number;
+  /** The pace of Slack calls per channel, shared with every other sender (see ChannelPacer). */
+  pacer: ChannelPacer;
   redis: Redis;
   chat: ChatPort;
   logger: Logger;
@@ -103,7 +104,7 @@ export class HealthMonitor implements HealthControl {
       silences: this.silenceStore,
       checks: this.checks,
       chat: options.chat,
-      pacer: new ChannelPacer(options.redis, options.channelIntervalMs),
+      pacer: options.pacer,
       redis: options.redis,
       lockKey: (cluster) => `${this.prefix}lock:${cluster}`,
       ...(options.hasWorkflow ? { hasWorkflow: options.hasWorkflow } : {}),

@@ -12,7 +12,7 @@
 
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { ChannelPacer } from '../chat/channel-pacer.js';
+import type { ChannelPacer } from '../chat/channel-pacer.js';
 import type { ChatPort } from '../chat/chat-message.js';
 import { RedisScriptError } from '../errors.js';
 import { type GroupState, renderGroup, renderSample } from './group-message.js';
@@ -90,10 +90,10 @@ export interface AlertGrouperOptions {
   keyPrefix?: string;
   now?: () => number;
   /**
-   * Minimum time between two Slack calls to one channel, across all replicas (Slack allows about one message per
-   * second per channel). Work that would exceed it stays queued for a later flush. 0 disables pacing.
+   * The pace of Slack calls per channel, shared with every other sender and replica (Slack allows about one message
+   * per second per channel). Work that would exceed it stays queued for a later flush.
    */
-  channelIntervalMs?: number;
+  pacer: ChannelPacer;
   /**
    * Failures during a flush: a Slack call (`slack`), or saving the ts of a message Slack accepted (`redis`). The
    * group stays queued and is retried on the next flush; a message whose ts was not saved is not posted again.
@@ -126,7 +126,7 @@ export class AlertGrouper {
   constructor(private readonly options: AlertGrouperOptions) {
     this.prefix = options.keyPrefix ?? 'warren:tap:';
     this.now = options.now ?? Date.now;
-    this.pacer = new ChannelPacer(options.redis, options.channelIntervalMs ?? 1_000);
+    this.pacer = options.pacer;
   }
 
   /**

@@ -4,7 +4,9 @@
  * de-duplication and grouping span every vhost, and the flush loop that does the Slack side. Exposes status, pause
  * and resume for `/rabbit tap`.
  */
+
 import type { Redis } from 'ioredis';
+import type { ChannelPacer } from '../chat/channel-pacer.js';
 import type { ChatPort } from '../chat/chat-message.js';
 import type { ClusterConfig } from '../config/schema.js';
 import type { BindingConfig, TapConfig } from '../config/tap-schema.js';
@@ -28,8 +30,8 @@ export interface TapServiceOptions {
   clusters: ClusterConfig[];
   tap: TapConfig;
   alertChannel?: string;
-  /** See AlertGrouperOptions.channelIntervalMs. */
-  channelIntervalMs?: number;
+  /** See AlertGrouperOptions.pacer. */
+  pacer: ChannelPacer;
   redis: Redis;
   chat: ChatPort;
   metrics: WarrenMetrics;
@@ -75,7 +77,7 @@ export class TapService implements TapControl {
       updateIntervalMs: tap.updateInterval,
       maxSamples: tap.maxSamples,
       dedupTtlMs: tap.dedupTtl,
-      channelIntervalMs: options.channelIntervalMs,
+      pacer: options.pacer,
       onError: (error, group, stage) => {
         if (stage === 'slack') this.metrics.slack.inc({ action: 'error' });
         logger.warn(

@@ -4,9 +4,11 @@
  * hosts/instances/samples). Also: the script is loaded again when Redis has forgotten it, and a group message Slack
  * accepted just before Redis died is saved afterwards, not posted again.
  */
+
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ChannelPacer } from '../../src/chat/channel-pacer.js';
 import type { ChatPort } from '../../src/chat/chat-message.js';
 import { AlertGrouper, type RecordResult } from '../../src/tap/alert-grouper.js';
 import type { RouteDecision, TapEvent } from '../../src/tap/notification-router.js';
@@ -73,6 +75,7 @@ describe('AlertGrouper.record', () => {
   const grouper = (name: string) =>
     new AlertGrouper({
       redis,
+      pacer: new ChannelPacer(redis, 1_000),
       chat,
       windowMs: 600_000,
       updateIntervalMs: 1_000,
@@ -216,7 +219,7 @@ describe('AlertGrouper.flush when Redis dies right after Slack accepted a group 
       maxSamples: 5,
       dedupTtlMs: 3_600_000,
       keyPrefix: 'test:grouper:crash:',
-      channelIntervalMs: 0,
+      pacer: new ChannelPacer(client, 0),
       onError: (_error, _group, stage) => failures.push(stage),
     });
 

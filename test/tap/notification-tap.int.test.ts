@@ -3,6 +3,7 @@
  * to topic exchanges arrive as grouped Slack messages (fake Slack) in the right channels; bursts become one message
  * updated in place; the tap survives the death of its node; late and misdeclared exchanges; malformed bodies.
  */
+
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
+import { ChannelPacer } from '../../src/chat/channel-pacer.js';
 import { loadConfig } from '../../src/config/load.js';
 import { tapSchema } from '../../src/config/tap-schema.js';
 import { attachLocalStack } from '../../src/devstack/index.js';
@@ -384,6 +386,7 @@ describe('notification tap with declareExchanges', () => {
       }),
       alertChannel: 'C0ALERTS',
       redis,
+      pacer: new ChannelPacer(redis, 1_000),
       chat,
       metrics: createMetrics(),
       logger: createLogger('silent'),
@@ -448,6 +451,7 @@ describe('notification tap in durable mode', () => {
         }),
         alertChannel: 'C0ALERTS',
         redis,
+        pacer: new ChannelPacer(redis, 1_000),
         chat,
         metrics: createMetrics(),
         logger: createLogger('silent'),
@@ -523,8 +527,8 @@ describe('two warren replicas on one Redis', () => {
             updateInterval: '100ms',
           }),
           alertChannel: 'C0ALERTS',
-          channelIntervalMs: 50,
           redis: redises[i] as Redis,
+          pacer: new ChannelPacer(redises[i] as Redis, 50),
           chat: recordingChat(log, `replica${i}`),
           metrics: metrics[i] as ReturnType<typeof createMetrics>,
           logger: createLogger('silent'),

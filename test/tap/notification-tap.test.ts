@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { ChannelPacer } from '../../src/chat/channel-pacer.js';
 import type { ChatPort } from '../../src/chat/chat-message.js';
 import type { ClusterConfig } from '../../src/config/schema.js';
 import { tapSchema } from '../../src/config/tap-schema.js';
@@ -84,6 +85,7 @@ describe('NotificationTap vhosts', () => {
         ],
       }),
       redis: {} as Redis,
+      pacer: new ChannelPacer({} as Redis, 1_000),
       chat: {} as ChatPort,
       metrics: createMetrics(),
       logger: createLogger('silent'),
@@ -97,6 +99,7 @@ describe('NotificationTap vhosts', () => {
       clusters: [{ ...east, name: 'west', amqp: ['amqp://h1/%2Fcloud'] }],
       tap: tapSchema.parse({ vhostPerService: { services: ['nova', 'cinder'] } }),
       redis: {} as Redis,
+      pacer: new ChannelPacer({} as Redis, 1_000),
       chat: {} as ChatPort,
       metrics: createMetrics(),
       logger: createLogger('silent'),
