@@ -211,7 +211,7 @@ describe('commands about one object in a scoped channel', () => {
 });
 
 describe('commands that show every vhost', () => {
-  it.each(['alerts', 'audit 5', 'definitions', 'health', 'tap', 'silences'])(
+  it.each(['alerts', 'definitions', 'health', 'tap', 'silences'])(
     '%s is refused in a scoped channel, with the reason',
     async (command) => {
       const { text, asked } = await ask(NEUTRON, command);
