@@ -6,7 +6,7 @@
  */
 
 import type { ChannelModel } from 'amqplib';
-import { cutPartition, type LocalStack, type RabbitmqSeries } from '../devstack/index.js';
+import { cutPartition, healPartition, type LocalStack, type RabbitmqSeries } from '../devstack/index.js';
 import { DemoError } from '../errors.js';
 import { hasClassicMirroring, parseBrokerVersion } from '../management/broker-version.js';
 import { notificationQueue } from './oslo-layout.js';
@@ -135,10 +135,9 @@ export const FAULTS: readonly Fault[] = [
       return `${node(stack, 1)} cut off from ${node(stack, 0)} (${seen}); fix it with heal-partition (two approvers)`;
     },
     async clear({ stack }) {
-      // By hand, as the runbook says: restart the app of the node on the side clients do not use.
-      await ctl(stack, node(stack, 1), ['stop_app']);
-      await ctl(stack, node(stack, 1), ['start_app']);
-      return `rabbit app of ${node(stack, 1)} restarted`;
+      // By hand, as the runbook says: restart the app of the nodes on the smaller side, until no node reports one.
+      const restarted = await healPartition(stack);
+      return restarted.length > 0 ? `rabbit app restarted on ${restarted.join(', then ')}` : 'no partition to heal';
     },
   },
   {

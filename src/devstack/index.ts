@@ -13,7 +13,14 @@ export { type CleanupTarget, registerExitCleanup } from './cleanup.js';
 export { LocalStackError, type LocalStackErrorCode } from './errors.js';
 export { RABBITMQ_BIN_DIR } from './install.js';
 export { attachLocalStack, startLocalStack } from './local-stack.js';
-export { type CutOptions, cutPartition, managementAuthorization, partitionViews } from './partition.js';
+export {
+  type CutOptions,
+  cutPartition,
+  healPartition,
+  managementAuthorization,
+  partitionViews,
+  restartRabbitApp,
+} from './partition.js';
 export { allocatePorts } from './ports.js';
 export type {
   LocalRabbitNode,

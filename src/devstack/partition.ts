@@ -1,6 +1,6 @@
 /**
- * Network partitions on the local cluster, for the demo's `partition` fault and the tests: who reports one, and a
- * cut that is checked to have taken. Two ways to cut, because neither works everywhere:
+ * Network partitions on the local cluster, for the demo's `partition` fault and the tests: who reports one, a
+ * cut that is checked to have taken, and the heal by hand that the runbook describes. Two ways to cut, because neither works everywhere:
  * - erlang:disconnect_node, instant, works on RabbitMQ 3.10 (Erlang 25). A cut does not always show: in one CI run
  *   under load nothing reported a partition within 60 s of it, so a caller that needs a partition waits for one.
  * - freezing a node's VM with SIGSTOP until the other nodes declare it down (net_ticktime, which the devstack sets
@@ -179,4 +179,49 @@ export async function cutPartition(
     'warren_devstack_node_failed',
     `no node reported a partition after cutting ${a} from ${b} (RabbitMQ ${desc.rabbitmq.series}): ${outcomes.join('; ')}. Now: ${await whatEachNodeSaw(desc)}`,
   );
+}
+
+/**
+ * Restarts a node's rabbit app and waits for it to finish booting. A node restarted while the cluster is split can
+ * hang in its boot for minutes (seen on RabbitMQ 3.10 with Erlang 25: the log stops after peer discovery, then
+ * shows the global hang workaround, and `start_app` still answers 0 because a boot is under way). Such a node, or
+ * one whose stop or start fails, is killed with SIGKILL and started again, which boots it cleanly.
+ */
+export async function restartRabbitApp(stack: LocalStack, node: string): Promise<void> {
+  const stopped = await stack.rabbitmqctl(node, ['stop_app'], { timeoutMs: 60_000 });
+  const started = stopped.code === 0 && (await stack.rabbitmqctl(node, ['start_app'], { timeoutMs: 60_000 }));
+  const booted =
+    started && started.code === 0 && (await stack.rabbitmqctl(node, ['await_startup'], { timeoutMs: 90_000 }));
+  if (booted && booted.code === 0) return;
+  await stack.killNode(node);
+  await stack.startNode(node);
+}
+
+/**
+ * Heals a partition by hand, as the runbook says: restarts the rabbit app on the node that sees the most others as
+ * partitioned (it is on the smallest side), one round at a time, reading the views again after each restart. One
+ * restart is not always enough: a cut can spread into a three-way split, and RabbitMQ 3.10 can keep the partition on
+ * the other side until a node there restarts too. Answers the nodes restarted, in order.
+ */
+export async function healPartition(stack: LocalStack): Promise<string[]> {
+  const desc = stack.describe();
+  const restarted: string[] = [];
+  for (let round = 0; round < 3; round++) {
+    const views = await partitionViews(desc);
+    if (views.size === 0) return restarted;
+    const [loser] = [...views.entries()].sort((a, b) => b[1].length - a[1].length)[0] as [string, string[]];
+    await restartRabbitApp(stack, loser);
+    restarted.push(loser);
+    const until = Date.now() + 60_000;
+    while ((await partitionViews(desc)).has(loser)) {
+      if (Date.now() > until) {
+        throw new LocalStackError(
+          'warren_devstack_node_failed',
+          `${loser} still reports a partition 60 s after its restart`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+  return restarted;
 }

@@ -11,10 +11,15 @@ import { type Channel, type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRpcServer } from '../../src/demo/rpc-server.js';
 import { unsyncedMirror } from '../../src/demo/unsynced-mirror.js';
-import { attachLocalStack, type LocalStack, partitionViews } from '../../src/devstack/index.js';
+import {
+  attachLocalStack,
+  healPartition as healPartitionOf,
+  type LocalStack,
+  partitionViews,
+} from '../../src/devstack/index.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
-import { cutPartition, healPartition as healPartitionOf, restoreCluster } from '../support/cluster-health.js';
+import { cutPartition, restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { click, flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
@@ -66,7 +71,7 @@ describe('health checks against real faults', () => {
     );
   }
 
-  const healPartition = () => healPartitionOf(desc, stack);
+  const healPartition = () => healPartitionOf(stack);
 
   /** What a missed alert needs explained: did sweeps run, how long did they take, what did the cluster report. */
   async function sweepDiagnostics(): Promise<string> {

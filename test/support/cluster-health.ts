@@ -1,14 +1,17 @@
 /**
  * Putting the shared test cluster back together after tests that break it: is it whole, whether a partition has
- * settled, and a heal that works for two- and three-way splits. A safety net for `finally` blocks, not a model for the
- * heal-partition workflow (it ignores client connections when choosing what to restart).
+ * settled, and the restore that heals (the devstack's healPartition, which works for two- and three-way splits) and
+ * restarts what is left stale. A safety net for `finally` blocks, not a model for the heal-partition workflow (it
+ * ignores client connections when choosing what to restart).
  */
 import {
   cutPartition as cutPartitionOf,
+  healPartition,
   type LocalStack,
   type LocalStackDescription,
   managementAuthorization,
   partitionViews,
+  restartRabbitApp,
 } from '../../src/devstack/index.js';
 import { waitUntil } from './wait-until.js';
 
@@ -78,40 +81,6 @@ export async function settledPartition(
   return views;
 }
 
-/**
- * Restarts a node's rabbit app and waits for it to finish booting. A node restarted while the cluster is split can
- * hang in its boot for minutes (seen on RabbitMQ 3.10 with Erlang 25: the log stops after peer discovery, then
- * shows the global hang workaround, and `start_app` still answers 0 because a boot is under way). Such a node, or
- * one whose stop or start fails, is killed with SIGKILL and started again, which boots it cleanly.
- */
-export async function restartRabbitApp(stack: LocalStack, node: string): Promise<void> {
-  const stopped = await stack.rabbitmqctl(node, ['stop_app'], { timeoutMs: 60_000 });
-  const started = stopped.code === 0 && (await stack.rabbitmqctl(node, ['start_app'], { timeoutMs: 60_000 }));
-  const booted =
-    started && started.code === 0 && (await stack.rabbitmqctl(node, ['await_startup'], { timeoutMs: 90_000 }));
-  if (booted && booted.code === 0) return;
-  await stack.killNode(node);
-  await stack.startNode(node);
-}
-
-/**
- * Restarts the rabbit app on the node that sees the most others as partitioned (it is on the smallest side), one
- * round at a time, reading the views again after each restart: a cut can spread into a three-way split.
- */
-export async function healPartition(desc: LocalStackDescription, stack: LocalStack): Promise<void> {
-  for (let round = 0; round < 3; round++) {
-    const views = await partitionViews(desc);
-    if (views.size === 0) return;
-    const [loser] = [...views.entries()].sort((a, b) => b[1].length - a[1].length)[0] as [string, string[]];
-    await restartRabbitApp(stack, loser);
-    await waitUntil(
-      async () => !(await partitionViews(desc)).has(loser),
-      `${loser} to rejoin without a partition`,
-      60_000,
-    );
-  }
-}
-
 /** The devstack's cutPartition, saying on the test's output when a cut showed nothing and was made again. */
 export function cutPartition(stack: LocalStack, a: string, b: string): Promise<Map<string, string[]>> {
   return cutPartitionOf(stack, a, b, { onRetry: (message) => console.warn(`cutPartition: ${message}`) });
@@ -142,7 +111,7 @@ export async function restoreCluster(
   while (Date.now() < deadline) {
     if (await wholeWithin(15_000)) return;
     if ((await partitionViews(desc)).size > 0) {
-      await healPartition(desc, stack);
+      await healPartition(stack);
       continue;
     }
     const listed = await anyNodeListing(desc);
