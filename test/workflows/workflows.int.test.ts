@@ -1,6 +1,6 @@
 /**
- * The remediation workflows against the real 3-node cluster, each run as the engine runs it (plan, then guard and
- * execute per step, then verify) with a real WorkflowContext: real management API, node control through
+ * The remediation workflows against the real 3-node cluster, each planned and then run by the engine's own executor
+ * (RunExecutor: guard and execute per step, then verify; runs stored in the stack's Redis) with a real WorkflowContext: real management API, node control through
  * rabbitmqctl, default health and remediation config. The faults are real: an unsynchronised mirror, a missing
  * expiry policy, a zombie fanout queue, a partition (cutPartition: erlang:disconnect_node on 3.x, a node frozen past
  * net_ticktime on 4.x). On 4.0 the mirror test is skipped and the refusal tested instead. The partition test runs
@@ -9,16 +9,22 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type ChannelModel, connect } from 'amqplib';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { healthSchema } from '../../src/config/health-schema.js';
 import { remediationSchema } from '../../src/config/remediation-schema.js';
 import { unsyncedMirror } from '../../src/demo/unsynced-mirror.js';
 import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
 import { ManagementApiError } from '../../src/errors.js';
+import { createLogger } from '../../src/logger.js';
 import { policySchema } from '../../src/management/schemas.js';
+import type { NewAuditEntry } from '../../src/remediation/audit-log.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import { CommandNodeControl } from '../../src/remediation/node-control.js';
+import { RunExecutor } from '../../src/remediation/run-executor.js';
+import { RunStore } from '../../src/remediation/run-store.js';
 import type { PlannedAction, WorkflowContext, WorkflowDefinition } from '../../src/remediation/workflow-definition.js';
+import type { WorkflowRun } from '../../src/remediation/workflow-run.js';
 import { applyPolicyWorkflow } from '../../workflows/apply-policy.js';
 import { deleteZombieQueuesWorkflow } from '../../workflows/delete-zombie-queues.js';
 import { healPartitionWorkflow } from '../../workflows/heal-partition.js';
@@ -42,6 +48,8 @@ describe('remediation workflows against the real cluster', () => {
   const [node1, node2, node3] = desc.nodes.map((n) => n.name) as [string, string, string];
   let stack: LocalStack;
   let amqp: ChannelModel;
+  let redis: Redis;
+  let runs: RunStore;
 
   const management = stackManagement(desc, 'local');
   const context: WorkflowContext = {
@@ -60,24 +68,53 @@ describe('remediation workflows against the real cluster', () => {
     requester: 'U0WORKFLOWTEST',
   };
 
-  /** A run as the engine does it: the plan, each step guarded then executed, the verification over what ran. */
+  /**
+   * A run as the engine does it: the workflow plans, then the engine's own executor (RunExecutor, on the stack's
+   * Redis) runs each step behind its guard and the verification over what ran. Results are the steps' records.
+   */
   async function run<A>(workflow: WorkflowDefinition<A>, argsText: string) {
     const args = workflowArgs(workflow, argsText);
     const plan = await workflow.plan(context, args);
-    const results: string[] = [];
-    const done: PlannedAction[] = [];
-    for (const action of plan.actions) {
-      const failure = await workflow.guard(context, action, args);
-      if (failure) {
-        results.push(`skipped: ${failure.reason}`);
-        if (failure.abort) break;
-        continue;
-      }
-      results.push(await workflow.execute(context, action, args));
-      done.push(action);
-    }
-    const verification = await workflow.verify(context, done, args);
-    return { args, plan, results, done, verification };
+    const audit: NewAuditEntry[] = [];
+    const executor = new RunExecutor({
+      store: runs,
+      workflow: (name) => (name === workflow.name ? workflow : undefined),
+      context: () => context,
+      audit: async (entry) => {
+        audit.push(entry);
+      },
+      refresh: async () => true,
+      reply: async () => undefined,
+      logger: createLogger('silent'),
+      now: Date.now,
+    });
+    const id = `r-${randomBytes(4).toString('hex')}`;
+    const lease = executor.newLease();
+    await runs.create(
+      {
+        id,
+        workflow: workflow.name,
+        cluster: context.cluster,
+        args: args as Record<string, unknown>,
+        risk: workflow.risk,
+        requester: context.requester,
+        channel: 'C0WORKFLOWTEST',
+        createdAt: Date.now(),
+        approvalsNeeded: 0,
+        plan,
+      },
+      'running',
+      lease,
+    );
+    await executor.execute(id, lease);
+    const stored = (await runs.get(id)) as WorkflowRun;
+    const results = stored.steps.map((s) => (s.status === 'skipped' ? `skipped: ${s.detail}` : s.detail));
+    const done = plan.actions.filter((a) => stored.steps.some((s) => s.key === a.key && s.status === 'done'));
+    const verified = audit.find((e) => e.event === 'verified' || e.event === 'verification-failed');
+    const verification = verified
+      ? { ok: verified.event === 'verified', detail: verified.detail }
+      : { ok: false, detail: `not verified: the run ended ${stored.status} (${stored.outcome ?? ''})` };
+    return { args, plan, results, done, verification, status: stored.status };
   }
 
   const clusterHealthy = () => clusterHealthyOf(desc);
@@ -96,9 +133,13 @@ describe('remediation workflows against the real cluster', () => {
     // First: restoring may restart a node, which would drop a connection opened before.
     await restoreCluster(desc, stack);
     amqp = await connect(desc.nodes[0]?.amqpUrl as string);
+    redis = new Redis(desc.redisUrl);
+    // Its own key prefix: the runs of this file never meet another file's on the shared Redis.
+    runs = new RunStore(redis, `warren:test:workflows-int:${randomUUID().slice(0, 8)}:`);
   });
 
   afterAll(async () => {
+    redis?.disconnect();
     await amqp?.close().catch(() => undefined);
   });
 
