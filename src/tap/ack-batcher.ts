@@ -20,10 +20,14 @@ export class AckBatcher {
   private scheduled = false;
   private readonly ackAheadAt: number;
 
-  /** `window` is the channel's prefetch count: how many deliveries the broker lets be unacknowledged at once. */
+  /**
+   * `window` is the channel's prefetch count: how many deliveries the broker lets be unacknowledged at once.
+   * `onAcked` hears how many deliveries each ack sent settled (the tap's `acked` count).
+   */
   constructor(
     private readonly channel: Channel,
     window = Number.POSITIVE_INFINITY,
+    private readonly onAcked: (count: number) => void = () => undefined,
   ) {
     this.ackAheadAt = Math.max(1, Math.floor(window / 2));
   }
@@ -54,6 +58,7 @@ export class AckBatcher {
   private flush(): void {
     this.scheduled = false;
     let lastAckable: ConsumeMessage | undefined;
+    let ackable = 0;
     let covered = 0;
     while (
       covered < this.inFlight.length &&
@@ -66,12 +71,14 @@ export class AckBatcher {
       // A settled delivery must not be the tag acked: the broker would answer with an unknown-tag error.
       if (this.settled.delete(tag)) continue;
       lastAckable = next;
+      ackable++;
     }
     if (covered > 0) this.inFlight.splice(0, covered);
     if (lastAckable) {
       try {
         // allUpTo settles every still-unacked delivery up to this tag; the settled ones below it are already settled.
         this.channel.ack(lastAckable, true);
+        this.onAcked(ackable);
       } catch {
         // Channel closed: unacked deliveries are redelivered, and de-duplication by message_id absorbs them.
       }
@@ -90,6 +97,7 @@ export class AckBatcher {
       } catch {
         return; // Channel closed: see flush.
       }
+      this.onAcked(1);
       this.settled.add(tag);
     }
   }

@@ -58,6 +58,8 @@ export interface TapStatus {
   reconnects: number;
   bindings: BindingStatus[];
   received: number;
+  /** Deliveries this tap has acked (sent to the broker), since it started. */
+  acked: number;
   invalid: number;
   lastEventAt?: number;
   eventsPerSecond: number;
@@ -133,6 +135,7 @@ export class NotificationTap {
   private paused = false;
   private blocked = false;
   private reconnects = 0;
+  private acked = 0;
   private connectedNode?: string;
   private refused?: TapStatus['refused'];
   private durableQueueReady?: Promise<string>;
@@ -205,6 +208,7 @@ export class NotificationTap {
       reconnects: this.reconnects,
       bindings: this.bindings.map((b) => ({ ...b.status, routingKeys: [...b.status.routingKeys] })),
       received: counters.received,
+      acked: this.acked,
       invalid: counters.invalid,
       lastEventAt: counters.lastEventAt,
       eventsPerSecond: Math.round((lastMinute / 60) * 10) / 10,
@@ -486,7 +490,12 @@ export class NotificationTap {
 
   private ackBatcher(binding: BindingRuntime, channel: Channel): AckBatcher {
     if (binding.acks?.channel !== channel) {
-      binding.acks = { channel, batcher: new AckBatcher(channel, this.options.tap.prefetch) };
+      binding.acks = {
+        channel,
+        batcher: new AckBatcher(channel, this.options.tap.prefetch, (count) => {
+          this.acked += count;
+        }),
+      };
     }
     return binding.acks.batcher;
   }

@@ -10,7 +10,11 @@ function setup() {
     nack: (msg: ConsumeMessage) => calls.push(`nack ${msg.fields.deliveryTag}`),
   } as unknown as Channel;
   const msg = (tag: number) => ({ fields: { deliveryTag: tag } }) as ConsumeMessage;
-  return { calls, batcher: new AckBatcher(channel), msg };
+  const acked = { count: 0 };
+  const batcher = new AckBatcher(channel, Number.POSITIVE_INFINITY, (n) => {
+    acked.count += n;
+  });
+  return { calls, batcher, msg, acked };
 }
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -30,6 +34,20 @@ describe('AckBatcher', () => {
     batcher.done(m[2] as ConsumeMessage);
     await turn();
     expect(calls).toEqual(['ack 2 upto', 'ack 4 upto']);
+  });
+
+  it('counts the deliveries each ack settles, and not the requeued one', async () => {
+    const { batcher, msg, acked } = setup();
+    const m = [1, 2, 3, 4].map(msg);
+    for (const x of m) batcher.received(x);
+    batcher.done(m[0] as ConsumeMessage);
+    batcher.requeue(m[1] as ConsumeMessage);
+    batcher.done(m[2] as ConsumeMessage);
+    await turn();
+    expect(acked.count).toBe(2);
+    batcher.done(m[3] as ConsumeMessage);
+    await turn();
+    expect(acked.count).toBe(3);
   });
 
   it('nacks a requeued delivery alone and never acks its tag', async () => {
