@@ -8,14 +8,17 @@
  * p99 are over every request of every measured burst.
  *
  * The baseline is a bare Bolt `App` on the receiver warren uses (`HTTPReceiver`, same Bolt version, same signing
- * secret, same token and fake Web API) whose `/rabbit` listener only calls `ack()`: the least any Bolt app can do
+ * secret, same token and fake Web API), with the settings warren gives Bolt (no conversation store, the same body
+ * limit and unhandled-request timeout), whose `/rabbit` listener only calls `ack()`: the least any Bolt app can do
  * for the same request, so the ratio is what warren adds on top of Bolt's own parsing and signature check. Each side
  * runs in its own child process, so warren's background work (health sweeps, the tap, the status commands still
  * running after their ack) never shares an event loop with the baseline, and the client and the fake Slack (in this
  * process) share none with either. Both get the same bodies, concurrency and rounds, from the same keep-alive
  * client; rounds alternate between them (warren first in even rounds, bare first in odd ones) so that they share the
  * machine's noise, and a round starts only when the previous one's answers are all in. The targets (from the issue)
- * are p99 < 100 ms and p99 ≤ 1.5 × the baseline's p99; a miss is reported, not an error.
+ * are p99 < 100 ms and p99 ≤ 1.3 × the baseline's p99, judged on the median of the rounds' p99 ratios (each round's
+ * two sides share the same moment's noise); the pooled p99s over every round are reported beside it. A miss is
+ * reported, not an error.
  *
  *   npm run bench -- commands        (BENCH_ROUNDS=3 for a quick run; BENCH_TEXT=help for a command that calls
  *                                     no management API; BENCH_NODE_ARGS=--cpu-prof to profile both servers)
@@ -37,7 +40,7 @@ const SIGNING_SECRET = 'bench-signing-secret-0123456789';
 const ANSWER_TIMEOUT_MS = 30_000;
 const PAUSE_MS = 250;
 const P99_TARGET_MS = 100;
-const RATIO_TARGET = 1.5;
+const RATIO_TARGET = 1.3;
 
 /** One side of the comparison, in its own process (see server.ts). */
 class ServerProcess {
@@ -192,6 +195,7 @@ async function main(): Promise<void> {
       warren: { acks: [], answers: [], failures: [], unanswered: 0 },
       bare: { acks: [], answers: [], failures: [], unanswered: 0 },
     };
+    const roundRatios: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       const order = r % 2 === 0 ? [warren, bare] : [bare, warren];
       const rounds: Partial<Record<ServerKind, Round>> = {};
@@ -207,6 +211,7 @@ async function main(): Promise<void> {
       }
       const w = rounds.warren as Round;
       const b = rounds.bare as Round;
+      roundRatios.push(percentile(w.acks, 0.99) / percentile(b.acks, 0.99));
       const problems = w.failures.length + b.failures.length + w.unanswered;
       console.log(
         `  round ${String(r + 1).padStart(2)} (${order[0]?.kind} first): warren ack p50 ` +
@@ -221,13 +226,16 @@ async function main(): Promise<void> {
     const p50 = percentile(w.acks, 0.5);
     const p99 = percentile(w.acks, 0.99);
     const bareP99 = percentile(b.acks, 0.99);
-    const ratio = p99 / bareP99;
+    const pooledRatio = p99 / bareP99;
+    const ratio = percentile(roundRatios, 0.5);
     console.log(`  warren /rabbit ${TEXT} ack:  ${w.acks.length} requests, ${spread(w.acks)}`);
     console.log(`  bare Bolt no-op ack:        ${b.acks.length} requests, ${spread(b.acks)}`);
     console.log(`  warren ${TEXT} answer (response_url): ${w.answers.length} answers, ${spread(w.answers)}`);
+    console.log(`  p99 ratio per round: ${roundRatios.map((r) => r.toFixed(2)).join(', ')}`);
     console.log(
       `  targets: p99 ${ms(p99)} < ${P99_TARGET_MS} ms ${p99 < P99_TARGET_MS ? 'met' : 'MISSED'}; ` +
-        `ratio ${ratio.toFixed(2)} ≤ ${RATIO_TARGET} ${ratio <= RATIO_TARGET ? 'met' : 'MISSED'}`,
+        `median round ratio ${ratio.toFixed(2)} ≤ ${RATIO_TARGET} ${ratio <= RATIO_TARGET ? 'met' : 'MISSED'} ` +
+        `(pooled p99s: ${pooledRatio.toFixed(2)})`,
     );
     const failures = [...w.failures.map((f) => `warren: ${f}`), ...b.failures.map((f) => `bare: ${f}`)];
     console.log(
@@ -242,6 +250,8 @@ async function main(): Promise<void> {
         p99_ms: round1(p99),
         bare_p99_ms: round1(bareP99),
         ratio: Math.round(ratio * 100) / 100,
+        pooled_ratio: Math.round(pooledRatio * 100) / 100,
+        round_ratios: roundRatios.map((r) => Math.round(r * 100) / 100),
       })}`,
     );
     if (failures.length > 0 || w.unanswered > 0) {

@@ -15,6 +15,7 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
+import { SLACK_BODY_LIMIT } from '../../src/chat/slack-front-end.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { LocalStackDescription } from '../../src/devstack/index.js';
 import { createLogger } from '../../src/logger.js';
@@ -59,10 +60,14 @@ async function startWarrenServer(): Promise<{ port: number; stop: () => Promise<
 }
 
 async function startBareServer(): Promise<{ port: number; stop: () => Promise<void> }> {
+  // The settings warren gives Bolt (slack-front-end.ts): the same body limit and unhandled-request timeout, and no
+  // conversation store; warren's own work before Bolt (its early refusals) is what the ratio measures.
   const receiver = new HTTPReceiver({
     signingSecret: env('BENCH_SIGNING_SECRET'),
     endpoints: '/slack/events',
     logLevel: LogLevel.ERROR,
+    bodyLimit: SLACK_BODY_LIMIT,
+    unhandledRequestTimeoutMillis: 1_000,
   });
   const apiUrl = env('BENCH_SLACK_API_URL');
   const app = new App({
@@ -70,6 +75,7 @@ async function startBareServer(): Promise<{ port: number; stop: () => Promise<vo
     receiver,
     logLevel: LogLevel.ERROR,
     clientOptions: { slackApiUrl: apiUrl.endsWith('/') ? apiUrl : `${apiUrl}/` },
+    convoStore: false,
   });
   app.command('/rabbit', async ({ ack }) => {
     await ack();
