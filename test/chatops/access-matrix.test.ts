@@ -237,7 +237,9 @@ const SCOPED_COMMANDS: Array<[string, RegExp | undefined]> = [
   ['peek notifications.error 3', undefined],
   ['peek notifications.error 3 --vhost /nova', outside('/nova')],
   ['alerts', everyVhost('alerts')],
-  ['audit 5', everyVhost('audit')],
+  // Runs in a scoped channel, showing only the runs within its vhosts (test/commands/audit.test.ts).
+  ['audit 5', undefined],
+  ['audit 5 --vhost /nova', outside('/nova')],
   ['definitions', everyVhost('definitions')],
   ['tap pause', everyVhost('tap')],
   ['silence backlog 1h reindexing', everyVhost('silence')],
