@@ -12,6 +12,7 @@ import { allChecks } from '../../src/health/checks/index.js';
 import type { Warren } from '../../src/warren.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { type OsloAgent, osloLockPath, startOsloAgent } from '../support/oslo-agent.js';
+import { deleteQueuesMatching } from '../support/queue-cleanup.js';
 import { waitUntil } from '../support/wait-until.js';
 import { counterSum, flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
 
@@ -137,6 +138,7 @@ describe('a sweep over the kolla layout on RabbitMQ 4.0', () => {
     await warren?.stop();
     await fake?.stop();
     await Promise.all(agents.map((a) => a.stop()));
+    await deleteQueuesMatching(stack, new RegExp(`^kl${id}-`));
   });
 
   it('has the layout oslo 16 made: quorum RPC queues, queue-manager names, a stream fanout, a classic leftover', async () => {

@@ -18,6 +18,7 @@ import type { Warren } from '../../src/warren.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { pileUpSize } from '../support/leader-pileup.js';
 import { type OsloAgent, osloLockPath, startOsloAgent } from '../support/oslo-agent.js';
+import { deleteQueuesMatching } from '../support/queue-cleanup.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 import { click, flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
@@ -126,6 +127,8 @@ describe('quorum members and leaders on RabbitMQ 4.0, fixed through Slack', () =
   afterAll(async () => {
     await warren?.stop();
     await Promise.all(agents.map((a) => a.stop()));
+    // the RPC server's durable quorum queues and its queue manager's fanout (which expires only after 30 min)
+    await deleteQueuesMatching(desc, /^compute($|\.qm-|_fanout_qm-)/);
     await amqp?.close().catch(() => undefined);
     await fake?.stop();
   });

@@ -18,6 +18,7 @@ import type { Warren } from '../../src/warren.js';
 import { askUntil as askUntilReady } from '../support/ask-until.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { type OsloAgent, osloLockPath, startOsloAgent } from '../support/oslo-agent.js';
+import { deleteQueuesMatching } from '../support/queue-cleanup.js';
 import { flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
 
 const REDIS_DB = 12;
@@ -124,16 +125,8 @@ describe('read commands on RabbitMQ 4.0 with the kolla layout', () => {
     await fake?.stop();
     await Promise.all(agents.map((a) => a.stop()));
     await management(`/api/policies/%2F/${policy}`, { method: 'DELETE' }).catch(() => undefined);
-    for (const queue of [
-      stream,
-      compute,
-      `${compute}.cmp-1`,
-      `${scheduler}`,
-      `${scheduler}.ctl-1`,
-      `${scheduler}.ctl-2`,
-    ]) {
-      await management(`/api/queues/%2F/${encodeURIComponent(queue)}`, { method: 'DELETE' }).catch(() => undefined);
-    }
+    // the servers' queues, the stream and the queue manager's transient queues (which expire only after 30 min)
+    await deleteQueuesMatching(stack, new RegExp(`^rd${id}-`));
   });
 
   it('shows the stream fanout by what it retains, and quorum queues with members, online members and leader', async () => {

@@ -37,6 +37,7 @@ import {
   settledPartition,
 } from '../support/cluster-health.js';
 import { osloLockPath, startOsloAgent } from '../support/oslo-agent.js';
+import { deleteQueuesMatching } from '../support/queue-cleanup.js';
 import { nodeControlCommand } from '../support/stack-env.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -301,7 +302,8 @@ describe('remediation workflows against the real cluster', () => {
         expect(await freshQueue(management, '/', zombie)).toBeUndefined();
       } finally {
         await server.stop('SIGKILL');
-        await management.send('DELETE', `/api/queues/%2F/${encodeURIComponent(zombie)}`).catch(() => undefined);
+        // the zombie, and the server's durable quorum queues `<topic>` and `<topic>.retired-1`
+        await deleteQueuesMatching(desc, new RegExp(`^${topic}`));
       }
     },
   );
