@@ -4,6 +4,7 @@ import { applyPolicyWorkflow } from './apply-policy.js';
 import { closeHeartbeatlessConnectionsWorkflow } from './close-heartbeatless-connections.js';
 import { closeLeakyConnectionsWorkflow } from './close-leaky-connections.js';
 import { deleteZombieQueuesWorkflow } from './delete-zombie-queues.js';
+import { forgetNodeWorkflow } from './forget-node.js';
 import { growQuorumQueuesWorkflow } from './grow-quorum-queues.js';
 import { healPartitionWorkflow } from './heal-partition.js';
 import { purgeQueueWorkflow } from './purge-queue.js';
@@ -26,4 +27,5 @@ export const allWorkflows: readonly AnyWorkflowDefinition[] = [
   growQuorumQueuesWorkflow,
   rebalanceQuorumLeadersWorkflow,
   shrinkForgottenMembersWorkflow,
+  forgetNodeWorkflow,
 ];

@@ -38,6 +38,7 @@ import {
   killNodeProcesses,
   type NodeContext,
   type NodeSpec,
+  nodeDir,
   nodeLogTail,
   prepareNode,
   type RunningNode,
@@ -250,6 +251,48 @@ class StackHandle implements LocalStack {
     }
     await this.awaitRejoined(spec);
     this.log(`${spec.name} running and in the cluster after ${Date.now() - started} ms`);
+  }
+
+  async destroyNode(node: string): Promise<void> {
+    const spec = this.spec(node);
+    await this.killNode(node);
+    rmSync(join(nodeDir(this.ctx, spec), 'mnesia'), { recursive: true, force: true });
+    // the empty data directory and the node's config, owned by the node's user as at creation
+    prepareNode(this.ctx, spec);
+    this.log(`destroyed ${spec.name}: its VM killed and its data removed`);
+  }
+
+  async joinFresh(node: string, seed: string): Promise<void> {
+    const spec = this.spec(node);
+    const seedSpec = this.spec(seed);
+    const started = Date.now();
+    if (this.beamPid(spec) === undefined) await this.bootNode(spec);
+    // A cluster that still lists the node refuses it back with new data: forget the old member first.
+    if ((await this.clusterMembers(seedSpec)).includes(spec.name)) {
+      await this.ctl(spec, ['stop_app']);
+      await this.ctl(seedSpec, ['forget_cluster_node', spec.name]);
+    }
+    await this.ctl(spec, ['stop_app']);
+    await this.ctl(spec, ['reset']);
+    await this.ctl(spec, ['join_cluster', seedSpec.name]);
+    await this.ctl(spec, ['start_app'], 120_000);
+    await this.awaitRejoined(spec);
+    this.log(`${spec.name} joined ${seedSpec.name}'s cluster afresh after ${Date.now() - started} ms`);
+  }
+
+  /** The cluster's members (disc and RAM nodes, running or not) as `spec` knows them; [] when it does not answer. */
+  private async clusterMembers(spec: NodeSpec): Promise<string[]> {
+    const result = await runRabbitmqctl(this.ctx, spec.name, ['cluster_status', '--formatter', 'json'], 30_000);
+    if (result.code !== 0) return [];
+    try {
+      const parsed = JSON.parse(result.stdout.slice(result.stdout.indexOf('{'))) as {
+        disk_nodes?: unknown;
+        ram_nodes?: unknown;
+      };
+      return [parsed.disk_nodes, parsed.ram_nodes].flatMap((list) => (Array.isArray(list) ? list.map(String) : []));
+    } catch {
+      return [];
+    }
   }
 
   /**

@@ -73,6 +73,13 @@ export interface LocalStack extends LocalStackDescription {
   killNode(node: string): Promise<void>;
   /** Starts the node again with the same data dirs and waits until it is running and back in the cluster. */
   startNode(node: string): Promise<void>;
+  /** A node lost for good, as a dead disk leaves it: kill -9 of its VM, then its data removed. */
+  destroyNode(node: string): Promise<void>;
+  /**
+   * Brings a node back as a new member with no data (after destroyNode): boots it alone, resets it and joins it to
+   * `seed`'s cluster, forgetting its old membership first if the cluster still lists it.
+   */
+  joinFresh(node: string, seed: string): Promise<void>;
   /** Idempotent: stops the nodes, redis, epmd if this stack started it, and removes baseDir. */
   stop(): Promise<void>;
   /**

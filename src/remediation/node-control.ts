@@ -27,13 +27,17 @@ export const NODE_ACTIONS = [
   'await_startup',
   'status',
   'set_vm_memory_high_watermark',
-  // read only: the node's application environment, for its cluster_partition_handling
+  // read only: the node's application environment, for its cluster_partition_handling and whether rabbit runs
   'environment',
+  // run against a running member, naming the node to remove
+  'forget_cluster_node',
   // rabbitmq-streams, through the streams template
   'add_replica',
   'stream_status',
 ] as const;
 export type NodeAction = (typeof NODE_ACTIONS)[number];
+/** The actions that take no arguments and whose output needs no reading: `run` runs them. */
+export type PlainAction = Extract<NodeAction, 'stop_app' | 'start_app' | 'await_startup'>;
 
 /** A node's memory watermark as `rabbitmqctl status` reports it. */
 export interface NodeMemory {
@@ -57,13 +61,15 @@ export interface NodeControlConfig {
 
 export interface NodeControl {
   /** Runs `action` on `node` (e.g. `rabbit@host-2`); resolves with the command's output, throws NodeControlError. */
-  run(
-    node: string,
-    action: Exclude<
-      NodeAction,
-      'status' | 'set_vm_memory_high_watermark' | 'add_replica' | 'environment' | 'stream_status'
-    >,
-  ): Promise<string>;
+  run(node: string, action: PlainAction): Promise<string>;
+  /**
+   * Whether the rabbit application runs on `node`, from its application environment (which lists running
+   * applications only, and answers while the VM is up with the app stopped). Throws NodeControlError when the node
+   * does not answer: its VM is down, or node control cannot reach it.
+   */
+  rabbitRunning(node: string): Promise<boolean>;
+  /** `rabbitmqctl forget_cluster_node lost` run against `node` (a running member); resolves with the output. */
+  forgetClusterNode(node: string, lost: string): Promise<string>;
   /** The node's memory watermark, read with `status --formatter json`. */
   memory(node: string): Promise<NodeMemory>;
   /** Sets the node's watermark to `fraction` of its RAM until its next restart; resolves with the output. */
@@ -191,11 +197,7 @@ const environmentSchema = z.record(z.string(), z.unknown());
  * is stopped. Nothing of the output is put in an error: the environment may hold credentials.
  */
 export function parsePartitionHandling(node: string, output: string): PartitionHandling {
-  const environment = cliJson(output, environmentSchema, '{');
-  if (!environment) {
-    throw new NodeControlError(`could not read the application environment of ${node}: its output is not JSON`);
-  }
-  const rabbit = environment.rabbit;
+  const rabbit = readEnvironment(node, output).rabbit;
   if (rabbit === undefined || rabbit === null || typeof rabbit !== 'object' || Array.isArray(rabbit)) {
     throw new NodeControlError(`${node} lists no rabbit application in its environment: is the rabbit app running?`);
   }
@@ -209,17 +211,34 @@ export function parsePartitionHandling(node: string, output: string): PartitionH
   return handling;
 }
 
+function readEnvironment(node: string, output: string): Record<string, unknown> {
+  const environment = cliJson(output, environmentSchema, '{');
+  if (!environment) {
+    throw new NodeControlError(`could not read the application environment of ${node}: its output is not JSON`);
+  }
+  return environment;
+}
+
+/** Whether `rabbitmqctl environment --formatter json` output lists the rabbit application (nothing else is read). */
+export function parseRabbitRunning(node: string, output: string): boolean {
+  const rabbit = readEnvironment(node, output).rabbit;
+  return typeof rabbit === 'object' && rabbit !== null;
+}
+
 export class CommandNodeControl implements NodeControl, PartitionHandlingSource {
   constructor(private readonly config: NodeControlConfig) {}
 
-  async run(
-    node: string,
-    action: Exclude<
-      NodeAction,
-      'status' | 'set_vm_memory_high_watermark' | 'add_replica' | 'environment' | 'stream_status'
-    >,
-  ): Promise<string> {
+  async run(node: string, action: PlainAction): Promise<string> {
     return tail(await this.exec(node, action));
+  }
+
+  async rabbitRunning(node: string): Promise<boolean> {
+    return parseRabbitRunning(node, await this.exec(node, 'environment', ['--formatter', 'json']));
+  }
+
+  async forgetClusterNode(node: string, lost: string): Promise<string> {
+    if (!NODE_NAME.test(lost)) throw new NodeControlError(`refusing "${lost}": not a node name`);
+    return tail(await this.exec(node, 'forget_cluster_node', [lost]));
   }
 
   async addStreamReplica(node: string, vhost: string, stream: string, replicaNode: string): Promise<string> {

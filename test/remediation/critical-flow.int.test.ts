@@ -11,10 +11,10 @@ import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
 import { clusterHealthy, cutPartition, restoreCluster, settledPartition } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
-import { nodeControlCommand } from '../support/stack-env.js';
+import { stackClusterYaml } from '../support/stack-env.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
-import { click, flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
+import { approveRun, flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
 
 const OPERATOR = 'U0OPERATOR';
 const APPROVER_A = 'U0ANNA';
@@ -33,19 +33,7 @@ describe('critical and blocking workflows through Slack', () => {
   const [node1, node2, node3] = desc.nodes.map((n) => n.name) as [string, string, string];
   const management = stackManagement(desc, 'local');
 
-  const yaml = () => `
-clusters:
-  - name: local
-    amqp: [${desc.nodes.map((n) => JSON.stringify(n.amqpUrl)).join(', ')}]
-    management: [${desc.nodes.map((n) => JSON.stringify(n.managementUrl)).join(', ')}]
-    managementUser: ${JSON.stringify(desc.username)}
-    managementPassword: ${JSON.stringify(desc.password)}
-    remediationUser: ${JSON.stringify(desc.username)}
-    remediationPassword: ${JSON.stringify(desc.password)}
-    nodeControl:
-      command: ${JSON.stringify(nodeControlCommand(desc))}
-      env: { HOME: ${JSON.stringify(desc.cookieHome)} }
-      timeout: 2m
+  const yaml = () => `${stackClusterYaml(desc)}
 slack:
   channelInterval: 0ms
 tap:
@@ -77,13 +65,7 @@ access:
   }
 
   const approve = (user: string, runId: string, post: RecordedCall) =>
-    click(warren, fake, {
-      user,
-      actionId: 'warren:run:approve',
-      value: runId,
-      channel: CHANNEL,
-      messageTs: (post.reply as { ts: string }).ts,
-    });
+    approveRun(warren, fake, { user, runId, post, channel: CHANNEL });
 
   async function finalUpdate(post: RecordedCall, status: string, timeoutMs: number): Promise<RecordedCall> {
     const ts = (post.reply as { ts: string }).ts;

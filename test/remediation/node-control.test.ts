@@ -142,4 +142,23 @@ describe('node control', () => {
     await expect(control.addStreamReplica('rabbit@h1', '/', 'a;reboot', 'rabbit@h3')).rejects.toThrow(NodeControlError);
     await expect(control.addStreamReplica('rabbit@h1', '/', 's', 'rabbit@h3 && id')).rejects.toThrow(NodeControlError);
   });
+
+  it('forgets a node by running forget_cluster_node against a running member, refusing an odd name', async () => {
+    const control = new CommandNodeControl({
+      command: ['/bin/echo', 'rabbitmqctl', '-n', '{node}', '{action}'],
+      timeoutMs: 5_000,
+    });
+    expect(await control.forgetClusterNode('rabbit@h1', 'rabbit@h3')).toBe(
+      'rabbitmqctl -n rabbit@h1 forget_cluster_node rabbit@h3',
+    );
+    await expect(control.forgetClusterNode('rabbit@h1', 'rabbit@h3 --offline')).rejects.toThrow(NodeControlError);
+  });
+
+  it('tells a running rabbit app from a stopped one by the environment, and a node that does not answer by an error', async () => {
+    const printing = (json: string) => new CommandNodeControl({ command: ['/bin/echo', json], timeoutMs: 5_000 });
+    expect(await printing('{"kernel":{},"rabbit":{"heartbeat":60}}').rabbitRunning('rabbit@h1')).toBe(true);
+    expect(await printing('{"kernel":{},"mnesia":{}}').rabbitRunning('rabbit@h1')).toBe(false);
+    const down = new CommandNodeControl({ command: ['/bin/false', '{node}', '{action}'], timeoutMs: 5_000 });
+    await expect(down.rabbitRunning('rabbit@h1')).rejects.toThrow(/environment on rabbit@h1 failed \(exit 1\)/);
+  });
 });

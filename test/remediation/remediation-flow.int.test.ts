@@ -20,10 +20,12 @@ import type { WorkflowRun } from '../../src/remediation/workflow-run.js';
 import type { Warren } from '../../src/warren.js';
 import { restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
+import { deleteQueuesMatching } from '../support/queue-cleanup.js';
 import { runCli } from '../support/run-cli.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 import {
+  approveRun,
   click,
   flushHarnessRedis,
   harnessRedisUrl,
@@ -83,13 +85,7 @@ describe('remediation workflows through Slack', () => {
   }
 
   const approve = (user: string, runId: string, post: RecordedCall) =>
-    click(warren, fake, {
-      user,
-      actionId: 'warren:run:approve',
-      value: runId,
-      channel: CHANNEL,
-      messageTs: (post.reply as { ts: string }).ts,
-    });
+    approveRun(warren, fake, { user, runId, post, channel: CHANNEL });
 
   beforeAll(async () => {
     await restoreCluster(desc, attachLocalStack(desc));
@@ -101,6 +97,8 @@ describe('remediation workflows through Slack', () => {
 
   afterAll(async () => {
     for (const child of servers) child.kill('SIGKILL');
+    // the killed servers' fanout queues, zombies and siblings: classic queues on node 1 that later files would count
+    await deleteQueuesMatching(desc, /^warren-(fix|resume)-/);
     await warren?.stop();
     await amqp?.close().catch(() => undefined);
     await fake?.stop();

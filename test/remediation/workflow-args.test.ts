@@ -31,6 +31,7 @@ const SAMPLES: Record<string, string[]> = {
   'rebalance-quorum-leaders': [''],
   'shrink-forgotten-members': ['rabbit@gone'],
   'repair-stream-replicas': ['', '*_fanout'],
+  'forget-node': ['rabbit@gone'],
 };
 
 describe('workflow arguments', () => {

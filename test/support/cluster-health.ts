@@ -91,7 +91,7 @@ export function cutPartition(stack: LocalStack, a: string, b: string): Promise<M
  * partitions, and restarts the app of a node that is down, whose management API does not answer, or whose
  * management stats never came back (RabbitMQ 3.10 can list a node restarted during a partition heal without its
  * `partitions` and without its queues' and connections' figures until it is restarted again). A restart that does
- * not boot becomes a kill and a fresh start (restartRabbitApp). Throws when the cluster is still not whole after
+ * not boot becomes a kill and a fresh start (restartRabbitApp). A node the cluster no longer lists joins it afresh. Throws when the cluster is still not whole after
  * timeoutMs.
  */
 export async function restoreCluster(
@@ -116,8 +116,14 @@ export async function restoreCluster(
     }
     const listed = await anyNodeListing(desc);
     const stale: string[] = [];
+    const seed = listed.find((n) => n.running)?.name;
     for (const node of desc.nodes) {
       const entry = listed.find((n) => n.name === node.name);
+      // Not a member at all: forgotten (forget-node's test), so it can only join again, afresh.
+      if (!entry && seed) {
+        await stack.joinFresh(node.name, seed);
+        continue;
+      }
       if (!entry?.running || entry.partitions === undefined || !(await managementAnswers(desc, node.managementUrl))) {
         stale.push(node.name);
       }

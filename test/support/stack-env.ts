@@ -1,5 +1,5 @@
 /** Environment that points warren at the test run's local stack, as an operator would with RABBITMQ_URL. */
-import type { LocalStackDescription } from '../../src/devstack/index.js';
+import type { LocalRabbitNode, LocalStackDescription } from '../../src/devstack/index.js';
 
 export function stackEnv(stack: LocalStackDescription): Record<string, string> {
   return {
@@ -16,4 +16,29 @@ export function stackEnv(stack: LocalStackDescription): Record<string, string> {
 /** clusters[].nodeControl.command for the stack: its own series' rabbitmqctl (a chroot's on RabbitMQ 4.0). */
 export function nodeControlCommand(stack: LocalStackDescription): string[] {
   return [...stack.rabbitmq.rabbitmqctl, '-n', '{node}', '{action}'];
+}
+
+/**
+ * A `clusters:` entry for the stack in YAML, with node control, for tests whose warren needs the cluster in its
+ * config file: the management and AMQP URLs of `nodes` only (all of them unless given).
+ */
+export function stackClusterYaml(
+  stack: LocalStackDescription,
+  options: { name?: string; nodes?: readonly LocalRabbitNode[]; nodeControlTimeout?: string } = {},
+): string {
+  const nodes = options.nodes ?? stack.nodes;
+  return `
+clusters:
+  - name: ${options.name ?? 'local'}
+    amqp: [${nodes.map((n) => JSON.stringify(n.amqpUrl)).join(', ')}]
+    management: [${nodes.map((n) => JSON.stringify(n.managementUrl)).join(', ')}]
+    managementUser: ${JSON.stringify(stack.username)}
+    managementPassword: ${JSON.stringify(stack.password)}
+    remediationUser: ${JSON.stringify(stack.username)}
+    remediationPassword: ${JSON.stringify(stack.password)}
+    nodeControl:
+      command: ${JSON.stringify(nodeControlCommand(stack))}
+      env: { HOME: ${JSON.stringify(stack.cookieHome)} }
+      timeout: ${options.nodeControlTimeout ?? '2m'}
+`;
 }

@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config/load.js';
 import { allocatePorts, type LocalStackDescription } from '../../src/devstack/index.js';
 import { startWarren, type Warren } from '../../src/warren.js';
-import type { FakeSlack } from './fake-slack.js';
+import type { FakeSlack, RecordedCall } from './fake-slack.js';
 import { type CliRun, runCli } from './run-cli.js';
 import { scanningLogger } from './secret-scan.js';
 import { blockActionsPayload, interactionBody, postToBolt, slashCommandBody } from './slack-signing.js';
@@ -173,6 +173,21 @@ export async function click(
   const ack = await postToBolt(eventsUrl(warren), SIGNING_SECRET, interactionBody(payload));
   if (ack.status !== 200) throw new Error(`click refused with ${ack.status}`);
   return (await fake.waitForResponse((r) => r.id === id, 30_000)).body;
+}
+
+/** Clicks Approve on a run's request message, as `user`; the ephemeral answer. */
+export function approveRun(
+  warren: SlackTarget,
+  fake: FakeSlack,
+  opts: { user: string; runId: string; post: RecordedCall; channel: string },
+): Promise<Record<string, unknown>> {
+  return click(warren, fake, {
+    user: opts.user,
+    actionId: 'warren:run:approve',
+    value: opts.runId,
+    channel: opts.channel,
+    messageTs: (opts.post.reply as { ts: string }).ts,
+  });
 }
 
 /** Sum of a counter's values in a warren's registry, optionally only the series whose labels match. */

@@ -1,18 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { healthSchema } from '../../src/config/health-schema.js';
-import { remediationSchema } from '../../src/config/remediation-schema.js';
 import { ManagementApiError, WorkflowRefusedError } from '../../src/errors.js';
 import type { AlertState } from '../../src/health/alert-state.js';
 import type { Finding } from '../../src/health/finding.js';
 import type { ManagementClient } from '../../src/management/management-client.js';
 import { nodesSchema } from '../../src/management/schemas.js';
-import {
-  type PlannedAction,
-  parseWorkflowArgs,
-  type WorkflowContext,
-} from '../../src/remediation/workflow-definition.js';
+import { type PlannedAction, parseWorkflowArgs } from '../../src/remediation/workflow-definition.js';
 import { applyPolicyWorkflow, namesMatching, patternProblem } from '../../workflows/apply-policy.js';
 import { readFixture } from '../support/snapshot-fixtures.js';
+import { workflowContext } from '../support/workflow-context.js';
 
 type Policy = {
   vhost: string;
@@ -84,17 +79,7 @@ function fakeManagement(
   return { management: management as unknown as ManagementClient, sent, asked, policies, queues };
 }
 
-function contextOf(management: ManagementClient): WorkflowContext {
-  return {
-    cluster: 'local',
-    vhost: '/',
-    management,
-    remediation: remediationSchema.parse({}),
-    health: healthSchema.parse({}),
-    runId: 'r-0000abcd',
-    requester: 'U0REQ',
-  };
-}
+const contextOf = (management: ManagementClient) => workflowContext(management);
 
 const parse = (positionals: string[], flags: Record<string, string | true> = {}) =>
   parseWorkflowArgs(applyPolicyWorkflow, { positionals, flags });

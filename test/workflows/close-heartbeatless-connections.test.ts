@@ -1,18 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { healthSchema } from '../../src/config/health-schema.js';
-import { remediationSchema } from '../../src/config/remediation-schema.js';
 import { ManagementApiError, WorkflowRefusedError } from '../../src/errors.js';
 import type { AlertState } from '../../src/health/alert-state.js';
 import { heartbeatsCheck } from '../../src/health/checks/heartbeats.js';
 import type { ManagementClient } from '../../src/management/management-client.js';
-import {
-  type PlannedAction,
-  parseWorkflowArgs,
-  type WorkflowContext,
-} from '../../src/remediation/workflow-definition.js';
+import { type PlannedAction, parseWorkflowArgs } from '../../src/remediation/workflow-definition.js';
 import { closeHeartbeatlessConnectionsWorkflow as workflow } from '../../workflows/close-heartbeatless-connections.js';
 import { checkContext, fixtureConnections, readFixture, snapshotOf } from '../support/snapshot-fixtures.js';
 import { workflowArgs } from '../support/workflow-args.js';
+import { workflowContext } from '../support/workflow-context.js';
 
 type Connection = Record<string, unknown> & { name: string; connected_at: number };
 
@@ -45,17 +40,8 @@ function fakeManagement(connections: Connection[] = captured()) {
   return { management: management as unknown as ManagementClient, sent, open };
 }
 
-function contextOf(management: ManagementClient, remediation: Record<string, unknown> = {}): WorkflowContext {
-  return {
-    cluster: 'local',
-    vhost: '/',
-    management,
-    remediation: remediationSchema.parse(remediation),
-    health: healthSchema.parse({}),
-    runId: 'r-0000abcd',
-    requester: 'U0REQ',
-  };
-}
+const contextOf = (management: ManagementClient, remediation: Record<string, unknown> = {}) =>
+  workflowContext(management, { remediation });
 
 const argsOf = (text: string[]) => workflowArgs(workflow, text.join(' '));
 

@@ -1,16 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { healthSchema } from '../../src/config/health-schema.js';
-import { remediationSchema } from '../../src/config/remediation-schema.js';
 import { ManagementApiError, NodeControlError } from '../../src/errors.js';
 import type { ManagementClient } from '../../src/management/management-client.js';
 import type { NodeAction, NodeControl } from '../../src/remediation/node-control.js';
-import {
-  type PlannedAction,
-  parseWorkflowArgs,
-  type WorkflowContext,
-} from '../../src/remediation/workflow-definition.js';
+import { type PlannedAction, parseWorkflowArgs } from '../../src/remediation/workflow-definition.js';
 import { healPartitionWorkflow } from '../../workflows/heal-partition.js';
 import { readFixture } from '../support/snapshot-fixtures.js';
+import { nodeControlFake, workflowContext } from '../support/workflow-context.js';
 
 const R1 = 'rabbit1@localhost';
 const R2 = 'rabbit2@localhost';
@@ -73,7 +68,7 @@ function fakeCluster(
     },
   };
   const calls: string[] = [];
-  const nodeControl: NodeControl = {
+  const nodeControl = nodeControlFake('heal-partition', {
     async run(node: string, action: NodeAction) {
       calls.push(`${action} ${node}`);
       const entry = state.get(node) as NodeState;
@@ -89,34 +84,12 @@ function fakeCluster(
       }
       return '';
     },
-    memory: async () => {
-      throw new Error('heal-partition does not read watermarks');
-    },
-    setMemoryWatermark: async () => {
-      throw new Error('heal-partition does not set watermarks');
-    },
-    addStreamReplica: async () => {
-      throw new Error('heal-partition does not add stream replicas');
-    },
-    streamMembers: async () => {
-      throw new Error('heal-partition does not read streams');
-    },
-  };
+  });
   return { management: management as unknown as ManagementClient, nodeControl, calls, state };
 }
 
-function contextOf(cluster: { management: ManagementClient; nodeControl?: NodeControl }): WorkflowContext {
-  return {
-    cluster: 'local',
-    vhost: '/',
-    management: cluster.management,
-    ...(cluster.nodeControl ? { nodeControl: cluster.nodeControl } : {}),
-    remediation: remediationSchema.parse({}),
-    health: healthSchema.parse({}),
-    runId: 'r-0000abcd',
-    requester: 'U0REQ',
-  };
-}
+const contextOf = (cluster: { management: ManagementClient; nodeControl?: NodeControl }) =>
+  workflowContext(cluster.management, cluster.nodeControl ? { nodeControl: cluster.nodeControl } : {});
 
 const parse = (positionals: string[], flags: Record<string, string | true> = {}) =>
   parseWorkflowArgs(healPartitionWorkflow, { positionals, flags });

@@ -1,15 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
-import { healthSchema } from '../../src/config/health-schema.js';
-import { remediationSchema } from '../../src/config/remediation-schema.js';
 import { ManagementApiError, WorkflowRefusedError } from '../../src/errors.js';
 import type { ManagementClient } from '../../src/management/management-client.js';
 import { nodesSchema } from '../../src/management/schemas.js';
 import { MEMBER_BATCH } from '../../src/remediation/quorum-replicas.js';
-import type { WorkflowContext } from '../../src/remediation/workflow-definition.js';
 import { growQuorumQueuesWorkflow } from '../../workflows/grow-quorum-queues.js';
 import { rebalanceQuorumLeadersWorkflow } from '../../workflows/rebalance-quorum-leaders.js';
 import { shrinkForgottenMembersWorkflow } from '../../workflows/shrink-forgotten-members.js';
 import { readFixture } from '../support/snapshot-fixtures.js';
+import { workflowContext } from '../support/workflow-context.js';
 
 const R1 = 'rabbit1@localhost';
 const R3 = 'rabbit3@localhost';
@@ -78,17 +76,8 @@ function fakeManagement(queues: Queue[], opts: { replicaStatus?: number; rebalan
   return { management: management as unknown as ManagementClient, sent };
 }
 
-function contextOf(management: ManagementClient, remediation: Record<string, unknown> = {}): WorkflowContext {
-  return {
-    cluster: 'local',
-    vhost: '/',
-    management,
-    remediation: remediationSchema.parse(remediation),
-    health: healthSchema.parse({}),
-    runId: 'r-0000abcd',
-    requester: 'U0REQ',
-  };
-}
+const contextOf = (management: ManagementClient, remediation: Record<string, unknown> = {}) =>
+  workflowContext(management, { remediation });
 
 const withoutR3 = (q: Queue) => ({
   ...q,

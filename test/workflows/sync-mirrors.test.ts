@@ -1,16 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { healthSchema } from '../../src/config/health-schema.js';
-import { remediationSchema } from '../../src/config/remediation-schema.js';
 import { ManagementApiError, WorkflowRefusedError } from '../../src/errors.js';
 import type { ManagementClient } from '../../src/management/management-client.js';
 import { nodesSchema } from '../../src/management/schemas.js';
-import {
-  type PlannedAction,
-  parseWorkflowArgs,
-  type WorkflowContext,
-} from '../../src/remediation/workflow-definition.js';
+import { type PlannedAction, parseWorkflowArgs } from '../../src/remediation/workflow-definition.js';
 import { syncMirrorsWorkflow } from '../../workflows/sync-mirrors.js';
 import { readFixture } from '../support/snapshot-fixtures.js';
+import { workflowContext } from '../support/workflow-context.js';
 
 const R1 = 'rabbit1@localhost';
 const R2 = 'rabbit2@localhost';
@@ -66,17 +61,8 @@ function fakeManagement(
   return { management: management as unknown as ManagementClient, sent, queues };
 }
 
-function contextOf(management: ManagementClient, remediation: Record<string, unknown> = {}): WorkflowContext {
-  return {
-    cluster: 'local',
-    vhost: '/',
-    management,
-    remediation: remediationSchema.parse(remediation),
-    health: healthSchema.parse({}),
-    runId: 'r-0000abcd',
-    requester: 'U0REQ',
-  };
-}
+const contextOf = (management: ManagementClient, remediation: Record<string, unknown> = {}) =>
+  workflowContext(management, { remediation });
 
 const parse = (positionals: string[], flags: Record<string, string | true> = {}) =>
   parseWorkflowArgs(syncMirrorsWorkflow, { positionals, flags });

@@ -1,0 +1,186 @@
+/**
+ * forget-node on the real cluster, with the damage done for real: a node cut off by a partition is refused (it is
+ * not gone), and a node whose VM is killed and whose data is deleted is removed from the cluster by a critical run
+ * that two people other than the requester approve. The node-down alert resolves in place, the node's classic
+ * queue goes with it as the plan said, and its quorum members are dropped. Afterwards the node joins again afresh,
+ * so that later files find three nodes.
+ *
+ * warren is given the management URLs of nodes 1 and 2 only: a partitioned node's own URL would answer and refuse
+ * the run before node control is asked, and the point of the partition case is that it is refused all the same.
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { connect } from 'amqplib';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { z } from 'zod';
+import { attachLocalStack, healPartition, type LocalStack } from '../../src/devstack/index.js';
+import { ManagementApiError } from '../../src/errors.js';
+import { freshQueue } from '../../src/remediation/broker-state.js';
+import type { Warren } from '../../src/warren.js';
+import { cutPartition, restoreCluster, settledPartition } from '../support/cluster-health.js';
+import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
+import { deleteQueuesMatching } from '../support/queue-cleanup.js';
+import { stackClusterYaml } from '../support/stack-env.js';
+import { stackManagement } from '../support/stack-fixtures.js';
+import { waitUntil } from '../support/wait-until.js';
+import { approveRun, flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
+
+const OPERATOR = 'U0OPERATOR';
+const APPROVER_A = 'U0ANNA';
+const APPROVER_B = 'U0BORIS';
+const CHANNEL = 'C0OPS';
+const ALERTS = 'C0ALERTS';
+const REDIS_DB = 12;
+const PREFIX = `warren-forget-${randomUUID().slice(0, 6)}`;
+
+const text = (reply: Record<string, unknown>) => String(reply.text ?? '');
+const blocksOf = (call: RecordedCall) => JSON.stringify(call.params.blocks);
+
+describe('forget-node on the real cluster', () => {
+  const desc = inject('stack');
+  let stack: LocalStack;
+  let fake: FakeSlack;
+  let warren: Warren;
+  const [node1, node2, node3] = desc.nodes.map((n) => n.name) as [string, string, string];
+  const management = stackManagement(desc, 'local');
+  const reachable = desc.nodes.slice(0, 2);
+  /** Node 3 has lost its data and not joined again yet. */
+  let destroyed = false;
+
+  const yaml = () => `${stackClusterYaml(desc, { nodes: reachable, nodeControlTimeout: '1m' })}
+slack:
+  alertChannel: ${ALERTS}
+  channelInterval: 0ms
+tap:
+  enabled: false
+health:
+  interval: 1s
+  defaultFor: 1
+access:
+  operators: [${OPERATOR}]
+  approvers: [${OPERATOR}, ${APPROVER_A}, ${APPROVER_B}]
+`;
+
+  const members = async () =>
+    (await management.get('/api/nodes', z.array(z.looseObject({ name: z.string() })), { columns: 'name' })).map(
+      (n) => n.name,
+    );
+
+  const approve = (user: string, runId: string, post: RecordedCall) =>
+    approveRun(warren, fake, { user, runId, post, channel: CHANNEL });
+
+  beforeAll(async () => {
+    stack = attachLocalStack(desc);
+    await restoreCluster(desc, stack);
+    await flushHarnessRedis(desc, REDIS_DB);
+    fake = await FakeSlack.start();
+    warren = await startHarnessWarren({ stack: desc, fake, yaml: yaml(), redisDb: REDIS_DB, clustersInYaml: true });
+  });
+
+  afterAll(async () => {
+    await warren?.stop();
+    await fake?.stop();
+    // Whatever the tests left: the node back as a member, every node running, and none of this file's queues.
+    if (stack && destroyed) await stack.joinFresh(node3, node1);
+    if (stack) await restoreCluster(desc, stack);
+    await deleteQueuesMatching(desc, new RegExp(`^${PREFIX}`));
+  }, 300_000);
+
+  it('refuses to forget a node that is only cut off by a partition', async () => {
+    try {
+      await cutPartition(stack, node1, node3);
+      await settledPartition(desc);
+      const reply = await slash(warren, fake, OPERATOR, `fix forget-node ${node3}`, CHANNEL);
+      expect(text(reply)).toMatch(
+        new RegExp(`^Not forgetting \`${node3}\`: .*(its rabbit app runs|as running|answers its own)`),
+      );
+      expect(await members()).toContain(node3);
+    } finally {
+      await healPartition(stack);
+      await restoreCluster(desc, stack);
+    }
+  }, 300_000);
+
+  it('forgets a node whose data is gone, after two approvers, and the node-down alert resolves', async () => {
+    const quorum = `${PREFIX}.quorum`;
+    const home = `${PREFIX}.home-on-3`;
+    // A connection of its own: healing the partition above may have restarted node 1.
+    const onNode1 = await connect(desc.nodes[0]?.amqpUrl as string);
+    await (await onNode1.createChannel()).assertQueue(quorum, {
+      durable: true,
+      arguments: { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': 3 },
+    });
+    await onNode1.close();
+    await waitUntil(
+      async () => (await freshQueue(management, '/', quorum))?.members?.length === 3,
+      'the quorum queue to have a member on every node',
+    );
+    // A classic queue whose home is node 3: declared through node 3 itself.
+    const onNode3 = await connect(desc.nodes[2]?.amqpUrl as string);
+    const publisher = await onNode3.createConfirmChannel();
+    await publisher.assertQueue(home, { durable: true });
+    publisher.sendToQueue(home, Buffer.from('lost with its node'), { persistent: true });
+    await publisher.waitForConfirms();
+    await onNode3.close();
+    await waitUntil(async () => (await freshQueue(management, '/', home))?.messages === 1, 'the message to be counted');
+
+    destroyed = true;
+    await stack.destroyNode(node3);
+    const alert = await fake.waitForCall(
+      'chat.postMessage',
+      (c) => c.params.channel === ALERTS && !c.params.thread_ts && blocksOf(c).includes('alert `node-down@local`'),
+      60_000,
+    );
+    expect(blocksOf(alert)).toContain(node3);
+
+    const reply = await slash(warren, fake, OPERATOR, `fix forget-node ${node3}`, CHANNEL);
+    const runId = /run `(r-[0-9a-f]{8})`/.exec(text(reply))?.[1];
+    expect(runId, text(reply)).toBeDefined();
+    const post = await fake.waitForCall(
+      'chat.postMessage',
+      (c) => c.params.channel === CHANNEL && !c.params.thread_ts && blocksOf(c).includes(runId as string),
+      20_000,
+    );
+    const plan = blocksOf(post);
+    expect(plan).toContain('approvals 0/2');
+    expect(plan).toContain('cannot be undone');
+    expect(plan).toContain('its VM does not answer node control');
+    expect(plan).toContain(quorum);
+    // RabbitMQ 4 can leave a down node's classic queues out of its listing; 3.10 lists it, and the plan names it.
+    if (desc.rabbitmq.series.startsWith('3.')) expect(plan).toContain(home);
+
+    expect(text(await approve(OPERATOR, runId as string, post))).toMatch(/two-person rule/);
+    expect(text(await approve(APPROVER_A, runId as string, post))).toMatch(/recorded; it needs one more approver/);
+    expect(text(await approve(APPROVER_B, runId as string, post))).toMatch(/You approved/);
+    const done = await fake.waitForCall(
+      'chat.update',
+      (c) => c.params.ts === (post.reply as { ts: string }).ts && /^(Done|Failed|Aborted)/.test(String(c.params.text)),
+      120_000,
+    );
+    expect(`${done.params.text}\n${blocksOf(done)}`).toMatch(/^Done and verified/);
+
+    expect(await members()).not.toContain(node3);
+    await waitUntil(
+      async () => (await freshQueue(management, '/', quorum))?.members?.includes(node3) === false,
+      'the quorum member on the forgotten node to be dropped',
+    );
+    await expect(management.get(`/api/queues/%2F/${encodeURIComponent(home)}`, z.unknown())).rejects.toThrow(
+      ManagementApiError,
+    );
+    await fake.waitForCall(
+      'chat.update',
+      (c) => c.params.ts === (alert.reply as { ts: string }).ts && String(c.params.text).startsWith('RESOLVED'),
+      60_000,
+    );
+
+    // Back as a new member, and the quorum queues left by this and earlier files given a member there again.
+    await stack.joinFresh(node3, node1);
+    destroyed = false;
+    const [tool, ...prefix] = desc.rabbitmq.rabbitmqQueues as [string, ...string[]];
+    await promisify(execFile)(tool, [...prefix, '-n', node1, 'grow', node3, 'all'], {
+      env: { ...process.env, HOME: desc.cookieHome },
+    });
+    expect(await members()).toEqual(expect.arrayContaining([node1, node2, node3]));
+  }, 300_000);
+});
