@@ -65,15 +65,7 @@ export const repairStreamReplicasWorkflow = defineWorkflow<Args>({
   async plan(context, args) {
     // node control settles a stream whose stats list two sets of members (stream-stats.ts)
     const broker = control(context);
-    const snapshot = await new SnapshotFetcher(
-      context.cluster,
-      context.management,
-      0,
-      undefined,
-      undefined,
-      undefined,
-      broker,
-    ).fetch();
+    const snapshot = await new SnapshotFetcher(context.cluster, context.management, { streamMembers: broker }).fetch();
     if (!snapshot.nodes) throw new WorkflowRefusedError(`Could not list the nodes: ${snapshot.errors.nodes}`);
     if (!snapshot.streams) throw new WorkflowRefusedError(`Could not read the streams: ${snapshot.errors.streams}`);
     const findings = streamReplicasCheck.evaluate(snapshot, {

@@ -124,17 +124,19 @@ export class HealthMonitor implements HealthControl {
     for (const handle of options.clusters.all()) {
       this.fetchers.set(
         handle.config.name,
-        new SnapshotFetcher(
-          handle.config.name,
-          handle.management,
-          this.options.health.pageSize,
-          this.options.health.listingTimeout,
-          handle.config.prometheus
-            ? new PrometheusQueueMetrics(handle.config.prometheus, { timeoutMs: this.options.health.listingTimeout })
-            : undefined,
-          handle.partitionHandling,
-          handle.nodeControl,
-        ),
+        new SnapshotFetcher(handle.config.name, handle.management, {
+          pageSize: this.options.health.pageSize,
+          listingTimeoutMs: this.options.health.listingTimeout,
+          ...(handle.config.prometheus
+            ? {
+                queueMetrics: new PrometheusQueueMetrics(handle.config.prometheus, {
+                  timeoutMs: this.options.health.listingTimeout,
+                }),
+              }
+            : {}),
+          partitionHandling: handle.partitionHandling,
+          streamMembers: handle.nodeControl,
+        }),
       );
     }
   }

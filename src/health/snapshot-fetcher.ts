@@ -149,31 +149,45 @@ function reason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** What a cluster's snapshot is read with, beyond its management API; each part optional. */
+export interface SnapshotFetcherOptions {
+  /** 0 (default): each listing in one request; 1–500: in pages of that many items (health.pageSize). */
+  pageSize?: number;
+  /** How long a whole-cluster listing may take (health.listingTimeout); other requests keep the client's own. */
+  listingTimeoutMs?: number;
+  /** Where queue depths come from when the cluster names its Prometheus endpoints; else the management API. */
+  queueMetrics?: PrometheusQueueMetrics;
+  /** Each node's cluster_partition_handling, when the cluster has node control. */
+  partitionHandling?: PartitionHandlingReader;
+  /** Node control, to settle a stream whose stats list two sets of members (stream-stats.ts). */
+  streamMembers?: StreamMembersSource;
+}
+
 export class SnapshotFetcher {
   /** Node behind each management URL, remembered so a URL that stops answering can still be named by its node. */
   private readonly nodeOfUrl = new Map<string, string>();
   /** The nodes' drop counters, from the same Prometheus endpoints as the queue metrics. */
   private readonly dropCounters?: PrometheusDropCounters;
 
-  /**
-   * `pageSize` 0: each listing in one request; 1–500: in pages of that many items (see health.pageSize).
-   * `listingTimeoutMs`: how long a whole-cluster listing may take (health.listingTimeout); other requests keep the
-   * client's own timeout.
-   */
+  private readonly pageSize: number;
+  private readonly listingTimeoutMs?: number;
+  private readonly queueMetrics?: PrometheusQueueMetrics;
+  private readonly partitionHandling?: PartitionHandlingReader;
+  private readonly streamMembers?: StreamMembersSource;
+
   constructor(
     private readonly cluster: string,
     private readonly management: ManagementClient,
-    private readonly pageSize = 0,
-    private readonly listingTimeoutMs?: number,
-    /** Where queue depths come from when the cluster names its Prometheus endpoints; else the management API. */
-    private readonly queueMetrics?: PrometheusQueueMetrics,
-    /** Each node's cluster_partition_handling, when the cluster has node control. */
-    private readonly partitionHandling?: PartitionHandlingReader,
-    /** Node control, to settle a stream whose stats list two sets of members (stream-stats.ts). */
-    private readonly streamMembers?: StreamMembersSource,
+    options: SnapshotFetcherOptions = {},
   ) {
-    if (queueMetrics)
-      this.dropCounters = new PrometheusDropCounters(queueMetrics.urls, { timeoutMs: listingTimeoutMs });
+    this.pageSize = options.pageSize ?? 0;
+    this.listingTimeoutMs = options.listingTimeoutMs;
+    this.queueMetrics = options.queueMetrics;
+    this.partitionHandling = options.partitionHandling;
+    this.streamMembers = options.streamMembers;
+    if (this.queueMetrics) {
+      this.dropCounters = new PrometheusDropCounters(this.queueMetrics.urls, { timeoutMs: this.listingTimeoutMs });
+    }
   }
 
   /** Whole-cluster listings come as Erlang terms: the broker's JSON encoder was most of what they cost it. */

@@ -38,14 +38,9 @@ describe('partition handling read from the real cluster', () => {
     return new ClusterDirectory([config]).get('local');
   };
   const sweep = async (handle = directory()) => {
-    const snapshot = await new SnapshotFetcher(
-      'local',
-      handle.management,
-      0,
-      undefined,
-      undefined,
-      handle.partitionHandling,
-    ).fetch();
+    const snapshot = await new SnapshotFetcher('local', handle.management, {
+      partitionHandling: handle.partitionHandling,
+    }).fetch();
     const [result] = runChecks([partitionHandlingCheck], snapshot, checkContext());
     return { snapshot, result };
   };

@@ -29,7 +29,7 @@ describe('SnapshotFetcher against the real cluster', () => {
   let amqp: ChannelModel;
 
   const fetcher = (urls: string[], pageSize = 0) =>
-    new SnapshotFetcher('local', stackManagement(stack, 'local', urls), pageSize);
+    new SnapshotFetcher('local', stackManagement(stack, 'local', urls), { pageSize });
 
   beforeAll(async () => {
     amqp = await connect(stack.nodes[2]?.amqpUrl as string, { clientProperties: { connection_name: connectionName } });
@@ -126,13 +126,9 @@ describe('SnapshotFetcher against the real cluster', () => {
           .map((q) => [q.name, [q.messages, q.messages_ready, q.messages_unacknowledged, q.consumers].join(' ')]),
       );
     const withMetrics = (prometheus: string[]) =>
-      new SnapshotFetcher(
-        'local',
-        stackManagement(stack),
-        0,
-        undefined,
-        new PrometheusQueueMetrics(prometheus, { timeoutMs: 10_000 }),
-      );
+      new SnapshotFetcher('local', stackManagement(stack), {
+        queueMetrics: new PrometheusQueueMetrics(prometheus, { timeoutMs: 10_000 }),
+      });
     let other: ChannelModel;
     let channel: Awaited<ReturnType<ChannelModel['createChannel']>>;
 
@@ -243,7 +239,7 @@ describe('SnapshotFetcher against the real cluster', () => {
             },
           },
         );
-        const snapshot = await new SnapshotFetcher('local', management, pageSize).fetch();
+        const snapshot = await new SnapshotFetcher('local', management, { pageSize }).fetch();
         expect(snapshot.errors).toEqual({});
         const names = new Set(snapshot.queues?.map((q) => q.name));
         expect(names.has(odd)).toBe(false);

@@ -329,7 +329,7 @@ describe('SnapshotFetcher requests', () => {
       managementPassword: 'secret',
       vhost: '/',
     });
-    return new SnapshotFetcher('fake', management, pageSize, 30_000);
+    return new SnapshotFetcher('fake', management, { pageSize, listingTimeoutMs: 30_000 });
   };
 
   beforeAll(async () => {

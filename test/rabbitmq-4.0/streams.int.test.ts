@@ -21,6 +21,7 @@ import { CommandNodeControl } from '../../src/remediation/node-control.js';
 import type { PlannedAction, WorkflowContext } from '../../src/remediation/workflow-definition.js';
 import { repairStreamReplicasWorkflow } from '../../workflows/repair-stream-replicas.js';
 import { type OsloAgent, osloLockPath, startOsloAgent } from '../support/oslo-agent.js';
+import { deleteQueuesMatching } from '../support/queue-cleanup.js';
 import { nodeControlCommand } from '../support/stack-env.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -40,7 +41,7 @@ describe('streams and queue-manager names on RabbitMQ 4.0', () => {
     env: { HOME: desc.cookieHome },
     timeoutMs: 60_000,
   });
-  const fetcher = new SnapshotFetcher('local', management, 0, undefined, undefined, undefined, nodeControl);
+  const fetcher = new SnapshotFetcher('local', management, { streamMembers: nodeControl });
   const agents: OsloAgent[] = [];
   const history = new Map<string, QueueSample[]>();
   let lock: string;
@@ -96,10 +97,7 @@ describe('streams and queue-manager names on RabbitMQ 4.0', () => {
     await Promise.all(agents.map((a) => a.stop('SIGKILL')));
     // The queues its oslo clients declared are durable quorum queues and a stream: left behind, the retired host's
     // fanout stays a zombie and every queue dilutes the later files' leader counts
-    const left = await management.get('/api/queues', z.array(z.looseObject({ name: z.string() })), { columns: 'name' });
-    for (const { name } of left.filter((q) => /^warren-(stream|qm-)/.test(q.name))) {
-      await management.send('DELETE', `/api/queues/%2F/${encodeURIComponent(name)}`);
-    }
+    await deleteQueuesMatching(desc, /^warren-(stream|qm-)/);
   });
 
   it('never calls the stream fanout with thousands of retained casts a backlog, stuck consumer or zombie', async () => {
