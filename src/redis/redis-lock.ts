@@ -1,7 +1,8 @@
 /**
  * A lease in Redis that one process holds at a time (SET NX PX with a random token), released or extended only by
  * its holder (compare-and-delete / compare-and-expire scripts), so a holder whose lease ran out cannot release
- * someone else's. Used where replicas must not do the same work twice: a cluster's sweep, a workflow run.
+ * someone else's. Used where replicas must not do the same work twice: a cluster's sweep, a workflow run, the first
+ * post of a tap group's message.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';

@@ -15,6 +15,7 @@ import type { Redis } from 'ioredis';
 import type { ChannelPacer } from '../chat/channel-pacer.js';
 import type { ChatPort } from '../chat/chat-message.js';
 import { RedisScriptError } from '../errors.js';
+import { RedisLock } from '../redis/redis-lock.js';
 import { type GroupState, renderGroup, renderSample } from './group-message.js';
 import { groupFieldValue, type RouteDecision, type Severity, type TapEvent } from './notification-router.js';
 
@@ -95,6 +96,11 @@ export interface AlertGrouperOptions {
    */
   pacer: ChannelPacer;
   /**
+   * How long a replica may take to post a new group's message before another may try (the lease of its post lock).
+   * Default 30 s: far beyond a Slack call's timeout, so a second post means the first one's replica is gone.
+   */
+  postLockMs?: number;
+  /**
    * Failures during a flush: a Slack call (`slack`), or saving the ts of a message Slack accepted (`redis`). The
    * group stays queued and is retried on the next flush; a message whose ts was not saved is not posted again.
    */
@@ -117,6 +123,7 @@ export class AlertGrouper {
   private batchScheduled = false;
   private readonly groupHashes = new Map<string, string>();
   private readonly pacer: ChannelPacer;
+  private readonly postLockMs: number;
   /**
    * Group messages Slack accepted whose ts could not be saved (Redis failed right after): saved by the next flush
    * instead of posting the group again. Only this process knows them; an entry lives until Redis answers.
@@ -127,6 +134,7 @@ export class AlertGrouper {
     this.prefix = options.keyPrefix ?? 'warren:tap:';
     this.now = options.now ?? Date.now;
     this.pacer = options.pacer;
+    this.postLockMs = options.postLockMs ?? 30_000;
   }
 
   /**
@@ -297,13 +305,15 @@ export class AlertGrouper {
         ts = unsaved.ts;
       }
       if (!ts) {
-        // Another replica may be posting this group right now; it keeps the group dirty until it has a ts.
-        if ((await redis.set(`${g}:lock`, '1', 'PX', 30_000, 'NX')) !== 'OK') {
+        // Another replica may be posting this group right now; it keeps the group dirty until it has a ts. Only the
+        // holder's token releases the lock: a post that outlived its lease must not free another replica's.
+        const lock = await RedisLock.acquire(redis, `${g}:lock`, this.postLockMs);
+        if (!lock) {
           later.push(id);
           continue;
         }
         if (!(await this.paced(group.channel))) {
-          await redis.del(`${g}:lock`);
+          await lock.release();
           later.push(id);
           continue;
         }
@@ -312,15 +322,17 @@ export class AlertGrouper {
         } catch (error) {
           // Kept dirty: the next flush tries again; nothing recorded is lost while Slack is unreachable.
           later.push(id);
-          await redis.del(`${g}:lock`);
+          await lock.release();
           await this.failed(error, group);
           continue;
         }
         stats.posted++;
         try {
+          // The lock is left to lapse, not released: a replica that read the group before this save must not find
+          // it free and post the group again.
           await redis.hset(g, 'ts', ts, 'postedCount', String(group.count), 'updatedAt', String(this.now()));
         } catch (error) {
-          // The lock (30 s) keeps other replicas from posting it meanwhile; edits and replies wait for the save.
+          // The lock keeps other replicas from posting it meanwhile; edits and replies wait for the save.
           this.unsaved.set(id, { ts, count: group.count });
           this.options.onError?.(error, group, 'redis');
           continue;

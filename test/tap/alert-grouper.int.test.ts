@@ -241,3 +241,87 @@ describe('AlertGrouper.flush when Redis dies right after Slack accepted a group 
     expect(await client.hget(groupKey as string, 'postedCount')).toBe('2');
   }, 60_000);
 });
+
+describe('AlertGrouper.flush across replicas when a post outlives its lock', () => {
+  const stack = inject('stack');
+  const prefix = `test:grouper:lease:${randomUUID().slice(0, 8)}:`;
+  let redis: Redis;
+
+  beforeAll(() => {
+    redis = new Redis(stack.redisUrl);
+  });
+
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  /** A Slack whose next post waits until the test settles it; `started` resolves when that post has begun. */
+  function heldSlack() {
+    let settle: (outcome: Error | string) => void = () => undefined;
+    let begun: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => {
+      begun = resolve;
+    });
+    const outcome = new Promise<Error | string>((resolve) => {
+      settle = resolve;
+    });
+    const posts: string[] = [];
+    const chat: ChatPort = {
+      post: async (channel, _message, options) => {
+        if (options?.threadTs) return { channel, ts: `${options.threadTs}-reply` };
+        posts.push(channel);
+        begun();
+        const result = await outcome;
+        if (result instanceof Error) throw result;
+        return { channel, ts: result };
+      },
+      update: async () => undefined,
+    };
+    return { chat, posts, started, settle };
+  }
+
+  const replica = (chat: ChatPort) =>
+    new AlertGrouper({
+      redis,
+      chat,
+      windowMs: 600_000,
+      updateIntervalMs: 0,
+      maxSamples: 5,
+      dedupTtlMs: 3_600_000,
+      keyPrefix: prefix,
+      pacer: new ChannelPacer(redis, 0),
+      postLockMs: 300,
+    });
+
+  it('releases only its own lock: the replica that took over keeps posting alone, and the group is posted once', async () => {
+    const slow = heldSlack();
+    const next = heldSlack();
+    const first = replica(slow.chat);
+    const second = replica(next.chat);
+    await first.record(event('l-1', 'cmp-01', 'i-1'), errors);
+    const firstFlush = first.flush();
+    await slow.started;
+    const [lockKey] = await redis.keys(`${prefix}group:*:lock`);
+    expect(lockKey).toBeDefined();
+    // The first replica's post outlives its lease; the second replica takes the group over.
+    await waitUntil(async () => (await redis.exists(lockKey as string)) === 0, "the first replica's lease to lapse");
+    await second.record(event('l-2', 'cmp-01', 'i-2'), errors);
+    const secondFlush = second.flush();
+    await next.started;
+    const taken = await redis.get(lockKey as string);
+    // The first post fails late: its replica gives the lock up, which must leave the second replica's alone.
+    slow.settle(new Error('slack timed out'));
+    await firstFlush;
+    expect(await redis.get(lockKey as string)).toBe(taken);
+    next.settle('ts-2');
+    await secondFlush;
+    expect(next.posts).toEqual(['C0ALERTS']);
+    const group = lockKey?.slice(0, -':lock'.length) as string;
+    expect(await redis.hget(group, 'ts')).toBe('ts-2');
+    // Another flush of the first replica edits that message; it never posts the group again.
+    await first.flush();
+    expect(slow.posts).toEqual(['C0ALERTS']);
+  });
+});
