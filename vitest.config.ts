@@ -18,6 +18,7 @@ export const ON_RABBITMQ_4_0 = [
   'test/health/check-faults.int.test.ts',
   'test/health/slack-outage.int.test.ts',
   'test/health/snapshot-fetcher.int.test.ts',
+  'test/health/stop-order.int.test.ts',
   'test/management/management-client.int.test.ts',
   'test/rabbitmq-4.0/**/*.int.test.ts',
   'test/remediation/remediation-flow.int.test.ts',

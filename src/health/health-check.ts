@@ -33,6 +33,8 @@ export interface CheckContext {
   version?: BrokerVersion;
   /** The drop counters of the previous sweep, to judge their increase; undefined on the first sweep. */
   counters?: PreviousCounters;
+  /** When each node was last seen running (stop-order.ts): after a whole-cluster stop, who must start first. */
+  lastSeenRunning?: ReadonlyMap<string, number>;
 }
 
 export interface HealthCheck {

@@ -30,6 +30,7 @@ import type { HealthCheck, QueueHistory, QueueSample } from './health-check.js';
 import type { HealthMetrics } from './health-metrics.js';
 import { type Silence, SilenceStore } from './silences.js';
 import { SnapshotFetcher } from './snapshot-fetcher.js';
+import { StopOrderStore } from './stop-order.js';
 
 export interface EvaluatedCluster {
   cluster: string;
@@ -82,6 +83,7 @@ export class HealthMonitor implements HealthControl {
   readonly store: AlertStore;
   readonly silenceStore: SilenceStore;
   private readonly counterStore: CounterStore;
+  private readonly stopOrder: StopOrderStore;
   private readonly fetchers = new Map<string, SnapshotFetcher>();
   private readonly reconciler: AlertReconciler;
   private readonly alertService: AlertService;
@@ -98,6 +100,7 @@ export class HealthMonitor implements HealthControl {
     this.store = new AlertStore(options.redis, this.prefix);
     this.silenceStore = new SilenceStore(options.redis, this.prefix);
     this.counterStore = new CounterStore(options.redis, this.prefix);
+    this.stopOrder = new StopOrderStore(options.redis, this.prefix);
     this.now = options.now ?? Date.now;
     this.reconciler = new AlertReconciler({
       store: this.store,
@@ -155,8 +158,19 @@ export class HealthMonitor implements HealthControl {
   /** Fetches and judges a cluster without touching alert state: `/rabbit health` and the sweep's first half. */
   async evaluate(cluster: string): Promise<EvaluatedCluster> {
     const snapshot = await this.fetcher(cluster).fetch(this.now);
-    const [history, counters] = await Promise.all([this.store.history(cluster), this.counterStore.previous(cluster)]);
-    const context = { thresholds: this.options.health.thresholds, history, haPattern: this.haPattern, counters };
+    if (snapshot.nodes) await this.stopOrder.observe(cluster, snapshot.nodes, snapshot.takenAt);
+    const [history, counters, lastSeenRunning] = await Promise.all([
+      this.store.history(cluster),
+      this.counterStore.previous(cluster),
+      this.stopOrder.lastSeenRunning(cluster),
+    ]);
+    const context = {
+      thresholds: this.options.health.thresholds,
+      history,
+      haPattern: this.haPattern,
+      counters,
+      lastSeenRunning,
+    };
     const results = runChecks(this.checks, snapshot, context, (check, error) =>
       this.options.logger.error({ err: error, check: check.id, cluster }, 'health check failed'),
     );

@@ -14,20 +14,12 @@ import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { balanceLeaders, leaderSpread, pileUpSize } from '../support/leader-pileup.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
-import { flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
+import { flushHarnessRedis, SWEEPING_YAML, startHarnessWarren } from '../support/warren-harness.js';
 
 const PREFIX = `warren-cond-${randomUUID().slice(0, 6)}`;
 
 // resourceUsage 0.001: an idle node already holds more than 0.1 % of its file descriptors (40 of 20,000 here).
-const YAML = `
-slack:
-  alertChannel: C0ALERTS
-  channelInterval: 0ms
-tap:
-  enabled: false
-health:
-  interval: 1s
-  defaultFor: 1
+const YAML = `${SWEEPING_YAML}
   haPattern: '^${PREFIX}\\.ha\\.'
   thresholds:
     resourceUsage: 0.001

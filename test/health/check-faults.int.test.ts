@@ -22,17 +22,9 @@ import type { Warren } from '../../src/warren.js';
 import { cutPartition, restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { stackManagement } from '../support/stack-fixtures.js';
-import { click, flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
+import { click, flushHarnessRedis, SWEEPING_YAML, startHarnessWarren } from '../support/warren-harness.js';
 
-const YAML = `
-slack:
-  alertChannel: C0ALERTS
-  channelInterval: 0ms
-tap:
-  enabled: false
-health:
-  interval: 1s
-  defaultFor: 1
+const YAML = `${SWEEPING_YAML}
 access:
   operators: [U0OPERATOR]
   approvers: [U0APPROVER]

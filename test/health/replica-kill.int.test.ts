@@ -13,18 +13,16 @@ import type { Warren } from '../../src/warren.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import type { CliRun } from '../support/run-cli.js';
 import { waitUntil } from '../support/wait-until.js';
-import { counterSum, flushHarnessRedis, spawnHarnessWarren, startHarnessWarren } from '../support/warren-harness.js';
+import {
+  counterSum,
+  flushHarnessRedis,
+  SWEEPING_YAML,
+  spawnHarnessWarren,
+  startHarnessWarren,
+} from '../support/warren-harness.js';
 
 const REDIS_DB = 14;
-const YAML = `
-slack:
-  alertChannel: C0ALERTS
-  channelInterval: 0ms
-tap:
-  enabled: false
-health:
-  interval: 1s
-  defaultFor: 1
+const YAML = `${SWEEPING_YAML}
   thresholds:
     backlogMessages: 50
 `;

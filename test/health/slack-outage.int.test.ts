@@ -12,18 +12,10 @@ import type { AlertState } from '../../src/health/alert-state.js';
 import type { Warren } from '../../src/warren.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { waitUntil } from '../support/wait-until.js';
-import { flushHarnessRedis, harnessRedisUrl, startHarnessWarren } from '../support/warren-harness.js';
+import { flushHarnessRedis, harnessRedisUrl, SWEEPING_YAML, startHarnessWarren } from '../support/warren-harness.js';
 
 const REDIS_DB = 15;
-const YAML = `
-slack:
-  alertChannel: C0ALERTS
-  channelInterval: 0ms
-tap:
-  enabled: false
-health:
-  interval: 1s
-  defaultFor: 1
+const YAML = `${SWEEPING_YAML}
   # Only the backlog alert this file makes: on a cluster other files used, other checks may post and take the
   # Slack failures meant for it.
   disabled: [broker-hygiene, unroutable, zombie-queues, quorum-members, policy-coverage, master-imbalance]

@@ -11,21 +11,13 @@ import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Warren } from '../../src/warren.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
-import { counterSum, flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
+import { counterSum, flushHarnessRedis, SWEEPING_YAML, startHarnessWarren } from '../support/warren-harness.js';
 
 const REDIS_DB = 12;
 const PREFIX = `warren-drops-${randomUUID().slice(0, 6)}`;
 const QUEUE = `${PREFIX}.requeued`;
 const EXCHANGE = `${PREFIX}.nobody-binds`;
-const YAML = `
-slack:
-  alertChannel: C0ALERTS
-  channelInterval: 0ms
-tap:
-  enabled: false
-health:
-  interval: 1s
-  defaultFor: 1
+const YAML = `${SWEEPING_YAML}
 `;
 const ALERT_TIMEOUT = 30_000;
 

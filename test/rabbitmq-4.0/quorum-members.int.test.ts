@@ -21,19 +21,11 @@ import { type OsloAgent, osloLockPath, startOsloAgent } from '../support/oslo-ag
 import { deleteQueuesMatching } from '../support/queue-cleanup.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
-import { click, flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
+import { click, flushHarnessRedis, SWEEPING_YAML, startHarnessWarren } from '../support/warren-harness.js';
 
 const REDIS_DB = 12;
 const ALERT_TIMEOUT = 60_000;
-const YAML = `
-slack:
-  alertChannel: C0ALERTS
-  channelInterval: 0ms
-tap:
-  enabled: false
-health:
-  interval: 1s
-  defaultFor: 1
+const YAML = `${SWEEPING_YAML}
   thresholds:
     masterImbalanceMinQueues: 6
 access:

@@ -70,6 +70,21 @@ export async function startHarnessWarren(options: HarnessOptions): Promise<Warre
   return startWarren(config, { logger: scanningLogger(options.onLogLine) });
 }
 
+/**
+ * The start of a config for tests that wait for alerts: a sweep every second, an alert at its first finding, posted
+ * to C0ALERTS with Slack unpaced, no tap. It ends inside `health:`, so a test may add keys there (indented two
+ * spaces), then sections of its own.
+ */
+export const SWEEPING_YAML = `
+slack:
+  alertChannel: C0ALERTS
+  channelInterval: 0ms
+tap:
+  enabled: false
+health:
+  interval: 1s
+  defaultFor: 1`;
+
 /** A config for remediation tests: Slack unpaced, no tap, no sweeps, and who may do what in one channel. */
 export function remediationTestYaml(
   access: { operators: string[]; approvers: string[]; channel: string },

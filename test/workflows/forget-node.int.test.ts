@@ -24,12 +24,13 @@ import { deleteQueuesMatching } from '../support/queue-cleanup.js';
 import { stackClusterYaml } from '../support/stack-env.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
-import { approveRun, flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
+import { approveRun, flushHarnessRedis, SWEEPING_YAML, slash, startHarnessWarren } from '../support/warren-harness.js';
 
 const OPERATOR = 'U0OPERATOR';
 const APPROVER_A = 'U0ANNA';
 const APPROVER_B = 'U0BORIS';
 const CHANNEL = 'C0OPS';
+/** Where SWEEPING_YAML posts alerts. */
 const ALERTS = 'C0ALERTS';
 const REDIS_DB = 12;
 const PREFIX = `warren-forget-${randomUUID().slice(0, 6)}`;
@@ -48,15 +49,7 @@ describe('forget-node on the real cluster', () => {
   /** Node 3 has lost its data and not joined again yet. */
   let destroyed = false;
 
-  const yaml = () => `${stackClusterYaml(desc, { nodes: reachable, nodeControlTimeout: '1m' })}
-slack:
-  alertChannel: ${ALERTS}
-  channelInterval: 0ms
-tap:
-  enabled: false
-health:
-  interval: 1s
-  defaultFor: 1
+  const yaml = () => `${stackClusterYaml(desc, { nodes: reachable, nodeControlTimeout: '1m' })}${SWEEPING_YAML}
 access:
   operators: [${OPERATOR}]
   approvers: [${OPERATOR}, ${APPROVER_A}, ${APPROVER_B}]

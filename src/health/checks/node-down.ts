@@ -4,11 +4,13 @@
  * node's finding), or per URL when its node was never learnt. Needs only the endpoints: when every URL is down
  * /api/nodes cannot be fetched either, and that is exactly when this check must still speak. It must not report
  * a node the API calls not running while a partition shows it alive on another side: network-partition owns that.
+ * When no URL answers at all, one more finding comes first: the order to start the nodes in, from when warren last
+ * saw each running (stop-order.ts).
  */
 import type { ManagementNode } from '../../management/schemas.js';
 import type { ClusterSnapshot, ManagementEndpoint } from '../cluster-snapshot.js';
 import type { Finding } from '../finding.js';
-import { defineCheck } from '../health-check.js';
+import { type CheckContext, defineCheck } from '../health-check.js';
 
 const ID = 'node-down';
 const MAX_ERROR = 200;
@@ -29,7 +31,35 @@ function partitioned(nodes: readonly ManagementNode[]): Set<string> {
   return alive;
 }
 
-function evaluate(snapshot: ClusterSnapshot): Finding[] {
+const clock = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+
+/**
+ * When no management URL answers: the restart order, from when warren last saw each node running (runbook 1.6).
+ * Undefined while some URL answers (the nodes that answer are running, so not everything stopped) or when fewer
+ * than two nodes were ever seen (nothing to order).
+ */
+function startOrder(snapshot: ClusterSnapshot, lastSeen: ReadonlyMap<string, number> | undefined): Finding | undefined {
+  if (!lastSeen || snapshot.endpoints.length === 0 || snapshot.endpoints.some((e) => e.reachable)) return undefined;
+  const order = [...lastSeen].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]));
+  if (order.length < 2) return undefined;
+  const [last, lastAt] = order.at(-1) as [string, number];
+  const [before] = order.at(-2) as [string, number];
+  return {
+    check: ID,
+    severity: 'critical',
+    subject: 'start order',
+    summary: `No node answers: if the whole cluster stopped, start \`${last}\` first, the last one seen running (${clock(lastAt)})`,
+    details: [
+      `Last seen running, in order: ${order.map(([node, at]) => `\`${node}\` ${clock(at)}`).join(', ')}`,
+      `\`${last}\` stopped last and holds the newest cluster state: it boots on its own. Every other node waits for it in its boot (10 tries of 30 s by default) and stops if it never comes, so start it first, then the others.`,
+      `If \`${last}\` is lost for good: \`rabbitmqctl force_boot\` on \`${before}\` (stopped next to last), start it, then forget the lost node (forget-node).`,
+      'If warren only lost its own way to the cluster, the nodes may well be running: check from a host next to them first.',
+    ],
+    data: { lastStopped: last, order: order.map(([node, at]) => ({ node, lastSeenRunning: at })) },
+  };
+}
+
+function evaluate(snapshot: ClusterSnapshot, context: CheckContext): Finding[] {
   const nodes = snapshot.nodes ?? [];
   const alive = partitioned(nodes);
   const endpointsOf = new Map<string, ManagementEndpoint[]>();
@@ -75,7 +105,9 @@ function evaluate(snapshot: ClusterSnapshot): Finding[] {
       data: { node: node ?? null, running: node ? running.has(node) : null, urls: endpoints.map((e) => e.url) },
     });
   }
-  return findings.sort((a, b) => a.subject.localeCompare(b.subject));
+  findings.sort((a, b) => a.subject.localeCompare(b.subject));
+  const order = startOrder(snapshot, context.lastSeenRunning);
+  return order ? [order, ...findings] : findings;
 }
 
 export const nodeDownCheck = defineCheck({

@@ -82,4 +82,48 @@ describe('node-down check', () => {
   it('finds nothing on a healthy cluster', () => {
     expect(evaluate(scenarioSnapshot('healthy', ['nodes', 'endpoints']))).toEqual([]);
   });
+
+  describe('after a whole-cluster stop', () => {
+    const R1 = 'rabbit1@localhost';
+    const R2 = 'rabbit2@localhost';
+    const R3 = 'rabbit3@localhost';
+    const at = (hms: string) => Date.parse(`2026-12-06T${hms}Z`);
+    const seen = new Map([
+      [R2, at('10:00:05')],
+      [R3, at('10:00:40')],
+      [R1, at('10:00:20')],
+    ]);
+    const allDown = () => snapshotOf({ endpoints: fixtureEndpoints('all-down-endpoints.json') });
+    const withSeen = (lastSeenRunning: ReadonlyMap<string, number>) => ({ ...checkContext(), lastSeenRunning });
+
+    it('says first which node to start: the last one seen running, and why', () => {
+      const findings = nodeDownCheck.evaluate(allDown(), withSeen(seen));
+      expect(findings.map((f) => f.subject)).toEqual(['start order', R1, R2, R3]);
+      const [order] = findings;
+      expect(order?.summary).toBe(
+        'No node answers: if the whole cluster stopped, start `rabbit3@localhost` first, the last one seen running (2026-12-06 10:00:40 UTC)',
+      );
+      expect(order?.details?.[0]).toBe(
+        'Last seen running, in order: `rabbit2@localhost` 2026-12-06 10:00:05 UTC, `rabbit1@localhost` 2026-12-06 10:00:20 UTC, `rabbit3@localhost` 2026-12-06 10:00:40 UTC',
+      );
+      expect(order?.details?.join('\n')).toMatch(/waits for it in its boot/);
+      expect(order?.details?.join('\n')).toMatch(/force_boot` on `rabbit1@localhost`/);
+      expect(order?.data).toEqual({
+        lastStopped: R3,
+        order: [
+          { node: R2, lastSeenRunning: at('10:00:05') },
+          { node: R1, lastSeenRunning: at('10:00:20') },
+          { node: R3, lastSeenRunning: at('10:00:40') },
+        ],
+      });
+    });
+
+    it('says nothing of an order while a management URL answers, or with fewer than two nodes ever seen', () => {
+      const oneDown = scenarioSnapshot('node-stopped', ['nodes', 'endpoints']);
+      expect(nodeDownCheck.evaluate(oneDown, withSeen(seen)).map((f) => f.subject)).toEqual([R3]);
+      const once = nodeDownCheck.evaluate(allDown(), withSeen(new Map([[R1, at('10:00:00')]])));
+      expect(once.map((f) => f.subject)).toEqual([R1, R2, R3]);
+      expect(evaluate(allDown()).map((f) => f.subject)).toEqual([R1, R2, R3]);
+    });
+  });
 });
