@@ -4,6 +4,8 @@
  * restarts what is left stale. A safety net for `finally` blocks, not a model for the heal-partition workflow (it
  * ignores client connections when choosing what to restart).
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import {
   cutPartition as cutPartitionOf,
   healPartition,
@@ -14,6 +16,8 @@ import {
   restartRabbitApp,
 } from '../../src/devstack/index.js';
 import { waitUntil } from './wait-until.js';
+
+const run = promisify(execFile);
 
 /** Every node running and nobody reporting a partition, as the first node's management API sees it. */
 export async function clusterHealthy(desc: LocalStackDescription): Promise<boolean> {
@@ -122,6 +126,7 @@ export async function restoreCluster(
       // Not a member at all: forgotten (forget-node's test), so it can only join again, afresh.
       if (!entry && seed) {
         await stack.joinFresh(node.name, seed);
+        await replicateOnto(desc, node.name);
         continue;
       }
       if (!entry?.running || entry.partitions === undefined || !(await managementAnswers(desc, node.managementUrl))) {
@@ -131,4 +136,45 @@ export async function restoreCluster(
     for (const node of stale) await restartRabbitApp(stack, node);
   }
   throw new Error('the cluster is still not whole (all nodes running, no partitions, stats from every node)');
+}
+
+/**
+ * After a node joined again afresh (its old membership forgotten, which drops its quorum members and, on 4.x, its
+ * stream replicas): gives every quorum queue a member on it and every stream a replica, so that later files find
+ * the queues replicated as before instead of alerts about them.
+ */
+export async function replicateOnto(desc: LocalStackDescription, node: string): Promise<void> {
+  const seed = desc.nodes.find((n) => n.name !== node)?.name as string;
+  const env = { ...process.env, HOME: desc.cookieHome };
+  const [queuesTool, ...queuesArgs] = desc.rabbitmq.rabbitmqQueues as [string, ...string[]];
+  await run(queuesTool, [...queuesArgs, '-n', seed, 'grow', node, 'all'], { env });
+  const response = await fetch(
+    `${desc.nodes.find((n) => n.name === seed)?.managementUrl}/api/queues?columns=name,vhost,type`,
+    {
+      headers: { authorization: managementAuthorization(desc) },
+    },
+  );
+  const queues = (await response.json()) as { name: string; vhost: string; type?: string }[];
+  // The new members catch up in the background; until they have, stopping a node would cost some queues their
+  // quorum, and the quorum check of a later file would say so.
+  await waitUntil(
+    async () => {
+      for (const n of desc.nodes) {
+        const critical = await fetch(`${n.managementUrl}/api/health/checks/node-is-quorum-critical`, {
+          headers: { authorization: managementAuthorization(desc) },
+        }).catch(() => undefined);
+        if (critical?.status !== 200) return false;
+      }
+      return true;
+    },
+    `the quorum members on ${node} to catch up`,
+    120_000,
+  );
+  const [streamsTool, ...streamsArgs] = desc.rabbitmq.rabbitmqStreams as [string, ...string[]];
+  for (const stream of queues.filter((q) => q.type === 'stream')) {
+    // Fails, harmlessly, where the stream already has its replica there (3.x keeps a forgotten node's).
+    await run(streamsTool, [...streamsArgs, '-n', seed, 'add_replica', '-p', stream.vhost, stream.name, node], {
+      env,
+    }).catch(() => undefined);
+  }
 }

@@ -3,14 +3,12 @@
  * not gone), and a node whose VM is killed and whose data is deleted is removed from the cluster by a critical run
  * that two people other than the requester approve. The node-down alert resolves in place, the node's classic
  * queue goes with it as the plan said, and its quorum members are dropped. Afterwards the node joins again afresh,
- * so that later files find three nodes.
+ * with a member of every quorum queue and a replica of every stream, so that later files find the cluster as before.
  *
  * warren is given the management URLs of nodes 1 and 2 only: a partitioned node's own URL would answer and refuse
  * the run before node control is asked, and the point of the partition case is that it is refused all the same.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
 import { connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
@@ -18,7 +16,7 @@ import { attachLocalStack, healPartition, type LocalStack } from '../../src/devs
 import { ManagementApiError } from '../../src/errors.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
-import { cutPartition, restoreCluster, settledPartition } from '../support/cluster-health.js';
+import { cutPartition, replicateOnto, restoreCluster, settledPartition } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { deleteQueuesMatching } from '../support/queue-cleanup.js';
 import { stackClusterYaml } from '../support/stack-env.js';
@@ -75,7 +73,10 @@ access:
     await warren?.stop();
     await fake?.stop();
     // Whatever the tests left: the node back as a member, every node running, and none of this file's queues.
-    if (stack && destroyed) await stack.joinFresh(node3, node1);
+    if (stack && destroyed) {
+      await stack.joinFresh(node3, node1);
+      await replicateOnto(desc, node3);
+    }
     if (stack) await restoreCluster(desc, stack);
     await deleteQueuesMatching(desc, new RegExp(`^${PREFIX}`));
   }, 300_000);
@@ -170,10 +171,7 @@ access:
     // Back as a new member, and the quorum queues left by this and earlier files given a member there again.
     await stack.joinFresh(node3, node1);
     destroyed = false;
-    const [tool, ...prefix] = desc.rabbitmq.rabbitmqQueues as [string, ...string[]];
-    await promisify(execFile)(tool, [...prefix, '-n', node1, 'grow', node3, 'all'], {
-      env: { ...process.env, HOME: desc.cookieHome },
-    });
+    await replicateOnto(desc, node3);
     expect(await members()).toEqual(expect.arrayContaining([node1, node2, node3]));
   }, 300_000);
 });
