@@ -18,15 +18,17 @@
  */
 import { z } from 'zod';
 import { formatCount } from '../src/chat/human-format.js';
-import { NodeControlError, WorkflowRefusedError } from '../src/errors.js';
+import { WorkflowRefusedError } from '../src/errors.js';
 import type { QueueInfo } from '../src/health/cluster-snapshot.js';
 import { SnapshotFetcher } from '../src/health/snapshot-fetcher.js';
 import { clusterBrokerVersion, hasClassicMirroring } from '../src/management/broker-version.js';
-import type { ManagementClient } from '../src/management/management-client.js';
-import type { NodeControl } from '../src/remediation/node-control.js';
+import { type Sighting, sight } from '../src/remediation/node-sighting.js';
 import { pollUntil } from '../src/remediation/poll.js';
-import { defineWorkflow, type PlannedAction } from '../src/remediation/workflow-definition.js';
+import { defineWorkflow, nodeControlOf, type PlannedAction } from '../src/remediation/workflow-definition.js';
 import { NODE_ARG } from './grow-quorum-queues.js';
+
+/** Why the workflow needs node control, for a cluster without it. */
+const NEEDS_CLI = 'a node is forgotten with the CLI';
 
 interface Args {
   node: string;
@@ -44,61 +46,6 @@ const SHOWN = 5;
 
 const data = (action: PlannedAction) => action.data as unknown as ForgetData;
 const code = (names: readonly string[]) => names.map((n) => `\`${n}\``).join(', ');
-
-const overviewSchema = z.looseObject({ node: z.string() });
-const nodesSchema = z.array(z.looseObject({ name: z.string(), running: z.boolean().optional() }));
-
-/** The node as everything warren can ask sees it. */
-export interface Sighting {
-  /** How many management URLs answered. */
-  answered: number;
-  /** Some answering node lists it as a cluster member. */
-  member: boolean;
-  /** Answering nodes that list it as running. */
-  runningIn: string[];
-  /** A management URL answered from the node itself. */
-  answersItself: boolean;
-  /** The other members some answering node lists as running. */
-  running: string[];
-  /** Node control's answer: whether its rabbit app runs, or why the node did not answer. */
-  control: { running: boolean } | { error: string };
-}
-
-/** Asks every management URL (any of them may be on either side of a partition) and node control. */
-export async function sight(management: ManagementClient, control: NodeControl, node: string): Promise<Sighting> {
-  const sighting: Sighting = {
-    answered: 0,
-    member: false,
-    runningIn: [],
-    answersItself: false,
-    running: [],
-    control: { running: false },
-  };
-  const running = new Set<string>();
-  for (const base of management.baseUrls) {
-    try {
-      const { node: via } = await management.getFrom(base, '/api/overview', overviewSchema);
-      const nodes = await management.getFrom(base, '/api/nodes?columns=name,running', nodesSchema);
-      sighting.answered++;
-      if (via === node) sighting.answersItself = true;
-      for (const n of nodes) {
-        if (n.name === node) {
-          sighting.member = true;
-          if (n.running === true) sighting.runningIn.push(via);
-        } else if (n.running === true) running.add(n.name);
-      }
-    } catch {
-      // This URL is down, or on a node that is: the others are asked.
-    }
-  }
-  sighting.running = [...running].sort();
-  try {
-    sighting.control = { running: await control.rabbitRunning(node) };
-  } catch (error) {
-    sighting.control = { error: error instanceof Error ? error.message : String(error) };
-  }
-  return sighting;
-}
 
 /** Why the node must not be forgotten now, or undefined when it is down (or stopped) and a member can forget it. */
 export function refusal(sighting: Sighting, node: string): string | undefined {
@@ -134,13 +81,6 @@ function queueNames(queues: readonly QueueInfo[]): string {
   return `${shown.join(', ')}${queues.length > SHOWN ? ` and ${formatCount(queues.length - SHOWN)} more` : ''}`;
 }
 
-function controlOf(context: { cluster: string; nodeControl?: NodeControl }): NodeControl {
-  if (!context.nodeControl) {
-    throw new NodeControlError(`forget-node needs node control, and cluster ${context.cluster} has none`);
-  }
-  return context.nodeControl;
-}
-
 export const forgetNodeWorkflow = defineWorkflow<Args>({
   name: 'forget-node',
   description: 'Remove a node that is gone for good from the cluster (forget_cluster_node)',
@@ -156,7 +96,7 @@ export const forgetNodeWorkflow = defineWorkflow<Args>({
   args: z.object({ node: z.string({ error: NAME_THE_NODE }).pipe(NODE_ARG) }),
 
   async plan(context, args) {
-    const control = controlOf(context);
+    const control = nodeControlOf(context, NEEDS_CLI);
     const sighting = await sight(context.management, control, args.node);
     const refused = refusal(sighting, args.node);
     if (refused) throw new WorkflowRefusedError(`Not forgetting \`${args.node}\`: ${refused}.`);
@@ -223,7 +163,7 @@ export const forgetNodeWorkflow = defineWorkflow<Args>({
 
   async guard(context, action) {
     const { node } = data(action);
-    const sighting = await sight(context.management, controlOf(context), node);
+    const sighting = await sight(context.management, nodeControlOf(context, NEEDS_CLI), node);
     if (sighting.answered > 0 && !sighting.member) return { reason: `\`${node}\` is no longer a member`, abort: false };
     const refused = refusal(sighting, node);
     return refused ? { reason: refused, abort: true } : undefined;
@@ -231,7 +171,7 @@ export const forgetNodeWorkflow = defineWorkflow<Args>({
 
   async execute(context, action) {
     const { node, via } = data(action);
-    const control = controlOf(context);
+    const control = nodeControlOf(context, NEEDS_CLI);
     const sighting = await sight(context.management, control, node);
     if (sighting.answered > 0 && !sighting.member) return `\`${node}\` is not a member any more: already forgotten`;
     // The planned member may have gone down since; any running one can do it.

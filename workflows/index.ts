@@ -4,6 +4,7 @@ import { applyPolicyWorkflow } from './apply-policy.js';
 import { closeHeartbeatlessConnectionsWorkflow } from './close-heartbeatless-connections.js';
 import { closeLeakyConnectionsWorkflow } from './close-leaky-connections.js';
 import { deleteZombieQueuesWorkflow } from './delete-zombie-queues.js';
+import { forceBootWorkflow } from './force-boot.js';
 import { forgetNodeWorkflow } from './forget-node.js';
 import { growQuorumQueuesWorkflow } from './grow-quorum-queues.js';
 import { healPartitionWorkflow } from './heal-partition.js';
@@ -12,6 +13,7 @@ import { raiseMemoryWatermarkWorkflow } from './raise-memory-watermark.js';
 import { rebalanceQuorumLeadersWorkflow } from './rebalance-quorum-leaders.js';
 import { repairStreamReplicasWorkflow } from './repair-stream-replicas.js';
 import { shrinkForgottenMembersWorkflow } from './shrink-forgotten-members.js';
+import { startClusterWorkflow } from './start-cluster.js';
 import { syncMirrorsWorkflow } from './sync-mirrors.js';
 
 export const allWorkflows: readonly AnyWorkflowDefinition[] = [
@@ -28,4 +30,6 @@ export const allWorkflows: readonly AnyWorkflowDefinition[] = [
   rebalanceQuorumLeadersWorkflow,
   shrinkForgottenMembersWorkflow,
   forgetNodeWorkflow,
+  startClusterWorkflow,
+  forceBootWorkflow,
 ];

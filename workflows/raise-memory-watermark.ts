@@ -11,9 +11,12 @@ import { z } from 'zod';
 import { formatBytes } from '../src/chat/human-format.js';
 import { WorkflowRefusedError } from '../src/errors.js';
 import { type ManagementNode, nodeSchema } from '../src/management/schemas.js';
-import { formatFraction, MAX_WATERMARK, type NodeControl } from '../src/remediation/node-control.js';
+import { formatFraction, MAX_WATERMARK } from '../src/remediation/node-control.js';
 import { pollUntil } from '../src/remediation/poll.js';
-import { defineWorkflow, type WorkflowContext } from '../src/remediation/workflow-definition.js';
+import { defineWorkflow, nodeControlOf, type WorkflowContext } from '../src/remediation/workflow-definition.js';
+
+/** Why the workflow needs node control, for a cluster without it. */
+const NEEDS_CLI = 'the watermark is set with the CLI';
 
 interface Args {
   nodes: string[];
@@ -33,13 +36,6 @@ const STEP = 0.1;
 const VERIFY_MS = 30_000;
 
 const nodesSchema = z.array(nodeSchema);
-
-function control(context: WorkflowContext): NodeControl {
-  if (!context.nodeControl) {
-    throw new WorkflowRefusedError(`cluster ${context.cluster} has no node control: the watermark is set with the CLI`);
-  }
-  return context.nodeControl;
-}
 
 async function nodes(context: WorkflowContext): Promise<ManagementNode[]> {
   return context.management.get('/api/nodes', nodesSchema, { columns: 'name,running,mem_used,mem_limit' });
@@ -93,7 +89,7 @@ export const raiseMemoryWatermarkWorkflow = defineWorkflow<Args>({
   }),
 
   async plan(context, args) {
-    const nodeControl = control(context);
+    const nodeControl = nodeControlOf(context, NEEDS_CLI);
     const listed = await nodes(context);
     const named = args.nodes.map((name) => {
       const node = listed.find((n) => n.name === name);
@@ -167,7 +163,7 @@ export const raiseMemoryWatermarkWorkflow = defineWorkflow<Args>({
     const { node, from } = action.data as StepData;
     const current = (await nodes(context)).find((n) => n.name === node);
     if (!current || current.running === false) return { reason: `\`${node}\` is not running`, abort: true };
-    const memory = await control(context).memory(node);
+    const memory = await nodeControlOf(context, NEEDS_CLI).memory(node);
     if (memory.relative !== from) {
       return { reason: `its watermark is ${memory.relative ?? 'absolute'} now, not the planned ${from}`, abort: true };
     }
@@ -177,7 +173,7 @@ export const raiseMemoryWatermarkWorkflow = defineWorkflow<Args>({
 
   async execute(context, action) {
     const { node, to } = action.data as StepData;
-    const nodeControl = control(context);
+    const nodeControl = nodeControlOf(context, NEEDS_CLI);
     if ((await nodeControl.memory(node)).relative === to) return `already at ${to} of RAM`;
     await nodeControl.setMemoryWatermark(node, to);
     return `set to ${to} of RAM (${fraction(to)}) until the node restarts`;
@@ -188,7 +184,7 @@ export const raiseMemoryWatermarkWorkflow = defineWorkflow<Args>({
     let ok = true;
     for (const action of done) {
       const { node, to } = action.data as StepData;
-      const memory = await control(context).memory(node);
+      const memory = await nodeControlOf(context, NEEDS_CLI).memory(node);
       if (memory.relative !== to) {
         ok = false;
         lines.push(`\`${node}\` reports ${memory.relative ?? 'an absolute limit'}, not ${to}`);
@@ -196,7 +192,7 @@ export const raiseMemoryWatermarkWorkflow = defineWorkflow<Args>({
       }
       // Asked of the node itself: the management API reports the cleared alarm a stats interval or more later.
       const cleared = await pollUntil(async () => {
-        const now = await control(context).memory(node);
+        const now = await nodeControlOf(context, NEEDS_CLI).memory(node);
         return now.alarm ? undefined : now;
       }, VERIFY_MS);
       if (!cleared) {

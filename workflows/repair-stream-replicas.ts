@@ -18,10 +18,12 @@ import { streamReplicasCheck } from '../src/health/checks/stream-replicas.js';
 import { queueKey } from '../src/health/cluster-snapshot.js';
 import { SnapshotFetcher } from '../src/health/snapshot-fetcher.js';
 import { fetchStreamReplicas } from '../src/health/stream-stats.js';
-import type { NodeControl } from '../src/remediation/node-control.js';
 import { pollUntil } from '../src/remediation/poll.js';
-import { defineWorkflow, type PlannedAction, type WorkflowContext } from '../src/remediation/workflow-definition.js';
+import { defineWorkflow, nodeControlOf, type PlannedAction } from '../src/remediation/workflow-definition.js';
 import { globMatch } from '../src/tap/glob.js';
+
+/** Why the workflow needs node control, for a cluster without it. */
+const NEEDS_CLI = 'stream replicas are added with the CLI';
 
 interface Args {
   pattern?: string;
@@ -37,15 +39,6 @@ interface StepData extends Record<string, unknown> {
 const VERIFY_MS = 30_000;
 
 const data = (action: PlannedAction) => action.data as StepData;
-
-function control(context: WorkflowContext): NodeControl {
-  if (!context.nodeControl) {
-    throw new WorkflowRefusedError(
-      `cluster ${context.cluster} has no node control: stream replicas are added with the CLI`,
-    );
-  }
-  return context.nodeControl;
-}
 
 export const repairStreamReplicasWorkflow = defineWorkflow<Args>({
   name: 'repair-stream-replicas',
@@ -64,7 +57,7 @@ export const repairStreamReplicasWorkflow = defineWorkflow<Args>({
 
   async plan(context, args) {
     // node control settles a stream whose stats list two sets of members (stream-stats.ts)
-    const broker = control(context);
+    const broker = nodeControlOf(context, NEEDS_CLI);
     const snapshot = await new SnapshotFetcher(context.cluster, context.management, { streamMembers: broker }).fetch();
     if (!snapshot.nodes) throw new WorkflowRefusedError(`Could not list the nodes: ${snapshot.errors.nodes}`);
     if (!snapshot.streams) throw new WorkflowRefusedError(`Could not read the streams: ${snapshot.errors.streams}`);
@@ -111,14 +104,14 @@ export const repairStreamReplicasWorkflow = defineWorkflow<Args>({
     if (!(await fetchStreamReplicas(context.management, vhost, name)))
       return { reason: 'the stream is gone', abort: false };
     // the broker's own answer: the management API's can lag a replica change (stream-stats.ts)
-    const members = await control(context).streamMembers(node, vhost, name);
+    const members = await nodeControlOf(context, NEEDS_CLI).streamMembers(node, vhost, name);
     if (members.includes(node)) return { reason: `it already has a replica on \`${node}\``, abort: false };
     return undefined;
   },
 
   async execute(context, action) {
     const { vhost, name, node } = data(action);
-    const output = await control(context).addStreamReplica(node, vhost, name, node);
+    const output = await nodeControlOf(context, NEEDS_CLI).addStreamReplica(node, vhost, name, node);
     return `added a replica of \`${name}\` on \`${node}\`${output ? `: ${output.split('\n').at(-1)}` : ''}`;
   },
 
@@ -129,7 +122,7 @@ export const repairStreamReplicasWorkflow = defineWorkflow<Args>({
       for (const action of done) {
         const { vhost, name, node } = data(action);
         if (!(await fetchStreamReplicas(context.management, vhost, name))) continue;
-        const members = await control(context).streamMembers(node, vhost, name);
+        const members = await nodeControlOf(context, NEEDS_CLI).streamMembers(node, vhost, name);
         if (!members.includes(node)) pending.push(`\`${name}\` on \`${node}\``);
       }
       return pending.length === 0 ? true : undefined;

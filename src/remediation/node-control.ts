@@ -25,6 +25,8 @@ export const NODE_ACTIONS = [
   'stop_app',
   'start_app',
   'await_startup',
+  // on a stopped node: its next boot does not wait for its peers (the last one to stop is lost)
+  'force_boot',
   'status',
   'set_vm_memory_high_watermark',
   // read only: the node's application environment, for its cluster_partition_handling and whether rabbit runs
@@ -37,7 +39,7 @@ export const NODE_ACTIONS = [
 ] as const;
 export type NodeAction = (typeof NODE_ACTIONS)[number];
 /** The actions that take no arguments and whose output needs no reading: `run` runs them. */
-export type PlainAction = Extract<NodeAction, 'stop_app' | 'start_app' | 'await_startup'>;
+export type PlainAction = Extract<NodeAction, 'stop_app' | 'start_app' | 'await_startup' | 'force_boot'>;
 
 /** A node's memory watermark as `rabbitmqctl status` reports it. */
 export interface NodeMemory {

@@ -9,6 +9,7 @@
 import type { z } from 'zod';
 import type { HealthConfig } from '../config/health-schema.js';
 import type { RemediationConfig } from '../config/remediation-schema.js';
+import { WorkflowRefusedError } from '../errors.js';
 import type { AlertState } from '../health/alert-state.js';
 import type { ManagementClient } from '../management/management-client.js';
 import type { NodeControl } from './node-control.js';
@@ -126,6 +127,15 @@ export type AnyWorkflowDefinition = WorkflowDefinition<any>;
 
 export function defineWorkflow<A>(definition: WorkflowDefinition<A>): WorkflowDefinition<A> {
   return definition;
+}
+
+/**
+ * The cluster's node control, for a workflow that `needsNodeControl`. The engine refuses to start such a run on a
+ * cluster without it; this covers a plan or step reached some other way. `why` says what needs the CLI.
+ */
+export function nodeControlOf(context: WorkflowContext, why: string): NodeControl {
+  if (!context.nodeControl) throw new WorkflowRefusedError(`cluster ${context.cluster} has no node control: ${why}`);
+  return context.nodeControl;
 }
 
 /**

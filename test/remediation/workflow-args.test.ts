@@ -32,6 +32,8 @@ const SAMPLES: Record<string, string[]> = {
   'shrink-forgotten-members': ['rabbit@gone'],
   'repair-stream-replicas': ['', '*_fanout'],
   'forget-node': ['rabbit@gone'],
+  'start-cluster': ['', 'rabbit@c rabbit@a rabbit@b'],
+  'force-boot': ['rabbit@b --lost rabbit@c'],
 };
 
 describe('workflow arguments', () => {

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ManagementApiError, NodeControlError } from '../../src/errors.js';
 import type { ManagementClient } from '../../src/management/management-client.js';
 import type { NodeControl } from '../../src/remediation/node-control.js';
+import type { Sighting } from '../../src/remediation/node-sighting.js';
 import { parseWorkflowArgs } from '../../src/remediation/workflow-definition.js';
-import { forgetNodeWorkflow, refusal, type Sighting } from '../../workflows/forget-node.js';
+import { forgetNodeWorkflow, refusal } from '../../workflows/forget-node.js';
 import { nodeControlFake, workflowContext } from '../support/workflow-context.js';
 
 const R1 = 'rabbit1@localhost';
@@ -172,7 +173,9 @@ describe('forget-node plan, guard, execute and verify', () => {
       /^Not forgetting `rabbit3@localhost`: node control reaches/,
     );
     const { management } = fakeCluster(down());
-    await expect(forgetNodeWorkflow.plan(contextOf({ management }), { node: R3 })).rejects.toThrow(NodeControlError);
+    await expect(forgetNodeWorkflow.plan(contextOf({ management }), { node: R3 })).rejects.toThrow(
+      'cluster local has no node control: a node is forgotten with the CLI',
+    );
   });
 
   it('aborts at the guard when the node came back, and forgets once, idempotently, then verifies', async () => {

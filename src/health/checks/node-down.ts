@@ -52,7 +52,7 @@ function startOrder(snapshot: ClusterSnapshot, lastSeen: ReadonlyMap<string, num
     details: [
       `Last seen running, in order: ${order.map(([node, at]) => `\`${node}\` ${clock(at)}`).join(', ')}`,
       `\`${last}\` stopped last and holds the newest cluster state: it boots on its own. Every other node waits for it in its boot (10 tries of 30 s by default) and stops if it never comes, so start it first, then the others.`,
-      `If \`${last}\` is lost for good: \`rabbitmqctl force_boot\` on \`${before}\` (stopped next to last), start it, then forget the lost node (forget-node).`,
+      `If \`${last}\` is lost for good: boot \`${before}\` (stopped next to last) without it, \`/rabbit fix force-boot ${before} --lost ${last}\` (\`rabbitmqctl force_boot\`, then start it), start the others, then forget the lost node (forget-node).`,
       'If warren only lost its own way to the cluster, the nodes may well be running: check from a host next to them first.',
     ],
     data: { lastStopped: last, order: order.map(([node, at]) => ({ node, lastSeenRunning: at })) },
@@ -118,5 +118,6 @@ export const nodeDownCheck = defineCheck({
     'After a whole-cluster stop, start the last node stopped first; if it is lost, run ' +
     '`rabbitmqctl forget_cluster_node --offline NODE` on a survivor.',
   needs: ['endpoints'],
+  workflow: 'start-cluster',
   evaluate,
 });

@@ -107,7 +107,9 @@ describe('node-down check', () => {
         'Last seen running, in order: `rabbit2@localhost` 2026-12-06 10:00:05 UTC, `rabbit1@localhost` 2026-12-06 10:00:20 UTC, `rabbit3@localhost` 2026-12-06 10:00:40 UTC',
       );
       expect(order?.details?.join('\n')).toMatch(/waits for it in its boot/);
-      expect(order?.details?.join('\n')).toMatch(/force_boot` on `rabbit1@localhost`/);
+      expect(order?.details?.join('\n')).toContain(
+        '`/rabbit fix force-boot rabbit1@localhost --lost rabbit3@localhost`',
+      );
       expect(order?.data).toEqual({
         lastStopped: R3,
         order: [

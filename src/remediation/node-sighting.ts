@@ -1,0 +1,68 @@
+/**
+ * A node as everything warren can ask sees it, for the workflows that must not act on a node that is only cut off
+ * (forget-node, force-boot): every management URL (any of them may be on either side of a partition), whether one
+ * answers from the node itself, and node control's own view of its rabbit application.
+ */
+import { z } from 'zod';
+import type { ManagementClient } from '../management/management-client.js';
+import type { NodeControl } from './node-control.js';
+
+const overviewSchema = z.looseObject({ node: z.string() });
+const nodesSchema = z.array(z.looseObject({ name: z.string(), running: z.boolean().optional() }));
+
+/** The node as everything warren can ask sees it. */
+export interface Sighting {
+  /** How many management URLs answered. */
+  answered: number;
+  /** Some answering node lists it as a cluster member. */
+  member: boolean;
+  /** Answering nodes that list it as running. */
+  runningIn: string[];
+  /** A management URL answered from the node itself. */
+  answersItself: boolean;
+  /** The other members some answering node lists as running. */
+  running: string[];
+  /** Node control's answer: whether its rabbit app runs, or why the node did not answer. */
+  control: { running: boolean } | { error: string };
+}
+
+/** Asks every management URL (any of them may be on either side of a partition) and node control. */
+export async function sight(management: ManagementClient, control: NodeControl, node: string): Promise<Sighting> {
+  const sighting: Sighting = {
+    answered: 0,
+    member: false,
+    runningIn: [],
+    answersItself: false,
+    running: [],
+    control: { running: false },
+  };
+  const running = new Set<string>();
+  for (const base of management.baseUrls) {
+    try {
+      const { node: via } = await management.getFrom(base, '/api/overview', overviewSchema);
+      const nodes = await management.getFrom(base, '/api/nodes?columns=name,running', nodesSchema);
+      sighting.answered++;
+      if (via === node) sighting.answersItself = true;
+      for (const n of nodes) {
+        if (n.name === node) {
+          sighting.member = true;
+          if (n.running === true) sighting.runningIn.push(via);
+        } else if (n.running === true) running.add(n.name);
+      }
+    } catch {
+      // This URL is down, or on a node that is: the others are asked.
+    }
+  }
+  sighting.running = [...running].sort();
+  sighting.control = await appState(control, node);
+  return sighting;
+}
+
+/** Node control's view of the node: whether its rabbit app runs, or why its VM did not answer. */
+export async function appState(control: NodeControl, node: string): Promise<{ running: boolean } | { error: string }> {
+  try {
+    return { running: await control.rabbitRunning(node) };
+  } catch (error) {
+    return { error: error instanceof Error ? error.message : String(error) };
+  }
+}

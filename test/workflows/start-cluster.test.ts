@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { NodeControlError } from '../../src/errors.js';
+import type { AlertState } from '../../src/health/alert-state.js';
+import type { ManagementClient } from '../../src/management/management-client.js';
+import { parseWorkflowArgs } from '../../src/remediation/workflow-definition.js';
+import { startClusterWorkflow } from '../../workflows/start-cluster.js';
+import { nodeControlFake, workflowContext } from '../support/workflow-context.js';
+
+const R1 = 'rabbit1@localhost';
+const R2 = 'rabbit2@localhost';
+const R3 = 'rabbit3@localhost';
+
+type AppState = 'running' | 'stopped' | 'vm-down';
+
+/**
+ * Three nodes whose apps node control starts; the management API answers (from any running node) only while some
+ * node runs. A node other than `lastStopped` started before it waits in its boot and fails, as RabbitMQ does.
+ */
+function fakeCluster(apps: Record<string, AppState>, lastStopped = R3) {
+  const calls: string[] = [];
+  const listing = () =>
+    Object.entries(apps).map(([name, app]) => ({ name, running: app === 'running', partitions: [] }));
+  const management = {
+    baseUrls: ['http://n1', 'http://n2', 'http://n3'],
+    getFrom: async (_base: string, path: string, schema: { parse(v: unknown): unknown }) => {
+      if (!Object.values(apps).includes('running')) throw new Error(`${path}: ECONNREFUSED`);
+      return schema.parse(listing());
+    },
+  } as unknown as ManagementClient;
+  const nodeControl = nodeControlFake('start-cluster', {
+    rabbitRunning: async (node) => {
+      if (apps[node] === 'vm-down') throw new NodeControlError(`environment on ${node} failed (exit 69): nodedown`);
+      return apps[node] === 'running';
+    },
+    run: async (node, action) => {
+      calls.push(`${action} ${node}`);
+      if (node !== lastStopped && apps[lastStopped] !== 'running') {
+        throw new NodeControlError(`start_app on ${node} failed (exit 75): timeout waiting for tables`);
+      }
+      apps[node] = 'running';
+      return '';
+    },
+  });
+  return { context: workflowContext(management, { nodeControl }), calls, apps };
+}
+
+async function runAll(cluster: ReturnType<typeof fakeCluster>, nodes: string[] = []) {
+  const plan = await startClusterWorkflow.plan(cluster.context, { nodes });
+  const results: string[] = [];
+  for (const action of plan.actions) {
+    const failed = await startClusterWorkflow.guard(cluster.context, action, { nodes });
+    results.push(
+      failed ? `skipped: ${failed.reason}` : await startClusterWorkflow.execute(cluster.context, action, { nodes }),
+    );
+  }
+  return { plan, results, verification: await startClusterWorkflow.verify(cluster.context, plan.actions, { nodes }) };
+}
+
+describe('start-cluster arguments', () => {
+  it('takes the nodes in the order to start them, and the order warren recorded from the node-down alert', () => {
+    const parse = (positionals: string[]) => parseWorkflowArgs(startClusterWorkflow, { positionals, flags: {} });
+    expect(parse([R3, R1, R2]).data).toEqual({ nodes: [R3, R1, R2] });
+    expect(parse([]).data).toEqual({ nodes: [] });
+    expect(parse(['rabbit1; reboot']).error?.issues[0]?.message).toBe('a node is named like rabbit@host');
+    const alert = {
+      findings: [
+        {
+          check: 'node-down',
+          subject: 'start order',
+          data: { lastStopped: R3, order: [{ node: R1 }, { node: R2 }, { node: R3 }] },
+        },
+        { check: 'node-down', subject: R1, data: { node: R1 } },
+      ],
+    } as unknown as AlertState;
+    expect(startClusterWorkflow.argsForAlert?.(alert)).toEqual({ nodes: [R3, R2, R1] });
+    expect(startClusterWorkflow.argsForAlert?.({ findings: [] } as unknown as AlertState)).toEqual({});
+  });
+});
+
+describe('start-cluster after a whole-cluster stop', () => {
+  it('starts the node that stopped last first, then the others, and verifies them all running', async () => {
+    const cluster = fakeCluster({ [R1]: 'stopped', [R2]: 'stopped', [R3]: 'stopped' });
+    const { plan, results, verification } = await runAll(cluster, [R3, R2, R1]);
+    expect(plan.summary).toBe(
+      'start the rabbit app on 3 node(s), in this order: `rabbit3@localhost`, `rabbit2@localhost`, `rabbit1@localhost`',
+    );
+    expect(plan.warnings.join('\n')).toMatch(/No management URL answers: the order comes from when warren last saw/);
+    expect(cluster.calls).toEqual([`start_app ${R3}`, `start_app ${R2}`, `start_app ${R1}`]);
+    expect(results[0]).toMatch(/^rabbit app started on `rabbit3@localhost` in \d+ s$/);
+    expect(verification).toEqual({
+      ok: true,
+      detail: '`rabbit3@localhost`, `rabbit2@localhost`, `rabbit1@localhost` run, and no node reports a partition',
+    });
+  });
+
+  it('refuses without an order when nothing answers, and when a VM is down (start_app needs one)', async () => {
+    const silent = fakeCluster({ [R1]: 'stopped', [R2]: 'stopped', [R3]: 'stopped' });
+    await expect(startClusterWorkflow.plan(silent.context, { nodes: [] })).rejects.toThrow(
+      /^No management URL answers and no nodes were named/,
+    );
+    const dead = fakeCluster({ [R1]: 'stopped', [R2]: 'stopped', [R3]: 'vm-down' });
+    await expect(startClusterWorkflow.plan(dead.context, { nodes: [R3, R1, R2] })).rejects.toThrow(
+      /^Node control cannot reach `rabbit3@localhost`: .*systemctl start rabbitmq-server/,
+    );
+    expect(dead.calls).toEqual([]);
+  });
+
+  it('does not start a later node while the first one does not run', async () => {
+    const cluster = fakeCluster({ [R1]: 'stopped', [R2]: 'stopped', [R3]: 'stopped' });
+    const plan = await startClusterWorkflow.plan(cluster.context, { nodes: [R3, R1] });
+    const second = plan.actions[1];
+    if (!second) throw new Error('no second step');
+    expect(await startClusterWorkflow.guard(cluster.context, second, { nodes: [R3, R1] })).toEqual({
+      reason: '`rabbit3@localhost` does not run: `rabbit1@localhost` would wait for it in its boot',
+      abort: true,
+    });
+  });
+});
+
+describe('start-cluster with a node down', () => {
+  it('starts the nodes the cluster lists as not running, leaving running ones alone', async () => {
+    const cluster = fakeCluster({ [R1]: 'running', [R2]: 'running', [R3]: 'stopped' });
+    const { plan, verification } = await runAll(cluster);
+    expect(plan.actions.map((a) => a.key)).toEqual([`start:${R3}`]);
+    expect(cluster.calls).toEqual([`start_app ${R3}`]);
+    expect(verification.ok).toBe(true);
+    await expect(startClusterWorkflow.plan(cluster.context, { nodes: [] })).rejects.toThrow(
+      'Every node of the cluster runs: nothing to start.',
+    );
+  });
+
+  it('skips a node that was started meanwhile, and says so', async () => {
+    const cluster = fakeCluster({ [R1]: 'running', [R2]: 'running', [R3]: 'stopped' });
+    const plan = await startClusterWorkflow.plan(cluster.context, { nodes: [] });
+    cluster.apps[R3] = 'running';
+    const [action] = plan.actions;
+    if (!action) throw new Error('no step');
+    expect(await startClusterWorkflow.guard(cluster.context, action, { nodes: [] })).toEqual({
+      reason: 'the rabbit app already runs on `rabbit3@localhost`',
+      abort: false,
+    });
+    expect(await startClusterWorkflow.execute(cluster.context, action, { nodes: [] })).toBe(
+      'the rabbit app already runs on `rabbit3@localhost`',
+    );
+    expect(cluster.calls).toEqual([]);
+  });
+});
