@@ -35,9 +35,28 @@ connection.on('error', () => undefined);
 connection.on('close', () => process.exit(1));
 const channel = await connection.createChannel();
 const durable = exchangesDurable(oslo);
-await channel.assertExchange(exchange, 'topic', { durable });
+
+/**
+ * Declares an exchange unless it exists already, whatever its flags: on a shared cluster another client may have
+ * declared it otherwise (oslo 16 in quorum mode declares `openstack` durable, and a transient one vanishes when the
+ * whole cluster stops), and a redeclaration with other flags would fail with 406. A stand-in does not care which.
+ */
+async function ensureExchange(name: string, type: string, options: { durable: boolean; autoDelete?: boolean }) {
+  const probe = await connection.createChannel();
+  // The broker closes the probe's channel when the exchange does not exist (404): that is the answer, not an error.
+  probe.on('error', () => undefined);
+  const exists = await probe.checkExchange(name).then(
+    () => true,
+    () => false,
+  );
+  if (exists) await probe.close();
+  else await channel.assertExchange(name, type, options);
+}
+
+// fanout-only binds nothing to the control exchange: it is not declared then.
+if (layout !== 'fanout-only') await ensureExchange(exchange, 'topic', { durable });
 const fanout = `${topic}_fanout`;
-await channel.assertExchange(fanout, 'fanout', { durable, autoDelete: true });
+await ensureExchange(fanout, 'fanout', { durable, autoDelete: true });
 const fanoutLayout = { ...fanoutQueue(oslo, topic), key: '', source: fanout };
 // A stream is consumed with a prefetch (oslo refuses stream fanout without rabbit_qos_prefetch_count).
 if (fanoutLayout.stream) await channel.prefetch(100);
