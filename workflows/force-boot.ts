@@ -55,6 +55,9 @@ async function refusal(context: WorkflowContext, { node, lost }: Args): Promise<
   if ('running' in lostSeen.control && lostSeen.control.running) {
     return `node control reaches \`${lost}\` and its rabbit app runs: it is not lost`;
   }
+  if ('booting' in lostSeen.control && lostSeen.control.booting) {
+    return `node control reaches \`${lost}\` and its rabbit app is booting: it is not lost (start-cluster starts its peers)`;
+  }
   const survivor = await appState(control, node);
   if ('error' in survivor) {
     return `node control cannot reach \`${node}\` (${survivor.error}): start its VM (the RabbitMQ service) with the app stopped first`;

@@ -61,6 +61,9 @@ export function refusal(sighting: Sighting, node: string): string | undefined {
       'not gone. Heal the partition instead (heal-partition)'
     );
   }
+  if ('booting' in sighting.control && sighting.control.booting) {
+    return `node control reaches \`${node}\` and its rabbit app is booting: it is coming back, not gone`;
+  }
   if (sighting.running.length === 0) {
     return (
       'no other node of the cluster runs: forgetting a node then takes `forget_cluster_node --offline` on the host of ' +

@@ -8,6 +8,7 @@ import { UnknownClusterError } from '../errors.js';
 import type { RejectionSink } from '../management/listing.js';
 import { ManagementClient } from '../management/management-client.js';
 import { type NodeControl, nodeControlFrom } from '../remediation/node-control.js';
+import { BootWatch } from './boot-watch.js';
 import { PartitionHandlingReader } from './partition-handling-reader.js';
 
 export interface ClusterHandle {
@@ -17,6 +18,8 @@ export interface ClusterHandle {
   partitionHandling?: PartitionHandlingReader;
   /** The cluster's node control for what the sweep reads only through the CLI; absent without `nodeControl`. */
   nodeControl?: NodeControl;
+  /** Which stopped nodes are booting, and since when; absent without `nodeControl`. */
+  bootWatch?: BootWatch;
 }
 
 /** A read through node control must not hold a sweep for the minutes a node restart may take (nodeControl.timeout). */
@@ -44,7 +47,13 @@ export class ClusterDirectory {
           timeoutMs: options.managementTimeoutMs,
           onRejected: options.listingRejections?.(config.name),
         }),
-        ...(nodeControl ? { nodeControl, partitionHandling: new PartitionHandlingReader(nodeControl) } : {}),
+        ...(nodeControl
+          ? {
+              nodeControl,
+              partitionHandling: new PartitionHandlingReader(nodeControl),
+              bootWatch: new BootWatch(nodeControl),
+            }
+          : {}),
       });
     }
   }

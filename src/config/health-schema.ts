@@ -33,6 +33,11 @@ export const thresholdsSchema = z.strictObject({
    * queues' `x-quorum-initial-group-size` (or `quorum_queue.initial_cluster_size`) on clusters larger than that.
    */
   quorumTargetSize: positiveInt.optional(),
+  /**
+   * A node whose rabbit application has been booting this long is hung (boot-hang). The default is well inside the
+   * 5 minutes a boot waits for its peers (10 tries of 30 s), so that they can still be started in time.
+   */
+  bootHang: duration({ min: '1s' }).prefault('3m'),
   /** Unacknowledged messages above which a queue whose unacked count keeps rising has a stuck consumer. */
   stuckUnacked: positiveInt.default(100),
 });

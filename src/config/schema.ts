@@ -14,6 +14,15 @@ import { bindingSchema, tapSchema } from './tap-schema.js';
 const amqpUrl = z.url({ protocol: /^amqps?$/, error: 'not an AMQP URL (amqp://host:port or amqps://…)' });
 const httpUrl = z.url({ protocol: /^https?$/, error: 'not a URL (http://host:port or https://…)' });
 
+/** A node control argv template naming the node (run without a shell, like `nodeControl.command`). */
+const nodeTemplate = z
+  .array(z.string().min(1))
+  .min(1)
+  .refine(
+    (argv) => argv.some((part) => /\{(node|host|shortHost)\}/.test(part)),
+    'the command must contain {node}, {host} or {shortHost}',
+  );
+
 export const clusterSchema = z
   .strictObject({
     name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'letters, digits, "-", "_" and "." only (used in commands)'),
@@ -48,14 +57,10 @@ export const clusterSchema = z
      */
     nodeControl: z
       .strictObject({
-        command: z
-          .array(z.string().min(1))
-          .min(1)
-          .refine((argv) => argv.some((part) => part.includes('{action}')), 'the command must contain {action}')
-          .refine(
-            (argv) => argv.some((part) => /\{(node|host|shortHost)\}/.test(part)),
-            'the command must contain {node}, {host} or {shortHost}',
-          ),
+        command: nodeTemplate.refine(
+          (argv) => argv.some((part) => part.includes('{action}')),
+          'the command must contain {action}',
+        ),
         /**
          * The same kind of template for `rabbitmq-streams` (repair-stream-replicas); unset: `command` with its
          * `rabbitmqctl` replaced by `rabbitmq-streams`.
@@ -65,6 +70,22 @@ export const clusterSchema = z
           .min(1)
           .refine((argv) => argv.some((part) => part.includes('{action}')), 'the command must contain {action}')
           .optional(),
+        /**
+         * The same for `rabbitmq-diagnostics` (whether a node is still booting); unset: `command` with its
+         * `rabbitmqctl` replaced by `rabbitmq-diagnostics`.
+         */
+        diagnosticsCommand: z
+          .array(z.string().min(1))
+          .min(1)
+          .refine((argv) => argv.some((part) => part.includes('{action}')), 'the command must contain {action}')
+          .optional(),
+        /**
+         * How to start and to end a node's Erlang VM (the service, not the rabbit application), for a node whose VM is
+         * down or hung in its boot: argv templates with `{node}`, `{host}`, `{shortHost}`, e.g. `[ssh, "{host}", sudo,
+         * systemctl, start, rabbitmq-server]`. `stop` must end a VM that no longer answers (e.g. `systemctl kill
+         * --signal=SIGKILL rabbitmq-server`). Unset: warren starts and stops the rabbit application only.
+         */
+        service: z.strictObject({ start: nodeTemplate, stop: nodeTemplate }).optional(),
         env: z.record(z.string(), z.string()).default({}),
         timeout: duration({ min: '1s' }).prefault('2m'),
       })

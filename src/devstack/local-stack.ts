@@ -253,6 +253,22 @@ class StackHandle implements LocalStack {
     this.log(`${spec.name} running and in the cluster after ${Date.now() - started} ms`);
   }
 
+  async launchNode(node: string): Promise<void> {
+    const spec = this.spec(node);
+    if (this.beamPid(spec) !== undefined) return;
+    const running = spawnNode(this.ctx, spec);
+    this.wrappers.set(spec.name, running);
+    const up = await waitUntil(async () => this.beamPid(spec) !== undefined, 30_000, 100);
+    if (!up) {
+      throw new LocalStackError(
+        'warren_devstack_start_failed',
+        `${spec.name} wrote no VM pid within 30 s\n${nodeLogTail(this.ctx, spec)}`,
+      );
+    }
+    this.pids.rabbit[spec.name] = this.beamPid(spec) as number;
+    this.log(`launched ${spec.name}'s VM`);
+  }
+
   async destroyNode(node: string): Promise<void> {
     const spec = this.spec(node);
     await this.killNode(node);

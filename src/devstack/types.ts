@@ -73,6 +73,11 @@ export interface LocalStack extends LocalStackDescription {
   killNode(node: string): Promise<void>;
   /** Starts the node again with the same data dirs and waits until it is running and back in the cluster. */
   startNode(node: string): Promise<void>;
+  /**
+   * Starts a stopped node's VM as a service manager would and returns once the VM is up (its pid written), without
+   * waiting for its boot: the boot may wait for peers that are down. Nothing when the VM already runs.
+   */
+  launchNode(node: string): Promise<void>;
   /** A node lost for good, as a dead disk leaves it: kill -9 of its VM, then its data removed. */
   destroyNode(node: string): Promise<void>;
   /**

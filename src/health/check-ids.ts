@@ -7,6 +7,7 @@ export const CHECK_IDS = [
   'network-partition',
   'partition-handling',
   'node-down',
+  'boot-hang',
   'alarms',
   'resource-usage',
   'mirror-sync',

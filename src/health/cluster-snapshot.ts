@@ -3,6 +3,7 @@
  * fetcher. A part that could not be fetched is `undefined`, never an empty list, so a check that needs it is
  * skipped (its alert neither fires nor resolves) instead of concluding that all is well.
  */
+import type { NodeBoot } from '../cluster/boot-watch.js';
 import type { NodePartitionHandling } from '../cluster/partition-handling-reader.js';
 import {
   type BrokerVersion,
@@ -61,7 +62,8 @@ export type SnapshotPart =
   | 'deprecatedFeatures'
   | 'endpoints'
   | 'streams'
-  | 'partitionHandling';
+  | 'partitionHandling'
+  | 'booting';
 
 /**
  * A stream as its own stats tell it (`/api/queues/{vhost}/{name}`): the cheap queue listing gives a stream only
@@ -121,6 +123,11 @@ export interface ClusterSnapshot {
    * configuration); undefined without `clusters[].nodeControl`, or when no node could be read.
    */
   partitionHandling?: NodePartitionHandling[];
+  /**
+   * The nodes that do not run but are booting, asked through node control (boot-watch.ts), with since when warren
+   * has seen them booting; undefined without `clusters[].nodeControl`.
+   */
+  booting?: NodeBoot[];
   /** Why a part is missing, for the sweep's log line and `/rabbit health`. */
   errors: Partial<Record<SnapshotPart, string>>;
   /**

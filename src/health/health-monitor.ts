@@ -138,6 +138,7 @@ export class HealthMonitor implements HealthControl {
               }
             : {}),
           partitionHandling: handle.partitionHandling,
+          bootWatch: handle.bootWatch,
           streamMembers: handle.nodeControl,
         }),
       );

@@ -21,11 +21,14 @@
  *   listing (`streams`, its own part: one failure leaves the stream checks unable to run, not passing).
  * - each running node's `cluster_partition_handling` comes from node control, once the node listing names the nodes
  *   (`partitionHandling`, its own part; the reader keeps it for minutes: it is configuration, not state).
+ * - the nodes that do not run are asked through node control whether they are booting (`booting`, its own part),
+ *   once the listing or the URLs that did not answer name them.
  * A part that fails is left undefined with the reason in `errors`; the sweep goes on with the rest.
  * This module only reads; it judges nothing (that is the checks') and keeps no state but the URL → node names.
  */
 
 import { z } from 'zod';
+import type { BootWatch, NodeBoot } from '../cluster/boot-watch.js';
 import type { NodePartitionHandling, PartitionHandlingReader } from '../cluster/partition-handling-reader.js';
 import { ManagementApiError, QueueMetricsError } from '../errors.js';
 import { hasClassicMirroring, parseBrokerVersion } from '../management/broker-version.js';
@@ -159,6 +162,8 @@ export interface SnapshotFetcherOptions {
   queueMetrics?: PrometheusQueueMetrics;
   /** Each node's cluster_partition_handling, when the cluster has node control. */
   partitionHandling?: PartitionHandlingReader;
+  /** Which stopped nodes are booting, when the cluster has node control. */
+  bootWatch?: BootWatch;
   /** Node control, to settle a stream whose stats list two sets of members (stream-stats.ts). */
   streamMembers?: StreamMembersSource;
 }
@@ -173,6 +178,7 @@ export class SnapshotFetcher {
   private readonly listingTimeoutMs?: number;
   private readonly queueMetrics?: PrometheusQueueMetrics;
   private readonly partitionHandling?: PartitionHandlingReader;
+  private readonly bootWatch?: BootWatch;
   private readonly streamMembers?: StreamMembersSource;
 
   constructor(
@@ -184,6 +190,7 @@ export class SnapshotFetcher {
     this.listingTimeoutMs = options.listingTimeoutMs;
     this.queueMetrics = options.queueMetrics;
     this.partitionHandling = options.partitionHandling;
+    this.bootWatch = options.bootWatch;
     this.streamMembers = options.streamMembers;
     if (this.queueMetrics) {
       this.dropCounters = new PrometheusDropCounters(this.queueMetrics.urls, { timeoutMs: this.listingTimeoutMs });
@@ -243,10 +250,11 @@ export class SnapshotFetcher {
     let streams: StreamReplicas[] | undefined;
     if (queues) streams = await part('streams', () => this.streamReplicas(queues.queues));
     else errors.streams = 'no queue listing to find the streams in';
-    const [counters, nodeCounters, deprecatedFeatures] = await Promise.all([
+    const [counters, nodeCounters, deprecatedFeatures, booting] = await Promise.all([
       countersRead,
       nodeCountersRead,
       deprecatedRead,
+      this.bootWatch ? part('booting', () => this.bootingOf(endpoints, nodes, takenAt)) : undefined,
     ]);
     return {
       cluster: this.cluster,
@@ -263,8 +271,11 @@ export class SnapshotFetcher {
       policies,
       featureFlags,
       partitionHandling,
+      booting,
       errors,
-      ...(this.partitionHandling ? {} : { unavailable: { partitionHandling: NO_NODE_CONTROL } }),
+      ...(this.partitionHandling
+        ? {}
+        : { unavailable: { partitionHandling: NO_NODE_CONTROL, booting: NO_NODE_CONTROL } }),
     };
   }
 
@@ -281,6 +292,21 @@ export class SnapshotFetcher {
       return undefined;
     }
     return part('partitionHandling', () => reader.read(nodes));
+  }
+
+  /**
+   * The nodes /api/nodes lists as not running, or, when no listing came (no URL answers, as when a whole cluster
+   * is down), the nodes behind the URLs that do not answer: asked whether they are booting.
+   */
+  private bootingOf(
+    endpoints: readonly ManagementEndpoint[],
+    nodes: readonly ManagementNode[] | undefined,
+    now: number,
+  ): Promise<NodeBoot[]> {
+    const down = nodes
+      ? nodes.filter((n) => !n.running).map((n) => n.name)
+      : endpoints.filter((e) => !e.reachable && e.node !== undefined).map((e) => e.node as string);
+    return (this.bootWatch as BootWatch).read([...new Set(down)], now);
   }
 
   private async endpoints(): Promise<ManagementEndpoint[]> {

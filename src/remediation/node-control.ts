@@ -10,9 +10,11 @@
  * `{action}` becomes the action and its arguments; inside a longer entry (one remote command string) they are
  * joined with spaces, which is safe because an argument may hold only letters, digits, `.`, `_`, `-`, `@` (a node
  * name), `/` and `:` (a vhost such as `/nova`, a queue-manager name): no shell reads any of them specially.
- * Stream replicas are changed with another CLI, `rabbitmq-streams`, run through the same kind of template
- * (`nodeControl.streamsCommand`), by default the `command` with its `rabbitmqctl` replaced by `rabbitmq-streams` in
- * the same folder.
+ * Stream replicas are changed with another CLI, `rabbitmq-streams`, and whether a node is still booting is asked of
+ * `rabbitmq-diagnostics`, each run through the same kind of template (`nodeControl.streamsCommand`,
+ * `diagnosticsCommand`), by default the `command` with its `rabbitmqctl` replaced by that tool in the same folder.
+ * The node's VM itself (the service) is started and ended through two more templates, `nodeControl.service.start`
+ * and `.stop`, when configured: rabbitmqctl can start and stop the rabbit application only inside a running VM.
  */
 import { execFile } from 'node:child_process';
 import { z } from 'zod';
@@ -36,6 +38,8 @@ export const NODE_ACTIONS = [
   // rabbitmq-streams, through the streams template
   'add_replica',
   'stream_status',
+  // rabbitmq-diagnostics, through the diagnostics template
+  'is_booting',
 ] as const;
 export type NodeAction = (typeof NODE_ACTIONS)[number];
 /** The actions that take no arguments and whose output needs no reading: `run` runs them. */
@@ -55,8 +59,12 @@ export interface NodeMemory {
 
 export interface NodeControlConfig {
   command: string[];
-  /** The template for `rabbitmq-streams`; unset: derived from `command` (see streamsTemplate). */
+  /** The template for `rabbitmq-streams`; unset: derived from `command` (see toolTemplate). */
   streamsCommand?: string[];
+  /** The template for `rabbitmq-diagnostics`; unset: derived from `command` (see toolTemplate). */
+  diagnosticsCommand?: string[];
+  /** How to start and to end the node's VM; unset: startService and stopService refuse. */
+  service?: { start: string[]; stop: string[] };
   env?: Record<string, string>;
   timeoutMs: number;
 }
@@ -70,6 +78,20 @@ export interface NodeControl {
    * does not answer: its VM is down, or node control cannot reach it.
    */
   rabbitRunning(node: string): Promise<boolean>;
+  /**
+   * Whether the node's rabbit application is booting right now (`rabbitmq-diagnostics is_booting`): false when it has
+   * booted, is stopped or has not started to boot. Throws NodeControlError when the node's VM does not answer.
+   */
+  booting(node: string): Promise<boolean>;
+  /** Whether the node's VM can be started and ended (`nodeControl.service` is configured). */
+  readonly canControlService: boolean;
+  /**
+   * Starts the node's VM with the service template; resolves with the output once the command returns (a systemd
+   * unit of type notify returns once the node has booted). Throws NodeControlError without the template.
+   */
+  startService(node: string): Promise<string>;
+  /** Ends the node's VM with the service template, even one hung in its boot. */
+  stopService(node: string): Promise<string>;
   /** `rabbitmqctl forget_cluster_node lost` run against `node` (a running member); resolves with the output. */
   forgetClusterNode(node: string, lost: string): Promise<string>;
   /** The node's memory watermark, read with `status --formatter json`. */
@@ -104,6 +126,8 @@ export function nodeControlFrom(
   return new CommandNodeControl({
     command: config.command,
     ...(config.streamsCommand ? { streamsCommand: config.streamsCommand } : {}),
+    ...(config.diagnosticsCommand ? { diagnosticsCommand: config.diagnosticsCommand } : {}),
+    ...(config.service ? { service: config.service } : {}),
     env: config.env,
     timeoutMs,
   });
@@ -114,30 +138,42 @@ const NODE_NAME = /^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/;
 const ARGUMENT = /^[A-Za-z0-9_.@:/-]+$/;
 const RABBITMQCTL = /(^|[/\s])rabbitmqctl(?=$|\s)/;
 
+const TOOL_KEYS = { 'rabbitmq-streams': 'streamsCommand', 'rabbitmq-diagnostics': 'diagnosticsCommand' } as const;
+export type CliTool = keyof typeof TOOL_KEYS;
+
 /**
- * The `rabbitmq-streams` template: the configured one, else `command` with its `rabbitmqctl` (alone, as a path's last
- * part, or a word of a remote command string) replaced by `rabbitmq-streams`: both ship in the same folder.
+ * The template for another CLI of RabbitMQ's: the configured one, else `command` with its `rabbitmqctl` (alone, as a
+ * path's last part, or a word of a remote command string) replaced by the tool: they ship in the same folder.
  */
-export function streamsTemplate(config: Pick<NodeControlConfig, 'command' | 'streamsCommand'>): string[] {
-  if (config.streamsCommand) return config.streamsCommand;
+export function toolTemplate(
+  config: Pick<NodeControlConfig, 'command' | 'streamsCommand' | 'diagnosticsCommand'>,
+  tool: CliTool,
+): string[] {
+  const own = config[TOOL_KEYS[tool]];
+  if (own) return own;
   if (!config.command.some((part) => RABBITMQCTL.test(part))) {
     throw new NodeControlError(
-      'node control cannot run rabbitmq-streams: the command has no rabbitmqctl to stand in for it; set nodeControl.streamsCommand',
+      `node control cannot run ${tool}: the command has no rabbitmqctl to stand in for it; set nodeControl.${TOOL_KEYS[tool]}`,
     );
   }
-  return config.command.map((part) => part.replace(RABBITMQCTL, '$1rabbitmq-streams'));
+  return config.command.map((part) => part.replace(RABBITMQCTL, `$1${tool}`));
 }
 /** The highest watermark warren sets: above it the OS and its page cache are starved (RabbitMQ's docs warn too). */
 export const MAX_WATERMARK = 0.7;
 
+/** What the service templates do (they take no `{action}`: the template itself is the action). */
+export type ServiceAction = 'start' | 'stop';
+
 export function commandFor(
   template: readonly string[],
   node: string,
-  action: NodeAction,
+  action: NodeAction | ServiceAction,
   args: readonly string[] = [],
 ): string[] {
   if (!NODE_NAME.test(node)) throw new NodeControlError(`refusing to run node control for "${node}": not a node name`);
-  if (!NODE_ACTIONS.includes(action)) throw new NodeControlError(`unknown node action "${action}"`);
+  if (!(NODE_ACTIONS as readonly string[]).includes(action) && action !== 'start' && action !== 'stop') {
+    throw new NodeControlError(`unknown node action "${action}"`);
+  }
   const bad = args.find((a) => !ARGUMENT.test(a));
   if (bad !== undefined) throw new NodeControlError(`refusing node control argument "${bad}"`);
   const host = node.slice(node.indexOf('@') + 1);
@@ -246,12 +282,47 @@ export class CommandNodeControl implements NodeControl, PartitionHandlingSource 
   async addStreamReplica(node: string, vhost: string, stream: string, replicaNode: string): Promise<string> {
     if (!NODE_NAME.test(replicaNode)) throw new NodeControlError(`refusing "${replicaNode}": not a node name`);
     const args = [...(vhost === '/' ? [] : ['-p', vhost]), stream, replicaNode];
-    return tail(await this.exec(node, 'add_replica', args, streamsTemplate(this.config)));
+    return tail(await this.exec(node, 'add_replica', args, toolTemplate(this.config, 'rabbitmq-streams')));
   }
 
   async streamMembers(node: string, vhost: string, stream: string): Promise<string[]> {
     const args = [...(vhost === '/' ? [] : ['-p', vhost]), stream, '--formatter', 'json'];
-    return parseStreamMembers(stream, await this.exec(node, 'stream_status', args, streamsTemplate(this.config)));
+    return parseStreamMembers(
+      stream,
+      await this.exec(node, 'stream_status', args, toolTemplate(this.config, 'rabbitmq-streams')),
+    );
+  }
+
+  async booting(node: string): Promise<boolean> {
+    const output = await this.exec(
+      node,
+      'is_booting',
+      ['--formatter', 'json'],
+      toolTemplate(this.config, 'rabbitmq-diagnostics'),
+    );
+    return parseBooting(node, output);
+  }
+
+  get canControlService(): boolean {
+    return this.config.service !== undefined;
+  }
+
+  async startService(node: string): Promise<string> {
+    return tail(await this.exec(node, 'start', [], this.serviceTemplate('start')));
+  }
+
+  async stopService(node: string): Promise<string> {
+    return tail(await this.exec(node, 'stop', [], this.serviceTemplate('stop')));
+  }
+
+  private serviceTemplate(which: 'start' | 'stop'): string[] {
+    const template = this.config.service?.[which];
+    if (!template) {
+      throw new NodeControlError(
+        `node control cannot ${which} a node's VM: set nodeControl.service (how to start and stop the RabbitMQ service)`,
+      );
+    }
+    return template;
   }
 
   async memory(node: string): Promise<NodeMemory> {
@@ -273,7 +344,7 @@ export class CommandNodeControl implements NodeControl, PartitionHandlingSource 
 
   private exec(
     node: string,
-    action: NodeAction,
+    action: NodeAction | ServiceAction,
     extra: readonly string[] = [],
     template: readonly string[] = this.config.command,
   ): Promise<string> {
@@ -298,6 +369,15 @@ export class CommandNodeControl implements NodeControl, PartitionHandlingSource 
       );
     });
   }
+}
+
+const bootingSchema = z.looseObject({ result: z.boolean() });
+
+/** `rabbitmq-diagnostics is_booting --formatter json` output: `{"result": true|false, "message": …}`. */
+export function parseBooting(node: string, output: string): boolean {
+  const parsed = cliJson(output, bootingSchema, '{');
+  if (!parsed) throw new NodeControlError(`is_booting on ${node}: unexpected output: ${scrub(tail(output))}`);
+  return parsed.result;
 }
 
 const streamStatusSchema = z.array(z.looseObject({ node: z.string(), role: z.string() })).min(1);

@@ -22,8 +22,8 @@ export interface Sighting {
   answersItself: boolean;
   /** The other members some answering node lists as running. */
   running: string[];
-  /** Node control's answer: whether its rabbit app runs, or why the node did not answer. */
-  control: { running: boolean } | { error: string };
+  /** Node control's answer: whether its rabbit app runs (or boots), or why the node did not answer. */
+  control: AppState;
 }
 
 /** Asks every management URL (any of them may be on either side of a partition) and node control. */
@@ -34,7 +34,7 @@ export async function sight(management: ManagementClient, control: NodeControl, 
     runningIn: [],
     answersItself: false,
     running: [],
-    control: { running: false },
+    control: { running: false, booting: false },
   };
   const running = new Set<string>();
   for (const base of management.baseUrls) {
@@ -58,10 +58,17 @@ export async function sight(management: ManagementClient, control: NodeControl, 
   return sighting;
 }
 
-/** Node control's view of the node: whether its rabbit app runs, or why its VM did not answer. */
-export async function appState(control: NodeControl, node: string): Promise<{ running: boolean } | { error: string }> {
+/**
+ * Node control's view of the node: its rabbit app runs; or it does not, and whether it is booting (a boot that
+ * waits for its peers, or hangs); or why its VM did not answer.
+ */
+export type AppState = { running: true } | { running: false; booting: boolean } | { error: string };
+
+export async function appState(control: NodeControl, node: string): Promise<AppState> {
   try {
-    return { running: await control.rabbitRunning(node) };
+    if (await control.rabbitRunning(node)) return { running: true };
+    // A VM that answered a moment ago and not now is as good as not booting: the next look tells.
+    return { running: false, booting: await control.booting(node).catch(() => false) };
   } catch (error) {
     return { error: error instanceof Error ? error.message : String(error) };
   }

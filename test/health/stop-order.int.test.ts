@@ -5,10 +5,17 @@
  * its boot for the last-stopped one, which boots on its own when started as the alert says; the cluster comes back
  * whole and the alert resolves in place. Then the same stop in another order, brought back by the alert's Fix…:
  * start-cluster, approved by two people other than the requester, starts the nodes in the order warren recorded.
- * Last, the node that stopped last is lost (its VM killed, its data deleted): force-boot boots the next one without
+ * Then the node that stopped last is lost (its VM killed, its data deleted): force-boot boots the next one without
  * it, the first one syncs from that, and the lost node joins again afresh.
+ * Then a boot left hung: after a whole stop the first-stopped node alone is started and waits for its peers; the
+ * boot-hang alert names it and the node to start first, and its Fix… (start-cluster) starts the others in the
+ * recorded order, the hung boot finishing on its own. Last, a node's VM killed while the others run is started again
+ * through node control's service templates (the devstack's stand-in for systemd).
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
@@ -43,7 +50,14 @@ describe('the whole-cluster restart order', () => {
   let destroyed = false;
   const [node1, node2, node3] = desc.nodes.map((n) => n.name) as [string, string, string];
 
-  const yaml = `${stackClusterYaml(desc, { name: 'default' })}${SWEEPING_YAML}
+  // The stack's description (it holds the admin password) for the stand-in service manager, readable by root only.
+  const serviceDir = mkdtempSync(join(tmpdir(), 'warren-service-'));
+  const serviceDescription = join(serviceDir, 'stack.json');
+  writeFileSync(serviceDescription, JSON.stringify(desc), { mode: 0o600 });
+
+  const yaml = `${stackClusterYaml(desc, { name: 'default', serviceDescription })}${SWEEPING_YAML}
+  thresholds:
+    bootHang: 5s
 access:
   operators: [${OPERATOR}]
   approvers: [${OPERATOR}, ${APPROVER_A}, ${APPROVER_B}]
@@ -110,6 +124,22 @@ access:
     return { post, approveAll };
   }
 
+  /** A new alert posted after call `since`, naming `needle`. */
+  const posted = (since: number, alertId: string, needle: string) =>
+    fake.waitForCall(
+      'chat.postMessage',
+      (c) =>
+        c.seq > since &&
+        !c.params.thread_ts &&
+        blocksOf(c).includes(`alert \`${alertId}\``) &&
+        blocksOf(c).includes(needle),
+      ALERT_WAIT_MS,
+    );
+
+  /** The operator clicks the alert's Fix…. */
+  const fixFromAlert = (alertId: string) =>
+    click(warren, fake, { user: OPERATOR, actionId: 'warren:alert:fix', value: alertId, channel: ALERTS });
+
   const resolved = (ts: string) =>
     fake.waitForCall(
       'chat.update',
@@ -136,6 +166,7 @@ access:
     }
     for (const node of [node3, node2, node1]) await stack?.rabbitmqctl(node, ['start_app'], { timeoutMs: 120_000 });
     if (stack) await restoreCluster(desc, stack);
+    rmSync(serviceDir, { recursive: true, force: true });
   }, 600_000);
 
   it('names the last node to stop as the one to start first, and the cluster comes back in that order', async () => {
@@ -156,13 +187,7 @@ access:
 
   it("is brought back by the alert's Fix…: start-cluster, approved by two others, in the order warren recorded", async () => {
     const ts = await stopInOrder([node2, node3, node1]);
-    const requested = await click(warren, fake, {
-      user: OPERATOR,
-      actionId: 'warren:alert:fix',
-      value: 'node-down@default',
-      channel: ALERTS,
-    });
-    const { post, approveAll } = await requestedRun(requested);
+    const { post, approveAll } = await requestedRun(await fixFromAlert('node-down@default'));
     expect(blocksOf(post)).toContain(`in this order: \`${node1}\`, \`${node3}\`, \`${node2}\``);
     await approveAll([
       [OPERATOR, /two-person rule/],
@@ -192,6 +217,44 @@ access:
     destroyed = false;
     await waitUntil(() => clusterHealthy(desc), 'every node running together', 120_000);
     await resolved(ts);
+  }, 600_000);
+
+  it('names a boot hung waiting for its peers, and its Fix… starts them in the recorded order', async () => {
+    const ts = await stopInOrder([node1, node2, node3]);
+    const since = lastSeq();
+    // The first-stopped node alone: its boot waits for its peers (up to 10 tries of 30 s).
+    const hung = stack.rabbitmqctl(node1, ['start_app'], { timeoutMs: 300_000 });
+    const alert = await posted(
+      since,
+      'boot-hang@default',
+      `\`${node1}\` is hung in its boot, waiting for its peers: start \`${node3}\` first`,
+    );
+    const { post, approveAll } = await requestedRun(await fixFromAlert('boot-hang@default'));
+    expect(blocksOf(post)).toContain(`in this order: \`${node3}\`, \`${node2}\`, \`${node1}\``);
+    expect(blocksOf(post)).toContain(`\`${node1}\` is booting already: wait for it to finish`);
+    await approveAll([
+      [APPROVER_A, /needs one more approver/],
+      [APPROVER_B, /You approved/],
+    ]);
+    expect((await hung).code).toBe(0);
+    await resolved((alert.reply as { ts: string }).ts);
+    await resolved(ts);
+    expect(await clusterHealthy(desc)).toBe(true);
+  }, 600_000);
+
+  it("starts a node whose VM is down through node control's service templates", async () => {
+    const since = lastSeq();
+    await stack.killNode(node2);
+    const down = await posted(since, 'node-down@default', node2);
+    const reply = await slash(warren, fake, OPERATOR, 'fix start-cluster', ALERTS);
+    const { post, approveAll } = await requestedRun(reply);
+    expect(blocksOf(post)).toContain(`start the RabbitMQ service (its VM) of \`${node2}\``);
+    await approveAll([
+      [APPROVER_A, /needs one more approver/],
+      [APPROVER_B, /You approved/],
+    ]);
+    await resolved((down.reply as { ts: string }).ts);
+    expect(await clusterHealthy(desc)).toBe(true);
   }, 600_000);
 });
 

@@ -4,8 +4,9 @@ import {
   CommandNodeControl,
   commandFor,
   formatFraction,
+  parseBooting,
   parseNodeMemory,
-  streamsTemplate,
+  toolTemplate,
 } from '../../src/remediation/node-control.js';
 
 describe('node control', () => {
@@ -107,24 +108,52 @@ describe('node control', () => {
     );
   });
 
-  it('runs rabbitmq-streams beside the configured rabbitmqctl, or the streams template when one is set', () => {
-    expect(streamsTemplate({ command: ['/usr/sbin/rabbitmqctl', '-n', '{node}', '{action}'] })).toEqual([
-      '/usr/sbin/rabbitmq-streams',
+  it('runs rabbitmq-streams and rabbitmq-diagnostics beside the configured rabbitmqctl, or their own templates', () => {
+    const local = { command: ['/usr/sbin/rabbitmqctl', '-n', '{node}', '{action}'] };
+    expect(toolTemplate(local, 'rabbitmq-streams')).toEqual(['/usr/sbin/rabbitmq-streams', '-n', '{node}', '{action}']);
+    expect(toolTemplate(local, 'rabbitmq-diagnostics')).toEqual([
+      '/usr/sbin/rabbitmq-diagnostics',
       '-n',
       '{node}',
       '{action}',
     ]);
-    expect(streamsTemplate({ command: ['ssh', '{host}', 'sudo rabbitmqctl -n {node} {action}'] })).toEqual([
-      'ssh',
-      '{host}',
-      'sudo rabbitmq-streams -n {node} {action}',
-    ]);
+    expect(
+      toolTemplate({ command: ['ssh', '{host}', 'sudo rabbitmqctl -n {node} {action}'] }, 'rabbitmq-streams'),
+    ).toEqual(['ssh', '{host}', 'sudo rabbitmq-streams -n {node} {action}']);
     // a word that merely contains the name is left alone
-    expect(() => streamsTemplate({ command: ['my-rabbitmqctl-wrapper', '{node}', '{action}'] })).toThrow(
-      /streamsCommand/,
-    );
+    const wrapper = { command: ['my-rabbitmqctl-wrapper', '{node}', '{action}'] };
+    expect(() => toolTemplate(wrapper, 'rabbitmq-streams')).toThrow(/streamsCommand/);
+    expect(() => toolTemplate(wrapper, 'rabbitmq-diagnostics')).toThrow(/diagnosticsCommand/);
     const own = ['kubectl', 'exec', '{shortHost}', '--', 'rabbitmq-streams', '{action}'];
-    expect(streamsTemplate({ command: ['x', '{action}'], streamsCommand: own })).toBe(own);
+    expect(toolTemplate({ command: ['x', '{action}'], streamsCommand: own }, 'rabbitmq-streams')).toBe(own);
+    const diagnostics = ['kubectl', 'exec', '{shortHost}', '--', 'rabbitmq-diagnostics', '{action}'];
+    expect(toolTemplate({ command: ['x', '{action}'], diagnosticsCommand: diagnostics }, 'rabbitmq-diagnostics')).toBe(
+      diagnostics,
+    );
+  });
+
+  it('reads is_booting as RabbitMQ 3.10 and 4.0 print it, and refuses anything else', () => {
+    // as printed by rabbitmq-diagnostics 3.10.8 on a node waiting for its peers, and on a booted one
+    expect(parseBooting('r@h', '{"message":"RabbitMQ on node r@h is booting","result":true}')).toBe(true);
+    const booted =
+      '{"message":"RabbitMQ on node r@h is fully booted (check with is_running), stopped or has not started booting yet","result":false}';
+    expect(parseBooting('r@h', booted)).toBe(false);
+    expect(() => parseBooting('r@h', 'Error: unable to perform an operation on node')).toThrow(NodeControlError);
+  });
+
+  it('starts and stops the VM with the service templates, and refuses without them', async () => {
+    const control = new CommandNodeControl({
+      command: ['/bin/echo', 'rabbitmqctl', '-n', '{node}', '{action}'],
+      service: { start: ['/bin/echo', 'start', '{shortHost}'], stop: ['/bin/echo', 'kill', '{node}'] },
+      timeoutMs: 5_000,
+    });
+    expect(control.canControlService).toBe(true);
+    expect(await control.startService('rabbit@h1.example')).toBe('start h1');
+    expect(await control.stopService('rabbit@h1')).toBe('kill rabbit@h1');
+    await expect(control.startService('rabbit@h1; reboot')).rejects.toThrow(NodeControlError);
+    const without = new CommandNodeControl({ command: ['/bin/echo', '{node}', '{action}'], timeoutMs: 5_000 });
+    expect(without.canControlService).toBe(false);
+    await expect(without.startService('rabbit@h1')).rejects.toThrow(/nodeControl\.service/);
   });
 
   it('adds a stream replica with the vhost only when it is not the default, and refuses odd names', async () => {

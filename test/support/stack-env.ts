@@ -1,4 +1,5 @@
 /** Environment that points warren at the test run's local stack, as an operator would with RABBITMQ_URL. */
+import { resolve } from 'node:path';
 import type { LocalRabbitNode, LocalStackDescription } from '../../src/devstack/index.js';
 
 export function stackEnv(stack: LocalStackDescription): Record<string, string> {
@@ -18,15 +19,36 @@ export function nodeControlCommand(stack: LocalStackDescription): string[] {
   return [...stack.rabbitmq.rabbitmqctl, '-n', '{node}', '{action}'];
 }
 
+/** `nodeControl.service.start`/`.stop` for the stack: the devstack's stand-in service manager, run with tsx. */
+function serviceCommand(action: 'start' | 'stop'): string[] {
+  const script = resolve(import.meta.dirname, 'devstack-service.ts');
+  return [process.execPath, '--import', 'tsx', script, action, '{node}'];
+}
+
 /**
  * A `clusters:` entry for the stack in YAML, with node control, for tests whose warren needs the cluster in its
  * config file: the management and AMQP URLs of `nodes` only (all of them unless given).
  */
 export function stackClusterYaml(
   stack: LocalStackDescription,
-  options: { name?: string; nodes?: readonly LocalRabbitNode[]; nodeControlTimeout?: string } = {},
+  options: {
+    name?: string;
+    nodes?: readonly LocalRabbitNode[];
+    nodeControlTimeout?: string;
+    /** The file holding the stack's description: node control then starts and kills VMs (devstack-service.ts). */
+    serviceDescription?: string;
+  } = {},
 ): string {
   const nodes = options.nodes ?? stack.nodes;
+  const service = options.serviceDescription
+    ? `
+      service:
+        start: ${JSON.stringify(serviceCommand('start'))}
+        stop: ${JSON.stringify(serviceCommand('stop'))}`
+    : '';
+  const serviceEnv = options.serviceDescription
+    ? `, WARREN_DEVSTACK_DESCRIPTION: ${JSON.stringify(options.serviceDescription)}`
+    : '';
   return `
 clusters:
   - name: ${options.name ?? 'local'}
@@ -37,8 +59,8 @@ clusters:
     remediationUser: ${JSON.stringify(stack.username)}
     remediationPassword: ${JSON.stringify(stack.password)}
     nodeControl:
-      command: ${JSON.stringify(nodeControlCommand(stack))}
-      env: { HOME: ${JSON.stringify(stack.cookieHome)} }
+      command: ${JSON.stringify(nodeControlCommand(stack))}${service}
+      env: { HOME: ${JSON.stringify(stack.cookieHome)}${serviceEnv} }
       timeout: ${options.nodeControlTimeout ?? '2m'}
 `;
 }

@@ -30,6 +30,9 @@ const METHODS = [
   'streamMembers',
   'rabbitRunning',
   'forgetClusterNode',
+  'booting',
+  'startService',
+  'stopService',
 ] as const satisfies readonly (keyof NodeControl)[];
 
 /** Node control with the methods `workflow` uses; any other one throws, so a step that strays fails its test. */
@@ -42,5 +45,5 @@ export function nodeControlFake(workflow: string, methods: Partial<NodeControl>)
       },
     ]),
   );
-  return { ...strays, ...methods } as NodeControl;
+  return { canControlService: false, ...strays, ...methods } as NodeControl;
 }

@@ -108,7 +108,13 @@ describe('forget-node arguments', () => {
 describe('forget-node: is the node really gone?', () => {
   it('lets a node through that no one sees running and node control cannot reach, or finds stopped', () => {
     expect(refusal(sighting({}), R3)).toBeUndefined();
-    expect(refusal(sighting({ control: { running: false } }), R3)).toBeUndefined();
+    expect(refusal(sighting({ control: { running: false, booting: false } }), R3)).toBeUndefined();
+  });
+
+  it('refuses a node whose rabbit app is booting: it is coming back', () => {
+    expect(refusal(sighting({ control: { running: false, booting: true } }), R3)).toMatch(
+      /is booting: it is coming back/,
+    );
   });
 
   it('refuses a partitioned node (cut off, yet node control finds its app running), with the way back', () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NodeControlError } from '../../src/errors.js';
 import type { AlertState } from '../../src/health/alert-state.js';
 import type { ManagementClient } from '../../src/management/management-client.js';
@@ -10,13 +10,15 @@ const R1 = 'rabbit1@localhost';
 const R2 = 'rabbit2@localhost';
 const R3 = 'rabbit3@localhost';
 
-type AppState = 'running' | 'stopped' | 'vm-down';
+/** `booting`: waits for `lastStopped`, and runs once it does. `hung`: boots until its VM is restarted. */
+type AppState = 'running' | 'stopped' | 'vm-down' | 'booting' | 'hung';
 
 /**
  * Three nodes whose apps node control starts; the management API answers (from any running node) only while some
- * node runs. A node other than `lastStopped` started before it waits in its boot and fails, as RabbitMQ does.
+ * node runs. A node other than `lastStopped` started before it waits in its boot and fails, as RabbitMQ does. With
+ * `service`, node control starts and ends VMs too (a started VM boots its app).
  */
-function fakeCluster(apps: Record<string, AppState>, lastStopped = R3) {
+function fakeCluster(apps: Record<string, AppState>, lastStopped = R3, service = false) {
   const calls: string[] = [];
   const listing = () =>
     Object.entries(apps).map(([name, app]) => ({ name, running: app === 'running', partitions: [] }));
@@ -30,7 +32,20 @@ function fakeCluster(apps: Record<string, AppState>, lastStopped = R3) {
   const nodeControl = nodeControlFake('start-cluster', {
     rabbitRunning: async (node) => {
       if (apps[node] === 'vm-down') throw new NodeControlError(`environment on ${node} failed (exit 69): nodedown`);
+      if (apps[node] === 'booting' && apps[lastStopped] === 'running') apps[node] = 'running';
       return apps[node] === 'running';
+    },
+    booting: async (node) => apps[node] === 'booting' || apps[node] === 'hung',
+    canControlService: service,
+    startService: async (node) => {
+      calls.push(`service start ${node}`);
+      apps[node] = node === lastStopped || apps[lastStopped] === 'running' ? 'running' : 'booting';
+      return '';
+    },
+    stopService: async (node) => {
+      calls.push(`service stop ${node}`);
+      apps[node] = 'vm-down';
+      return '';
     },
     run: async (node, action) => {
       calls.push(`${action} ${node}`);
@@ -74,6 +89,10 @@ describe('start-cluster arguments', () => {
     } as unknown as AlertState;
     expect(startClusterWorkflow.argsForAlert?.(alert)).toEqual({ nodes: [R3, R2, R1] });
     expect(startClusterWorkflow.argsForAlert?.({ findings: [] } as unknown as AlertState)).toEqual({});
+    const hung = {
+      findings: [{ check: 'boot-hang', subject: R1, data: { node: R1, startOrder: [R3, R2, R1] } }],
+    } as unknown as AlertState;
+    expect(startClusterWorkflow.argsForAlert?.(hung)).toEqual({ nodes: [R3, R2, R1] });
   });
 });
 
@@ -82,7 +101,7 @@ describe('start-cluster after a whole-cluster stop', () => {
     const cluster = fakeCluster({ [R1]: 'stopped', [R2]: 'stopped', [R3]: 'stopped' });
     const { plan, results, verification } = await runAll(cluster, [R3, R2, R1]);
     expect(plan.summary).toBe(
-      'start the rabbit app on 3 node(s), in this order: `rabbit3@localhost`, `rabbit2@localhost`, `rabbit1@localhost`',
+      'start 3 node(s), in this order: `rabbit3@localhost`, `rabbit2@localhost`, `rabbit1@localhost`',
     );
     expect(plan.warnings.join('\n')).toMatch(/No management URL answers: the order comes from when warren last saw/);
     expect(cluster.calls).toEqual([`start_app ${R3}`, `start_app ${R2}`, `start_app ${R1}`]);
@@ -100,7 +119,7 @@ describe('start-cluster after a whole-cluster stop', () => {
     );
     const dead = fakeCluster({ [R1]: 'stopped', [R2]: 'stopped', [R3]: 'vm-down' });
     await expect(startClusterWorkflow.plan(dead.context, { nodes: [R3, R1, R2] })).rejects.toThrow(
-      /^Node control cannot reach `rabbit3@localhost`: .*systemctl start rabbitmq-server/,
+      /^Node control cannot reach `rabbit3@localhost`: .*no `nodeControl.service`.*systemctl start rabbitmq-server/,
     );
     expect(dead.calls).toEqual([]);
   });
@@ -142,6 +161,67 @@ describe('start-cluster with a node down', () => {
     expect(await startClusterWorkflow.execute(cluster.context, action, { nodes: [] })).toBe(
       'the rabbit app already runs on `rabbit3@localhost`',
     );
+    expect(cluster.calls).toEqual([]);
+  });
+});
+
+describe('start-cluster with VMs down or hung in their boot', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('starts a VM that is down through the service, the last-stopped first', async () => {
+    const cluster = fakeCluster({ [R1]: 'stopped', [R2]: 'stopped', [R3]: 'vm-down' }, R3, true);
+    const { plan, results, verification } = await runAll(cluster, [R3, R2, R1]);
+    expect(plan.actions[0]?.label).toBe(
+      'start the RabbitMQ service (its VM) of `rabbit3@localhost`, the node that stopped last, and wait until it has booted',
+    );
+    expect(plan.warnings.join('\n')).toMatch(/their VMs are started with `nodeControl.service`/);
+    expect(cluster.calls).toEqual([`service start ${R3}`, `start_app ${R2}`, `start_app ${R1}`]);
+    expect(results[0]).toMatch(/^RabbitMQ service of `rabbit3@localhost` started; its rabbit app runs after \d+ s$/);
+    expect(verification.ok).toBe(true);
+  });
+
+  it('lets a node waiting for its peers finish its boot once the last-stopped one runs, starting nothing twice', async () => {
+    const cluster = fakeCluster({ [R1]: 'booting', [R2]: 'stopped', [R3]: 'stopped' });
+    const { plan, results, verification } = await runAll(cluster, [R3, R2, R1]);
+    expect(plan.actions[2]?.label).toBe(
+      '`rabbit1@localhost` is booting already: wait for it to finish with `rabbit3@localhost`; if it has not within 60 s, end its VM and start it again',
+    );
+    expect(plan.warnings.join('\n')).toMatch(/`rabbit1@localhost` is booting: without `nodeControl.service`/);
+    expect(cluster.calls).toEqual([`start_app ${R3}`, `start_app ${R2}`]);
+    // Its boot ended as soon as node 3 ran, before its own step came.
+    expect(results[2]).toBe('skipped: the rabbit app already runs on `rabbit1@localhost`');
+    expect(verification.ok).toBe(true);
+  });
+
+  it('ends and starts again the VM of a node hung in its boot while its peers run', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] });
+    const cluster = fakeCluster({ [R1]: 'hung', [R2]: 'running', [R3]: 'running' }, R3, true);
+    const plan = await startClusterWorkflow.plan(cluster.context, { nodes: [R1] });
+    const [action] = plan.actions;
+    if (!action) throw new Error('no step');
+    expect(action.label).toBe(
+      'end the VM of `rabbit1@localhost`, hung in its boot while other nodes run, and start it again',
+    );
+    const done = startClusterWorkflow.execute(cluster.context, action, { nodes: [R1] });
+    await vi.advanceTimersByTimeAsync(12_000);
+    expect(await done).toBe(
+      '`rabbit1@localhost` was still booting 10 s after its peers ran: its VM was ended and started again, and it runs',
+    );
+    expect(cluster.calls).toEqual([`service stop ${R1}`, `service start ${R1}`]);
+  });
+
+  it('fails the step on a hung boot it cannot end, saying what would', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] });
+    const cluster = fakeCluster({ [R1]: 'hung', [R2]: 'running', [R3]: 'running' });
+    const plan = await startClusterWorkflow.plan(cluster.context, { nodes: [R1] });
+    const [action] = plan.actions;
+    if (!action) throw new Error('no step');
+    const done = startClusterWorkflow.execute(cluster.context, action, { nodes: [R1] });
+    const failed = expect(done).rejects.toThrow(/takes `nodeControl.service`, which this cluster does not configure/);
+    await vi.advanceTimersByTimeAsync(12_000);
+    await failed;
     expect(cluster.calls).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@ import { CHECK_IDS, type CheckId } from '../check-ids.js';
 import type { HealthCheck } from '../health-check.js';
 import { alarmsCheck } from './alarms.js';
 import { backlogCheck } from './backlog.js';
+import { bootHangCheck } from './boot-hang.js';
 import { brokerHygieneCheck } from './broker-hygiene.js';
 import { channelLeakCheck } from './channel-leak.js';
 import { deliveryLimitCheck } from './delivery-limit.js';
@@ -28,6 +29,7 @@ const byId: { [K in CheckId]: HealthCheck & { id: K } } = {
   'network-partition': networkPartitionCheck,
   'partition-handling': partitionHandlingCheck,
   'node-down': nodeDownCheck,
+  'boot-hang': bootHangCheck,
   alarms: alarmsCheck,
   'resource-usage': resourceUsageCheck,
   'mirror-sync': mirrorSyncCheck,

@@ -7,6 +7,7 @@
  * When no URL answers at all, one more finding comes first: the order to start the nodes in, from when warren last
  * saw each running (stop-order.ts).
  */
+import { formatUtc } from '../../chat/human-format.js';
 import type { ManagementNode } from '../../management/schemas.js';
 import type { ClusterSnapshot, ManagementEndpoint } from '../cluster-snapshot.js';
 import type { Finding } from '../finding.js';
@@ -31,8 +32,6 @@ function partitioned(nodes: readonly ManagementNode[]): Set<string> {
   return alive;
 }
 
-const clock = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
-
 /**
  * When no management URL answers: the restart order, from when warren last saw each node running (runbook 1.6).
  * Undefined while some URL answers (the nodes that answer are running, so not everything stopped) or when fewer
@@ -48,9 +47,9 @@ function startOrder(snapshot: ClusterSnapshot, lastSeen: ReadonlyMap<string, num
     check: ID,
     severity: 'critical',
     subject: 'start order',
-    summary: `No node answers: if the whole cluster stopped, start \`${last}\` first, the last one seen running (${clock(lastAt)})`,
+    summary: `No node answers: if the whole cluster stopped, start \`${last}\` first, the last one seen running (${formatUtc(lastAt)})`,
     details: [
-      `Last seen running, in order: ${order.map(([node, at]) => `\`${node}\` ${clock(at)}`).join(', ')}`,
+      `Last seen running, in order: ${order.map(([node, at]) => `\`${node}\` ${formatUtc(at)}`).join(', ')}`,
       `\`${last}\` stopped last and holds the newest cluster state: it boots on its own. Every other node waits for it in its boot (10 tries of 30 s by default) and stops if it never comes, so start it first, then the others.`,
       `If \`${last}\` is lost for good: boot \`${before}\` (stopped next to last) without it, \`/rabbit fix force-boot ${before} --lost ${last}\` (\`rabbitmqctl force_boot\`, then start it), start the others, then forget the lost node (forget-node).`,
       'If warren only lost its own way to the cluster, the nodes may well be running: check from a host next to them first.',
