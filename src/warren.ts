@@ -227,6 +227,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
         chat,
         metrics,
         logger,
+        channelSees: (channel, vhost) => access.vhostScope(channel)?.allows(vhost) ?? true,
         // The vhost itself, asked as the commands ask a vhost's listing: undefined when it does not exist (404).
         vhostExists: async (cluster, vhost) =>
           (await getInVhost(clusters.get(cluster), 'vhosts', vhost, z.unknown())) !== undefined,

@@ -1,7 +1,9 @@
 /**
  * Decides where a decoded notification goes: the ordered `tap.routes` (or the defaults) are matched against
  * exchange, event type, priority, publisher and payload fields; the first match wins unless it says `continue`.
- * Pure: no I/O. A notification no rule posts is counted by the caller, not lost.
+ * A route whose channel is limited to some vhosts (access.vhostScopes) does not match a notification from another
+ * vhost: the neutron team's channel gets no nova notification through a catch-all route, and the notification goes
+ * on to the next route instead. Pure: no I/O. A notification no rule posts is counted by the caller, not lost.
  */
 import type { GROUP_FIELDS, RouteConfig, SEVERITIES } from '../config/tap-schema.js';
 import { globMatch } from './glob.js';
@@ -138,6 +140,8 @@ export interface RouterOptions {
   routes?: RouteConfig[];
   alertChannel?: string;
   groupBy: readonly GroupField[];
+  /** Whether a channel may see notifications from a vhost (access.vhostScopes); unset: every channel sees all. */
+  channelSees?: (channel: string, vhost: string) => boolean;
 }
 
 export class NotificationRouter {
@@ -152,8 +156,16 @@ export class NotificationRouter {
     for (const [index, route] of this.routes.entries()) {
       if (!matches(route, event)) continue;
       const name = route.name ?? `routes[${index}]`;
-      if (route.drop) return decisions.length > 0 ? { kind: 'post', decisions } : { kind: 'drop', route: name };
       const channel = route.channel ?? this.options.alertChannel;
+      if (
+        !route.drop &&
+        channel &&
+        event.vhost !== undefined &&
+        this.options.channelSees?.(channel, event.vhost) === false
+      ) {
+        continue;
+      }
+      if (route.drop) return decisions.length > 0 ? { kind: 'post', decisions } : { kind: 'drop', route: name };
       if (!channel) return decisions.length > 0 ? { kind: 'post', decisions } : { kind: 'no_channel', route: name };
       const n = event.notification;
       decisions.push({

@@ -36,6 +36,8 @@ export interface TapServiceOptions {
   chat: ChatPort;
   metrics: WarrenMetrics;
   logger: Logger;
+  /** Whether a channel may see a vhost's notifications (access.vhostScopes); unset: every channel sees all. */
+  channelSees?: (channel: string, vhost: string) => boolean;
   /** Whether a cluster's vhost exists (the management API), to say why the broker refuses the tap a vhost. */
   vhostExists?: (cluster: string, vhost: string) => Promise<boolean>;
   /** How often queued Slack work is flushed; small so a new group reaches Slack within a second. */
@@ -92,6 +94,7 @@ export class TapService implements TapControl {
       routes: tap.routes,
       alertChannel: options.alertChannel,
       groupBy: tap.groupBy,
+      ...(options.channelSees ? { channelSees: options.channelSees } : {}),
     });
     this.taps = options.clusters.flatMap((cluster) =>
       [...bindingsByVhost(cluster, tap)].map(([vhost, bindings]) => {

@@ -28,6 +28,8 @@ import { waitUntil } from '../support/wait-until.js';
 import { flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
 
 const REDIS_DB = 6;
+/** A channel limited to the neutron vhost (access.vhostScopes). */
+const TEAM = 'C0NEUTRON';
 
 describe('the tap with a vhost per service', () => {
   const stack = inject('stack');
@@ -89,7 +91,14 @@ ${FAST_TAP_YAML}${tap}
     // Creating a vhost through the management API gives its creator (the stack's one user) every permission there.
     await createVhost(vhostOf('glance'));
     await api('DELETE', `/permissions/${encodeURIComponent(vhostOf('glance'))}/${encodeURIComponent(stack.username)}`);
-    warren = await start(`  vhostPerService: {services: [nova, neutron, cinder, glance], vhost: "/{service}-${run}"}`);
+    // The neutron team's channel sees its own vhost only: its catch-all route carries no nova error.
+    warren = await start(`  vhostPerService: {services: [nova, neutron, cinder, glance], vhost: "/{service}-${run}"}
+  routes:
+    - {name: neutron-team, match: {priority: [ERROR]}, channel: ${TEAM}, continue: true}
+    - {name: errors, match: {priority: [ERROR, CRITICAL]}}
+access:
+  vhostScopes:
+    - {channels: [${TEAM}], vhosts: ["${vhostOf('neutron')}"]}`);
   });
 
   afterAll(async () => {
@@ -135,6 +144,20 @@ ${FAST_TAP_YAML}${tap}
           ),
       'a thread sample naming the neutron vhost',
     );
+    // The neutron team's channel got neutron's error, and nothing of nova's, which went on to the next route.
+    const team = await fake.waitForCall(
+      'chat.postMessage',
+      (c) => c.params.channel === TEAM && !c.params.thread_ts && textOf(c).includes(neutronHost),
+    );
+    expect(textOf(team)).toMatch(vhostField(vhostOf('neutron')));
+    expect(
+      fake.callsTo('chat.postMessage').filter((c) => c.params.channel === TEAM && textOf(c).includes(novaHost)),
+    ).toEqual([]);
+    expect(
+      fake
+        .callsTo('chat.postMessage')
+        .filter((c) => c.params.channel === TEAM && textOf(c).includes('compute.instance')),
+    ).toEqual([]);
   });
 
   it('shows a missing vhost and one without permission refused, logged once and counted, while the other vhosts keep working', async () => {

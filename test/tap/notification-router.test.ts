@@ -107,6 +107,29 @@ describe('NotificationRouter with configured routes', () => {
     });
   });
 
+  it('passes over a route whose channel may not see the vhost, and goes on to the next route', () => {
+    const scoped = new NotificationRouter({
+      routes: [
+        { name: 'neutron-team', match: { priority: ['ERROR'] }, channel: 'C0NEUTRON' },
+        { name: 'errors', match: { priority: ['ERROR'] } },
+      ].map((r) => routeSchema.parse(r)),
+      alertChannel: 'C0ALERTS',
+      groupBy: ['eventType'],
+      channelSees: (channel, vhost) => channel !== 'C0NEUTRON' || vhost === '/neutron',
+    });
+    const error = (vhost?: string) => ({
+      ...event('neutron-port.create.end.v1.json', 'neutron', (r) => (r.priority = 'ERROR')),
+      ...(vhost ? { vhost } : {}),
+    });
+    expect(scoped.route(error('/neutron'))).toMatchObject({ kind: 'post', decisions: [{ channel: 'C0NEUTRON' }] });
+    expect(scoped.route(error('/nova'))).toMatchObject({
+      kind: 'post',
+      decisions: [{ route: 'errors', channel: 'C0ALERTS' }],
+    });
+    // Where the vhost is not known (one-vhost tools), the scope cannot judge and the route holds.
+    expect(scoped.route(error())).toMatchObject({ kind: 'post', decisions: [{ channel: 'C0NEUTRON' }] });
+  });
+
   it('rejects bad rules at config time', () => {
     expect(routeSchema.safeParse({ match: { priority: ['LOUD'] } }).error?.issues[0]?.message).toBe(
       'not a priority (one of AUDIT, DEBUG, INFO, WARN, ERROR, CRITICAL, SAMPLE)',
