@@ -148,6 +148,10 @@ type MirrorState = z.infer<typeof mirrorStateSchema>;
 export const NO_NODE_CONTROL =
   'not applicable without node control: only the CLI tells a node’s cluster_partition_handling (set clusters[].nodeControl)';
 
+/** Why a cluster never has the booting nodes in its snapshot: only the CLI tells a booting node from a stopped one. */
+export const NO_BOOT_STATE =
+  'not applicable without node control: only the CLI tells a booting node from a stopped one (set clusters[].nodeControl)';
+
 function reason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -275,7 +279,7 @@ export class SnapshotFetcher {
       errors,
       ...(this.partitionHandling
         ? {}
-        : { unavailable: { partitionHandling: NO_NODE_CONTROL, booting: NO_NODE_CONTROL } }),
+        : { unavailable: { partitionHandling: NO_NODE_CONTROL, booting: NO_BOOT_STATE } }),
     };
   }
 

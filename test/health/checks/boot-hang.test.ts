@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runChecks } from '../../../src/health/check-run.js';
 import { bootHangCheck } from '../../../src/health/checks/boot-hang.js';
-import { NO_NODE_CONTROL } from '../../../src/health/snapshot-fetcher.js';
+import { NO_BOOT_STATE } from '../../../src/health/snapshot-fetcher.js';
 import type { ManagementNode } from '../../../src/management/schemas.js';
 import { checkContext, fixtureNodes, snapshotOf } from '../../support/snapshot-fixtures.js';
 
@@ -63,8 +63,8 @@ describe('boot-hang', () => {
   });
 
   it('is not applicable without node control, instead of failing every sweep', () => {
-    const snapshot = snapshotOf({ takenAt: NOW, unavailable: { booting: NO_NODE_CONTROL } });
+    const snapshot = snapshotOf({ takenAt: NOW, unavailable: { booting: NO_BOOT_STATE } });
     const [result] = runChecks([bootHangCheck], snapshot, checkContext());
-    expect(result).toMatchObject({ notApplicable: NO_NODE_CONTROL });
+    expect(result).toMatchObject({ notApplicable: NO_BOOT_STATE });
   });
 });
