@@ -32,6 +32,7 @@ import {
 import type { ManagementClient } from '../src/management/management-client.js';
 import type { ManagementNode } from '../src/management/schemas.js';
 import { khepriFlagState } from '../src/remediation/broker-state.js';
+import { clusterViews, type ListedNode } from '../src/remediation/node-sighting.js';
 import { pollUntil } from '../src/remediation/poll.js';
 import { defineWorkflow, type PlannedAction } from '../src/remediation/workflow-definition.js';
 
@@ -66,11 +67,7 @@ function connectionText(count: number | null): string {
  * `partitions` stays optional here (the shared node schema defaults it to []): a node that is still starting is
  * listed without it, and must not pass for one that reports no partition.
  */
-const nodeViewsSchema = z.array(
-  z.looseObject({ name: z.string(), running: z.boolean(), partitions: z.array(z.string()).optional() }),
-);
-type NodeView = z.infer<typeof nodeViewsSchema>[number];
-const overviewNode = z.looseObject({ node: z.string() });
+type NodeView = ListedNode;
 
 interface TrustedView {
   /** The trusted node whose management API answered. */
@@ -84,17 +81,7 @@ interface TrustedView {
  * management URL of the cluster belongs to a trusted node that answers.
  */
 async function trustedView(management: ManagementClient, trusted: readonly string[]): Promise<TrustedView | undefined> {
-  for (const base of management.baseUrls) {
-    try {
-      const { node } = await management.getFrom(base, '/api/overview', overviewNode);
-      if (!trusted.includes(node)) continue;
-      const nodes = await management.getFrom(base, '/api/nodes?columns=name,running,partitions', nodeViewsSchema);
-      return { via: node, nodes };
-    } catch {
-      // This URL is down or not a trusted node's: try the next one.
-    }
-  }
-  return undefined;
+  return (await clusterViews(management)).find((view) => trusted.includes(view.via));
 }
 
 function partitionViews(nodes: readonly NodeView[]): Map<string, string[]> {

@@ -24,7 +24,7 @@ import { bootHangCheck } from '../src/health/checks/boot-hang.js';
 import { nodeDownCheck } from '../src/health/checks/node-down.js';
 import type { ManagementClient } from '../src/management/management-client.js';
 import type { NodeControl } from '../src/remediation/node-control.js';
-import { appState } from '../src/remediation/node-sighting.js';
+import { appState, clusterViews, type ListedNode } from '../src/remediation/node-sighting.js';
 import { pollUntil } from '../src/remediation/poll.js';
 import { defineWorkflow, nodeControlOf, type PlannedAction } from '../src/remediation/workflow-definition.js';
 
@@ -59,20 +59,11 @@ const SERVICE_BOOT_MS = 120_000;
 const data = (action: PlannedAction) => action.data as unknown as StartData;
 const code = (names: readonly string[]) => names.map((n) => `\`${n}\``).join(', ');
 
-const nodesSchema = z.array(
-  z.looseObject({ name: z.string(), running: z.boolean().optional(), partitions: z.array(z.string()).optional() }),
-);
-type Listed = z.infer<typeof nodesSchema>;
+type Listed = ListedNode[];
 
 /** /api/nodes from the first management URL that answers; undefined when none does. */
 async function anyListing(management: ManagementClient): Promise<Listed | undefined> {
-  for (const base of management.baseUrls) {
-    const listed = await management
-      .getFrom(base, '/api/nodes?columns=name,running,partitions', nodesSchema)
-      .catch(() => undefined);
-    if (listed) return listed;
-  }
-  return undefined;
+  return (await clusterViews(management))[0]?.nodes;
 }
 
 /** Waits until node control finds the node's rabbit app running; whether it did within `ms`. */

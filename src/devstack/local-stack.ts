@@ -43,6 +43,7 @@ import {
   prepareNode,
   type RunningNode,
   readBeamPid,
+  runOwnRabbitmqctl,
   runRabbitmqctl,
   spawnNode,
 } from './rabbit-node.js';
@@ -139,6 +140,14 @@ class StackHandle implements LocalStack {
 
   async rabbitmqctl(node: string, args: string[], opts?: { timeoutMs?: number }): Promise<RabbitmqctlResult> {
     return runRabbitmqctl(this.ctx, this.spec(node).name, args, opts?.timeoutMs);
+  }
+
+  rabbitmqctlAsNode(
+    node: string,
+    args: string[],
+    opts?: { timeoutMs?: number; tool?: 'rabbitmqctl' | 'rabbitmq-diagnostics' | 'rabbitmq-streams' },
+  ): Promise<RabbitmqctlResult> {
+    return runOwnRabbitmqctl(this.ctx, this.spec(node), args, opts?.timeoutMs, opts?.tool);
   }
 
   private async ctl(spec: NodeSpec, args: string[], timeoutMs?: number): Promise<RabbitmqctlResult> {

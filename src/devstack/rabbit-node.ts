@@ -4,7 +4,7 @@
  * must never pass arguments through a shell: `rabbitmqctl eval` receives Erlang code verbatim.
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import {
   chownSync,
   closeSync,
@@ -197,6 +197,34 @@ export function runRabbitmqctl(
       if (timedOut) resolve({ stdout, stderr: `${stderr}rabbitmqctl timed out after ${timeoutMs} ms\n`, code: 124 });
       else resolve({ stdout, stderr, code: code ?? -1 });
     });
+  });
+}
+
+/**
+ * Runs rabbitmqctl as the node's own user with the node's own environment (its data and config paths), as on the
+ * node's host: for the commands that work on a stopped node's files (`forget_cluster_node --offline`).
+ */
+export function runOwnRabbitmqctl(
+  ctx: NodeContext & { runtime: Pick<BrokerRuntime, 'rabbitmqctl'> },
+  spec: NodeSpec,
+  args: string[],
+  timeoutMs = 60_000,
+  tool: 'rabbitmqctl' | 'rabbitmq-diagnostics' | 'rabbitmq-streams' = 'rabbitmqctl',
+): Promise<RabbitmqctlResult> {
+  // The CLI's path inside the runtime's root: the last part of the argv prefix (a chroot comes before it); the other
+  // tools are in the same folder.
+  const cli = (ctx.runtime.rabbitmqctl.at(-1) as string).replace(/rabbitmqctl$/, tool);
+  const [file, ...argv] = ctx.runtime.asNodeUser([cli, '-n', spec.name, ...args]) as [string, ...string[]];
+  return new Promise((resolve) => {
+    execFile(
+      file,
+      argv,
+      { cwd: ctx.cookieHome, env: nodeEnv(ctx, spec), timeout: timeoutMs, killSignal: 'SIGKILL' },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : error.killed ? 124 : -1) : 0;
+        resolve({ stdout, stderr, code });
+      },
+    );
   });
 }
 

@@ -78,6 +78,15 @@ export interface LocalStack extends LocalStackDescription {
    * waiting for its boot: the boot may wait for peers that are down. Nothing when the VM already runs.
    */
   launchNode(node: string): Promise<void>;
+  /**
+   * Runs `rabbitmqctl -n <node> ...args` as the node's user with the node's own environment, as on its host: for
+   * commands that work on a stopped node's files (`forget_cluster_node --offline`). Never throws on a non-zero exit.
+   */
+  rabbitmqctlAsNode(
+    node: string,
+    args: string[],
+    opts?: { timeoutMs?: number; tool?: 'rabbitmqctl' | 'rabbitmq-diagnostics' | 'rabbitmq-streams' },
+  ): Promise<RabbitmqctlResult>;
   /** A node lost for good, as a dead disk leaves it: kill -9 of its VM, then its data removed. */
   destroyNode(node: string): Promise<void>;
   /**

@@ -92,8 +92,11 @@ export interface NodeControl {
   startService(node: string): Promise<string>;
   /** Ends the node's VM with the service template, even one hung in its boot. */
   stopService(node: string): Promise<string>;
-  /** `rabbitmqctl forget_cluster_node lost` run against `node` (a running member); resolves with the output. */
-  forgetClusterNode(node: string, lost: string): Promise<string>;
+  /**
+   * `rabbitmqctl forget_cluster_node lost` run against `node` (a running member); with `offline`, run on `node`'s
+   * host while its VM is stopped (`--offline`: the CLI works on the node's files). Resolves with the output.
+   */
+  forgetClusterNode(node: string, lost: string, options?: { offline?: boolean }): Promise<string>;
   /** The node's memory watermark, read with `status --formatter json`. */
   memory(node: string): Promise<NodeMemory>;
   /** Sets the node's watermark to `fraction` of its RAM until its next restart; resolves with the output. */
@@ -274,9 +277,9 @@ export class CommandNodeControl implements NodeControl, PartitionHandlingSource 
     return parseRabbitRunning(node, await this.exec(node, 'environment', ['--formatter', 'json']));
   }
 
-  async forgetClusterNode(node: string, lost: string): Promise<string> {
+  async forgetClusterNode(node: string, lost: string, options: { offline?: boolean } = {}): Promise<string> {
     if (!NODE_NAME.test(lost)) throw new NodeControlError(`refusing "${lost}": not a node name`);
-    return tail(await this.exec(node, 'forget_cluster_node', [lost]));
+    return tail(await this.exec(node, 'forget_cluster_node', [...(options.offline ? ['--offline'] : []), lost]));
   }
 
   async addStreamReplica(node: string, vhost: string, stream: string, replicaNode: string): Promise<string> {

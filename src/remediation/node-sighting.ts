@@ -1,14 +1,44 @@
 /**
  * A node as everything warren can ask sees it, for the workflows that must not act on a node that is only cut off
  * (forget-node, force-boot): every management URL (any of them may be on either side of a partition), whether one
- * answers from the node itself, and node control's own view of its rabbit application.
+ * answers from the node itself, and node control's own view of its rabbit application. `clusterViews` is the one way
+ * the node workflows ask each URL for its node and its listing.
  */
 import { z } from 'zod';
 import type { ManagementClient } from '../management/management-client.js';
 import type { NodeControl } from './node-control.js';
 
 const overviewSchema = z.looseObject({ node: z.string() });
-const nodesSchema = z.array(z.looseObject({ name: z.string(), running: z.boolean().optional() }));
+const nodesSchema = z.array(
+  z.looseObject({ name: z.string(), running: z.boolean().optional(), partitions: z.array(z.string()).optional() }),
+);
+export type ListedNode = z.infer<typeof nodesSchema>[number];
+
+/** What one management URL answers: the node behind it, and the cluster's nodes as that node sees them. */
+export interface ClusterView {
+  url: string;
+  via: string;
+  nodes: ListedNode[];
+}
+
+/**
+ * Every management URL that answers, asked at once, in the configured order; a URL that is down, or on a node that
+ * is, is left out. During a partition each side's URLs answer with their own side's view.
+ */
+export async function clusterViews(management: ManagementClient): Promise<ClusterView[]> {
+  const views = await Promise.all(
+    management.baseUrls.map(async (url): Promise<ClusterView | undefined> => {
+      try {
+        const { node: via } = await management.getFrom(url, '/api/overview', overviewSchema);
+        const nodes = await management.getFrom(url, '/api/nodes?columns=name,running,partitions', nodesSchema);
+        return { url, via, nodes };
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return views.filter((view) => view !== undefined);
+}
 
 /** The node as everything warren can ask sees it. */
 export interface Sighting {
@@ -37,20 +67,14 @@ export async function sight(management: ManagementClient, control: NodeControl, 
     control: { running: false, booting: false },
   };
   const running = new Set<string>();
-  for (const base of management.baseUrls) {
-    try {
-      const { node: via } = await management.getFrom(base, '/api/overview', overviewSchema);
-      const nodes = await management.getFrom(base, '/api/nodes?columns=name,running', nodesSchema);
-      sighting.answered++;
-      if (via === node) sighting.answersItself = true;
-      for (const n of nodes) {
-        if (n.name === node) {
-          sighting.member = true;
-          if (n.running === true) sighting.runningIn.push(via);
-        } else if (n.running === true) running.add(n.name);
-      }
-    } catch {
-      // This URL is down, or on a node that is: the others are asked.
+  for (const { via, nodes } of await clusterViews(management)) {
+    sighting.answered++;
+    if (via === node) sighting.answersItself = true;
+    for (const n of nodes) {
+      if (n.name === node) {
+        sighting.member = true;
+        if (n.running === true) sighting.runningIn.push(via);
+      } else if (n.running === true) running.add(n.name);
     }
   }
   sighting.running = [...running].sort();

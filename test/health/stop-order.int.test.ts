@@ -12,27 +12,19 @@
  * recorded order, the hung boot finishing on its own. Last, a node's VM killed while the others run is started again
  * through node control's service templates (the devstack's stand-in for systemd).
  */
+
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
+import type { LocalStack } from '../../src/devstack/index.js';
 import { StopOrderStore } from '../../src/health/stop-order.js';
 import type { Warren } from '../../src/warren.js';
 import { clusterHealthy, replicateOnto, restoreCluster } from '../support/cluster-health.js';
-import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
+import { onWholeCluster, stackDescriptionFile } from '../support/damage-harness.js';
+import type { FakeSlack, RecordedCall } from '../support/fake-slack.js';
 import { stackClusterYaml } from '../support/stack-env.js';
 import { waitUntil } from '../support/wait-until.js';
-import {
-  approveRun,
-  click,
-  flushHarnessRedis,
-  SWEEPING_YAML,
-  slash,
-  startHarnessWarren,
-} from '../support/warren-harness.js';
+import { approveRun, click, SWEEPING_YAML, slash } from '../support/warren-harness.js';
 
 const REDIS_DB = 12;
 const ALERTS = 'C0ALERTS';
@@ -50,12 +42,9 @@ describe('the whole-cluster restart order', () => {
   let destroyed = false;
   const [node1, node2, node3] = desc.nodes.map((n) => n.name) as [string, string, string];
 
-  // The stack's description (it holds the admin password) for the stand-in service manager, readable by root only.
-  const serviceDir = mkdtempSync(join(tmpdir(), 'warren-service-'));
-  const serviceDescription = join(serviceDir, 'stack.json');
-  writeFileSync(serviceDescription, JSON.stringify(desc), { mode: 0o600 });
+  const service = stackDescriptionFile(desc);
 
-  const yaml = `${stackClusterYaml(desc, { name: 'default', serviceDescription })}${SWEEPING_YAML}
+  const yaml = `${stackClusterYaml(desc, { name: 'default', serviceDescription: service.path })}${SWEEPING_YAML}
   thresholds:
     bootHang: 5s
 access:
@@ -148,11 +137,7 @@ access:
     );
 
   beforeAll(async () => {
-    stack = attachLocalStack(desc);
-    await restoreCluster(desc, stack);
-    await flushHarnessRedis(desc, REDIS_DB);
-    fake = await FakeSlack.start();
-    warren = await startHarnessWarren({ stack: desc, fake, yaml, redisDb: REDIS_DB, clustersInYaml: true });
+    ({ stack, fake, warren } = await onWholeCluster(desc, yaml, REDIS_DB));
   });
 
   afterAll(async () => {
@@ -166,7 +151,7 @@ access:
     }
     for (const node of [node3, node2, node1]) await stack?.rabbitmqctl(node, ['start_app'], { timeoutMs: 120_000 });
     if (stack) await restoreCluster(desc, stack);
-    rmSync(serviceDir, { recursive: true, force: true });
+    service.remove();
   }, 600_000);
 
   it('names the last node to stop as the one to start first, and the cluster comes back in that order', async () => {

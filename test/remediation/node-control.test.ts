@@ -181,6 +181,9 @@ describe('node control', () => {
       'rabbitmqctl -n rabbit@h1 forget_cluster_node rabbit@h3',
     );
     await expect(control.forgetClusterNode('rabbit@h1', 'rabbit@h3 --offline')).rejects.toThrow(NodeControlError);
+    expect(await control.forgetClusterNode('rabbit@h2', 'rabbit@h3', { offline: true })).toBe(
+      'rabbitmqctl -n rabbit@h2 forget_cluster_node --offline rabbit@h3',
+    );
   });
 
   it('tells a running rabbit app from a stopped one by the environment, and a node that does not answer by an error', async () => {

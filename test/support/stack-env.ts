@@ -19,10 +19,15 @@ export function nodeControlCommand(stack: LocalStackDescription): string[] {
   return [...stack.rabbitmq.rabbitmqctl, '-n', '{node}', '{action}'];
 }
 
-/** `nodeControl.service.start`/`.stop` for the stack: the devstack's stand-in service manager, run with tsx. */
-function serviceCommand(action: 'start' | 'stop'): string[] {
+/**
+ * `nodeControl.service.start`/`.stop` for the stack, and with `ctl` a `nodeControl.command` that runs rabbitmqctl as
+ * on the node's host: the devstack's stand-in (devstack-service.ts), run with tsx.
+ */
+export function serviceCommand(action: 'start' | 'stop' | 'ctl'): string[] {
   const script = resolve(import.meta.dirname, 'devstack-service.ts');
-  return [process.execPath, '--import', 'tsx', script, action, '{node}'];
+  // `rabbitmqctl` as a word of its own, so that node control derives the rabbitmq-diagnostics and -streams commands.
+  const node = action === 'ctl' ? ['rabbitmqctl', '{node}', '{action}'] : ['{node}'];
+  return [process.execPath, '--import', 'tsx', script, action, ...node];
 }
 
 /**
@@ -37,6 +42,8 @@ export function stackClusterYaml(
     nodeControlTimeout?: string;
     /** The file holding the stack's description: node control then starts and kills VMs (devstack-service.ts). */
     serviceDescription?: string;
+    /** With serviceDescription: rabbitmqctl runs as on the node's host (its user and environment), for --offline. */
+    onHost?: boolean;
   } = {},
 ): string {
   const nodes = options.nodes ?? stack.nodes;
@@ -59,7 +66,7 @@ clusters:
     remediationUser: ${JSON.stringify(stack.username)}
     remediationPassword: ${JSON.stringify(stack.password)}
     nodeControl:
-      command: ${JSON.stringify(nodeControlCommand(stack))}${service}
+      command: ${JSON.stringify(options.serviceDescription && options.onHost ? serviceCommand('ctl') : nodeControlCommand(stack))}${service}
       env: { HOME: ${JSON.stringify(stack.cookieHome)}${serviceEnv} }
       timeout: ${options.nodeControlTimeout ?? '2m'}
 `;

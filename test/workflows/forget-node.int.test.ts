@@ -4,25 +4,37 @@
  * that two people other than the requester approve. The node-down alert resolves in place, the node's classic
  * queue goes with it as the plan said, and its quorum members are dropped. Afterwards the node joins again afresh,
  * with a member of every quorum queue and a replica of every stream, so that later files find the cluster as before.
+ * Then `--offline` (runbook 1.6): the three nodes stopped one after the other, every VM down, the node that stopped
+ * last lost for good; `forget_cluster_node --offline` in the stopped survivor's files, then its service started, and
+ * it boots without the lost node. Node control runs as on the nodes' hosts (their user, their environment:
+ * devstack-service.ts), which the offline form needs and the online one does not mind.
  *
  * warren is given the management URLs of nodes 1 and 2 only: a partitioned node's own URL would answer and refuse
  * the run before node control is asked, and the point of the partition case is that it is refused all the same.
  */
+
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { attachLocalStack, healPartition, type LocalStack } from '../../src/devstack/index.js';
+import { healPartition, type LocalStack } from '../../src/devstack/index.js';
 import { ManagementApiError } from '../../src/errors.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
-import { cutPartition, replicateOnto, restoreCluster, settledPartition } from '../support/cluster-health.js';
-import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
+import {
+  clusterHealthy,
+  cutPartition,
+  replicateOnto,
+  restoreCluster,
+  settledPartition,
+} from '../support/cluster-health.js';
+import { onWholeCluster, stackDescriptionFile } from '../support/damage-harness.js';
+import type { FakeSlack, RecordedCall } from '../support/fake-slack.js';
 import { deleteQueuesMatching } from '../support/queue-cleanup.js';
 import { stackClusterYaml } from '../support/stack-env.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
-import { approveRun, flushHarnessRedis, SWEEPING_YAML, slash, startHarnessWarren } from '../support/warren-harness.js';
+import { approveRun, SWEEPING_YAML, slash } from '../support/warren-harness.js';
 
 const OPERATOR = 'U0OPERATOR';
 const APPROVER_A = 'U0ANNA';
@@ -47,7 +59,13 @@ describe('forget-node on the real cluster', () => {
   /** Node 3 has lost its data and not joined again yet. */
   let destroyed = false;
 
-  const yaml = () => `${stackClusterYaml(desc, { nodes: reachable, nodeControlTimeout: '1m' })}${SWEEPING_YAML}
+  const service = stackDescriptionFile(desc);
+  const yaml = () => `${stackClusterYaml(desc, {
+    nodes: reachable,
+    nodeControlTimeout: '1m',
+    serviceDescription: service.path,
+    onHost: true,
+  })}${SWEEPING_YAML}
 access:
   operators: [${OPERATOR}]
   approvers: [${OPERATOR}, ${APPROVER_A}, ${APPROVER_B}]
@@ -61,25 +79,43 @@ access:
   const approve = (user: string, runId: string, post: RecordedCall) =>
     approveRun(warren, fake, { user, runId, post, channel: CHANNEL });
 
+  /** The run a `/rabbit fix` answer started: its id and its request message. */
+  async function requested(reply: Record<string, unknown>): Promise<{ runId: string; post: RecordedCall }> {
+    const runId = /run `(r-[0-9a-f]{8})`/.exec(text(reply))?.[1];
+    expect(runId, text(reply)).toBeDefined();
+    const post = await fake.waitForCall(
+      'chat.postMessage',
+      (c) => c.params.channel === CHANNEL && !c.params.thread_ts && blocksOf(c).includes(runId as string),
+      20_000,
+    );
+    return { runId: runId as string, post };
+  }
+
+  /** The run's message once it ended. */
+  const ended = (post: RecordedCall) =>
+    fake.waitForCall(
+      'chat.update',
+      (c) => c.params.ts === (post.reply as { ts: string }).ts && /^(Done|Failed|Aborted)/.test(String(c.params.text)),
+      300_000,
+    );
+
   beforeAll(async () => {
-    stack = attachLocalStack(desc);
-    await restoreCluster(desc, stack);
-    await flushHarnessRedis(desc, REDIS_DB);
-    fake = await FakeSlack.start();
-    warren = await startHarnessWarren({ stack: desc, fake, yaml: yaml(), redisDb: REDIS_DB, clustersInYaml: true });
+    ({ stack, fake, warren } = await onWholeCluster(desc, yaml(), REDIS_DB));
   });
 
   afterAll(async () => {
     await warren?.stop();
     await fake?.stop();
-    // Whatever the tests left: the node back as a member, every node running, and none of this file's queues.
+    // Whatever the tests left: every VM up, the node back as a member, and none of this file's queues.
+    for (const node of [node2, node1]) await stack?.startNode(node).catch(() => undefined);
     if (stack && destroyed) {
       await stack.joinFresh(node3, node1);
       await replicateOnto(desc, node3);
     }
     if (stack) await restoreCluster(desc, stack);
     await deleteQueuesMatching(desc, new RegExp(`^${PREFIX}`));
-  }, 300_000);
+    service.remove();
+  }, 600_000);
 
   it('refuses to forget a node that is only cut off by a partition', async () => {
     try {
@@ -128,14 +164,7 @@ access:
     );
     expect(blocksOf(alert)).toContain(node3);
 
-    const reply = await slash(warren, fake, OPERATOR, `fix forget-node ${node3}`, CHANNEL);
-    const runId = /run `(r-[0-9a-f]{8})`/.exec(text(reply))?.[1];
-    expect(runId, text(reply)).toBeDefined();
-    const post = await fake.waitForCall(
-      'chat.postMessage',
-      (c) => c.params.channel === CHANNEL && !c.params.thread_ts && blocksOf(c).includes(runId as string),
-      20_000,
-    );
+    const { runId, post } = await requested(await slash(warren, fake, OPERATOR, `fix forget-node ${node3}`, CHANNEL));
     const plan = blocksOf(post);
     expect(plan).toContain('approvals 0/2');
     expect(plan).toContain('cannot be undone');
@@ -144,14 +173,10 @@ access:
     // RabbitMQ 4 can leave a down node's classic queues out of its listing; 3.10 lists it, and the plan names it.
     if (desc.rabbitmq.series.startsWith('3.')) expect(plan).toContain(home);
 
-    expect(text(await approve(OPERATOR, runId as string, post))).toMatch(/two-person rule/);
-    expect(text(await approve(APPROVER_A, runId as string, post))).toMatch(/recorded; it needs one more approver/);
-    expect(text(await approve(APPROVER_B, runId as string, post))).toMatch(/You approved/);
-    const done = await fake.waitForCall(
-      'chat.update',
-      (c) => c.params.ts === (post.reply as { ts: string }).ts && /^(Done|Failed|Aborted)/.test(String(c.params.text)),
-      120_000,
-    );
+    expect(text(await approve(OPERATOR, runId, post))).toMatch(/two-person rule/);
+    expect(text(await approve(APPROVER_A, runId, post))).toMatch(/recorded; it needs one more approver/);
+    expect(text(await approve(APPROVER_B, runId, post))).toMatch(/You approved/);
+    const done = await ended(post);
     expect(`${done.params.text}\n${blocksOf(done)}`).toMatch(/^Done and verified/);
 
     expect(await members()).not.toContain(node3);
@@ -174,4 +199,29 @@ access:
     await replicateOnto(desc, node3);
     expect(await members()).toEqual(expect.arrayContaining([node1, node2, node3]));
   }, 300_000);
+
+  it('forgets the lost last-stopped node in a stopped survivor, which then boots without it', async () => {
+    for (const node of [node1, node2, node3]) expect((await stack.rabbitmqctl(node, ['stop_app'])).code).toBe(0);
+    for (const node of [node1, node2]) await stack.killNode(node);
+    destroyed = true;
+    await stack.destroyNode(node3);
+
+    const { runId, post } = await requested(
+      await slash(warren, fake, OPERATOR, `fix forget-node ${node3} --offline --on ${node2}`, CHANNEL),
+    );
+    expect(blocksOf(post)).toContain(`in the files of \`${node2}\`, then start`);
+    expect(text(await approve(APPROVER_A, runId, post))).toMatch(/needs one more approver/);
+    expect(text(await approve(APPROVER_B, runId, post))).toMatch(/You approved/);
+    const done = await ended(post);
+    expect(`${done.params.text}\n${blocksOf(done)}`).toMatch(/^Done and verified/);
+    expect(blocksOf(done)).toContain(`runs and no longer lists`);
+
+    // The first-stopped node now syncs from node 2; node 3 comes back as a new member.
+    await stack.startNode(node1);
+    expect(await members()).not.toContain(node3);
+    await stack.joinFresh(node3, node1);
+    await replicateOnto(desc, node3);
+    destroyed = false;
+    await waitUntil(() => clusterHealthy(desc), 'every node running together', 120_000);
+  }, 600_000);
 });

@@ -28,9 +28,12 @@ function fakeCluster(options: {
   /** Node control's answer per node: true/false for the rabbit app, undefined for a node that does not answer. */
   control: Record<string, boolean | undefined>;
   queues?: unknown[];
+  /** Node control starts VMs too (nodeControl.service): a started node runs and answers its own URL. */
+  service?: boolean;
 }) {
   const views = structuredClone(options.views);
   const calls: string[] = [];
+  const forgotten: string[] = [];
   const management = {
     cluster: 'local',
     baseUrls: Object.keys(URLS),
@@ -57,8 +60,20 @@ function fakeCluster(options: {
       if (running === undefined) throw new NodeControlError(`environment on ${node} failed (exit 69): nodedown`);
       return running;
     },
-    forgetClusterNode: async (node, lost) => {
-      calls.push(`forget ${lost} on ${node}`);
+    canControlService: options.service ?? false,
+    startService: async (node) => {
+      calls.push(`start ${node}`);
+      options.control[node] = true;
+      // It answers its own URL, listing the members its files keep.
+      const url = Object.keys(URLS).find((u) => URLS[u] === node) as string;
+      views[url] = Object.values(URLS)
+        .filter((n) => !forgotten.includes(n))
+        .map((name) => ({ name, running: name === node }));
+      return '';
+    },
+    forgetClusterNode: async (node, lost, how) => {
+      calls.push(`forget ${lost} on ${node}${how?.offline ? ' offline' : ''}`);
+      forgotten.push(lost);
       for (const listing of Object.values(views)) {
         const at = listing.findIndex((n) => n.name === lost);
         if (at >= 0) listing.splice(at, 1);
@@ -96,10 +111,16 @@ describe('forget-node arguments', () => {
   it('takes one node name, and nothing a command line could misread', () => {
     const parse = (positionals: string[], flags: Record<string, string | true> = {}) =>
       parseWorkflowArgs(forgetNodeWorkflow, { positionals, flags });
-    expect(parse([R3]).data).toEqual({ node: R3 });
+    expect(parse([R3]).data).toEqual({ node: R3, offline: false });
     expect(parse([]).error?.issues[0]?.message).toBe('name the node that is gone for good, e.g. rabbit@old-host');
     expect(parse(['rabbit3@localhost;reboot']).error?.issues[0]?.message).toBe('a node is named like rabbit@host');
-    expect(parse([R3], { offline: true }).success).toBe(false);
+    expect(parse([R3]).data).toEqual({ node: R3, offline: false });
+    expect(parse([R3], { offline: true }).error?.issues[0]?.message).toMatch(
+      /^with --offline, name the stopped survivor/,
+    );
+    expect(parse([R3], { offline: true, on: R2 }).data).toEqual({ node: R3, offline: true, on: R2 });
+    expect(parse([R3], { on: R2 }).error?.issues[0]?.message).toBe('--on goes with --offline');
+    expect(parse([R3], { offline: true, on: 'rabbit2;reboot' }).success).toBe(false);
     expect(forgetNodeWorkflow.risk).toBe('critical');
     expect(forgetNodeWorkflow.needsNodeControl).toBe(true);
   });
@@ -135,7 +156,7 @@ describe('forget-node: is the node really gone?', () => {
     expect(refusal(sighting({ member: false }), R3)).toBe(
       '`rabbit3@localhost` is not a member of the cluster (already forgotten?)',
     );
-    expect(refusal(sighting({ running: [] }), R3)).toMatch(/--offline.*which warren does not run/);
+    expect(refusal(sighting({ running: [] }), R3)).toMatch(/forget it offline: `--offline --on NODE`/);
   });
 });
 
@@ -151,7 +172,7 @@ describe('forget-node plan, guard, execute and verify', () => {
         { name: 'elsewhere', vhost: '/', type: 'classic', node: R1, messages: 9 },
       ],
     });
-    const plan = await forgetNodeWorkflow.plan(contextOf(cluster), { node: R3 });
+    const plan = await forgetNodeWorkflow.plan(contextOf(cluster), { node: R3, offline: false });
     expect(plan.actions).toEqual([
       {
         key: `forget:${R3}`,
@@ -175,11 +196,11 @@ describe('forget-node plan, guard, execute and verify', () => {
 
   it('refuses to plan for a partitioned node, and when the cluster has no node control', async () => {
     const partitioned = fakeCluster({ ...down(), control: { [R1]: true, [R2]: true, [R3]: true } });
-    await expect(forgetNodeWorkflow.plan(contextOf(partitioned), { node: R3 })).rejects.toThrow(
+    await expect(forgetNodeWorkflow.plan(contextOf(partitioned), { node: R3, offline: false })).rejects.toThrow(
       /^Not forgetting `rabbit3@localhost`: node control reaches/,
     );
     const { management } = fakeCluster(down());
-    await expect(forgetNodeWorkflow.plan(contextOf({ management }), { node: R3 })).rejects.toThrow(
+    await expect(forgetNodeWorkflow.plan(contextOf({ management }), { node: R3, offline: false })).rejects.toThrow(
       'cluster local has no node control: a node is forgotten with the CLI',
     );
   });
@@ -187,28 +208,28 @@ describe('forget-node plan, guard, execute and verify', () => {
   it('aborts at the guard when the node came back, and forgets once, idempotently, then verifies', async () => {
     const cluster = fakeCluster(down());
     const context = contextOf(cluster);
-    const [action] = (await forgetNodeWorkflow.plan(context, { node: R3 })).actions;
+    const [action] = (await forgetNodeWorkflow.plan(context, { node: R3, offline: false })).actions;
     if (!action) throw new Error('no action planned');
-    expect(await forgetNodeWorkflow.guard(context, action, { node: R3 })).toBeUndefined();
+    expect(await forgetNodeWorkflow.guard(context, action, { node: R3, offline: false })).toBeUndefined();
 
     const back = fakeCluster({ ...down(), control: { [R1]: true, [R2]: true, [R3]: true } });
-    expect(await forgetNodeWorkflow.guard(contextOf(back), action, { node: R3 })).toEqual({
+    expect(await forgetNodeWorkflow.guard(contextOf(back), action, { node: R3, offline: false })).toEqual({
       reason: expect.stringMatching(/its rabbit app runs/),
       abort: true,
     });
 
-    expect(await forgetNodeWorkflow.execute(context, action, { node: R3 })).toBe(
+    expect(await forgetNodeWorkflow.execute(context, action, { node: R3, offline: false })).toBe(
       'removed `rabbit3@localhost` from the cluster (`forget_cluster_node` on `rabbit1@localhost`): Removing node rabbit3@localhost from the cluster',
     );
-    expect(await forgetNodeWorkflow.execute(context, action, { node: R3 })).toBe(
+    expect(await forgetNodeWorkflow.execute(context, action, { node: R3, offline: false })).toBe(
       '`rabbit3@localhost` is not a member any more: already forgotten',
     );
     expect(cluster.calls).toEqual([`forget ${R3} on ${R1}`]);
-    expect(await forgetNodeWorkflow.guard(context, action, { node: R3 })).toEqual({
+    expect(await forgetNodeWorkflow.guard(context, action, { node: R3, offline: false })).toEqual({
       reason: '`rabbit3@localhost` is no longer a member',
       abort: false,
     });
-    expect(await forgetNodeWorkflow.verify(context, [action], { node: R3 })).toEqual({
+    expect(await forgetNodeWorkflow.verify(context, [action], { node: R3, offline: false })).toEqual({
       ok: true,
       detail: 'no node lists `rabbit3@localhost` any more',
     });
@@ -217,13 +238,48 @@ describe('forget-node plan, guard, execute and verify', () => {
   it('runs the forget on another member when the planned one went down meanwhile', async () => {
     const cluster = fakeCluster(down());
     const context = contextOf(cluster);
-    const [action] = (await forgetNodeWorkflow.plan(context, { node: R3 })).actions;
+    const [action] = (await forgetNodeWorkflow.plan(context, { node: R3, offline: false })).actions;
     if (!action) throw new Error('no action planned');
     for (const listing of Object.values(cluster.views)) {
       const r1 = listing.find((n) => n.name === R1);
       if (r1) r1.running = false;
     }
-    await forgetNodeWorkflow.execute(context, action, { node: R3 });
+    await forgetNodeWorkflow.execute(context, action, { node: R3, offline: false });
     expect(cluster.calls).toEqual([`forget ${R3} on ${R2}`]);
+  });
+});
+
+describe('forget-node --offline, every node down', () => {
+  /** Every node stopped: no URL answers, node control reaches no VM. */
+  const allDown = (service = true) => fakeCluster({ views: {}, control: {}, service });
+  const offline = { node: R3, offline: true, on: R2 };
+
+  it('forgets the node in the stopped survivor’s files, starts the survivor, and verifies it runs without it', async () => {
+    const cluster = allDown();
+    const context = contextOf(cluster);
+    const plan = await forgetNodeWorkflow.plan(context, offline);
+    expect(plan.summary).toMatch(/while every node is down, in the files of `rabbit2@localhost`, then start/);
+    expect(plan.warnings.join('\n')).toMatch(/quorum members cannot be removed offline/);
+    for (const action of plan.actions) {
+      expect(await forgetNodeWorkflow.guard(context, action, offline)).toBeUndefined();
+      await forgetNodeWorkflow.execute(context, action, offline);
+    }
+    expect(cluster.calls).toEqual([`forget ${R3} on ${R2} offline`, `start ${R2}`]);
+    expect(await forgetNodeWorkflow.verify(context, plan.actions, offline)).toMatchObject({ ok: true });
+  });
+
+  it('refuses while a node runs, while the survivor’s VM answers, and without the service templates', async () => {
+    await expect(forgetNodeWorkflow.plan(contextOf(fakeCluster(down())), offline)).rejects.toThrow(
+      /run: forget it against a running member, without --offline/,
+    );
+    const vmUp = fakeCluster({ views: {}, control: { [R2]: false }, service: true });
+    await expect(forgetNodeWorkflow.plan(contextOf(vmUp), offline)).rejects.toThrow(
+      /reaches the VM of `rabbit2@localhost`: the offline form works on a stopped node's files/,
+    );
+    await expect(forgetNodeWorkflow.plan(contextOf(allDown(false)), offline)).rejects.toThrow(
+      /takes `nodeControl.service`.*forget_cluster_node --offline rabbit3@localhost/,
+    );
+    const same = { node: R3, offline: true, on: R3 };
+    await expect(forgetNodeWorkflow.plan(contextOf(allDown()), same)).rejects.toThrow(/are the same node/);
   });
 });

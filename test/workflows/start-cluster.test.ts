@@ -22,11 +22,14 @@ function fakeCluster(apps: Record<string, AppState>, lastStopped = R3, service =
   const calls: string[] = [];
   const listing = () =>
     Object.entries(apps).map(([name, app]) => ({ name, running: app === 'running', partitions: [] }));
+  // Each node's management URL answers while its app runs, naming its node and listing the cluster.
+  const urls: Record<string, string> = { 'http://n1': R1, 'http://n2': R2, 'http://n3': R3 };
   const management = {
-    baseUrls: ['http://n1', 'http://n2', 'http://n3'],
-    getFrom: async (_base: string, path: string, schema: { parse(v: unknown): unknown }) => {
-      if (!Object.values(apps).includes('running')) throw new Error(`${path}: ECONNREFUSED`);
-      return schema.parse(listing());
+    baseUrls: Object.keys(urls),
+    getFrom: async (base: string, path: string, schema: { parse(v: unknown): unknown }) => {
+      const node = urls[base] as string;
+      if (apps[node] !== 'running') throw new Error(`${path}: ECONNREFUSED`);
+      return schema.parse(path === '/api/overview' ? { node } : listing());
     },
   } as unknown as ManagementClient;
   const nodeControl = nodeControlFake('start-cluster', {

@@ -51,7 +51,7 @@ function startOrder(snapshot: ClusterSnapshot, lastSeen: ReadonlyMap<string, num
     details: [
       `Last seen running, in order: ${order.map(([node, at]) => `\`${node}\` ${formatUtc(at)}`).join(', ')}`,
       `\`${last}\` stopped last and holds the newest cluster state: it boots on its own. Every other node waits for it in its boot (10 tries of 30 s by default) and stops if it never comes, so start it first, then the others.`,
-      `If \`${last}\` is lost for good: boot \`${before}\` (stopped next to last) without it, \`/rabbit fix force-boot ${before} --lost ${last}\` (\`rabbitmqctl force_boot\`, then start it), start the others, then forget the lost node (forget-node).`,
+      `If \`${last}\` is lost for good: boot \`${before}\` (stopped next to last) without it, \`/rabbit fix force-boot ${before} --lost ${last}\` (\`rabbitmqctl force_boot\`, then start it), start the others, then forget the lost node (forget-node); or forget it first in the files of the stopped \`${before}\`, \`/rabbit fix forget-node ${last} --offline --on ${before}\`, which then starts it.`,
       'If warren only lost its own way to the cluster, the nodes may well be running: check from a host next to them first.',
     ],
     data: { lastStopped: last, order: order.map(([node, at]) => ({ node, lastSeenRunning: at })) },
