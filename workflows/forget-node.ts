@@ -29,7 +29,7 @@ import { StepFailedError, WorkflowRefusedError } from '../src/errors.js';
 import type { QueueInfo } from '../src/health/cluster-snapshot.js';
 import { SnapshotFetcher } from '../src/health/snapshot-fetcher.js';
 import { clusterBrokerVersion, hasClassicMirroring } from '../src/management/broker-version.js';
-import { appState, clusterViews, type Sighting, sight } from '../src/remediation/node-sighting.js';
+import { appState, clusterViews, runsWithin, type Sighting, sight } from '../src/remediation/node-sighting.js';
 import { pollUntil } from '../src/remediation/poll.js';
 import {
   defineWorkflow,
@@ -296,12 +296,7 @@ export const forgetNodeWorkflow = defineWorkflow<Args>({
     if (offline === 'start') {
       const started = Date.now();
       await control.startService(via);
-      const runs = await pollUntil(
-        async () => ((await control.rabbitRunning(via).catch(() => false)) ? true : undefined),
-        BOOT_WAIT_MS,
-        2_000,
-      );
-      if (!runs)
+      if (!(await runsWithin(control, via, BOOT_WAIT_MS)))
         throw new StepFailedError(
           `the service of \`${via}\` was started, but its rabbit app does not run after ${BOOT_WAIT_MS / 1000} s`,
         );

@@ -24,7 +24,7 @@ import { bootHangCheck } from '../src/health/checks/boot-hang.js';
 import { nodeDownCheck } from '../src/health/checks/node-down.js';
 import type { ManagementClient } from '../src/management/management-client.js';
 import type { NodeControl } from '../src/remediation/node-control.js';
-import { appState, clusterViews, type ListedNode } from '../src/remediation/node-sighting.js';
+import { appState, clusterViews, type ListedNode, runsWithin } from '../src/remediation/node-sighting.js';
 import { pollUntil } from '../src/remediation/poll.js';
 import { defineWorkflow, nodeControlOf, type PlannedAction } from '../src/remediation/workflow-definition.js';
 
@@ -64,19 +64,6 @@ type Listed = ListedNode[];
 /** /api/nodes from the first management URL that answers; undefined when none does. */
 async function anyListing(management: ManagementClient): Promise<Listed | undefined> {
   return (await clusterViews(management))[0]?.nodes;
-}
-
-/** Waits until node control finds the node's rabbit app running; whether it did within `ms`. */
-async function runsWithin(control: NodeControl, node: string, ms: number): Promise<boolean> {
-  const state = await pollUntil(
-    async () => {
-      const now = await appState(control, node);
-      return 'running' in now && now.running ? now : undefined;
-    },
-    ms,
-    2_000,
-  );
-  return state !== undefined;
 }
 
 /** Ends the node's VM and starts it again through the service templates; what it did. */

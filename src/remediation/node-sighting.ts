@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { ManagementClient } from '../management/management-client.js';
 import type { NodeControl } from './node-control.js';
+import { pollUntil } from './poll.js';
 
 const overviewSchema = z.looseObject({ node: z.string() });
 const nodesSchema = z.array(
@@ -87,6 +88,19 @@ export async function sight(management: ManagementClient, control: NodeControl, 
  * waits for its peers, or hangs); or why its VM did not answer.
  */
 export type AppState = { running: true } | { running: false; booting: boolean } | { error: string };
+
+/** Waits until node control finds the node's rabbit app running (after a start); whether it did within `ms`. */
+export async function runsWithin(control: NodeControl, node: string, ms: number): Promise<boolean> {
+  const state = await pollUntil(
+    async () => {
+      const now = await appState(control, node);
+      return 'running' in now && now.running ? now : undefined;
+    },
+    ms,
+    2_000,
+  );
+  return state !== undefined;
+}
 
 export async function appState(control: NodeControl, node: string): Promise<AppState> {
   try {
