@@ -3,17 +3,32 @@
  * in the cluster (forgotten without its members being shrunk, or renamed), as the quorum-forgotten-members check
  * reports them (its Fix…). Such a member never comes back but counts towards each queue's quorum. Critical, two
  * approvers: removing members of a node that is only away (a rename being undone, a node being restored) throws its
- * copy away, so the plan and every batch's guard require that /api/nodes does not list the node at all.
+ * copy away, so the plan and every batch's guard require that /api/nodes does not list the node at all. On 4.0 and
+ * later each member goes over HTTP, in batches; before, where that endpoint does not exist, one `rabbitmq-queues
+ * shrink` through node control removes them all.
  */
 import { z } from 'zod';
 import { formatCount } from '../src/chat/human-format.js';
 import { WorkflowRefusedError } from '../src/errors.js';
 import { quorumForgottenMembersCheck } from '../src/health/checks/quorum-forgotten-members.js';
-import { membershipGaps, trafficSummary } from '../src/health/quorum-membership.js';
+import { type ClusterSnapshot, snapshotVersion } from '../src/health/cluster-snapshot.js';
+import { type GapQueue, membershipGaps, trafficSummary } from '../src/health/quorum-membership.js';
 import { SnapshotFetcher } from '../src/health/snapshot-fetcher.js';
+import { type BrokerVersion, hasQuorumMemberEndpoints, seriesOf } from '../src/management/broker-version.js';
 import { freshQueue } from '../src/remediation/broker-state.js';
-import { deleteQuorumMember, freshNodes, type MemberBatch, memberBatches } from '../src/remediation/quorum-replicas.js';
-import { defineWorkflow, type PlannedAction } from '../src/remediation/workflow-definition.js';
+import {
+  CHANGE_NOT_PERMITTED_RETRY_MS,
+  deleteQuorumMember,
+  freshNodes,
+  type MemberBatch,
+  memberBatches,
+} from '../src/remediation/quorum-replicas.js';
+import {
+  defineWorkflow,
+  nodeControlOf,
+  type PlannedAction,
+  type WorkflowContext,
+} from '../src/remediation/workflow-definition.js';
 import { NODE_ARG } from './grow-quorum-queues.js';
 
 interface Args {
@@ -21,6 +36,41 @@ interface Args {
 }
 
 const NAME_THE_NODE = 'name the node that left the cluster, e.g. rabbit@old-host';
+const NO_ENDPOINT =
+  'before RabbitMQ 4.0 there is no HTTP endpoint for removing quorum members, and warren runs `rabbitmq-queues shrink` through node control instead; run `rabbitmq-queues shrink NODE` on a running node by hand';
+
+/**
+ * Before 4.0: one `rabbitmq-queues shrink NODE` through node control on a running member. It takes no queue names
+ * and removes the node's member from every quorum queue at once, so the step covers all of them, past
+ * remediation.maxItemsPerRun (the node is outside the cluster: none of its members can come back).
+ */
+function planWithCli(
+  context: WorkflowContext,
+  node: string,
+  queues: GapQueue[],
+  version: BrokerVersion,
+  snapshot: ClusterSnapshot,
+) {
+  nodeControlOf(context, NO_ENDPOINT.replace('NODE', node));
+  const via = snapshot.nodes?.find((n) => n.running)?.name;
+  if (!via) throw new WorkflowRefusedError('No node of the cluster runs: `rabbitmq-queues shrink` needs one.');
+  return {
+    summary: `remove the member on \`${node}\` (not in the cluster) from ${formatCount(queues.length)} quorum queue(s): ${trafficSummary(queues).line}`,
+    warnings: [
+      `If \`${node}\` is only away (being restored, or renamed and about to be renamed back), its copy of these queues is thrown away: reject this run then.`,
+      `RabbitMQ ${seriesOf(version)} has no HTTP endpoint for it: one \`rabbitmq-queues shrink\` through node control on \`${via}\` removes the member from every queue at once.`,
+    ],
+    actions: [
+      {
+        key: `shrink:${node}`,
+        label: `remove every member on \`${node}\`: \`rabbitmq-queues shrink\` on \`${via}\``,
+        data: { node, via, queues: queues.map((q) => ({ vhost: q.vhost, name: q.name })) },
+        vhosts: [...new Set(queues.map((q) => q.vhost))],
+      },
+    ],
+    guards: [`before the step, \`${node}\` is still absent from the cluster's node list`],
+  };
+}
 
 const batch = (action: PlannedAction) => action.data as unknown as MemberBatch;
 
@@ -57,6 +107,9 @@ export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
     if (queues.length === 0) {
       throw new WorkflowRefusedError(`No quorum queue has a member on \`${args.node}\`: nothing to remove.`);
     }
+    const version = snapshotVersion(snapshot);
+    if (version && !hasQuorumMemberEndpoints(version))
+      return planWithCli(context, args.node, queues, version, snapshot);
     const chosen = queues.slice(0, context.remediation.maxItemsPerRun);
     const actions = memberBatches(args.node, chosen, (names) => `remove the member on \`${args.node}\` from ${names}`);
     return {
@@ -83,6 +136,24 @@ export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
 
   async execute(context, action) {
     const { node, queues } = batch(action);
+    const via = action.data.via;
+    if (typeof via === 'string') {
+      const control = nodeControlOf(context, NO_ENDPOINT);
+      // The CLI reports a queue whose leader refused the change (cluster_change_not_permitted, just after an
+      // election) and goes on: run it again while some are left, as the HTTP path asks again.
+      const deadline = Date.now() + CHANGE_NOT_PERMITTED_RETRY_MS;
+      let left = 0;
+      for (;;) {
+        await control.shrinkMembers(via, node);
+        left = 0;
+        for (const { vhost, name } of queues) {
+          if ((await freshQueue(context.management, vhost, name))?.members?.includes(node)) left++;
+        }
+        if (left === 0 || Date.now() > deadline) break;
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+      return `\`rabbitmq-queues shrink\` on \`${via}\`: ${formatCount(queues.length - left)} of ${formatCount(queues.length)} member(s) on \`${node}\` gone`;
+    }
     let removed = 0;
     let already = 0;
     for (const { vhost, name } of queues) {

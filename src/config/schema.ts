@@ -23,6 +23,13 @@ const nodeTemplate = z
     'the command must contain {node}, {host} or {shortHost}',
   );
 
+/** Another of RabbitMQ's CLIs run like `command` (the action, then its arguments, where `{action}` stands). */
+const toolTemplate = z
+  .array(z.string().min(1))
+  .min(1)
+  .refine((argv) => argv.some((part) => part.includes('{action}')), 'the command must contain {action}')
+  .optional();
+
 export const clusterSchema = z
   .strictObject({
     name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'letters, digits, "-", "_" and "." only (used in commands)'),
@@ -65,20 +72,17 @@ export const clusterSchema = z
          * The same kind of template for `rabbitmq-streams` (repair-stream-replicas); unset: `command` with its
          * `rabbitmqctl` replaced by `rabbitmq-streams`.
          */
-        streamsCommand: z
-          .array(z.string().min(1))
-          .min(1)
-          .refine((argv) => argv.some((part) => part.includes('{action}')), 'the command must contain {action}')
-          .optional(),
+        streamsCommand: toolTemplate,
         /**
          * The same for `rabbitmq-diagnostics` (whether a node is still booting); unset: `command` with its
          * `rabbitmqctl` replaced by `rabbitmq-diagnostics`.
          */
-        diagnosticsCommand: z
-          .array(z.string().min(1))
-          .min(1)
-          .refine((argv) => argv.some((part) => part.includes('{action}')), 'the command must contain {action}')
-          .optional(),
+        diagnosticsCommand: toolTemplate,
+        /**
+         * The same for `rabbitmq-queues` (shrink-forgotten-members before RabbitMQ 4.0, which has no HTTP endpoint
+         * for membership changes); unset: `command` with its `rabbitmqctl` replaced by `rabbitmq-queues`.
+         */
+        queuesCommand: toolTemplate,
         /**
          * How to start and to end a node's Erlang VM (the service, not the rabbit application), for a node whose VM is
          * down or hung in its boot: argv templates with `{node}`, `{host}`, `{shortHost}`, e.g. `[ssh, "{host}", sudo,

@@ -27,5 +27,7 @@ export type {
   LocalStack,
   LocalStackDescription,
   LocalStackOptions,
+  RabbitCli,
   RabbitmqctlResult,
 } from './types.js';
+export { RABBIT_CLIS } from './types.js';

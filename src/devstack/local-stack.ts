@@ -53,6 +53,7 @@ import type {
   LocalStack,
   LocalStackDescription,
   LocalStackOptions,
+  RabbitCli,
   RabbitmqctlResult,
 } from './types.js';
 
@@ -145,7 +146,7 @@ class StackHandle implements LocalStack {
   rabbitmqctlAsNode(
     node: string,
     args: string[],
-    opts?: { timeoutMs?: number; tool?: 'rabbitmqctl' | 'rabbitmq-diagnostics' | 'rabbitmq-streams' },
+    opts?: { timeoutMs?: number; tool?: RabbitCli },
   ): Promise<RabbitmqctlResult> {
     return runOwnRabbitmqctl(this.ctx, this.spec(node), args, opts?.timeoutMs, opts?.tool);
   }

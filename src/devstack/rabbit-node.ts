@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import type { BrokerRuntime } from './broker-runtime.js';
 import { LocalStackError } from './errors.js';
 import { isAlive, killIfOurs, MARKER_ENV, sleep, tailFile, waitForExit } from './processes.js';
-import type { RabbitmqctlResult } from './types.js';
+import type { RabbitCli, RabbitmqctlResult } from './types.js';
 
 export interface NodeSpec {
   name: string;
@@ -209,7 +209,7 @@ export function runOwnRabbitmqctl(
   spec: NodeSpec,
   args: string[],
   timeoutMs = 60_000,
-  tool: 'rabbitmqctl' | 'rabbitmq-diagnostics' | 'rabbitmq-streams' = 'rabbitmqctl',
+  tool: RabbitCli = 'rabbitmqctl',
 ): Promise<RabbitmqctlResult> {
   // The CLI's path inside the runtime's root: the last part of the argv prefix (a chroot comes before it); the other
   // tools are in the same folder.

@@ -59,6 +59,10 @@ export interface LocalStackDescription {
   rabbitmq: BrokerRuntimeDescription;
 }
 
+/** RabbitMQ's CLIs, which ship in one folder: what the stack runs as a node's user (rabbitmqctlAsNode). */
+export const RABBIT_CLIS = ['rabbitmqctl', 'rabbitmq-diagnostics', 'rabbitmq-streams', 'rabbitmq-queues'] as const;
+export type RabbitCli = (typeof RABBIT_CLIS)[number];
+
 export interface RabbitmqctlResult {
   stdout: string;
   stderr: string;
@@ -79,13 +83,13 @@ export interface LocalStack extends LocalStackDescription {
    */
   launchNode(node: string): Promise<void>;
   /**
-   * Runs `rabbitmqctl -n <node> ...args` as the node's user with the node's own environment, as on its host: for
+   * Runs `rabbitmqctl -n <node> ...args` (or another of RabbitMQ's CLIs, `tool`) as the node's user with the node's own environment, as on its host: for
    * commands that work on a stopped node's files (`forget_cluster_node --offline`). Never throws on a non-zero exit.
    */
   rabbitmqctlAsNode(
     node: string,
     args: string[],
-    opts?: { timeoutMs?: number; tool?: 'rabbitmqctl' | 'rabbitmq-diagnostics' | 'rabbitmq-streams' },
+    opts?: { timeoutMs?: number; tool?: RabbitCli },
   ): Promise<RabbitmqctlResult>;
   /** A node lost for good, as a dead disk leaves it: kill -9 of its VM, then its data removed. */
   destroyNode(node: string): Promise<void>;

@@ -62,6 +62,14 @@ export function defaultQuorumDeliveryLimit(version: BrokerVersion): number | und
   return atLeast(version, 4, 0) ? 20 : undefined;
 }
 
+/**
+ * Quorum queue members are added and removed over HTTP (`/api/queues/quorum/…/replicas/add|delete`) on 4.0 and later;
+ * 3.10 answers 404. Before 4.0 warren goes through `rabbitmq-queues` instead, which works on every version.
+ */
+export function hasQuorumMemberEndpoints(version: BrokerVersion): boolean {
+  return atLeast(version, 4, 0);
+}
+
 /** 4.1 stopped reporting sockets_used/sockets_total. */
 export function reportsSocketMetrics(version: BrokerVersion): boolean {
   return !atLeast(version, 4, 1);

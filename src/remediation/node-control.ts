@@ -40,6 +40,8 @@ export const NODE_ACTIONS = [
   'stream_status',
   // rabbitmq-diagnostics, through the diagnostics template
   'is_booting',
+  // rabbitmq-queues, through the queues template: run against a running member, naming the node whose members go
+  'shrink',
 ] as const;
 export type NodeAction = (typeof NODE_ACTIONS)[number];
 /** The actions that take no arguments and whose output needs no reading: `run` runs them. */
@@ -61,6 +63,8 @@ export interface NodeControlConfig {
   command: string[];
   /** The template for `rabbitmq-streams`; unset: derived from `command` (see toolTemplate). */
   streamsCommand?: string[];
+  /** The template for `rabbitmq-queues`; unset: derived from `command` (see toolTemplate). */
+  queuesCommand?: string[];
   /** The template for `rabbitmq-diagnostics`; unset: derived from `command` (see toolTemplate). */
   diagnosticsCommand?: string[];
   /** How to start and to end the node's VM; unset: startService and stopService refuse. */
@@ -97,6 +101,12 @@ export interface NodeControl {
    * host while its VM is stopped (`--offline`: the CLI works on the node's files). Resolves with the output.
    */
   forgetClusterNode(node: string, lost: string, options?: { offline?: boolean }): Promise<string>;
+  /**
+   * `rabbitmq-queues shrink LOST`, run against `node` (any running member): removes LOST's member from every quorum
+   * queue that has one. What RabbitMQ before 4.0 offers instead of the HTTP `delete_member`; no queue name goes onto
+   * the command line.
+   */
+  shrinkMembers(node: string, lost: string): Promise<string>;
   /** The node's memory watermark, read with `status --formatter json`. */
   memory(node: string): Promise<NodeMemory>;
   /** Sets the node's watermark to `fraction` of its RAM until its next restart; resolves with the output. */
@@ -130,6 +140,7 @@ export function nodeControlFrom(
     command: config.command,
     ...(config.streamsCommand ? { streamsCommand: config.streamsCommand } : {}),
     ...(config.diagnosticsCommand ? { diagnosticsCommand: config.diagnosticsCommand } : {}),
+    ...(config.queuesCommand ? { queuesCommand: config.queuesCommand } : {}),
     ...(config.service ? { service: config.service } : {}),
     env: config.env,
     timeoutMs,
@@ -141,7 +152,11 @@ const NODE_NAME = /^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/;
 const ARGUMENT = /^[A-Za-z0-9_.@:/-]+$/;
 const RABBITMQCTL = /(^|[/\s])rabbitmqctl(?=$|\s)/;
 
-const TOOL_KEYS = { 'rabbitmq-streams': 'streamsCommand', 'rabbitmq-diagnostics': 'diagnosticsCommand' } as const;
+const TOOL_KEYS = {
+  'rabbitmq-streams': 'streamsCommand',
+  'rabbitmq-diagnostics': 'diagnosticsCommand',
+  'rabbitmq-queues': 'queuesCommand',
+} as const;
 export type CliTool = keyof typeof TOOL_KEYS;
 
 /**
@@ -149,7 +164,7 @@ export type CliTool = keyof typeof TOOL_KEYS;
  * path's last part, or a word of a remote command string) replaced by the tool: they ship in the same folder.
  */
 export function toolTemplate(
-  config: Pick<NodeControlConfig, 'command' | 'streamsCommand' | 'diagnosticsCommand'>,
+  config: Pick<NodeControlConfig, 'command' | 'streamsCommand' | 'diagnosticsCommand' | 'queuesCommand'>,
   tool: CliTool,
 ): string[] {
   const own = config[TOOL_KEYS[tool]];
@@ -280,6 +295,11 @@ export class CommandNodeControl implements NodeControl, PartitionHandlingSource 
   async forgetClusterNode(node: string, lost: string, options: { offline?: boolean } = {}): Promise<string> {
     if (!NODE_NAME.test(lost)) throw new NodeControlError(`refusing "${lost}": not a node name`);
     return tail(await this.exec(node, 'forget_cluster_node', [...(options.offline ? ['--offline'] : []), lost]));
+  }
+
+  async shrinkMembers(node: string, lost: string): Promise<string> {
+    if (!NODE_NAME.test(lost)) throw new NodeControlError(`refusing "${lost}": not a node name`);
+    return tail(await this.exec(node, 'shrink', [lost], toolTemplate(this.config, 'rabbitmq-queues')));
   }
 
   async addStreamReplica(node: string, vhost: string, stream: string, replicaNode: string): Promise<string> {

@@ -32,7 +32,37 @@ function replicasPath(vhost: string, name: string, verb: 'add' | 'delete'): stri
   return `/api/queues/quorum/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}/replicas/${verb}`;
 }
 
+/**
+ * How long a membership change is tried again while Ra answers `cluster_change_not_permitted` (HTTP 503): a leader
+ * refuses changes until it has committed an entry of its own term, which it does within seconds of its election
+ * (seen on 4.0 right after a stopped cluster started again), and while another change is still under way.
+ */
+export const CHANGE_NOT_PERMITTED_RETRY_MS = 20_000;
+const RETRY_PAUSE_MS = 500;
+
+const notPermittedYet = (error: unknown) =>
+  error instanceof ManagementApiError && error.status === 503 && /cluster_change_not_permitted/.test(error.message);
+
 async function change(
+  management: ManagementClient,
+  method: 'POST' | 'DELETE',
+  vhost: string,
+  name: string,
+  node: string,
+  retryMs = CHANGE_NOT_PERMITTED_RETRY_MS,
+): Promise<void> {
+  const deadline = Date.now() + retryMs;
+  for (;;) {
+    try {
+      return await changeOnce(management, method, vhost, name, node);
+    } catch (error) {
+      if (!notPermittedYet(error) || Date.now() + RETRY_PAUSE_MS > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+    }
+  }
+}
+
+async function changeOnce(
   management: ManagementClient,
   method: 'POST' | 'DELETE',
   vhost: string,

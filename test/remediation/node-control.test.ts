@@ -172,6 +172,23 @@ describe('node control', () => {
     await expect(control.addStreamReplica('rabbit@h1', '/', 's', 'rabbit@h3 && id')).rejects.toThrow(NodeControlError);
   });
 
+  it('shrinks a node out of every quorum queue with rabbitmq-queues beside rabbitmqctl, or its own template', async () => {
+    const derived = new CommandNodeControl({
+      command: ['/bin/echo', '/usr/sbin/rabbitmqctl', '-n', '{node}', '{action}'],
+      timeoutMs: 5_000,
+    });
+    expect(await derived.shrinkMembers('rabbit@h1', 'rabbit@gone')).toBe(
+      '/usr/sbin/rabbitmq-queues -n rabbit@h1 shrink rabbit@gone',
+    );
+    const own = new CommandNodeControl({
+      command: ['/bin/echo', 'wrapper', '{node}', '{action}'],
+      queuesCommand: ['/bin/echo', 'queues', '-n', '{node}', '{action}'],
+      timeoutMs: 5_000,
+    });
+    expect(await own.shrinkMembers('rabbit@h1', 'rabbit@gone')).toBe('queues -n rabbit@h1 shrink rabbit@gone');
+    await expect(derived.shrinkMembers('rabbit@h1', 'rabbit@gone; id')).rejects.toThrow(NodeControlError);
+  });
+
   it('forgets a node by running forget_cluster_node against a running member, refusing an odd name', async () => {
     const control = new CommandNodeControl({
       command: ['/bin/echo', 'rabbitmqctl', '-n', '{node}', '{action}'],

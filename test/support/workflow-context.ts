@@ -30,6 +30,7 @@ const METHODS = [
   'streamMembers',
   'rabbitRunning',
   'forgetClusterNode',
+  'shrinkMembers',
   'booting',
   'startService',
   'stopService',

@@ -2,12 +2,13 @@ import { describe, expect, it, vi } from 'vitest';
 import { ManagementApiError, WorkflowRefusedError } from '../../src/errors.js';
 import type { ManagementClient } from '../../src/management/management-client.js';
 import { nodesSchema } from '../../src/management/schemas.js';
-import { MEMBER_BATCH } from '../../src/remediation/quorum-replicas.js';
+import { CHANGE_NOT_PERMITTED_RETRY_MS, MEMBER_BATCH } from '../../src/remediation/quorum-replicas.js';
+import type { PlannedAction } from '../../src/remediation/workflow-definition.js';
 import { growQuorumQueuesWorkflow } from '../../workflows/grow-quorum-queues.js';
 import { rebalanceQuorumLeadersWorkflow } from '../../workflows/rebalance-quorum-leaders.js';
 import { shrinkForgottenMembersWorkflow } from '../../workflows/shrink-forgotten-members.js';
 import { readFixture } from '../support/snapshot-fixtures.js';
-import { workflowContext } from '../support/workflow-context.js';
+import { nodeControlFake, workflowContext } from '../support/workflow-context.js';
 
 const R1 = 'rabbit1@localhost';
 const R3 = 'rabbit3@localhost';
@@ -22,6 +23,16 @@ function kollaQueues(edit: (q: Queue) => Queue): Queue[] {
   return items.map((q) => (q.type === 'quorum' ? edit(structuredClone(q)) : q));
 }
 
+/** The kolla cluster's nodes, each reporting RabbitMQ `version` when given (e.g. a 3.x cluster). */
+function nodesAt(version?: string): unknown {
+  const nodes = readFixture('kolla-nodes.json', '4.0') as { applications: { name: string; version: string }[] }[];
+  if (!version) return nodes;
+  return nodes.map((n) => ({
+    ...n,
+    applications: n.applications.map((a) => (a.name === 'rabbit' ? { ...a, version } : a)),
+  }));
+}
+
 const path = (q: { vhost: string; name: string }) => `${encodeURIComponent(q.vhost)}/${encodeURIComponent(q.name)}`;
 
 /**
@@ -29,12 +40,16 @@ const path = (q: { vhost: string; name: string }) => `${encodeURIComponent(q.vho
  * spreads the quorum leaders over the three nodes, from its `rebalanceMovesOn`th time on (a broker that skipped the
  * first ones: a rebalance under way, followers not caught up).
  */
-function fakeManagement(queues: Queue[], opts: { replicaStatus?: number; rebalanceMovesOn?: number } = {}) {
+function fakeManagement(
+  queues: Queue[],
+  opts: { replicaStatus?: number; rebalanceMovesOn?: number; notPermittedTimes?: number; version?: string } = {},
+) {
+  let refusals = 0;
   const byPath = new Map(queues.map((q) => [`/api/queues/${path(q)}`, q]));
   const sent: { method: string; path: string; data?: unknown }[] = [];
   const answer = (p: string): unknown => {
     if (p === '/api/queues') return [...byPath.values()];
-    if (p === '/api/nodes') return readFixture('kolla-nodes.json', '4.0');
+    if (p === '/api/nodes') return nodesAt(opts.version);
     if (p === '/api/consumers' || p === '/api/connections' || p === '/api/policies' || p === '/api/feature-flags') {
       return [];
     }
@@ -52,6 +67,11 @@ function fakeManagement(queues: Queue[], opts: { replicaStatus?: number; rebalan
     send: async (method: string, p: string, o: { data?: unknown } = {}) => {
       sent.push({ method, path: p, data: o.data });
       if (opts.replicaStatus) return { status: opts.replicaStatus };
+      // Ra's answer while a new leader has not committed an entry of its term yet.
+      if (p.includes('/replicas/') && refusals < (opts.notPermittedTimes ?? 0)) {
+        refusals++;
+        throw new ManagementApiError(p, 503, `HTTP 503 from ${method} ${p}: cluster_change_not_permitted`);
+      }
       const asked = sent.filter((r) => r.path === '/api/rebalance/queues').length;
       if (p === '/api/rebalance/queues' && asked >= (opts.rebalanceMovesOn ?? 1)) {
         const nodes = [R1, 'rabbit2@localhost', R3];
@@ -158,6 +178,74 @@ describe('shrink-forgotten-members', () => {
       `removed 7 member(s) on \`${GONE}\``,
     );
     expect(sent.every((s) => s.method === 'DELETE' && (s.data as { node: string }).node === GONE)).toBe(true);
+    expect(await shrinkForgottenMembersWorkflow.verify(context, plan.actions, { node: GONE })).toMatchObject({
+      ok: true,
+    });
+  });
+
+  it('asks again while a just-elected leader refuses membership changes, and gives up after a while', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] });
+    try {
+      const one = kollaQueues(withGone)
+        .filter((q) => q.type === 'quorum')
+        .slice(0, 1);
+      const { management, sent } = fakeManagement(one, { notPermittedTimes: 3 });
+      const context = contextOf(management);
+      const plan = await shrinkForgottenMembersWorkflow.plan(context, { node: GONE });
+      const done = shrinkForgottenMembersWorkflow.execute(context, plan.actions[0] as never, { node: GONE });
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(await done).toBe(`removed 1 member(s) on \`${GONE}\``);
+      expect(sent.filter((s) => s.method === 'DELETE')).toHaveLength(4);
+
+      const stuck = fakeManagement(
+        kollaQueues(withGone)
+          .filter((q) => q.type === 'quorum')
+          .slice(0, 1),
+        {
+          notPermittedTimes: 1_000,
+        },
+      );
+      const failed = shrinkForgottenMembersWorkflow
+        .execute(contextOf(stuck.management), plan.actions[0] as never, { node: GONE })
+        .catch((error: Error) => error);
+      await vi.advanceTimersByTimeAsync(CHANGE_NOT_PERMITTED_RETRY_MS + 1_000);
+      expect(String(await failed)).toMatch(/cluster_change_not_permitted/);
+      const asked = stuck.sent.filter((s) => s.method === 'DELETE').length;
+      expect(asked).toBeGreaterThan(10);
+      expect(asked).toBeLessThan(60);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('before RabbitMQ 4.0, removes them all with one rabbitmq-queues shrink through node control', async () => {
+    const queues = kollaQueues(withGone);
+    const { management, sent } = fakeManagement(queues, { version: '3.13.7' });
+    const shrunk: string[][] = [];
+    const nodeControl = nodeControlFake('shrink-forgotten-members', {
+      shrinkMembers: async (via: string, lost: string) => {
+        shrunk.push([via, lost]);
+        for (const q of queues) q.members = q.members?.filter((m) => m !== lost);
+        return 'done';
+      },
+    });
+    const withoutControl = contextOf(management);
+    await expect(shrinkForgottenMembersWorkflow.plan(withoutControl, { node: GONE })).rejects.toThrow(
+      `run \`rabbitmq-queues shrink ${GONE}\` on a running node by hand`,
+    );
+    const context = workflowContext(management, { nodeControl, remediation: { maxItemsPerRun: 2 } });
+    const plan = await shrinkForgottenMembersWorkflow.plan(context, { node: GONE });
+    expect(plan.summary).toMatch(/from 7 quorum queue\(s\)/);
+    expect(plan.warnings?.join(' ')).toMatch(/RabbitMQ 3\.13 has no HTTP endpoint/);
+    expect(plan.actions).toHaveLength(1);
+    const [step] = plan.actions as [PlannedAction];
+    expect(step.label).toMatch(/rabbitmq-queues shrink/);
+    expect(await shrinkForgottenMembersWorkflow.guard(context, step as never, { node: GONE })).toBeUndefined();
+    expect(await shrinkForgottenMembersWorkflow.execute(context, step as never, { node: GONE })).toMatch(
+      /7 of 7 member\(s\) on `rabbit@old-host` gone/,
+    );
+    expect(shrunk).toEqual([[step.data.via, GONE]]);
+    expect(sent.filter((r) => r.path.includes('/replicas/'))).toEqual([]);
     expect(await shrinkForgottenMembersWorkflow.verify(context, plan.actions, { node: GONE })).toMatchObject({
       ok: true,
     });
