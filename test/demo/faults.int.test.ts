@@ -16,7 +16,7 @@ import { attachLocalStack } from '../../src/devstack/index.js';
 import { allChecks } from '../../src/health/checks/index.js';
 import type { Finding } from '../../src/health/finding.js';
 import { SnapshotFetcher } from '../../src/health/snapshot-fetcher.js';
-import { restoreCluster } from '../support/cluster-health.js';
+import { restoreCluster, restoreWhenFinished } from '../support/cluster-health.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -150,10 +150,7 @@ describe('demo faults on the real cluster', () => {
   });
 
   it('partition: a real network partition between the first two nodes', async () => {
-    try {
-      await roundTrip('partition', 'network-partition', new RegExp(desc.nodes[1]?.name as string), 90_000);
-    } finally {
-      await restoreCluster(desc, stack);
-    }
+    restoreWhenFinished(desc, stack);
+    await roundTrip('partition', 'network-partition', new RegExp(desc.nodes[1]?.name as string), 90_000);
   }, 300_000);
 });

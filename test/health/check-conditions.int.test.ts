@@ -6,10 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type ChannelModel, connect } from 'amqplib';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
 import type { Warren } from '../../src/warren.js';
-import { restoreCluster } from '../support/cluster-health.js';
+import { restoreCluster, restoreWhenFinished } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { balanceLeaders, leaderSpread, pileUpSize } from '../support/leader-pileup.js';
 import { stackManagement } from '../support/stack-fixtures.js';
@@ -226,37 +226,37 @@ describe('health checks against real conditions', () => {
   it('quorum: a quorum queue loses its quorum when two of its three members stop', async () => {
     const queue = `${PREFIX}.quorum`;
     const channel = await amqp.createChannel();
-    try {
-      await channel.assertQueue(queue, {
-        durable: true,
-        arguments: { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': 3 },
-      });
-      // An earlier quorum alert (from the leader-imbalance test's queues) must not be mistaken for this one.
-      const earlier = new Set(fake.calls.map((c) => (c.reply as { ts?: string } | undefined)?.ts));
-      // One member down: quorum holds, but the other two are now quorum-critical.
-      expect((await stack.rabbitmqctl(node3, ['stop_app'])).code).toBe(0);
-      const critical = await fake.waitForCall(
-        'chat.postMessage',
-        (c) =>
-          !c.params.thread_ts &&
-          !earlier.has((c.reply as { ts?: string } | undefined)?.ts) &&
-          alertText(c).includes('alert `quorum@default`') &&
-          alertText(c).includes('would leave quorum queues without quorum'),
-        ALERT_TIMEOUT,
-      );
-      expect(critical.params.text).toMatch(/^CRITICAL/);
-      // Two down: the queue itself has lost its quorum, and the same message says so.
-      expect((await stack.rabbitmqctl(node2, ['stop_app'])).code).toBe(0);
-      await editOf(critical, 'lost its quorum');
-      expect((await stack.rabbitmqctl(node2, ['start_app'])).code).toBe(0);
-      expect((await stack.rabbitmqctl(node3, ['start_app'])).code).toBe(0);
-      await resolvedEdit(critical);
-    } finally {
-      await stack.rabbitmqctl(node2, ['start_app']);
-      await stack.rabbitmqctl(node3, ['start_app']);
-      await restoreCluster(desc, stack);
+    onTestFinished(async () => {
       await channel.deleteQueue(queue).catch(() => undefined);
       await channel.close().catch(() => undefined);
-    }
+    });
+    restoreWhenFinished(desc, stack, async () => {
+      await stack.rabbitmqctl(node2, ['start_app']);
+      await stack.rabbitmqctl(node3, ['start_app']);
+    });
+    await channel.assertQueue(queue, {
+      durable: true,
+      arguments: { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': 3 },
+    });
+    // An earlier quorum alert (from the leader-imbalance test's queues) must not be mistaken for this one.
+    const earlier = new Set(fake.calls.map((c) => (c.reply as { ts?: string } | undefined)?.ts));
+    // One member down: quorum holds, but the other two are now quorum-critical.
+    expect((await stack.rabbitmqctl(node3, ['stop_app'])).code).toBe(0);
+    const critical = await fake.waitForCall(
+      'chat.postMessage',
+      (c) =>
+        !c.params.thread_ts &&
+        !earlier.has((c.reply as { ts?: string } | undefined)?.ts) &&
+        alertText(c).includes('alert `quorum@default`') &&
+        alertText(c).includes('would leave quorum queues without quorum'),
+      ALERT_TIMEOUT,
+    );
+    expect(critical.params.text).toMatch(/^CRITICAL/);
+    // Two down: the queue itself has lost its quorum, and the same message says so.
+    expect((await stack.rabbitmqctl(node2, ['stop_app'])).code).toBe(0);
+    await editOf(critical, 'lost its quorum');
+    expect((await stack.rabbitmqctl(node2, ['start_app'])).code).toBe(0);
+    expect((await stack.rabbitmqctl(node3, ['start_app'])).code).toBe(0);
+    await resolvedEdit(critical);
   }, 240_000);
 });

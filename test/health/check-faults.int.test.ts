@@ -19,7 +19,7 @@ import {
 } from '../../src/devstack/index.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
-import { cutPartition, restoreCluster } from '../support/cluster-health.js';
+import { cutPartition, restoreCluster, restoreWhenFinished } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { click, flushHarnessRedis, SWEEPING_YAML, startHarnessWarren } from '../support/warren-harness.js';
@@ -202,29 +202,22 @@ describe('health checks against real faults', () => {
   );
 
   it('node down: the rabbit application stopped on one node, then started again', async () => {
-    try {
-      expect((await stack.rabbitmqctl(node3, ['stop_app'])).code).toBe(0);
-      const post = await alertFor('node-down@default', node3);
-      expect(post.params.text).toMatch(/^CRITICAL/);
-      expect((await stack.rabbitmqctl(node3, ['start_app'])).code).toBe(0);
-      await resolvedEdit(post);
-    } finally {
-      await stack.rabbitmqctl(node3, ['start_app']);
-      await restoreCluster(desc, stack);
-    }
+    restoreWhenFinished(desc, stack, () => stack.rabbitmqctl(node3, ['start_app']));
+    expect((await stack.rabbitmqctl(node3, ['stop_app'])).code).toBe(0);
+    const post = await alertFor('node-down@default', node3);
+    expect(post.params.text).toMatch(/^CRITICAL/);
+    expect((await stack.rabbitmqctl(node3, ['start_app'])).code).toBe(0);
+    await resolvedEdit(post);
   }, 180_000);
 
   it('network partition: made with erlang:disconnect_node (3.x) or a frozen node (4.x), healed by restarting the minority side', async () => {
-    try {
-      await cutPartition(stack, node1, node2);
-      const post = await alertFor('network-partition@default', node2).catch(async (error: Error) => {
-        throw new Error(`${error.message}\n${await sweepDiagnostics()}`);
-      });
-      expect(post.params.text).toMatch(/^CRITICAL/);
-      await healPartition();
-      await resolvedEdit(post);
-    } finally {
-      await restoreCluster(desc, stack);
-    }
+    restoreWhenFinished(desc, stack);
+    await cutPartition(stack, node1, node2);
+    const post = await alertFor('network-partition@default', node2).catch(async (error: Error) => {
+      throw new Error(`${error.message}\n${await sweepDiagnostics()}`);
+    });
+    expect(post.params.text).toMatch(/^CRITICAL/);
+    await healPartition();
+    await resolvedEdit(post);
   }, 300_000);
 });

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LocalStack } from '../../src/devstack/index.js';
 import { StopOrderStore } from '../../src/health/stop-order.js';
 import type { Warren } from '../../src/warren.js';
-import { clusterHealthy, replicateOnto, restoreCluster } from '../support/cluster-health.js';
+import { clusterHealthy, rejoinAfresh, restoreCluster } from '../support/cluster-health.js';
 import { onWholeCluster, stackDescriptionFile } from '../support/damage-harness.js';
 import type { FakeSlack, RecordedCall } from '../support/fake-slack.js';
 import { stackClusterYaml } from '../support/stack-env.js';
@@ -146,8 +146,7 @@ access:
     if (stack && destroyed) {
       await stack.rabbitmqctl(node2, ['force_boot']);
       for (const node of [node2, node1]) await stack.rabbitmqctl(node, ['start_app'], { timeoutMs: 120_000 });
-      await stack.joinFresh(node3, node1);
-      await replicateOnto(desc, node3);
+      await rejoinAfresh(desc, stack, node3, node1);
     }
     for (const node of [node3, node2, node1]) await stack?.rabbitmqctl(node, ['start_app'], { timeoutMs: 120_000 });
     if (stack) await restoreCluster(desc, stack);
@@ -197,8 +196,7 @@ access:
     ]);
     // Node 1 stopped first: it now syncs from node 2 and boots. Node 3 comes back as a new member.
     expect((await stack.rabbitmqctl(node1, ['start_app'], { timeoutMs: 120_000 })).code).toBe(0);
-    await stack.joinFresh(node3, node1);
-    await replicateOnto(desc, node3);
+    await rejoinAfresh(desc, stack, node3, node1);
     destroyed = false;
     await waitUntil(() => clusterHealthy(desc), 'every node running together', 120_000);
     await resolved(ts);

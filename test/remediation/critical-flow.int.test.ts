@@ -9,7 +9,13 @@ import { unsyncedMirror } from '../../src/demo/unsynced-mirror.js';
 import { attachLocalStack, type LocalStack } from '../../src/devstack/index.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
-import { clusterHealthy, cutPartition, restoreCluster, settledPartition } from '../support/cluster-health.js';
+import {
+  clusterHealthy,
+  cutPartition,
+  restoreCluster,
+  restoreWhenFinished,
+  settledPartition,
+} from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { stackClusterYaml } from '../support/stack-env.js';
 import { stackManagement } from '../support/stack-fixtures.js';
@@ -113,20 +119,17 @@ access:
   }, 180_000);
 
   it('heals a real partition only after two distinct approvers other than the requester', async () => {
-    try {
-      await cutPartition(stack, node1, node2);
-      // As an operator would, after the alert: once the cut has stopped spreading.
-      await settledPartition(desc);
-      const { runId, post } = await request('fix heal-partition');
-      expect(JSON.stringify(post.params.blocks)).toContain('approvals 0/2');
-      expect(text(await approve(OPERATOR, runId, post))).toMatch(/two-person rule/);
-      expect(text(await approve(APPROVER_A, runId, post))).toMatch(/needs one more approver/);
-      expect(text(await approve(APPROVER_A, runId, post))).toMatch(/already approved/);
-      expect(text(await approve(APPROVER_B, runId, post))).toMatch(/You approved/);
-      await finalUpdate(post, 'Done and verified', 300_000);
-      expect(await clusterHealthy(desc)).toBe(true);
-    } finally {
-      await restoreCluster(desc, stack);
-    }
+    restoreWhenFinished(desc, stack);
+    await cutPartition(stack, node1, node2);
+    // As an operator would, after the alert: once the cut has stopped spreading.
+    await settledPartition(desc);
+    const { runId, post } = await request('fix heal-partition');
+    expect(JSON.stringify(post.params.blocks)).toContain('approvals 0/2');
+    expect(text(await approve(OPERATOR, runId, post))).toMatch(/two-person rule/);
+    expect(text(await approve(APPROVER_A, runId, post))).toMatch(/needs one more approver/);
+    expect(text(await approve(APPROVER_A, runId, post))).toMatch(/already approved/);
+    expect(text(await approve(APPROVER_B, runId, post))).toMatch(/You approved/);
+    await finalUpdate(post, 'Done and verified', 300_000);
+    expect(await clusterHealthy(desc)).toBe(true);
   }, 480_000);
 });

@@ -1,11 +1,12 @@
 /**
  * Putting the shared test cluster back together after tests that break it: is it whole, whether a partition has
  * settled, and the restore that heals (the devstack's healPartition, which works for two- and three-way splits) and
- * restarts what is left stale. A safety net for `finally` blocks, not a model for the heal-partition workflow (it
+ * restarts what is left stale. A safety net for tests that damage the cluster, not a model for the heal-partition workflow (it
  * ignores client connections when choosing what to restart).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { onTestFinished } from 'vitest';
 import {
   cutPartition as cutPartitionOf,
   healPartition,
@@ -125,26 +126,58 @@ export async function restoreCluster(
       const entry = listed.find((n) => n.name === node.name);
       // Not a member at all: forgotten (forget-node's test), so it can only join again, afresh.
       if (!entry && seed) {
-        await stack.joinFresh(node.name, seed);
-        await replicateOnto(desc, node.name);
+        await rejoinAfresh(desc, stack, node.name, seed);
         continue;
       }
       if (!entry?.running || entry.partitions === undefined || !(await managementAnswers(desc, node.managementUrl))) {
         stale.push(node.name);
       }
     }
-    for (const node of stale) await restartRabbitApp(stack, node);
+    // No node running (the whole cluster stopped): each waits in its boot for the others' tables, so one started
+    // alone hangs until they come. RabbitMQ's own advice for that case: start them all at once.
+    if (!seed) await Promise.all(stale.map((node) => restartRabbitApp(stack, node)));
+    else for (const node of stale) await restartRabbitApp(stack, node);
   }
   throw new Error('the cluster is still not whole (all nodes running, no partitions, stats from every node)');
 }
 
 /**
- * After a node joined again afresh (its old membership forgotten, which drops its quorum members and, on 4.x, its
- * stream replicas): gives every quorum queue a member on it and every stream a replica, so that later files find
- * the queues replicated as before instead of alerts about them.
+ * Restores the cluster once the running test ends, pass or fail, after `first` (a test's own clean-up that must come
+ * before). A test hook rather than a `finally`: a restore that fails after the test failed is reported beside the
+ * test's error instead of replacing it, and the test's error is the one that says what went wrong.
  */
-export async function replicateOnto(desc: LocalStackDescription, node: string): Promise<void> {
-  const seed = desc.nodes.find((n) => n.name !== node)?.name as string;
+export function restoreWhenFinished(
+  desc: LocalStackDescription,
+  stack: LocalStack,
+  first?: () => Promise<unknown>,
+): void {
+  onTestFinished(async () => {
+    await first?.();
+    await restoreCluster(desc, stack);
+  }, 300_000);
+}
+
+/**
+ * A node whose data is gone (destroyed, or forgotten) back in the cluster as a new member through `seed`, with a
+ * member of every quorum queue and a replica of every stream, so that later files find the queues replicated as
+ * before instead of alerts about them. Quorum members the cluster still keeps for the node's old self go first:
+ * `forget_cluster_node --offline` cannot remove them, and a grow skips a queue that lists the node already, leaving
+ * a member that no server stands behind and the queue one node from losing its quorum.
+ */
+export async function rejoinAfresh(
+  desc: LocalStackDescription,
+  stack: LocalStack,
+  node: string,
+  seed: string,
+): Promise<void> {
+  const env = { ...process.env, HOME: desc.cookieHome };
+  const [queuesTool, ...queuesArgs] = desc.rabbitmq.rabbitmqQueues as [string, ...string[]];
+  await run(queuesTool, [...queuesArgs, '-n', seed, 'shrink', node], { env });
+  await stack.joinFresh(node, seed);
+  await replicateOnto(desc, node, seed);
+}
+
+async function replicateOnto(desc: LocalStackDescription, node: string, seed: string): Promise<void> {
   const env = { ...process.env, HOME: desc.cookieHome };
   const [queuesTool, ...queuesArgs] = desc.rabbitmq.rabbitmqQueues as [string, ...string[]];
   await run(queuesTool, [...queuesArgs, '-n', seed, 'grow', node, 'all'], { env });
@@ -157,17 +190,22 @@ export async function replicateOnto(desc: LocalStackDescription, node: string): 
   const queues = (await response.json()) as { name: string; vhost: string; type?: string }[];
   // The new members catch up in the background; until they have, stopping a node would cost some queues their
   // quorum, and the quorum check of a later file would say so.
+  let critical = '';
   await waitUntil(
     async () => {
       for (const n of desc.nodes) {
-        const critical = await fetch(`${n.managementUrl}/api/health/checks/node-is-quorum-critical`, {
+        const answer = await fetch(`${n.managementUrl}/api/health/checks/node-is-quorum-critical`, {
           headers: { authorization: managementAuthorization(desc) },
-        }).catch(() => undefined);
-        if (critical?.status !== 200) return false;
+        }).catch((error: Error) => error);
+        if (answer instanceof Error || answer.status !== 200) {
+          const detail = answer instanceof Error ? answer.message : (await answer.text()).slice(0, 600);
+          critical = `${n.name}: ${detail}`;
+          return false;
+        }
       }
       return true;
     },
-    `the quorum members on ${node} to catch up`,
+    () => `the quorum members on ${node} to catch up (last seen quorum-critical: ${critical})`,
     120_000,
   );
   const [streamsTool, ...streamsArgs] = desc.rabbitmq.rabbitmqStreams as [string, ...string[]];

@@ -48,12 +48,14 @@ export async function makeZombie(options: {
   await channel.waitForConfirms();
   await channel.close();
   // The broker must have noticed the dead connection and counted the casts before a plan can see the zombie.
+  let seen = 'not listed';
   await waitUntil(
     async () => {
       const q = await freshQueue(management, '/', crashed.queue);
+      seen = q ? `messages ${q.messages ?? 'not counted'}, consumers ${q.consumers ?? 'not counted'}` : 'not listed';
       return q !== undefined && q.consumers === 0 && q.messages === 20;
     },
-    'the zombie queue to show 20 messages and no consumer',
+    () => `the zombie queue ${crashed.queue} to show 20 messages and no consumer (last seen: ${seen})`,
     30_000,
   );
   return { topic, zombie: crashed.queue, sibling: sibling.queue };

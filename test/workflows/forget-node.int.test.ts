@@ -6,7 +6,9 @@
  * with a member of every quorum queue and a replica of every stream, so that later files find the cluster as before.
  * Then `--offline` (runbook 1.6): the three nodes stopped one after the other, every VM down, the node that stopped
  * last lost for good; `forget_cluster_node --offline` in the stopped survivor's files, then its service started, and
- * it boots without the lost node. Node control runs as on the nodes' hosts (their user, their environment:
+ * it boots without the lost node. The lost node's quorum members, which the offline form cannot remove, are then
+ * named by the quorum-forgotten-members alert and removed by shrink-forgotten-members (over HTTP on 4.0, with
+ * `rabbitmq-queues shrink` through node control on 3.x), which resolves the alert. Node control runs as on the nodes' hosts (their user, their environment:
  * devstack-service.ts), which the offline form needs and the online one does not mind.
  *
  * warren is given the management URLs of nodes 1 and 2 only: a partitioned node's own URL would answer and refuse
@@ -24,8 +26,9 @@ import type { Warren } from '../../src/warren.js';
 import {
   clusterHealthy,
   cutPartition,
-  replicateOnto,
+  rejoinAfresh,
   restoreCluster,
+  restoreWhenFinished,
   settledPartition,
 } from '../support/cluster-health.js';
 import { onWholeCluster, stackDescriptionFile } from '../support/damage-harness.js';
@@ -79,6 +82,23 @@ access:
   const approve = (user: string, runId: string, post: RecordedCall) =>
     approveRun(warren, fake, { user, runId, post, channel: CHANNEL });
 
+  /**
+   * A quorum queue with a member on each of the three nodes, declared through a connection of its own (healing a
+   * partition may have restarted node 1 since the last one).
+   */
+  async function quorumOnEveryNode(queue: string): Promise<void> {
+    const onNode1 = await connect(desc.nodes[0]?.amqpUrl as string);
+    await (await onNode1.createChannel()).assertQueue(queue, {
+      durable: true,
+      arguments: { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': 3 },
+    });
+    await onNode1.close();
+    await waitUntil(
+      async () => (await freshQueue(management, '/', queue))?.members?.length === 3,
+      `${queue} to have a member on every node`,
+    );
+  }
+
   /** The run a `/rabbit fix` answer started: its id and its request message. */
   async function requested(reply: Record<string, unknown>): Promise<{ runId: string; post: RecordedCall }> {
     const runId = /run `(r-[0-9a-f]{8})`/.exec(text(reply))?.[1];
@@ -109,8 +129,7 @@ access:
     // Whatever the tests left: every VM up, the node back as a member, and none of this file's queues.
     for (const node of [node2, node1]) await stack?.startNode(node).catch(() => undefined);
     if (stack && destroyed) {
-      await stack.joinFresh(node3, node1);
-      await replicateOnto(desc, node3);
+      await rejoinAfresh(desc, stack, node3, node1);
     }
     if (stack) await restoreCluster(desc, stack);
     await deleteQueuesMatching(desc, new RegExp(`^${PREFIX}`));
@@ -118,34 +137,20 @@ access:
   }, 600_000);
 
   it('refuses to forget a node that is only cut off by a partition', async () => {
-    try {
-      await cutPartition(stack, node1, node3);
-      await settledPartition(desc);
-      const reply = await slash(warren, fake, OPERATOR, `fix forget-node ${node3}`, CHANNEL);
-      expect(text(reply)).toMatch(
-        new RegExp(`^Not forgetting \`${node3}\`: .*(its rabbit app runs|as running|answers its own)`),
-      );
-      expect(await members()).toContain(node3);
-    } finally {
-      await healPartition(stack);
-      await restoreCluster(desc, stack);
-    }
+    restoreWhenFinished(desc, stack, () => healPartition(stack));
+    await cutPartition(stack, node1, node3);
+    await settledPartition(desc);
+    const reply = await slash(warren, fake, OPERATOR, `fix forget-node ${node3}`, CHANNEL);
+    expect(text(reply)).toMatch(
+      new RegExp(`^Not forgetting \`${node3}\`: .*(its rabbit app runs|as running|answers its own)`),
+    );
+    expect(await members()).toContain(node3);
   }, 300_000);
 
   it('forgets a node whose data is gone, after two approvers, and the node-down alert resolves', async () => {
     const quorum = `${PREFIX}.quorum`;
     const home = `${PREFIX}.home-on-3`;
-    // A connection of its own: healing the partition above may have restarted node 1.
-    const onNode1 = await connect(desc.nodes[0]?.amqpUrl as string);
-    await (await onNode1.createChannel()).assertQueue(quorum, {
-      durable: true,
-      arguments: { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': 3 },
-    });
-    await onNode1.close();
-    await waitUntil(
-      async () => (await freshQueue(management, '/', quorum))?.members?.length === 3,
-      'the quorum queue to have a member on every node',
-    );
+    await quorumOnEveryNode(quorum);
     // A classic queue whose home is node 3: declared through node 3 itself.
     const onNode3 = await connect(desc.nodes[2]?.amqpUrl as string);
     const publisher = await onNode3.createConfirmChannel();
@@ -194,13 +199,15 @@ access:
     );
 
     // Back as a new member, and the quorum queues left by this and earlier files given a member there again.
-    await stack.joinFresh(node3, node1);
+    await rejoinAfresh(desc, stack, node3, node1);
     destroyed = false;
-    await replicateOnto(desc, node3);
     expect(await members()).toEqual(expect.arrayContaining([node1, node2, node3]));
   }, 300_000);
 
   it('forgets the lost last-stopped node in a stopped survivor, which then boots without it', async () => {
+    const quorum = `${PREFIX}.offline-quorum`;
+    await quorumOnEveryNode(quorum);
+
     for (const node of [node1, node2, node3]) expect((await stack.rabbitmqctl(node, ['stop_app'])).code).toBe(0);
     for (const node of [node1, node2]) await stack.killNode(node);
     destroyed = true;
@@ -216,12 +223,54 @@ access:
     expect(`${done.params.text}\n${blocksOf(done)}`).toMatch(/^Done and verified/);
     expect(blocksOf(done)).toContain(`runs and no longer lists`);
 
-    // The first-stopped node now syncs from node 2; node 3 comes back as a new member.
+    // The first-stopped node now syncs from node 2.
     await stack.startNode(node1);
     expect(await members()).not.toContain(node3);
-    await stack.joinFresh(node3, node1);
-    await replicateOnto(desc, node3);
+
+    // Offline, node 3's quorum members could not be removed (rabbitmqctl says so): the cluster runs, and its
+    // quorum-forgotten-members alert names them, for shrink-forgotten-members to remove, as the plan said.
+    expect(blocksOf(post)).toContain('the quorum-forgotten-members alert names them');
+    const forgotten = await fake.waitForCall(
+      'chat.postMessage',
+      (c) =>
+        c.params.channel === ALERTS &&
+        !c.params.thread_ts &&
+        blocksOf(c).includes('alert `quorum-forgotten-members@local`'),
+      90_000,
+    );
+    expect(blocksOf(forgotten)).toContain(node3);
+    // Every quorum queue of this file led again and listing its members, so that the plan takes them all in and the
+    // alert can resolve: a queue whose Raft cluster has not elected a leader yet is listed without them.
+    await waitUntil(async () => {
+      const ours = (
+        await management.get('/api/queues', z.array(z.looseObject({ name: z.string(), type: z.string().optional() })), {
+          columns: 'name,type',
+        })
+      ).filter((q) => q.name.startsWith(PREFIX) && q.type === 'quorum');
+      for (const q of ours) {
+        const fresh = await freshQueue(management, '/', q.name);
+        if (!fresh?.leader || !fresh.members?.includes(node3)) return false;
+      }
+      return ours.length > 0;
+    }, 'the quorum queues to be led again and list their members');
+    const shrink = await requested(
+      await slash(warren, fake, OPERATOR, `fix shrink-forgotten-members ${node3}`, CHANNEL),
+    );
+    expect(text(await approve(APPROVER_A, shrink.runId, shrink.post))).toMatch(/needs one more approver/);
+    expect(text(await approve(APPROVER_B, shrink.runId, shrink.post))).toMatch(/You approved/);
+    const shrunk = await ended(shrink.post);
+    expect(`${shrunk.params.text}\n${blocksOf(shrunk)}`, blocksOf(shrunk)).toMatch(/^Done and verified/);
+    expect((await freshQueue(management, '/', quorum))?.members).toEqual(expect.arrayContaining([node1, node2]));
+    expect((await freshQueue(management, '/', quorum))?.members).not.toContain(node3);
+    await fake.waitForCall(
+      'chat.update',
+      (c) => c.params.ts === (forgotten.reply as { ts: string }).ts && String(c.params.text).startsWith('RESOLVED'),
+      90_000,
+    );
+
+    // Node 3 comes back as a new member.
+    await rejoinAfresh(desc, stack, node3, node1);
     destroyed = false;
     await waitUntil(() => clusterHealthy(desc), 'every node running together', 120_000);
-  }, 600_000);
+  }, 900_000);
 });

@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type ChannelModel, connect } from 'amqplib';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { healthSchema } from '../../src/config/health-schema.js';
 import { remediationSchema } from '../../src/config/remediation-schema.js';
 import { unsyncedMirror } from '../../src/demo/unsynced-mirror.js';
@@ -34,6 +34,7 @@ import {
   clusterHealthy as clusterHealthyOf,
   cutPartition,
   restoreCluster,
+  restoreWhenFinished,
   settledPartition,
 } from '../support/cluster-health.js';
 import { osloLockPath, startOsloAgent } from '../support/oslo-agent.js';
@@ -334,42 +335,41 @@ describe('remediation workflows against the real cluster', () => {
   it('heal-partition: a real partition healed by restarting the nodes outside the side clients use', async () => {
     // Clients on node1 make its side the one to keep, whichever way the cut spreads.
     const clients: ChannelModel[] = [];
-    try {
-      for (let i = 0; i < 4; i++) {
-        const client = await connect(desc.nodes[0]?.amqpUrl as string, {
-          clientProperties: { connection_name: `nova-compute:${4000 + i}:${randomUUID()}` },
-        });
-        client.on('error', () => undefined);
-        clients.push(client);
-      }
-      await cutPartition(stack, node1, node2);
-      // A cut spreads for a few seconds (two sides or three): plan once the views have stopped changing.
-      await settledPartition(desc);
-
-      const { plan, results, verification } = await run(healPartitionWorkflow, '');
-      const losers = plan.actions.filter((a) => a.data.phase === 'stop').map((a) => a.data.node as string);
-      expect(losers.length).toBeGreaterThan(0);
-      expect(losers).not.toContain(node1);
-      expect(plan.actions.map((a) => a.key)).toEqual([
-        ...losers.map((n) => `stop:${n}`),
-        ...losers.map((n) => `start:${n}`),
-      ]);
-      expect(plan.actions[0]?.data.trusted).toContain(node1);
-      expect(plan.summary).toMatch(new RegExp(`^heal a [23]-way partition: keep .*\`${node1}\``));
-      expect(results).toEqual([
-        ...losers.map((n) => `rabbit app stopped on \`${n}\``),
-        ...losers.map((n) =>
-          expect.stringMatching(new RegExp(`^rabbit app started on \`${n}\`; running with the trusted side after`)),
-        ),
-      ]);
-      expect(verification).toEqual({ ok: true, detail: 'all 3 nodes run together and none reports a partition' });
-      expect(await clusterHealthy()).toBe(true);
-      // The clients on the trusted side were never disturbed.
-      await (await clients[0]?.createChannel())?.close();
-      await expect(run(healPartitionWorkflow, '')).rejects.toThrow(/nothing to heal/);
-    } finally {
-      await restoreCluster(desc, stack);
+    onTestFinished(async () => {
       for (const client of clients) await client.close().catch(() => undefined);
+    });
+    restoreWhenFinished(desc, stack);
+    for (let i = 0; i < 4; i++) {
+      const client = await connect(desc.nodes[0]?.amqpUrl as string, {
+        clientProperties: { connection_name: `nova-compute:${4000 + i}:${randomUUID()}` },
+      });
+      client.on('error', () => undefined);
+      clients.push(client);
     }
+    await cutPartition(stack, node1, node2);
+    // A cut spreads for a few seconds (two sides or three): plan once the views have stopped changing.
+    await settledPartition(desc);
+
+    const { plan, results, verification } = await run(healPartitionWorkflow, '');
+    const losers = plan.actions.filter((a) => a.data.phase === 'stop').map((a) => a.data.node as string);
+    expect(losers.length).toBeGreaterThan(0);
+    expect(losers).not.toContain(node1);
+    expect(plan.actions.map((a) => a.key)).toEqual([
+      ...losers.map((n) => `stop:${n}`),
+      ...losers.map((n) => `start:${n}`),
+    ]);
+    expect(plan.actions[0]?.data.trusted).toContain(node1);
+    expect(plan.summary).toMatch(new RegExp(`^heal a [23]-way partition: keep .*\`${node1}\``));
+    expect(results).toEqual([
+      ...losers.map((n) => `rabbit app stopped on \`${n}\``),
+      ...losers.map((n) =>
+        expect.stringMatching(new RegExp(`^rabbit app started on \`${n}\`; running with the trusted side after`)),
+      ),
+    ]);
+    expect(verification).toEqual({ ok: true, detail: 'all 3 nodes run together and none reports a partition' });
+    expect(await clusterHealthy()).toBe(true);
+    // The clients on the trusted side were never disturbed.
+    await (await clients[0]?.createChannel())?.close();
+    await expect(run(healPartitionWorkflow, '')).rejects.toThrow(/nothing to heal/);
   }, 400_000);
 });
