@@ -288,6 +288,15 @@ class StackHandle implements LocalStack {
     this.log(`destroyed ${spec.name}: its VM killed and its data removed`);
   }
 
+  async reformCluster(): Promise<void> {
+    const started = Date.now();
+    await Promise.all(this.specs.map((spec) => this.destroyNode(spec.name)));
+    await Promise.all(this.specs.map((spec) => this.bootNode(spec)));
+    await this.formCluster();
+    await this.createUser();
+    this.log(`cluster formed anew in ${Date.now() - started} ms`);
+  }
+
   async joinFresh(node: string, seed: string): Promise<void> {
     const spec = this.spec(node);
     const seedSpec = this.spec(seed);

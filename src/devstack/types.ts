@@ -98,6 +98,11 @@ export interface LocalStack extends LocalStackDescription {
    * `seed`'s cluster, forgetting its old membership first if the cluster still lists it.
    */
   joinFresh(node: string, seed: string): Promise<void>;
+  /**
+   * Every node's VM killed and its data removed, then the cluster formed anew and the stack's user created, as at
+   * start (Redis untouched). For a test that leaves the cluster's metadata worse than any restart repairs.
+   */
+  reformCluster(): Promise<void>;
   /** Idempotent: stops the nodes, redis, epmd if this stack started it, and removes baseDir. */
   stop(): Promise<void>;
   /**

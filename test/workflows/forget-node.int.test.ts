@@ -3,13 +3,14 @@
  * not gone), and a node whose VM is killed and whose data is deleted is removed from the cluster by a critical run
  * that two people other than the requester approve. The node-down alert resolves in place, the node's classic
  * queue goes with it as the plan said, and its quorum members are dropped. Afterwards the node joins again afresh,
- * with a member of every quorum queue and a replica of every stream, so that later files find the cluster as before.
+ * with a member of every quorum queue and a replica of every stream.
  * Then `--offline` (runbook 1.6): the three nodes stopped one after the other, every VM down, the node that stopped
  * last lost for good; `forget_cluster_node --offline` in the stopped survivor's files, then its service started, and
  * it boots without the lost node. The lost node's quorum members, which the offline form cannot remove, are then
  * named by the quorum-forgotten-members alert and removed by shrink-forgotten-members (over HTTP on 4.0, with
  * `rabbitmq-queues shrink` through node control on 3.x), which resolves the alert. Node control runs as on the nodes' hosts (their user, their environment:
- * devstack-service.ts), which the offline form needs and the online one does not mind.
+ * devstack-service.ts), which the offline form needs and the online one does not mind. The file ends by forming the
+ * cluster anew (see afterAll).
  *
  * warren is given the management URLs of nodes 1 and 2 only: a partitioned node's own URL would answer and refuse
  * the run before node control is asked, and the point of the partition case is that it is refused all the same.
@@ -27,13 +28,11 @@ import {
   clusterHealthy,
   cutPartition,
   rejoinAfresh,
-  restoreCluster,
   restoreWhenFinished,
   settledPartition,
 } from '../support/cluster-health.js';
 import { onWholeCluster, stackDescriptionFile } from '../support/damage-harness.js';
 import type { FakeSlack, RecordedCall } from '../support/fake-slack.js';
-import { deleteQueuesMatching } from '../support/queue-cleanup.js';
 import { stackClusterYaml } from '../support/stack-env.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -59,8 +58,6 @@ describe('forget-node on the real cluster', () => {
   const [node1, node2, node3] = desc.nodes.map((n) => n.name) as [string, string, string];
   const management = stackManagement(desc, 'local');
   const reachable = desc.nodes.slice(0, 2);
-  /** Node 3 has lost its data and not joined again yet. */
-  let destroyed = false;
 
   const service = stackDescriptionFile(desc);
   const yaml = () => `${stackClusterYaml(desc, {
@@ -126,13 +123,11 @@ access:
   afterAll(async () => {
     await warren?.stop();
     await fake?.stop();
-    // Whatever the tests left: every VM up, the node back as a member, and none of this file's queues.
-    for (const node of [node2, node1]) await stack?.startNode(node).catch(() => undefined);
-    if (stack && destroyed) {
-      await rejoinAfresh(desc, stack, node3, node1);
-    }
-    if (stack) await restoreCluster(desc, stack);
-    await deleteQueuesMatching(desc, new RegExp(`^${PREFIX}`));
+    // A cluster formed anew for the files after this one, whatever the tests left. A node cut off by a partition,
+    // then forgotten and joined again online and offline, leaves Mnesia (4.0) remembering those episodes: at the
+    // next whole-cluster stop the first-stopped node waited for good for the tables the last-stopped one held
+    // (`inconsistent_database, starting_partitioned_network` between the two), which no restart repaired.
+    await stack?.reformCluster();
     service.remove();
   }, 600_000);
 
@@ -159,8 +154,6 @@ access:
     await publisher.waitForConfirms();
     await onNode3.close();
     await waitUntil(async () => (await freshQueue(management, '/', home))?.messages === 1, 'the message to be counted');
-
-    destroyed = true;
     await stack.destroyNode(node3);
     const alert = await fake.waitForCall(
       'chat.postMessage',
@@ -200,7 +193,6 @@ access:
 
     // Back as a new member, and the quorum queues left by this and earlier files given a member there again.
     await rejoinAfresh(desc, stack, node3, node1);
-    destroyed = false;
     expect(await members()).toEqual(expect.arrayContaining([node1, node2, node3]));
   }, 300_000);
 
@@ -210,7 +202,6 @@ access:
 
     for (const node of [node1, node2, node3]) expect((await stack.rabbitmqctl(node, ['stop_app'])).code).toBe(0);
     for (const node of [node1, node2]) await stack.killNode(node);
-    destroyed = true;
     await stack.destroyNode(node3);
 
     const { runId, post } = await requested(
@@ -239,20 +230,24 @@ access:
       90_000,
     );
     expect(blocksOf(forgotten)).toContain(node3);
-    // Every quorum queue of this file led again and listing its members, so that the plan takes them all in and the
-    // alert can resolve: a queue whose Raft cluster has not elected a leader yet is listed without them.
-    await waitUntil(async () => {
-      const ours = (
-        await management.get('/api/queues', z.array(z.looseObject({ name: z.string(), type: z.string().optional() })), {
-          columns: 'name,type',
-        })
-      ).filter((q) => q.name.startsWith(PREFIX) && q.type === 'quorum');
-      for (const q of ours) {
-        const fresh = await freshQueue(management, '/', q.name);
-        if (!fresh?.leader || !fresh.members?.includes(node3)) return false;
-      }
-      return ours.length > 0;
-    }, 'the quorum queues to be led again and list their members');
+    // Every quorum queue of this file listing its member on node 3 again, in the listing the plan reads: a queue
+    // whose Raft cluster has not elected a leader since the restart is listed without its members, and a plan made
+    // then would leave it out and the alert unresolved.
+    const listing = z.array(
+      z.looseObject({ name: z.string(), type: z.string().optional(), members: z.array(z.string()).optional() }),
+    );
+    let listed = '';
+    await waitUntil(
+      async () => {
+        const ours = (await management.get('/api/queues', listing, { disable_stats: 'true' })).filter(
+          (q) => q.name.startsWith(PREFIX) && q.type === 'quorum',
+        );
+        listed = JSON.stringify(ours.map((q) => [q.name, q.members]));
+        return ours.length > 0 && ours.every((q) => q.members?.includes(node3));
+      },
+      () => `every quorum queue of the file to list its member on ${node3} (last listed: ${listed})`,
+      60_000,
+    );
     const shrink = await requested(
       await slash(warren, fake, OPERATOR, `fix shrink-forgotten-members ${node3}`, CHANNEL),
     );
@@ -270,7 +265,6 @@ access:
 
     // Node 3 comes back as a new member.
     await rejoinAfresh(desc, stack, node3, node1);
-    destroyed = false;
     await waitUntil(() => clusterHealthy(desc), 'every node running together', 120_000);
   }, 900_000);
 });
