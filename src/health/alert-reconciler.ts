@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { ChannelPacer } from '../chat/channel-pacer.js';
+import type { ChannelPacer, PaceKind } from '../chat/channel-pacer.js';
 import type { ChatPort } from '../chat/chat-message.js';
 import type { Logger } from '../logger.js';
 import { RedisLock } from '../redis/redis-lock.js';
@@ -62,8 +62,8 @@ export class AlertReconciler {
     // `show` works on its own copy; `current` is what was last saved.
     let current = stored;
     let channel = current.channel;
-    const mayCall = async () => {
-      await this.options.pacer.claim(channel);
+    const mayCall = async (kind: PaceKind) => {
+      await this.options.pacer.claim(channel, kind, `alert:${stored.id}`);
       return lock.extend();
     };
     try {
@@ -104,7 +104,7 @@ export class AlertReconciler {
   private async show(
     stored: AlertState,
     context: { silence: Silence | undefined; ack: AlertAck | undefined },
-    mayCall: () => Promise<boolean>,
+    mayCall: (kind: PaceKind) => Promise<boolean>,
     save: (alert: AlertState) => Promise<void>,
   ): Promise<boolean> {
     const { chat } = this.options;
@@ -125,21 +125,21 @@ export class AlertReconciler {
         if (alert.status === 'resolved' && alert.replies.length > 0) await save({ ...alert, replies: [] });
         return true;
       }
-      if (!(await mayCall())) return false;
+      if (!(await mayCall('post'))) return false;
       const posted = await chat.post(alert.channel, message);
       alert.ts = posted.ts;
       alert.shownHash = hash;
       await save({ ...alert, replies: [...alert.replies] });
       this.options.metrics?.slack.inc({ action: 'post' });
     } else if (alert.shownHash !== hash) {
-      if (!(await mayCall())) return false;
+      if (!(await mayCall('edit'))) return false;
       await chat.update(alert.channel, alert.ts, message);
       alert.shownHash = hash;
       await save({ ...alert, replies: [...alert.replies] });
       this.options.metrics?.slack.inc({ action: 'update' });
     }
     while (alert.ts && alert.replies.length > 0) {
-      if (!(await mayCall())) return false;
+      if (!(await mayCall('reply'))) return false;
       await chat.post(alert.channel, { text: alert.replies[0] as string }, { threadTs: alert.ts });
       alert.replies.shift();
       await save({ ...alert, replies: [...alert.replies] });

@@ -7,18 +7,19 @@
  * (a newer time never loses to an older one) and drops the nodes the cluster no longer lists (forgotten).
  */
 import type { Redis } from 'ioredis';
+import { RedisScript } from '../redis/redis-script.js';
 
 /** A record older than this says nothing about the current outage. */
 const RETAIN_MS = 30 * 24 * 3_600_000;
 
-const RECORD = `
+const RECORD = new RedisScript(`
 for i = 1, #ARGV, 2 do
   local current = redis.call('HGET', KEYS[1], ARGV[i])
   if not current or tonumber(current) < tonumber(ARGV[i + 1]) then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 end
 redis.call('PEXPIRE', KEYS[1], ${RETAIN_MS})
 return 1
-`;
+`);
 
 export class StopOrderStore {
   constructor(
@@ -38,7 +39,11 @@ export class StopOrderStore {
     if (gone.length > 0) await this.redis.hdel(key, ...gone);
     const running = nodes.filter((n) => n.running);
     if (running.length > 0) {
-      await this.redis.eval(RECORD, 1, key, ...running.flatMap((n) => [n.name, String(at)]));
+      await RECORD.run(
+        this.redis,
+        [key],
+        running.flatMap((n) => [n.name, String(at)]),
+      );
     }
   }
 

@@ -11,11 +11,12 @@
  */
 
 import type { Redis } from 'ioredis';
-import { type ChannelPacer, retryDelayMs } from '../chat/channel-pacer.js';
+import { type ChannelPacer, type PaceKind, retryDelayMs } from '../chat/channel-pacer.js';
 import type { ChatPort } from '../chat/chat-message.js';
 import { LockLostError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { RedisLock } from '../redis/redis-lock.js';
+import { RedisScript } from '../redis/redis-script.js';
 import { scrub } from '../secrets.js';
 import { renderRun } from './run-message.js';
 import type { RunStore } from './run-store.js';
@@ -24,14 +25,14 @@ import type { RunStore } from './run-store.js';
 const OUTBOX_RETENTION_S = 30 * 86_400;
 export const SENT_AGAIN = '_(sent again: an earlier attempt may have reached Slack)_';
 /** The run is unmarked only when nothing is left, checked in one step with the work a writer adds and marks. */
-const FINISH_SCRIPT = `
+const FINISH = new RedisScript(`
 if redis.call('LLEN', KEYS[2]) > 0 then return 0 end
 if tonumber(redis.call('HGET', KEYS[1], 'shown') or '0') < tonumber(redis.call('HGET', KEYS[1], 'version') or '0') then
   return 0
 end
 redis.call('SREM', KEYS[3], ARGV[1])
 return 1
-`;
+`);
 const PACE_WAIT_MS = 10_000;
 
 export interface RunMessengerOptions {
@@ -130,19 +131,19 @@ export class RunMessenger {
         }
         channel = run.message?.channel ?? run.channel;
         const target = channel;
-        const mayCall = async () => {
-          await pacer.claim(target, PACE_WAIT_MS);
+        const mayCall = async (kind: PaceKind) => {
+          await pacer.claim(target, kind, `run:${id}`, PACE_WAIT_MS);
           if (!(await lock.extend())) throw new LockLostError('lost the run message lock to another replica');
         };
         let ts = run.message?.ts;
         if (!ts) {
-          await mayCall();
+          await mayCall('post');
           const posted = await chat.post(target, renderRun(run, now()));
           await store.setMessage(id, posted);
           await redis.hset(key, 'shown', version ?? '0');
           ts = posted.ts;
         } else if (Number(shown ?? 0) < Number(version ?? 0)) {
-          await mayCall();
+          await mayCall('edit');
           await chat.update(target, ts, renderRun(run, now()));
           await redis.hset(key, 'shown', version ?? '0');
         }
@@ -152,7 +153,7 @@ export class RunMessenger {
         for (;;) {
           const text = await redis.lindex(repliesKey, 0);
           if (text === null) break;
-          await mayCall();
+          await mayCall('reply');
           await redis.hset(key, 'inflight', 'reply');
           replying = uncertain ? 'again' : 'fresh';
           await chat.post(target, { text: uncertain ? `${text} ${SENT_AGAIN}` : text }, { threadTs: ts });
@@ -160,7 +161,7 @@ export class RunMessenger {
           await redis.multi().lpop(repliesKey).hdel(key, 'inflight').exec();
           uncertain = false;
         }
-        if ((await redis.eval(FINISH_SCRIPT, 3, key, repliesKey, this.prefix, id)) === 1) {
+        if ((await FINISH.run(redis, [key, repliesKey, this.prefix], [id])) === 1) {
           this.backoffUntil.delete(id);
           return true;
         }

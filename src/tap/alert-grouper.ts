@@ -12,10 +12,11 @@
 
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { ChannelPacer } from '../chat/channel-pacer.js';
+import type { ChannelPacer, PaceKind } from '../chat/channel-pacer.js';
 import type { ChatPort } from '../chat/chat-message.js';
 import { RedisScriptError } from '../errors.js';
 import { RedisLock } from '../redis/redis-lock.js';
+import { RedisScript } from '../redis/redis-script.js';
 import { type GroupState, renderGroup, renderSample } from './group-message.js';
 import { groupFieldValue, type RouteDecision, type Severity, type TapEvent } from './notification-router.js';
 
@@ -66,7 +67,7 @@ for base = 5, #ARGV - 1, 15 do
 end
 return results
 `;
-const RECORD_SHA = createHash('sha1').update(RECORD_SCRIPT).digest('hex');
+const RECORD = new RedisScript(RECORD_SCRIPT);
 /** Values per event in a RECORD_SCRIPT call (the `15` in its loop). */
 const EVENT_ARGS = 15;
 /** Events per script call at most, so that one call never holds Redis for long. */
@@ -226,19 +227,8 @@ export class AlertGrouper {
     });
   }
 
-  /**
-   * EVALSHA, loading the script with EVAL only when Redis does not know it (first use, restart, SCRIPT FLUSH).
-   * ioredis' defineCommand does the same per connection, but under auto-pipelining it sees each pipeline as a
-   * new connection and sends the whole script text with every batch.
-   */
-  private async evalRecord(args: string[]): Promise<unknown> {
-    const { redis } = this.options;
-    try {
-      return await redis.evalsha(RECORD_SHA, 0, ...args);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
-      return await redis.eval(RECORD_SCRIPT, 0, ...args);
-    }
+  private evalRecord(args: string[]): Promise<unknown> {
+    return RECORD.run(this.options.redis, [], args);
   }
 
   async group(id: string): Promise<GroupState | undefined> {
@@ -285,12 +275,18 @@ export class AlertGrouper {
     const popped = (await redis.spop(`${this.prefix}dirty`, 200)) as string[];
     const ids = [...new Set([...this.unsaved.keys(), ...popped])];
     const later: string[] = [];
+    const loaded: { id: string; group: GroupState }[] = [];
     for (const id of ids) {
       const group = await this.group(id);
-      if (!group) {
-        this.unsaved.delete(id);
-        continue;
-      }
+      if (group) loaded.push({ id, group });
+      else this.unsaved.delete(id);
+    }
+    // New groups first, then edits, then thread samples (second pass): when the channel is busy, the first post of
+    // a new problem goes ahead of news about known ones. The pacer keeps that order across replicas and producers.
+    const known = (entry: { id: string; group: GroupState }) => Boolean(entry.group.ts || this.unsaved.has(entry.id));
+    loaded.sort((a, b) => Number(known(a)) - Number(known(b)));
+    const threads: { id: string; group: GroupState; ts: string }[] = [];
+    for (const { id, group } of loaded) {
       const g = `${this.prefix}group:${id}`;
       let ts = group.ts;
       const unsaved = ts ? undefined : this.unsaved.get(id);
@@ -312,7 +308,7 @@ export class AlertGrouper {
           later.push(id);
           continue;
         }
-        if (!(await this.paced(group.channel))) {
+        if (!(await this.paced(group.channel, 'post', id))) {
           await lock.release();
           later.push(id);
           continue;
@@ -340,7 +336,10 @@ export class AlertGrouper {
       } else {
         const [postedCount, updatedAt] = await redis.hmget(g, 'postedCount', 'updatedAt');
         if (Number(postedCount) !== group.count) {
-          if (this.now() - Number(updatedAt ?? 0) < updateIntervalMs || !(await this.paced(group.channel))) {
+          if (
+            this.now() - Number(updatedAt ?? 0) < updateIntervalMs ||
+            !(await this.paced(group.channel, 'edit', id))
+          ) {
             later.push(id);
           } else {
             try {
@@ -355,12 +354,16 @@ export class AlertGrouper {
           }
         }
       }
+      threads.push({ id, group, ts });
+    }
+    for (const { id, group, ts } of threads) {
+      const g = `${this.prefix}group:${id}`;
       try {
         for (;;) {
           // Read, post, then remove: a failed post leaves the sample queued for the next flush.
           const sample = await redis.lindex(`${g}:pending`, 0);
           if (sample === null) break;
-          if (!(await this.paced(group.channel))) {
+          if (!(await this.paced(group.channel, 'reply', id))) {
             later.push(id);
             break;
           }
@@ -373,7 +376,7 @@ export class AlertGrouper {
         await this.failed(error, group);
       }
     }
-    if (later.length > 0) await redis.sadd(`${this.prefix}dirty`, ...later);
+    if (later.length > 0) await redis.sadd(`${this.prefix}dirty`, ...new Set(later));
     return stats;
   }
 
@@ -383,9 +386,12 @@ export class AlertGrouper {
     this.options.onError?.(error, group, 'slack');
   }
 
-  /** True when a Slack call to `channel` may go now: the channel's slot is shared with every replica and with health alerts. */
-  private paced(channel: string): Promise<boolean> {
-    return this.pacer.tryClaim(channel);
+  /**
+   * True when a Slack call of `kind` about group `id` may go now: the channel's slot is shared with every replica
+   * and with health alerts and runs, new posts first (ChannelPacer).
+   */
+  private paced(channel: string, kind: PaceKind, id: string): Promise<boolean> {
+    return this.pacer.tryClaim(channel, kind, `group:${id}`);
   }
 
   /** Ids of groups with work pending, for status and tests. */

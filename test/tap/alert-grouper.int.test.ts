@@ -10,9 +10,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ChannelPacer } from '../../src/chat/channel-pacer.js';
 import type { ChatPort } from '../../src/chat/chat-message.js';
-import { AlertGrouper, type RecordResult } from '../../src/tap/alert-grouper.js';
+import { AlertGrouper, type AlertGrouperOptions, type RecordResult } from '../../src/tap/alert-grouper.js';
 import type { RouteDecision, TapEvent } from '../../src/tap/notification-router.js';
 import { type AofRedis, startAofRedis } from '../support/aof-redis.js';
+import { scratchRedis } from '../support/scratch-redis.js';
 import { waitUntil } from '../support/wait-until.js';
 
 const chat: ChatPort = {
@@ -242,20 +243,25 @@ describe('AlertGrouper.flush when Redis dies right after Slack accepted a group 
   }, 60_000);
 });
 
+/** A grouper with what the flush tests share: ten-minute windows, five samples, edits at once, no pacing. */
+function grouperOn(
+  redis: Redis,
+  options: Pick<AlertGrouperOptions, 'chat' | 'keyPrefix'> & Partial<AlertGrouperOptions>,
+): AlertGrouper {
+  return new AlertGrouper({
+    redis,
+    windowMs: 600_000,
+    updateIntervalMs: 0,
+    maxSamples: 5,
+    dedupTtlMs: 3_600_000,
+    pacer: new ChannelPacer(redis, 0),
+    ...options,
+  });
+}
+
 describe('AlertGrouper.flush across replicas when a post outlives its lock', () => {
-  const stack = inject('stack');
-  const prefix = `test:grouper:lease:${randomUUID().slice(0, 8)}:`;
-  let redis: Redis;
-
-  beforeAll(() => {
-    redis = new Redis(stack.redisUrl);
-  });
-
-  afterAll(async () => {
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
-  });
+  const scratch = scratchRedis('grouper:lease');
+  const prefix = scratch.prefix;
 
   /** A Slack whose next post waits until the test settles it; `started` resolves when that post has begun. */
   function heldSlack() {
@@ -282,20 +288,10 @@ describe('AlertGrouper.flush across replicas when a post outlives its lock', () 
     return { chat, posts, started, settle };
   }
 
-  const replica = (chat: ChatPort) =>
-    new AlertGrouper({
-      redis,
-      chat,
-      windowMs: 600_000,
-      updateIntervalMs: 0,
-      maxSamples: 5,
-      dedupTtlMs: 3_600_000,
-      keyPrefix: prefix,
-      pacer: new ChannelPacer(redis, 0),
-      postLockMs: 300,
-    });
+  const replica = (chat: ChatPort) => grouperOn(scratch.redis(), { chat, keyPrefix: prefix, postLockMs: 300 });
 
   it('releases only its own lock: the replica that took over keeps posting alone, and the group is posted once', async () => {
+    const redis = scratch.redis();
     const slow = heldSlack();
     const next = heldSlack();
     const first = replica(slow.chat);
@@ -324,4 +320,52 @@ describe('AlertGrouper.flush across replicas when a post outlives its lock', () 
     await first.flush();
     expect(slow.posts).toEqual(['C0ALERTS']);
   });
+});
+
+describe('AlertGrouper.flush on a busy channel', () => {
+  const scratch = scratchRedis('grouper:busy');
+  const prefix = scratch.prefix;
+
+  it('posts a new group before it edits a known one, and both before their thread samples', async () => {
+    const redis = scratch.redis();
+    const calls: string[] = [];
+    let posts = 0;
+    const chat: ChatPort = {
+      post: async (channel, _message, options) => {
+        calls.push(options?.threadTs ? `reply ${options.threadTs}` : 'post');
+        return { channel, ts: options?.threadTs ? `${options.threadTs}-reply` : `ts-${++posts}` };
+      },
+      update: async (_channel, ts) => {
+        calls.push(`update ${ts}`);
+      },
+    };
+    const grouper = grouperOn(redis, {
+      chat,
+      keyPrefix: prefix,
+      // One call per 100 ms: each flush gets at most one call through, and the rest wait their turn.
+      pacer: new ChannelPacer(redis, 100, `${prefix}pace:`),
+    });
+    const drain = () =>
+      waitUntil(
+        async () => {
+          await grouper.flush();
+          return (await grouper.pending()) === 0;
+        },
+        'every group to be shown',
+        20_000,
+      );
+
+    await grouper.record(event('known-1', 'cmp-01', 'i-1'), errors);
+    await drain();
+    expect(calls).toEqual(['post', 'reply ts-1']);
+    calls.length = 0;
+
+    // News about the known group (an edit due, two samples) and a new group, recorded in that order.
+    await grouper.record(event('known-2', 'cmp-01', 'i-2'), errors);
+    await grouper.record(event('known-3', 'cmp-01', 'i-3'), errors);
+    await grouper.record(event('new-1', 'cmp-02', 'i-4'), errors);
+    await drain();
+    expect(calls.slice(0, 2)).toEqual(['post', 'update ts-1']);
+    expect(calls.slice(2).sort()).toEqual(['reply ts-1', 'reply ts-1', 'reply ts-2']);
+  }, 60_000);
 });
