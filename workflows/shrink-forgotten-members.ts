@@ -16,6 +16,7 @@ import { type GapQueue, membershipGaps, trafficSummary } from '../src/health/quo
 import { SnapshotFetcher } from '../src/health/snapshot-fetcher.js';
 import { type BrokerVersion, hasQuorumMemberEndpoints, seriesOf } from '../src/management/broker-version.js';
 import { freshQueue } from '../src/remediation/broker-state.js';
+import { pollUntil } from '../src/remediation/poll.js';
 import {
   CHANGE_NOT_PERMITTED_RETRY_MS,
   deleteQuorumMember,
@@ -39,6 +40,21 @@ const NAME_THE_NODE = 'name the node that left the cluster, e.g. rabbit@old-host
 const NO_ENDPOINT =
   'before RabbitMQ 4.0 there is no HTTP endpoint for removing quorum members, and warren runs `rabbitmq-queues shrink` through node control instead; run `rabbitmq-queues shrink NODE` on a running node by hand';
 
+const batch = (action: PlannedAction) => action.data as unknown as MemberBatch;
+
+/** The names of those of `queues` that still list a member on `node`, freshly read. */
+async function stillMembers(context: WorkflowContext, node: string, queues: MemberBatch['queues']): Promise<string[]> {
+  const left: string[] = [];
+  for (const { vhost, name } of queues) {
+    if ((await freshQueue(context.management, vhost, name))?.members?.includes(node)) left.push(name);
+  }
+  return left;
+}
+
+/** The plan's warning, whichever way the members go. */
+const mayBeAway = (node: string) =>
+  `If \`${node}\` is only away (being restored, or renamed and about to be renamed back), its copy of these queues is thrown away: reject this run then.`;
+
 /**
  * Before 4.0: one `rabbitmq-queues shrink NODE` through node control on a running member. It takes no queue names
  * and removes the node's member from every quorum queue at once, so the step covers all of them, past
@@ -57,7 +73,7 @@ function planWithCli(
   return {
     summary: `remove the member on \`${node}\` (not in the cluster) from ${formatCount(queues.length)} quorum queue(s): ${trafficSummary(queues).line}`,
     warnings: [
-      `If \`${node}\` is only away (being restored, or renamed and about to be renamed back), its copy of these queues is thrown away: reject this run then.`,
+      mayBeAway(node),
       `RabbitMQ ${seriesOf(version)} has no HTTP endpoint for it: one \`rabbitmq-queues shrink\` through node control on \`${via}\` removes the member from every queue at once.`,
     ],
     actions: [
@@ -71,8 +87,6 @@ function planWithCli(
     guards: [`before the step, \`${node}\` is still absent from the cluster's node list`],
   };
 }
-
-const batch = (action: PlannedAction) => action.data as unknown as MemberBatch;
 
 export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
   name: 'shrink-forgotten-members',
@@ -114,9 +128,7 @@ export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
     const actions = memberBatches(args.node, chosen, (names) => `remove the member on \`${args.node}\` from ${names}`);
     return {
       summary: `remove the member on \`${args.node}\` (not in the cluster) from ${formatCount(chosen.length)} quorum queue(s): ${trafficSummary(chosen).line}`,
-      warnings: [
-        `If \`${args.node}\` is only away (being restored, or renamed and about to be renamed back), its copy of these queues is thrown away: reject this run then.`,
-      ],
+      warnings: [mayBeAway(args.node)],
       actions,
       guards: [
         `before each batch, \`${args.node}\` is still absent from the cluster's node list`,
@@ -141,18 +153,13 @@ export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
       const control = nodeControlOf(context, NO_ENDPOINT);
       // The CLI reports a queue whose leader refused the change (cluster_change_not_permitted, just after an
       // election) and goes on: run it again while some are left, as the HTTP path asks again.
-      const deadline = Date.now() + CHANGE_NOT_PERMITTED_RETRY_MS;
-      let left = 0;
-      for (;;) {
+      let left: string[] = [];
+      await pollUntil(async () => {
         await control.shrinkMembers(via, node);
-        left = 0;
-        for (const { vhost, name } of queues) {
-          if ((await freshQueue(context.management, vhost, name))?.members?.includes(node)) left++;
-        }
-        if (left === 0 || Date.now() > deadline) break;
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
-      }
-      return `\`rabbitmq-queues shrink\` on \`${via}\`: ${formatCount(queues.length - left)} of ${formatCount(queues.length)} member(s) on \`${node}\` gone`;
+        left = await stillMembers(context, node, queues);
+        return left.length === 0 ? true : undefined;
+      }, CHANGE_NOT_PERMITTED_RETRY_MS);
+      return `\`rabbitmq-queues shrink\` on \`${via}\`: ${formatCount(queues.length - left.length)} of ${formatCount(queues.length)} member(s) on \`${node}\` gone`;
     }
     let removed = 0;
     let already = 0;
@@ -171,9 +178,7 @@ export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
     const left: string[] = [];
     for (const action of done) {
       const { node, queues } = batch(action);
-      for (const { vhost, name } of queues) {
-        if ((await freshQueue(context.management, vhost, name))?.members?.includes(node)) left.push(`\`${name}\``);
-      }
+      left.push(...(await stillMembers(context, node, queues)).map((name) => `\`${name}\``));
     }
     return left.length === 0
       ? { ok: true, detail: 'no queue of the run has a member on the node any more' }

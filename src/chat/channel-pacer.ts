@@ -66,10 +66,10 @@ export class ChannelPacer {
    */
   async tryClaim(channel: string, kind: PaceKind, waiter: string): Promise<boolean> {
     if (this.intervalMs <= 0) return true;
-    const key = `${this.prefix}${channel}`;
+    const key = this.slot(channel);
     const claimed = await CLAIM.run(
       this.redis,
-      [key, `${key}:waiting:post`, `${key}:waiting:edit`],
+      [key, this.waiting(channel, 'post'), this.waiting(channel, 'edit')],
       [String(this.intervalMs), String(RANK[kind]), waiter, String(this.wishMs)],
     );
     return claimed === 1;
@@ -81,23 +81,31 @@ export class ChannelPacer {
    */
   async claim(channel: string, kind: PaceKind, waiter: string, timeoutMs = 30_000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    const key = `${this.prefix}${channel}`;
     for (;;) {
       if (await this.tryClaim(channel, kind, waiter)) return true;
       const left = deadline - Date.now();
       if (left <= 0) {
-        if (kind !== 'reply') await this.redis.zrem(`${key}:waiting:${kind}`, waiter).catch(() => undefined);
+        if (kind !== 'reply') await this.redis.zrem(this.waiting(channel, kind), waiter).catch(() => undefined);
         return false;
       }
       // Free but held for a higher kind: look again soon rather than at the slot's expiry.
-      const ttl = await this.redis.pttl(key);
+      const ttl = await this.redis.pttl(this.slot(channel));
       await new Promise((resolve) => setTimeout(resolve, Math.min(left, ttl > 0 ? Math.max(10, ttl) : 100)));
     }
   }
 
   /** Holds the channel back after a failed call, for `retryDelayMs(error)`. */
   async holdAfter(channel: string, error: unknown): Promise<void> {
-    await this.redis.set(`${this.prefix}${channel}`, '1', 'PX', retryDelayMs(error)).catch(() => undefined);
+    await this.redis.set(this.slot(channel), '1', 'PX', retryDelayMs(error)).catch(() => undefined);
+  }
+
+  private slot(channel: string): string {
+    return `${this.prefix}${channel}`;
+  }
+
+  /** The sorted set of those waiting to make a call of `kind` to `channel`. */
+  private waiting(channel: string, kind: Exclude<PaceKind, 'reply'>): string {
+    return `${this.slot(channel)}:waiting:${kind}`;
   }
 }
 

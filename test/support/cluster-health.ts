@@ -170,17 +170,20 @@ export async function rejoinAfresh(
   node: string,
   seed: string,
 ): Promise<void> {
-  const env = { ...process.env, HOME: desc.cookieHome };
-  const [queuesTool, ...queuesArgs] = desc.rabbitmq.rabbitmqQueues as [string, ...string[]];
-  await run(queuesTool, [...queuesArgs, '-n', seed, 'shrink', node], { env });
+  await queuesCli(desc, seed, ['shrink', node]);
   await stack.joinFresh(node, seed);
   await replicateOnto(desc, node, seed);
 }
 
+/** `rabbitmq-queues -n seed …args` of the stack's own series. */
+async function queuesCli(desc: LocalStackDescription, seed: string, args: string[]): Promise<void> {
+  const [tool, ...toolArgs] = desc.rabbitmq.rabbitmqQueues as [string, ...string[]];
+  await run(tool, [...toolArgs, '-n', seed, ...args], { env: { ...process.env, HOME: desc.cookieHome } });
+}
+
 async function replicateOnto(desc: LocalStackDescription, node: string, seed: string): Promise<void> {
   const env = { ...process.env, HOME: desc.cookieHome };
-  const [queuesTool, ...queuesArgs] = desc.rabbitmq.rabbitmqQueues as [string, ...string[]];
-  await run(queuesTool, [...queuesArgs, '-n', seed, 'grow', node, 'all'], { env });
+  await queuesCli(desc, seed, ['grow', node, 'all']);
   const response = await fetch(
     `${desc.nodes.find((n) => n.name === seed)?.managementUrl}/api/queues?columns=name,vhost,type`,
     {
