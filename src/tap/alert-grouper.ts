@@ -6,8 +6,8 @@
  * opens the group's window, counts, remembers hosts/instances/vhosts (capped) and queues a sample for the thread (at most
  * `maxSamples`); the events recorded in one turn of the event loop share one script call. All Slack I/O happens
  * in `flush`: post a new group's message (once, under a lock), edit it in place at most every `updateInterval`, and
- * post queued samples as thread replies. A burst of 1,000 events is then one message, a few edits and a handful of
- * replies.
+ * post the queued samples in its thread, those waiting together in one reply. A burst of 1,000 events is then one
+ * message, a few edits and a reply or two.
  */
 
 import { createHash, randomUUID } from 'node:crypto';
@@ -17,7 +17,7 @@ import type { ChatPort } from '../chat/chat-message.js';
 import { RedisScriptError } from '../errors.js';
 import { RedisLock } from '../redis/redis-lock.js';
 import { RedisScript } from '../redis/redis-script.js';
-import { type GroupState, renderGroup, renderSample } from './group-message.js';
+import { type GroupState, renderGroup, renderSample, renderSampleReply, samplesPerReply } from './group-message.js';
 import { groupFieldValue, type RouteDecision, type Severity, type TapEvent } from './notification-router.js';
 
 // One call records a batch of events, in order, each exactly as if it were recorded alone. ARGV holds the shared
@@ -356,19 +356,29 @@ export class AlertGrouper {
       }
       threads.push({ id, group, ts });
     }
+    const { maxSamples } = this.options;
     for (const { id, group, ts } of threads) {
       const g = `${this.prefix}group:${id}`;
       try {
+        // The samples waiting go in one reply (several if they are long), so a busy channel spends one slot per
+        // group on them. Read, post, then remove: a failed post leaves them queued for the next flush, and a
+        // sample recorded meanwhile stays behind the ones posted.
         for (;;) {
-          // Read, post, then remove: a failed post leaves the sample queued for the next flush.
-          const sample = await redis.lindex(`${g}:pending`, 0);
-          if (sample === null) break;
+          const pending = await redis.lrange(`${g}:pending`, 0, -1);
+          if (pending.length === 0) break;
           if (!(await this.paced(group.channel, 'reply', id))) {
             later.push(id);
             break;
           }
-          await chat.post(group.channel, { text: sample }, { threadTs: ts });
-          await redis.lpop(`${g}:pending`);
+          const n = samplesPerReply(pending);
+          const shown = Number((await redis.hget(g, 'shown')) ?? 0);
+          const last = shown + n >= maxSamples;
+          await chat.post(
+            group.channel,
+            { text: renderSampleReply(pending.slice(0, n), last ? { maxSamples, count: group.count } : undefined) },
+            { threadTs: ts },
+          );
+          await redis.multi().ltrim(`${g}:pending`, n, -1).hincrby(g, 'shown', n).exec();
           stats.replies++;
         }
       } catch (error) {

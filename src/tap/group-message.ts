@@ -1,7 +1,7 @@
 /**
  * A tap group as Slack shows it: the group's message (severity, count and time span, cluster, vhosts, hosts and
- * instances, the last error), edited in place as the group grows, and one notification as a sample reply in its
- * thread. The grouper (alert-grouper.ts) decides when; this decides what they say.
+ * instances, the last error), edited in place as the group grows, and its first notifications as samples in its
+ * thread, the ones waiting together in one reply. The grouper (alert-grouper.ts) decides when; this decides what they say.
  */
 import type { KnownBlock } from '@slack/types';
 import type { ChatMessage } from '../chat/chat-message.js';
@@ -97,4 +97,33 @@ export function renderSample(event: TapEvent): string {
   }
   lines.push(`message_id \`${n.messageId}\``);
   return lines.join('\n');
+}
+
+/** Characters of samples per thread reply: well under Slack's limit, and short enough to read without expanding. */
+export const SAMPLE_REPLY_CHARS = 3_500;
+
+/**
+ * How many of `samples` (oldest first) go in one thread reply: as many as fit in SAMPLE_REPLY_CHARS, at least one.
+ * On a busy channel a group's samples queue up; one reply for all of them takes one of the channel's slots instead
+ * of one each.
+ */
+export function samplesPerReply(samples: readonly string[]): number {
+  let chars = 0;
+  let n = 0;
+  for (const sample of samples) {
+    chars += sample.length + 2;
+    if (n > 0 && chars > SAMPLE_REPLY_CHARS) break;
+    n++;
+  }
+  return n;
+}
+
+/**
+ * A thread reply carrying `samples`. `more` is set on the reply with the group's last sample shown in full (the
+ * `tap.maxSamples`th) when the group already counts more events than that: those are counted, not shown.
+ */
+export function renderSampleReply(samples: readonly string[], more?: { maxSamples: number; count: number }): string {
+  const text = samples.join('\n\n');
+  if (!more || more.count <= more.maxSamples) return text;
+  return `${text}\n\n_…and ${formatCount(more.count - more.maxSamples)} more so far, counted in the message above: the first ${formatCount(more.maxSamples)} are shown in full (\`tap.maxSamples\`)._`;
 }

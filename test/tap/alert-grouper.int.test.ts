@@ -329,10 +329,12 @@ describe('AlertGrouper.flush on a busy channel', () => {
   it('posts a new group before it edits a known one, and both before their thread samples', async () => {
     const redis = scratch.redis();
     const calls: string[] = [];
+    const replies: string[] = [];
     let posts = 0;
     const chat: ChatPort = {
-      post: async (channel, _message, options) => {
+      post: async (channel, message, options) => {
         calls.push(options?.threadTs ? `reply ${options.threadTs}` : 'post');
+        if (options?.threadTs) replies.push(`${options.threadTs}: ${message.text}`);
         return { channel, ts: options?.threadTs ? `${options.threadTs}-reply` : `ts-${++posts}` };
       },
       update: async (_channel, ts) => {
@@ -366,6 +368,21 @@ describe('AlertGrouper.flush on a busy channel', () => {
     await grouper.record(event('new-1', 'cmp-02', 'i-4'), errors);
     await drain();
     expect(calls.slice(0, 2)).toEqual(['post', 'update ts-1']);
-    expect(calls.slice(2).sort()).toEqual(['reply ts-1', 'reply ts-1', 'reply ts-2']);
+    // The known group's two waiting samples share one reply: one slot of the busy channel, not two.
+    expect(calls.slice(2).sort()).toEqual(['reply ts-1', 'reply ts-2']);
+    const known = replies.find((r) => r.startsWith('ts-1: ') && r.includes('known-2')) ?? '';
+    expect(known.indexOf('message_id `known-2`')).toBeLessThan(known.indexOf('message_id `known-3`'));
+    expect(known).not.toContain('more so far');
+
+    // A burst past tap.maxSamples (5): the samples up to it in one reply, which says how many more were counted.
+    calls.length = 0;
+    replies.length = 0;
+    for (let i = 4; i <= 12; i++) await grouper.record(event(`known-${i}`, 'cmp-01', `i-${i}`), errors);
+    await drain();
+    expect(calls.filter((c) => c === 'reply ts-1')).toEqual(['reply ts-1']);
+    const burst = replies.find((r) => r.startsWith('ts-1: ')) ?? '';
+    expect(burst.match(/message_id `/g)).toHaveLength(2);
+    expect(burst).toContain('message_id `known-5`');
+    expect(burst).toContain('…and 7 more so far, counted in the message above: the first 5 are shown in full');
   }, 60_000);
 });

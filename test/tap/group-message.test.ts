@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderGroup } from '../../src/tap/group-message.js';
+import { renderGroup, renderSampleReply, SAMPLE_REPLY_CHARS, samplesPerReply } from '../../src/tap/group-message.js';
 
 describe('renderGroup', () => {
   it('shows count, window, hosts, instances and the last error, with a plain-text fallback', () => {
@@ -53,5 +53,23 @@ describe('renderGroup vhosts', () => {
     expect(group(['/', '/neutron'])).toContain('*Vhosts (2)*\\n`/`, `/neutron`');
     expect(group(['/'])).not.toContain('Vhost');
     expect(group([])).not.toContain('Vhost');
+  });
+});
+
+describe('sample replies', () => {
+  it('packs the waiting samples into one reply up to its length, and always at least one', () => {
+    const short = ['a'.repeat(100), 'b'.repeat(100), 'c'.repeat(100)];
+    expect(samplesPerReply(short)).toBe(3);
+    const long = Array.from({ length: 10 }, (_, i) => String(i).repeat(SAMPLE_REPLY_CHARS / 4));
+    expect(samplesPerReply(long)).toBe(3);
+    expect(samplesPerReply(['x'.repeat(SAMPLE_REPLY_CHARS * 2), 'y'])).toBe(1);
+  });
+
+  it('says how many more events were counted than shown, only past tap.maxSamples', () => {
+    expect(renderSampleReply(['one', 'two'])).toBe('one\n\ntwo');
+    expect(renderSampleReply(['five'], { maxSamples: 5, count: 5 })).toBe('five');
+    expect(renderSampleReply(['five'], { maxSamples: 5, count: 1_005 })).toBe(
+      'five\n\n_…and 1,000 more so far, counted in the message above: the first 5 are shown in full (`tap.maxSamples`)._',
+    );
   });
 });
