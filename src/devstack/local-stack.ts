@@ -196,7 +196,9 @@ class StackHandle implements LocalStack {
     await Promise.all(others.map((spec) => this.ctl(spec, ['stop_app'])));
     // one join at a time: concurrent schema changes on the seed are what RabbitMQ's docs warn against
     for (const spec of others) await this.ctl(spec, ['join_cluster', seed.name]);
-    await Promise.all(others.map((spec) => this.ctl(spec, ['start_app'], 120_000)));
+    // And one start at a time: on 4.0 a node starting checks its peers' Mnesia, and a peer starting at the same
+    // moment answers node_not_running, which fails that boot (rabbit_mnesia:check_mnesia_consistency's case_clause).
+    for (const spec of others) await this.ctl(spec, ['start_app'], 120_000);
     const all = this.specs.map((s) => s.name);
     let seen: string[] | undefined;
     const formed = await waitUntil(

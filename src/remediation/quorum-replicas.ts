@@ -14,6 +14,8 @@ import { nameInVhost } from '../chat/vhost-text.js';
 import { ManagementApiError } from '../errors.js';
 import type { ManagementClient } from '../management/management-client.js';
 import { nodeSchema } from '../management/schemas.js';
+import { freshQueue } from './broker-state.js';
+import { pollUntil } from './poll.js';
 
 export interface ListedNode {
   name: string;
@@ -90,6 +92,28 @@ async function changeOnce(
     }
     throw error;
   }
+}
+
+/**
+ * The members of a quorum queue, freshly read: `[]` when the queue is gone, `undefined` when it is listed without
+ * them. A quorum queue with no leader yet (just after a restart, or an election under way) is listed so; that does
+ * not mean it has no member anywhere, so this asks again for up to `waitMs` before saying it does not know.
+ */
+export async function listedMembers(
+  management: ManagementClient,
+  vhost: string,
+  name: string,
+  waitMs = CHANGE_NOT_PERMITTED_RETRY_MS,
+): Promise<string[] | undefined> {
+  return pollUntil(
+    async () => {
+      const queue = await freshQueue(management, vhost, name);
+      if (!queue) return [];
+      return queue.members && queue.members.length > 0 ? queue.members : undefined;
+    },
+    waitMs,
+    RETRY_PAUSE_MS,
+  );
 }
 
 /** Adds a member of the quorum queue on `node` (the broker waits for it to join, up to 30 s). */

@@ -183,6 +183,60 @@ describe('shrink-forgotten-members', () => {
     });
   });
 
+  it('says that quorum queues listed without members (no leader yet) are not in the plan', async () => {
+    let first = true;
+    const queues = kollaQueues((q) => {
+      if (!first) return withGone(q);
+      first = false;
+      const { members: _, ...memberless } = q;
+      return memberless as Queue;
+    });
+    const plan = await shrinkForgottenMembersWorkflow.plan(contextOf(fakeManagement(queues).management), {
+      node: GONE,
+    });
+    expect(plan.summary).toMatch(/from 6 quorum queue\(s\)/);
+    expect(plan.warnings.join('\n')).toMatch(/1 quorum queue\(s\) are listed without members .* run it again/);
+
+    const all = await shrinkForgottenMembersWorkflow.plan(contextOf(fakeManagement(kollaQueues(withGone)).management), {
+      node: GONE,
+    });
+    expect(all.warnings.join('\n')).not.toMatch(/without members/);
+  });
+
+  it('asks again for a queue listed without members (no leader yet), and never takes it for done', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] });
+    try {
+      const one = kollaQueues(withGone)
+        .filter((q) => q.type === 'quorum')
+        .slice(0, 1);
+      const { management, sent } = fakeManagement(one);
+      const context = contextOf(management);
+      const plan = await shrinkForgottenMembersWorkflow.plan(context, { node: GONE });
+      // From here the queue is listed without members `hidden` more times: an election under way.
+      let hidden = 3;
+      const get = management.get.bind(management);
+      management.get = (async (p: string, schema: { parse(v: unknown): unknown }) => {
+        const raw = (await get(p, { parse: (v: unknown) => v } as never)) as Queue;
+        if (!p.startsWith('/api/queues/') || hidden <= 0) return schema.parse(raw);
+        hidden--;
+        const { members: _, ...memberless } = raw;
+        return schema.parse(memberless);
+      }) as typeof management.get;
+
+      const done = shrinkForgottenMembersWorkflow.execute(context, plan.actions[0] as never, { node: GONE });
+      await vi.advanceTimersByTimeAsync(3_000);
+      expect(await done).toBe(`removed 1 member(s) on \`${GONE}\``);
+      expect(sent.filter((s) => s.method === 'DELETE')).toHaveLength(1);
+
+      hidden = Number.POSITIVE_INFINITY;
+      const verified = shrinkForgottenMembersWorkflow.verify(context, plan.actions, { node: GONE });
+      await vi.advanceTimersByTimeAsync(CHANGE_NOT_PERMITTED_RETRY_MS + 1_000);
+      expect(await verified).toMatchObject({ ok: false, detail: expect.stringMatching(/members are not listed/) });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('asks again while a just-elected leader refuses membership changes, and gives up after a while', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] });
     try {
