@@ -25,11 +25,12 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { startLocalStack } from '../../src/devstack/index.js';
 import { FakeSlack } from '../../test/support/fake-slack.js';
 import { postToBolt, slashCommandBody } from '../../test/support/slack-signing.js';
+import { loadAverage, runInfo } from '../support/run-info.js';
 import type { ServerKind, ServerReply } from './server.js';
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
@@ -151,13 +152,6 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number;
 }
 
-/** Other work on the machine slows both sides alike; the figures are read with it in mind. */
-function loadAverage(): string {
-  return `load average ${loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')}`;
-}
-
 const round1 = (value: number): number => Math.round(value * 10) / 10;
 const ms = (value: number): string => `${value.toFixed(1)} ms`;
 const spread = (values: number[]): string =>
@@ -166,8 +160,9 @@ const spread = (values: number[]): string =>
 async function main(): Promise<void> {
   console.log(
     `bench/commands: ${ROUNDS} rounds of ${CONCURRENCY} concurrent /rabbit ${TEXT} after 1 warm-up round, ` +
-      `warren vs bare Bolt; ${cpus().length} cores, ${loadAverage()}`,
+      `warren vs bare Bolt; ${cpus().length} cores, load average ${loadAverage()}`,
   );
+  console.log(`  ${runInfo('start')}`);
   const stack = await startLocalStack({ nodes: 3, log: (line) => console.log(`  [devstack] ${line}`) });
   let fake: FakeSlack | undefined;
   const servers: ServerProcess[] = [];
@@ -182,7 +177,7 @@ async function main(): Promise<void> {
     servers.push(warren);
     const bare = await ServerProcess.start('bare', env);
     servers.push(bare);
-    console.log(`  warren on port ${warren.port}, bare Bolt on port ${bare.port}; ${loadAverage()}`);
+    console.log(`  warren on port ${warren.port}, bare Bolt on port ${bare.port}; load average ${loadAverage()}`);
 
     const run = (server: ServerProcess) => burst(server, fake as FakeSlack, server === warren);
     const warm = { warren: await run(warren), bare: await run(bare) };
@@ -240,9 +235,10 @@ async function main(): Promise<void> {
     const failures = [...w.failures.map((f) => `warren: ${f}`), ...b.failures.map((f) => `bare: ${f}`)];
     console.log(
       `  failures: ${w.failures.length} warren and ${b.failures.length} bare requests not acknowledged with ` +
-        `HTTP 200, ${w.unanswered} commands unanswered within ${ANSWER_TIMEOUT_MS / 1000} s; ${loadAverage()}`,
+        `HTTP 200, ${w.unanswered} commands unanswered within ${ANSWER_TIMEOUT_MS / 1000} s; load average ${loadAverage()}`,
     );
     for (const failure of [...new Set(failures)].slice(0, 10)) console.log(`    ${failure}`);
+    console.log(`  ${runInfo('end')}`);
     console.log(
       `BENCH commands ${JSON.stringify({
         requests: w.acks.length,

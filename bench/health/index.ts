@@ -16,7 +16,7 @@
  */
 
 import { type ChildProcess, fork } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -32,6 +32,7 @@ import { createLogger } from '../../src/logger.js';
 import { ManagementClient } from '../../src/management/management-client.js';
 import { PrometheusQueueMetrics } from '../../src/management/prometheus-queue-metrics.js';
 import { cpuSeconds } from '../support/process-cpu.js';
+import { loadAverage, runInfo } from '../support/run-info.js';
 import type { LoadReply, LoadRequest } from './load.js';
 
 const SIZES = (process.env.BENCH_QUEUES ?? '1000,10000,30000').split(',').map(Number);
@@ -185,13 +186,6 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-/** Other work on the machine slows the broker, the CLI and warren alike; the figures are read with it in mind. */
-function loadAverage(): string {
-  return `load average ${loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')}`;
-}
-
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 
@@ -248,8 +242,9 @@ function printTable(rows: Row[]): void {
 async function main(): Promise<void> {
   console.log(
     `bench/health: ${SIZES.join(' → ')} queues, ${CONNECTIONS} connections, ${RUNS} runs per size; ` +
-      `${cpus().length} cores, ${loadAverage()}`,
+      `${cpus().length} cores, load average ${loadAverage()}`,
   );
+  console.log(`  ${runInfo('start')}`);
   const stack = await startLocalStack({ nodes: 3, log: (line) => console.log(`  [devstack] ${line}`) });
   let load: Load | undefined;
   let redis: Redis | undefined;
@@ -302,7 +297,7 @@ async function main(): Promise<void> {
       const lagS = await waitForTotals(management, grown);
       console.log(
         `  ${size} queues: grown in ${grown.seconds.toFixed(1)} s (${grown.consumers} consumers, ` +
-          `${grown.messages} messages), management stats caught up ${lagS.toFixed(1)} s later; ${loadAverage()}`,
+          `${grown.messages} messages), management stats caught up ${lagS.toFixed(1)} s later; load average ${loadAverage()}`,
       );
       const sweeps: number[] = [];
       const evaluations: number[] = [];
@@ -394,6 +389,7 @@ async function main(): Promise<void> {
     );
     printTable(rows);
     const last = rows.at(-1) as Row;
+    console.log(`  ${runInfo('end')}`);
     console.log(
       `BENCH health ${JSON.stringify({
         queues: last.queues,

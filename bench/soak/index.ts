@@ -18,15 +18,19 @@
  *
  *   npm run bench -- soak              (SOAK_MINUTES=3 for a quick run; SOAK_RATE, SOAK_ERROR_SHARE)
  */
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ChannelModel, connect } from 'amqplib';
-import { allocatePorts, type LocalStack, startLocalStack } from '../../src/devstack/index.js';
+import { type LocalStack, startLocalStack } from '../../src/devstack/index.js';
+import { pollUntil } from '../../src/remediation/poll.js';
 import { FakeSlack, type RecordedCall } from '../../test/support/fake-slack.js';
 import { cpuSeconds } from '../support/process-cpu.js';
+import { loadAverage, runInfo } from '../support/run-info.js';
+import { median, quantile, round, sleep, slope } from '../support/stats.js';
+import { BenchError, sumOf, WarrenProcess } from '../support/warren-process.js';
 import type { LoadReply, LoadRequest, LoadStats } from './load.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 30);
@@ -42,10 +46,9 @@ const GROUP_WINDOW_MS = 300_000;
 const TAP_CHANNEL = 'C0TAP';
 const HEALTH_CHANNEL = 'C0HEALTH';
 const EXCHANGES = ['nova', 'neutron', 'openstack'];
-const ROOT = join(import.meta.dirname, '..', '..');
 
 /** The run found lost or doubled work, or could not run as planned. */
-class SoakError extends Error {
+class SoakError extends BenchError {
   override name = 'SoakError';
 }
 
@@ -79,107 +82,6 @@ const CHECK_TITLES: Record<string, string> = {
   'zombie-queues': 'Zombie fanout and reply queues',
   backlog: 'Message backlog',
 };
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const round = (value: number, digits = 2): number => Math.round(value * 10 ** digits) / 10 ** digits;
-
-function quantile(values: number[], q: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (pos - lo);
-}
-const median = (values: number[]) => quantile(values, 0.5);
-
-/** Least-squares slope of y over x. */
-function slope(points: { x: number; y: number }[]): number {
-  const n = points.length;
-  if (n < 2) return Number.NaN;
-  const mx = points.reduce((s, p) => s + p.x, 0) / n;
-  const my = points.reduce((s, p) => s + p.y, 0) / n;
-  const sxy = points.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0);
-  const sxx = points.reduce((s, p) => s + (p.x - mx) ** 2, 0);
-  return sxy / sxx;
-}
-
-function loadAverage(): string {
-  return loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ');
-}
-
-/** Prometheus text format → series name with labels → value. */
-function parseMetrics(text: string): Map<string, number> {
-  const series = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line.trim() === '') continue;
-    const at = line.lastIndexOf(' ');
-    series.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return series;
-}
-
-/** Sum of every series of `name` whose labels include all of `labels` (`k="v"`). */
-function sumOf(series: Map<string, number>, name: string, labels: string[] = []): number {
-  let sum = 0;
-  for (const [key, value] of series) {
-    const bare = key.split('{')[0];
-    if (bare === name && labels.every((l) => key.includes(l))) sum += value;
-  }
-  return sum;
-}
-
-/** warren as an operator runs it: `warren start` in its own process, so its RSS and lag are its own. */
-class WarrenProcess {
-  readonly child: ChildProcess;
-  private readonly logFd: number;
-
-  constructor(
-    env: Record<string, string>,
-    readonly logFile: string,
-    readonly port: number,
-  ) {
-    this.logFd = openSync(logFile, 'a');
-    this.child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli.ts'), 'start'], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', this.logFd, this.logFd],
-    });
-  }
-
-  async metrics(): Promise<Map<string, number>> {
-    const response = await fetch(`http://127.0.0.1:${this.port}/metrics`, { signal: AbortSignal.timeout(5_000) });
-    if (!response.ok) throw new SoakError(`/metrics answered ${response.status}`);
-    return parseMetrics(await response.text());
-  }
-
-  async ready(): Promise<boolean> {
-    const response = await fetch(`http://127.0.0.1:${this.port}/readyz`, { signal: AbortSignal.timeout(2_000) }).catch(
-      () => undefined,
-    );
-    return response?.status === 200;
-  }
-
-  async stop(): Promise<number | null> {
-    const child = this.child;
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      child.kill('SIGTERM');
-      const code = await Promise.race([exited, sleep(20_000).then(() => 'timeout' as const)]);
-      if (code === 'timeout') {
-        child.kill('SIGKILL');
-        await exited;
-        return null;
-      }
-      closeSync(this.logFd);
-      return code;
-    }
-    closeSync(this.logFd);
-    return child.exitCode;
-  }
-}
 
 /** The load child (load.ts): stats every 10 s, stops on request with its final counts. */
 class Load {
@@ -328,7 +230,7 @@ class Faults {
   async cycle(kind: FaultRun['kind'], started: number, log: (line: string) => void): Promise<void> {
     const run = await this.inject(kind, started);
     log(`fault ${this.runs.length}: ${kind} (${run.queue}) injected at ${(run.injectedAt / 1000).toFixed(0)} s`);
-    const post = await poll(() => this.posted(run, started), FAULT_WAIT_MS);
+    const post = await pollUntil(async () => this.posted(run, started), FAULT_WAIT_MS, 500);
     if (post) {
       run.postedAt = post.at - started;
       run.ts = postTs(post);
@@ -338,22 +240,12 @@ class Faults {
     }
     await sleep(SAMPLE_MS);
     await this.clear(run, started);
-    if (run.ts && (await poll(() => this.resolved(run) || undefined, FAULT_WAIT_MS))) {
+    if (run.ts && (await pollUntil(async () => this.resolved(run) || undefined, FAULT_WAIT_MS, 500))) {
       run.resolvedAt = Date.now() - started;
       log(`  resolved ${(((run.resolvedAt ?? 0) - (run.clearedAt ?? 0)) / 1000).toFixed(0)} s after clearing`);
     } else {
       log(`  alert ${run.check} NOT resolved within ${FAULT_WAIT_MS / 1000} s of clearing`);
     }
-  }
-}
-
-async function poll<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) return undefined;
-    await sleep(500);
   }
 }
 
@@ -394,11 +286,6 @@ health:
 `;
 }
 
-/** The end of warren's log (pino lines, already scrubbed of secrets by warren), for a start that failed. */
-function tail(file: string): string {
-  return readFileSync(file, 'utf8').split('\n').slice(-20).join('\n');
-}
-
 function summarizeLog(file: string): { warn: number; error: number; messages: string[] } {
   let warn = 0;
   let error = 0;
@@ -426,6 +313,7 @@ async function main(): Promise<void> {
     `bench/soak: ${MINUTES} min, ${RATE} notifications/s (${ERROR_SHARE * 100} % ERROR, ${HOSTS} hosts), a fault ` +
       `every ${FAULT_PERIOD_MS / 60_000} min; ${cpus().length} cores, load average ${loadAverage()}`,
   );
+  console.log(`  ${runInfo('start')}`);
   const stack = await startLocalStack({ nodes: 3, log: (line) => console.log(`  [devstack] ${line}`) });
   const dir = mkdtempSync(join(tmpdir(), 'warren-soak-'));
   let fake: FakeSlack | undefined;
@@ -443,26 +331,10 @@ async function main(): Promise<void> {
     await setup.close();
 
     fake = await FakeSlack.start();
-    const [port] = await allocatePorts(1);
-    writeFileSync(join(dir, 'warren.yaml'), warrenConfig());
-    warren = new WarrenProcess(
-      {
-        RABBITMQ_URL: stack.nodes.map((n) => n.amqpUrl).join(','),
-        RABBITMQ_MANAGEMENT_URL: stack.nodes.map((n) => n.managementUrl).join(','),
-        REDIS_URL: stack.redisUrl,
-        PORT: String(port),
-        WARREN_CONFIG: join(dir, 'warren.yaml'),
-        SLACK_BOT_TOKEN: `xoxb-soak-${randomUUID()}`,
-        SLACK_SIGNING_SECRET: randomUUID(),
-        SLACK_API_URL: fake.apiUrl,
-        LOG_LEVEL: 'warn',
-      },
-      join(dir, 'warren.log'),
-      port as number,
-    );
-    const ready = await poll(async () => ((await warren?.ready()) ? true : undefined), 120_000);
-    if (!ready || !(await poll(async () => ((await tapBound(stack)) ? true : undefined), 60_000))) {
-      throw new SoakError(`warren did not become ready with its tap bound in time; its log:\n${tail(warren.logFile)}`);
+    warren = await WarrenProcess.start(stack, { dir, config: warrenConfig(), slackApiUrl: fake.apiUrl });
+    const up = warren;
+    if (!(await pollUntil(async () => ((await tapBound(stack)) ? true : undefined), 60_000, 500))) {
+      throw new SoakError(`warren's tap did not bind in time; its log:\n${up.tail()}`);
     }
     // A first scrape resets the event-loop histogram, so the first sample does not hold the start-up.
     await warren.metrics();
@@ -530,7 +402,7 @@ async function main(): Promise<void> {
     await faultLoop;
 
     // Drained: every confirmed notification counted by the tap, and no Slack work left in Redis.
-    const drained = await poll(async () => {
+    const drained = await pollUntil(async () => {
       const m = await (warren as WarrenProcess).metrics();
       return sumOf(m, 'warren_tap_events_total') >= sent.confirmed && sumOf(m, 'warren_tap_pending_groups') === 0
         ? m
@@ -746,6 +618,7 @@ async function main(): Promise<void> {
       alert_duplicates: alertDuplicates,
       unexpected_alerts: unexpected.length,
     };
+    console.log(`  ${runInfo('end')}`);
     console.log(`BENCH soak ${JSON.stringify(result)}`);
     if (problems.length > 0) process.exitCode = 1;
   } finally {

@@ -19,6 +19,7 @@ import { startLocalStack } from '../../src/devstack/index.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
 import { TapService } from '../../src/tap/tap-service.js';
+import { runInfo } from '../support/run-info.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const PREFETCH = 200;
@@ -77,6 +78,7 @@ async function waitFor(check: () => boolean | Promise<boolean>, what: string, ti
 
 async function main(): Promise<void> {
   console.log(`bench/tap: ${EVENTS} notifications, prefetch ${PREFETCH}`);
+  console.log(`  ${runInfo('start')}`);
   const stack = await startLocalStack({ nodes: 1, log: (line) => console.log(`  [devstack] ${line}`) });
   try {
     const url = stack.nodes[0]?.amqpUrl as string;
@@ -166,6 +168,7 @@ async function main(): Promise<void> {
     console.log(`  bare amqplib consumer: ${barePerS} events/s (${bareSeconds.toFixed(1)} s)`);
     console.log(`  warren tap pipeline:   ${warrenPerS} events/s (${warrenSeconds.toFixed(1)} s)`);
     console.log(`  ratio ${ratio}, peak RSS ${rssMb} MB, Slack sink: ${posts} posts, ${updates} updates`);
+    console.log(`  ${runInfo('end')}`);
     console.log(
       `BENCH tap ${JSON.stringify({ events: EVENTS, warren_per_s: warrenPerS, bare_per_s: barePerS, ratio, rss_mb: rssMb })}`,
     );

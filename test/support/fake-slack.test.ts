@@ -104,6 +104,26 @@ describe('FakeSlack with the real WebClient', () => {
     await expect(fake.waitForCall('chat.update', undefined, 50)).rejects.toThrow(/chat\.postMessage.*C9/);
   });
 
+  it('enforcePace answers 429 with Retry-After to a second message in a channel within the interval', async () => {
+    fake.enforcePace(60_000);
+    try {
+      const post = (channel: string) =>
+        fetch(`${fake.apiUrl}chat.postMessage`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer xoxb-pace' },
+          body: JSON.stringify({ channel, text: 'x' }),
+        });
+      expect((await post('C1')).status).toBe(200);
+      const refused = await post('C1');
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(59);
+      expect((await post('C2')).status).toBe(200);
+      expect(fake.calls.map((c) => `${c.params.channel} ${c.status}`)).toEqual(['C1 200', 'C1 429', 'C2 200']);
+    } finally {
+      fake.enforcePace(0);
+    }
+  });
+
   it('failNext 429 + Retry-After makes the WebClient retry', async () => {
     fake.failNext('chat.postMessage', { status: 429, headers: { 'Retry-After': '1' } });
     const res = await client({ retryConfig: { retries: 1, minTimeout: 0, maxTimeout: 1 } }).chat.postMessage({

@@ -123,6 +123,8 @@ export class FakeSlack {
   private readonly usergroups = new Map<string, string[]>();
   private readonly waiters = new Set<(err: Error) => void>();
   private seq = 0;
+  private paceMs = 0;
+  private readonly lastAccepted = new Map<string, number>();
   // Survives reset() so a ts is unique for the lifetime of the fake, not just within one test.
   private tsCounter = 0;
   private viewCounter = 0;
@@ -251,6 +253,28 @@ export class FakeSlack {
     return active.replies[active.failed++ % active.replies.length];
   }
 
+  /**
+   * Slack's per-channel pace (about one message a second per channel): from now on a chat.postMessage or chat.update
+   * to a channel sooner than `intervalMs` after the last one accepted there is answered 429 with `Retry-After` in
+   * whole seconds, as Slack answers. 0 turns it off.
+   */
+  enforcePace(intervalMs: number): void {
+    this.paceMs = intervalMs;
+    this.lastAccepted.clear();
+  }
+
+  private paceFailure(method: string, params: Record<string, unknown>, now: number): FailureReply | undefined {
+    const channel = params.channel;
+    if (this.paceMs <= 0 || typeof channel !== 'string') return undefined;
+    if (method !== 'chat.postMessage' && method !== 'chat.update') return undefined;
+    const elapsed = now - (this.lastAccepted.get(channel) ?? Number.NEGATIVE_INFINITY);
+    if (elapsed >= this.paceMs) {
+      this.lastAccepted.set(channel, now);
+      return undefined;
+    }
+    return { status: 429, headers: { 'retry-after': String(Math.ceil((this.paceMs - elapsed) / 1000)) } };
+  }
+
   setUsergroup(id: string, users: string[]): void {
     this.usergroups.set(id, [...users]);
   }
@@ -367,7 +391,10 @@ export class FakeSlack {
     }
     call.seq = ++this.seq;
 
-    const failure = takeFailure(this.failures.get(method)) ?? this.outageFailure(method);
+    const failure =
+      takeFailure(this.failures.get(method)) ??
+      this.outageFailure(method) ??
+      this.paceFailure(method, params, Date.now());
     let status = 200;
     let headers: Record<string, string> = {};
     let body: unknown;
