@@ -6,7 +6,9 @@
  * clocks stop when the last delivery has been acked (warren's flushed work included), not when it was received.
  * Prints events/s for both, the ratio, and the peak RSS while warren drains; ends with one BENCH line.
  *
- *   npm run bench -- tap            (BENCH_EVENTS=20000 for a quick run)
+ * BENCH_TAP_MODE=durable runs warren's durable tap (a named quorum queue) against a bare consumer of a quorum queue.
+ *
+ *   npm run bench -- tap            (BENCH_EVENTS=20000 for a quick run; BENCH_TAP_MODE=durable)
  */
 
 import { randomUUID } from 'node:crypto';
@@ -22,6 +24,8 @@ import { TapService } from '../../src/tap/tap-service.js';
 import { runInfo } from '../support/run-info.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
+/** `exclusive` (the default tap) or `durable`: warren's named quorum queue, against a bare consumer of one. */
+const MODE = process.env.BENCH_TAP_MODE === 'durable' ? 'durable' : 'exclusive';
 const PREFETCH = 200;
 const EXCHANGE = 'nova';
 const KEYS = ['notifications.info', 'notifications.error'];
@@ -77,7 +81,7 @@ async function waitFor(check: () => boolean | Promise<boolean>, what: string, ti
 }
 
 async function main(): Promise<void> {
-  console.log(`bench/tap: ${EVENTS} notifications, prefetch ${PREFETCH}`);
+  console.log(`bench/tap: ${EVENTS} notifications, prefetch ${PREFETCH}, ${MODE} queues`);
   console.log(`  ${runInfo('start')}`);
   const stack = await startLocalStack({ nodes: 1, log: (line) => console.log(`  [devstack] ${line}`) });
   try {
@@ -89,7 +93,13 @@ async function main(): Promise<void> {
     // Baseline: a bare consumer that acks and does nothing else, batching its acks per turn of the event loop.
     const bareConnection = await connect(url);
     const bare = await bareConnection.createChannel();
-    const { queue } = await bare.assertQueue('', { exclusive: true });
+    const { queue } =
+      MODE === 'durable'
+        ? await bare.assertQueue(`bench-bare-${randomUUID()}`, {
+            durable: true,
+            arguments: { 'x-queue-type': 'quorum' },
+          })
+        : await bare.assertQueue('', { exclusive: true });
     for (const key of KEYS) await bare.bindQueue(queue, EXCHANGE, key);
     await preload(publisher, EVENTS);
     await bare.prefetch(PREFETCH);
@@ -112,6 +122,7 @@ async function main(): Promise<void> {
     });
     await waitFor(() => bareAcked >= EVENTS, 'the bare consumer');
     const bareSeconds = (performance.now() - bareStart) / 1000;
+    if (MODE === 'durable') await bare.deleteQueue(queue);
     await bareConnection.close();
 
     // warren: the real TapService, paused while its queue is loaded, timed from resume to the last ack.
@@ -135,7 +146,13 @@ async function main(): Promise<void> {
           vhost: '/',
         },
       ],
-      tap: tapSchema.parse({ bindings: [{ exchange: EXCHANGE, routingKeys: KEYS }], prefetch: PREFETCH }),
+      tap: tapSchema.parse({
+        mode: MODE,
+        bindings: [{ exchange: EXCHANGE, routingKeys: KEYS }],
+        prefetch: PREFETCH,
+        // The whole preload has to fit: the durable queue's default cap (100,000) would drop its head.
+        durableQueue: { maxLength: EVENTS * 2 },
+      }),
       alertChannel: 'C0BENCH',
       redis,
       pacer: new ChannelPacer(redis, 1_000),
@@ -170,7 +187,7 @@ async function main(): Promise<void> {
     console.log(`  ratio ${ratio}, peak RSS ${rssMb} MB, Slack sink: ${posts} posts, ${updates} updates`);
     console.log(`  ${runInfo('end')}`);
     console.log(
-      `BENCH tap ${JSON.stringify({ events: EVENTS, warren_per_s: warrenPerS, bare_per_s: barePerS, ratio, rss_mb: rssMb })}`,
+      `BENCH tap ${JSON.stringify({ mode: MODE, events: EVENTS, warren_per_s: warrenPerS, bare_per_s: barePerS, ratio, rss_mb: rssMb })}`,
     );
   } finally {
     await stack.stop();
