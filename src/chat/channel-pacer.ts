@@ -109,6 +109,11 @@ export class ChannelPacer {
   }
 }
 
+/** Whether a Slack call failed with a 429 (the Web API client's rate-limited error, which carries Retry-After). */
+export function isRateLimited(error: unknown): boolean {
+  return (error as { code?: unknown })?.code === 'slack_webapi_rate_limited_error';
+}
+
 /** How long to wait after a failed Slack call: `error.retryAfter` (seconds, from Slack's 429) when given, else 5 s. */
 export function retryDelayMs(error: unknown): number {
   const retryAfter = Number((error as { retryAfter?: unknown })?.retryAfter);

@@ -116,6 +116,11 @@ export async function startSlackFrontEnd(deps: SlackFrontEndDeps): Promise<Slack
     // order, from Redis); the client gets one quick retry, and each attempt at most `slack.apiTimeout`.
     timeout: slack.apiTimeoutMs,
     retryConfig: SLACK_API_RETRY,
+    // A 429 is thrown at once (with its Retry-After) instead of being waited out inside the call: the client would
+    // pause all its calls, then send the retry and the calls queued meanwhile together, outside the channel's pace,
+    // and at Slack's pace those collide into more 429s. The ChannelPacer holds the channel for Retry-After
+    // (holdAfter) and the call goes again through it.
+    rejectRateLimitedCalls: true,
   };
   const log = boltLogger(logger);
   let receiver: HTTPReceiver | undefined;

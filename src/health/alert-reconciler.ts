@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { ChannelPacer, PaceKind } from '../chat/channel-pacer.js';
+import { type ChannelPacer, isRateLimited, type PaceKind } from '../chat/channel-pacer.js';
 import type { ChatPort } from '../chat/chat-message.js';
 import type { Logger } from '../logger.js';
 import { RedisLock } from '../redis/redis-lock.js';
@@ -57,7 +57,7 @@ export class AlertReconciler {
    * `slack.apiTimeout`) can then never outlast the lease, so no second replica reconciles the same alert at once
    * and posts it again or out of order. A lost lease stops here; its new holder carries on.
    */
-  private async reconcile(stored: AlertState, lock: RedisLock): Promise<void> {
+  private async reconcile(stored: AlertState, lock: RedisLock, rateLimited = false): Promise<void> {
     const { logger } = this.options;
     // `show` works on its own copy; `current` is what was last saved.
     let current = stored;
@@ -93,6 +93,12 @@ export class AlertReconciler {
     } catch (error) {
       this.options.metrics?.slack.inc({ action: 'error' });
       await this.options.pacer.holdAfter(channel, error);
+      // A 429 says when to come back, usually within seconds: once per sweep, wait that out (the pacer's claim does)
+      // and go on from what was saved, rather than leave a new alert for the next sweep.
+      if (isRateLimited(error) && !rateLimited) {
+        const saved = await this.options.store.get(current.id);
+        if (saved) return this.reconcile(saved, lock, true);
+      }
       logger.warn({ err: error, alert: current.id }, 'updating the alert in Slack failed; the next sweep retries');
     }
   }

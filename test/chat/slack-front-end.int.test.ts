@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { isRateLimited, retryDelayMs } from '../../src/chat/channel-pacer.js';
 import { loadConfig } from '../../src/config/load.js';
 import { startWarren, type Warren } from '../../src/warren.js';
 import { FakeSlack } from '../support/fake-slack.js';
@@ -184,5 +185,15 @@ describe('Slack front end (HTTP mode)', () => {
     expect(posted.ts).toBe((call.reply as { ts: string }).ts);
     expect(call.params.text).toBe('leak test ***');
     expect(call.token).toBe('xoxb-test-token');
+  });
+
+  it('fails a call Slack answers 429 at once, with its Retry-After, for the channel pacer to wait out', async () => {
+    fake.failNext('chat.postMessage', { status: 429, headers: { 'Retry-After': '7' } });
+    const error = await warren.chat.post('C0PACED', { text: 'paced' }).catch((e: unknown) => e);
+    expect(isRateLimited(error)).toBe(true);
+    expect(retryDelayMs(error)).toBe(7_000);
+    // Not sent again inside the call: the retry is the pacer's to schedule.
+    expect(fake.callsTo('chat.postMessage').filter((c) => c.params.channel === 'C0PACED')).toHaveLength(1);
+    await warren.chat.post('C0PACED', { text: 'paced' });
   });
 });
