@@ -136,8 +136,9 @@ async function main(): Promise<void> {
     `bench/latency: ${OPEN_GROUPS} open tap groups at ${RATE} events/s, ${NEW_GROUPS} new groups ${NEW_EVERY_MS / 1000} s apart, Slack paced at 1 message/s per channel`,
   );
   console.log(`  ${runInfo('start')}`);
-  if (WARREN_ROOT !== join(import.meta.dirname, '..', '..'))
-    console.log(`  warren from commit ${commitOf(WARREN_ROOT)}`);
+  // Read now: the tree may change while the bench runs, the warren under measurement does not.
+  const warrenCommit = commitOf(WARREN_ROOT);
+  if (WARREN_ROOT !== join(import.meta.dirname, '..', '..')) console.log(`  warren from commit ${warrenCommit}`);
   const stack = await startLocalStack({ nodes: 3, log: (line) => console.log(`  [devstack] ${line}`) });
   const dir = mkdtempSync(join(tmpdir(), 'warren-latency-'));
   const fake = await FakeSlack.start();
@@ -340,7 +341,7 @@ async function main(): Promise<void> {
     console.log(`  ${runInfo('end')}`);
     console.log(
       `BENCH latency ${JSON.stringify({
-        warren_commit: commitOf(WARREN_ROOT),
+        warren_commit: warrenCommit,
         tap_p50_s: tap.p50_s,
         tap_p99_s: tap.p99_s,
         tap_max_s: tap.max_s,
