@@ -96,6 +96,23 @@ function fakeManagement(
   return { management: management as unknown as ManagementClient, sent };
 }
 
+/**
+ * From now on a single queue read answers without `members` for the next `times` reads: a quorum queue between
+ * leaders, as 4.0 lists it. `times` can be changed later.
+ */
+function hideMembers(management: ManagementClient, times: number): { times: number } {
+  const hidden = { times };
+  const get = management.get.bind(management);
+  management.get = (async (p: string, schema: { parse(v: unknown): unknown }) => {
+    const raw = (await get(p, { parse: (v: unknown) => v } as never)) as Queue;
+    if (!p.startsWith('/api/queues/') || hidden.times <= 0) return schema.parse(raw);
+    hidden.times--;
+    const { members: _, ...memberless } = raw;
+    return schema.parse(memberless);
+  }) as typeof management.get;
+  return hidden;
+}
+
 const contextOf = (management: ManagementClient, remediation: Record<string, unknown> = {}) =>
   workflowContext(management, { remediation });
 
@@ -162,6 +179,30 @@ describe('grow-quorum-queues', () => {
   });
 });
 
+describe('grow-quorum-queues between leaders', () => {
+  it('reads a queue listed without members again, and does not add a member it already has', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] });
+    try {
+      const one = kollaQueues(withoutR3)
+        .filter((q) => q.type === 'quorum')
+        .slice(0, 1);
+      const { management, sent } = fakeManagement(one);
+      const context = contextOf(management);
+      const plan = await growQuorumQueuesWorkflow.plan(context, { node: R3 });
+      // Added meanwhile (an earlier attempt whose answer was lost), then listed without members for a moment.
+      const queue = one[0] as Queue;
+      queue.members = [...(queue.members ?? []), R3];
+      hideMembers(management, 2);
+      const done = growQuorumQueuesWorkflow.execute(context, plan.actions[0] as never, { node: R3 });
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(await done).toBe(`added 0 member(s) on \`${R3}\`, 1 already a member`);
+      expect(sent.filter((s) => s.method === 'POST')).toHaveLength(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe('shrink-forgotten-members', () => {
   const withGone = (q: Queue) => ({ ...q, members: [...(q.members ?? []), GONE] });
 
@@ -212,23 +253,13 @@ describe('shrink-forgotten-members', () => {
       const { management, sent } = fakeManagement(one);
       const context = contextOf(management);
       const plan = await shrinkForgottenMembersWorkflow.plan(context, { node: GONE });
-      // From here the queue is listed without members `hidden` more times: an election under way.
-      let hidden = 3;
-      const get = management.get.bind(management);
-      management.get = (async (p: string, schema: { parse(v: unknown): unknown }) => {
-        const raw = (await get(p, { parse: (v: unknown) => v } as never)) as Queue;
-        if (!p.startsWith('/api/queues/') || hidden <= 0) return schema.parse(raw);
-        hidden--;
-        const { members: _, ...memberless } = raw;
-        return schema.parse(memberless);
-      }) as typeof management.get;
-
+      const hidden = hideMembers(management, 3);
       const done = shrinkForgottenMembersWorkflow.execute(context, plan.actions[0] as never, { node: GONE });
       await vi.advanceTimersByTimeAsync(3_000);
       expect(await done).toBe(`removed 1 member(s) on \`${GONE}\``);
       expect(sent.filter((s) => s.method === 'DELETE')).toHaveLength(1);
 
-      hidden = Number.POSITIVE_INFINITY;
+      hidden.times = Number.POSITIVE_INFINITY;
       const verified = shrinkForgottenMembersWorkflow.verify(context, plan.actions, { node: GONE });
       await vi.advanceTimersByTimeAsync(CHANGE_NOT_PERMITTED_RETRY_MS + 1_000);
       expect(await verified).toMatchObject({ ok: false, detail: expect.stringMatching(/members are not listed/) });
