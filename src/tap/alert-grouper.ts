@@ -364,21 +364,27 @@ export class AlertGrouper {
         // group on them. Read, post, then remove: a failed post leaves them queued for the next flush, and a
         // sample recorded meanwhile stays behind the ones posted.
         for (;;) {
-          const pending = await redis.lrange(`${g}:pending`, 0, -1);
+          // Read together, so that no event is recorded between the two.
+          const [[, pending], [, counted]] = (await redis
+            .multi()
+            .lrange(`${g}:pending`, 0, -1)
+            .hget(g, 'samples')
+            .exec()) as [[unknown, string[]], [unknown, string | null]];
           if (pending.length === 0) break;
           if (!(await this.paced(group.channel, 'reply', id))) {
             later.push(id);
             break;
           }
           const n = samplesPerReply(pending);
-          const shown = Number((await redis.hget(g, 'shown')) ?? 0);
-          const last = shown + n >= maxSamples;
+          // Past the cap no sample is queued any more: a reply that empties the list then shows the last one.
+          const samples = Number(counted ?? 0);
+          const last = n === pending.length && samples >= maxSamples;
           await chat.post(
             group.channel,
-            { text: renderSampleReply(pending.slice(0, n), last ? { maxSamples, count: group.count } : undefined) },
+            { text: renderSampleReply(pending.slice(0, n), last ? { maxSamples, count: samples } : undefined) },
             { threadTs: ts },
           );
-          await redis.multi().ltrim(`${g}:pending`, n, -1).hincrby(g, 'shown', n).exec();
+          await redis.ltrim(`${g}:pending`, n, -1);
           stats.replies++;
         }
       } catch (error) {
