@@ -17,12 +17,12 @@ import { freshQueue } from '../src/remediation/broker-state.js';
 import { pollUntil } from '../src/remediation/poll.js';
 import {
   addQuorumMember,
-  CHANGE_NOT_PERMITTED_RETRY_MS,
+  batchMembers,
   freshNodes,
-  listedMembers,
   MEMBER_BATCH,
   type MemberBatch,
   memberBatches,
+  unlistedNote,
 } from '../src/remediation/quorum-replicas.js';
 import { defineWorkflow, type PlannedAction } from '../src/remediation/workflow-definition.js';
 
@@ -98,22 +98,19 @@ export const growQuorumQueuesWorkflow = defineWorkflow<Args>({
   async execute(context, action) {
     const { node, queues } = batch(action);
     const results = { added: 0, already: 0, gone: 0 };
-    const unlisted: string[] = [];
     // A queue listed without members (no leader yet) is read again, never taken for one lacking the member.
-    const deadline = Date.now() + CHANGE_NOT_PERMITTED_RETRY_MS;
+    const members = batchMembers(context.management);
     for (const { vhost, name } of queues) {
-      const members = await listedMembers(context.management, vhost, name, deadline - Date.now());
-      if (!members) unlisted.push(`\`${name}\``);
-      else if (members.length === 0) results.gone++;
-      else if (members.includes(node)) results.already++;
+      const listed = await members.read(vhost, name);
+      if (!listed) continue;
+      if (listed.length === 0) results.gone++;
+      else if (listed.includes(node)) results.already++;
       else {
         await addQuorumMember(context.management, vhost, name, node);
         results.added++;
       }
     }
-    return `added ${results.added} member(s) on \`${node}\`${results.already ? `, ${results.already} already a member` : ''}${results.gone ? `, ${results.gone} queue(s) gone` : ''}${
-      unlisted.length ? `; members not listed (no leader yet?), left for verify: ${unlisted.join(', ')}` : ''
-    }`;
+    return `added ${results.added} member(s) on \`${node}\`${results.already ? `, ${results.already} already a member` : ''}${results.gone ? `, ${results.gone} queue(s) gone` : ''}${unlistedNote(members.unlisted())}`;
   },
 
   async verify(context, done) {

@@ -17,12 +17,13 @@ import { SnapshotFetcher } from '../src/health/snapshot-fetcher.js';
 import { type BrokerVersion, hasQuorumMemberEndpoints, seriesOf } from '../src/management/broker-version.js';
 import { pollUntil } from '../src/remediation/poll.js';
 import {
+  batchMembers,
   CHANGE_NOT_PERMITTED_RETRY_MS,
   deleteQuorumMember,
   freshNodes,
-  listedMembers,
   type MemberBatch,
   memberBatches,
+  unlistedNote,
 } from '../src/remediation/quorum-replicas.js';
 import {
   defineWorkflow,
@@ -48,12 +49,11 @@ const batch = (action: PlannedAction) => action.data as unknown as MemberBatch;
  */
 async function stillMembers(context: WorkflowContext, node: string, queues: MemberBatch['queues']): Promise<string[]> {
   const left: string[] = [];
-  // One wait for the whole batch, however many of its queues are between leaders.
-  const deadline = Date.now() + CHANGE_NOT_PERMITTED_RETRY_MS;
+  const members = batchMembers(context.management);
   for (const { vhost, name } of queues) {
-    const members = await listedMembers(context.management, vhost, name, deadline - Date.now());
-    if (!members) left.push(`\`${name}\` (its members are not listed: no leader yet?)`);
-    else if (members.includes(node)) left.push(`\`${name}\``);
+    const listed = await members.read(vhost, name);
+    if (!listed) left.push(`\`${name}\` (its members are not listed: no leader yet?)`);
+    else if (listed.includes(node)) left.push(`\`${name}\``);
   }
   return left;
 }
@@ -180,21 +180,18 @@ export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
     }
     let removed = 0;
     let already = 0;
-    const unlisted: string[] = [];
-    const deadline = Date.now() + CHANGE_NOT_PERMITTED_RETRY_MS;
+    // A queue listed without members (no leader yet) is asked again, not taken for one without a member there.
+    const members = batchMembers(context.management);
     for (const { vhost, name } of queues) {
-      // A queue listed without members (no leader yet) is asked again, not taken for one without a member there.
-      const members = await listedMembers(context.management, vhost, name, deadline - Date.now());
-      if (!members) unlisted.push(`\`${name}\``);
-      else if (!members.includes(node)) already++;
+      const listed = await members.read(vhost, name);
+      if (!listed) continue;
+      if (!listed.includes(node)) already++;
       else {
         await deleteQuorumMember(context.management, vhost, name, node);
         removed++;
       }
     }
-    return `removed ${removed} member(s) on \`${node}\`${already ? `, ${already} already removed or gone` : ''}${
-      unlisted.length ? `; members not listed (no leader yet?), left for verify: ${unlisted.join(', ')}` : ''
-    }`;
+    return `removed ${removed} member(s) on \`${node}\`${already ? `, ${already} already removed or gone` : ''}${unlistedNote(members.unlisted())}`;
   },
 
   async verify(context, done) {

@@ -99,7 +99,7 @@ async function changeOnce(
  * them. A quorum queue with no leader yet (just after a restart, or an election under way) is listed so; that does
  * not mean it has no member anywhere, so this asks again for up to `waitMs` before saying it does not know.
  */
-export async function listedMembers(
+async function listedMembers(
   management: ManagementClient,
   vhost: string,
   name: string,
@@ -114,6 +114,31 @@ export async function listedMembers(
     waitMs,
     RETRY_PAUSE_MS,
   );
+}
+
+/**
+ * A reader of `listedMembers` for one batch of queues: all its reads share one wait of CHANGE_NOT_PERMITTED_RETRY_MS,
+ * however many of the batch's queues are between leaders. The queues it could not read are named by `unlisted()`.
+ */
+export function batchMembers(management: ManagementClient): {
+  read(vhost: string, name: string): Promise<string[] | undefined>;
+  unlisted(): string[];
+} {
+  const deadline = Date.now() + CHANGE_NOT_PERMITTED_RETRY_MS;
+  const unlisted: string[] = [];
+  return {
+    async read(vhost, name) {
+      const members = await listedMembers(management, vhost, name, deadline - Date.now());
+      if (!members) unlisted.push(`\`${name}\``);
+      return members;
+    },
+    unlisted: () => unlisted,
+  };
+}
+
+/** What a step says of the queues `batchMembers` could not read, left for its verify. */
+export function unlistedNote(unlisted: readonly string[]): string {
+  return unlisted.length ? `; members not listed (no leader yet?), left for verify: ${unlisted.join(', ')}` : '';
 }
 
 /** Adds a member of the quorum queue on `node` (the broker waits for it to join, up to 30 s). */
