@@ -30,7 +30,9 @@ import { type LocalStack, startLocalStack } from '../../src/devstack/index.js';
 import { pollUntil } from '../../src/remediation/poll.js';
 import { FakeSlack, type RecordedCall } from '../../test/support/fake-slack.js';
 import { postToBolt, slashCommandBody } from '../../test/support/slack-signing.js';
+import { declareZombieFanoutQueue } from '../support/fault-queues.js';
 import { commitOf, runInfo } from '../support/run-info.js';
+import { isTopLevelPost } from '../support/slack-calls.js';
 import { quantile, round, sleep } from '../support/stats.js';
 import { BenchError, sumOf, WARREN_ROOT, WarrenProcess } from '../support/warren-process.js';
 
@@ -81,11 +83,6 @@ function notification(host: string): Buffer {
   return Buffer.from(JSON.stringify({ 'oslo.version': '2.0', 'oslo.message': JSON.stringify(message) }));
 }
 
-const topLevel = (c: RecordedCall, channel: string) =>
-  c.method === 'chat.postMessage' &&
-  c.params.channel === channel &&
-  c.params.thread_ts === undefined &&
-  c.status === 200;
 const textOf = (c: RecordedCall) => `${String(c.params.text ?? '')} ${JSON.stringify(c.params.blocks ?? [])}`;
 
 /** The sweeps warren reports on /metrics: each one's end (seen by polling) and start (end minus its duration). */
@@ -162,7 +159,7 @@ async function main(): Promise<void> {
       async () => {
         publisher.publish('nova', 'notifications.error', notification('warm-up'));
         await publisher.waitForConfirms();
-        return fake.calls.find((c) => topLevel(c, TAP_CHANNEL));
+        return fake.calls.find((c) => isTopLevelPost(c, TAP_CHANNEL));
       },
       60_000,
       1_000,
@@ -190,7 +187,7 @@ async function main(): Promise<void> {
     // Every open group posted, and edits and samples due, before new groups are timed.
     await pollUntil(
       async () =>
-        fake.calls.filter((c) => topLevel(c, TAP_CHANNEL) && textOf(c).includes('open-')).length >= OPEN_GROUPS
+        fake.calls.filter((c) => isTopLevelPost(c, TAP_CHANNEL) && textOf(c).includes('open-')).length >= OPEN_GROUPS
           ? true
           : undefined,
       120_000,
@@ -208,7 +205,7 @@ async function main(): Promise<void> {
       const at = Date.now();
       publisher.publish('nova', 'notifications.error', notification(host));
       const post = await pollUntil(
-        async () => fake.calls.find((c) => topLevel(c, TAP_CHANNEL) && textOf(c).includes(host)),
+        async () => fake.calls.find((c) => isTopLevelPost(c, TAP_CHANNEL) && textOf(c).includes(host)),
         60_000,
         20,
       );
@@ -262,18 +259,13 @@ async function main(): Promise<void> {
     const health: HealthFigures[] = [];
     const node3 = stack.nodes[2]?.name as string;
     const faults: { name: string; check: string; inject: () => Promise<void>; clear: () => Promise<void> }[] = [];
-    const zombie = `compute_fanout_${randomUUID().replace(/-/g, '')}`;
+    let zombie = '';
     faults.push({
       name: 'zombie fanout queue',
       check: 'zombie-queues',
       inject: async () => {
-        // A dead nova-compute's fanout queue: no consumer, messages piling up, an expiry longer than the check's limit.
         const channel = await connection.createConfirmChannel();
-        await channel.assertExchange('compute_fanout', 'fanout', { durable: false });
-        await channel.assertQueue(zombie, { durable: false, arguments: { 'x-expires': 7_200_000 } });
-        await channel.bindQueue(zombie, 'compute_fanout', '');
-        for (let i = 0; i < 20; i++) channel.publish('compute_fanout', '', Buffer.from('{"method":"ping"}'));
-        await channel.waitForConfirms();
+        zombie = await declareZombieFanoutQueue(channel);
         await channel.close();
       },
       clear: async () => {
@@ -296,7 +288,9 @@ async function main(): Promise<void> {
         async () =>
           fake.calls
             .slice(since)
-            .find((c) => topLevel(c, HEALTH_CHANNEL) && textOf(c).includes(`alert \`${fault.check}@${CLUSTER}\``)),
+            .find(
+              (c) => isTopLevelPost(c, HEALTH_CHANNEL) && textOf(c).includes(`alert \`${fault.check}@${CLUSTER}\``),
+            ),
         FAULT_WAIT_MS,
         50,
       );

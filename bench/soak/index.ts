@@ -19,7 +19,6 @@
  *   npm run bench -- soak              (SOAK_MINUTES=3 for a quick run; SOAK_RATE, SOAK_ERROR_SHARE)
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,8 +26,10 @@ import { type ChannelModel, connect } from 'amqplib';
 import { type LocalStack, startLocalStack } from '../../src/devstack/index.js';
 import { pollUntil } from '../../src/remediation/poll.js';
 import { FakeSlack, type RecordedCall } from '../../test/support/fake-slack.js';
+import { declareZombieFanoutQueue } from '../support/fault-queues.js';
 import { cpuSeconds } from '../support/process-cpu.js';
 import { loadAverage, runInfo } from '../support/run-info.js';
+import { isTopLevelPost } from '../support/slack-calls.js';
 import { median, quantile, round, sleep, slope } from '../support/stats.js';
 import { BenchError, sumOf, WarrenProcess } from '../support/warren-process.js';
 import type { LoadReply, LoadRequest, LoadStats } from './load.js';
@@ -147,11 +148,6 @@ class Load {
   }
 }
 
-const isTopLevelPost = (c: RecordedCall, channel: string) =>
-  c.method === 'chat.postMessage' &&
-  c.params.channel === channel &&
-  c.params.thread_ts === undefined &&
-  c.status === 200;
 const postTs = (c: RecordedCall) => (c.reply as { ts?: string } | undefined)?.ts;
 
 function checkOfPost(call: RecordedCall): string {
@@ -170,16 +166,10 @@ class Faults {
   ) {}
 
   async inject(kind: FaultRun['kind'], started: number): Promise<FaultRun> {
-    const channel = await this.connection.createChannel();
+    const channel = await this.connection.createConfirmChannel();
     try {
       if (kind === 'zombie') {
-        // A dead nova-compute's fanout queue: no consumer, messages piling up, an expiry (2 h) longer than the
-        // check's 1 h limit. With an expiry at all, policy-coverage (which wants one) stays quiet: one fault, one alert.
-        const queue = `compute_fanout_${randomUUID().replace(/-/g, '')}`;
-        await channel.assertExchange('compute_fanout', 'fanout', { durable: false });
-        await channel.assertQueue(queue, { durable: false, autoDelete: false, arguments: { 'x-expires': 7_200_000 } });
-        await channel.bindQueue(queue, 'compute_fanout', '');
-        for (let i = 0; i < 20; i++) channel.publish('compute_fanout', '', Buffer.from('{"method":"ping"}'));
+        const queue = await declareZombieFanoutQueue(channel);
         const run: FaultRun = { kind, check: 'zombie-queues', queue, injectedAt: Date.now() - started };
         this.runs.push(run);
         return run;
