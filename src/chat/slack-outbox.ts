@@ -1,0 +1,266 @@
+/**
+ * The outbound path to Slack for messages that live on: posted once, edited in place when they change, with thread
+ * replies in order. What a message should say belongs to its producer (a run, an alert); everything about getting
+ * it into Slack is here, in Redis first, so a Slack failure (500, 429, timeout) or a restart loses nothing:
+ *
+ * - `refresh(id)` says the message must show its producer's current state (posted first if it never was); it bumps
+ *   the message's version. `reply(id, text)` queues a thread reply behind every reply queued before it. Both mark
+ *   the message pending, then deliver.
+ * - Delivery renders the message through its `OutboxSource`, posts it (once) or edits it when the rendering changed,
+ *   then posts the queued replies, each removed only after Slack took it. Its Slack `ts` is kept here.
+ * - One deliverer per message at a time: a lease (`RedisLock`) that only its holder renews or releases, renewed
+ *   before every call, plus a chain in this process. Two replicas never post the same reply or post out of order.
+ * - Every call first claims the channel's slot from the one `ChannelPacer`; a failure holds the channel back (5 s,
+ *   or Slack's Retry-After) and the message waits out the same back-off before its next try.
+ * - At least once, where Slack leaves no choice (see docs/reliability.md): a reply whose post timed out or whose
+ *   deliverer died mid-call may be in Slack already. It is posted again, marked `SENT_AGAIN`: losing it would be
+ *   worse, and Slack has no idempotency key to ask with. A post Slack accepted whose `ts` Redis then failed to save
+ *   is kept in this process and saved on the next try instead of posted again.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { LockLostError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { RedisLock } from '../redis/redis-lock.js';
+import { RedisScript } from '../redis/redis-script.js';
+import { scrub } from '../secrets.js';
+import { type ChannelPacer, type PaceKind, retryDelayMs } from './channel-pacer.js';
+import type { ChatMessage, ChatPort, PostedMessage } from './chat-message.js';
+
+export const SENT_AGAIN = '_(sent again: an earlier attempt may have reached Slack)_';
+
+/** What a producer tells the outbox about one of its messages. */
+export interface OutboxView {
+  channel: string;
+  /** What the message should show now. */
+  message: ChatMessage;
+  /** Where the producer already keeps it, for a message posted before the outbox kept its ts. */
+  ts?: string;
+}
+
+/** The producer's side: what its message says now, and where it was posted, for its own links and buttons. */
+export interface OutboxSource {
+  /** The message as it should look now; undefined when the producer no longer has it (its outbox entry goes). */
+  view(id: string): Promise<OutboxView | undefined>;
+  /** Slack accepted the message's first post. */
+  posted?(id: string, posted: PostedMessage): Promise<void>;
+}
+
+export interface SlackOutboxOptions {
+  redis: Redis;
+  chat: ChatPort;
+  pacer: ChannelPacer;
+  source: OutboxSource;
+  logger: Logger;
+  now: () => number;
+  /** Redis keys: `<prefix>` (the pending set), `<prefix>:<id>` (state), `:replies`, `:lock`. */
+  prefix: string;
+  /** Names a message for the pacer's waiting sets and the log, e.g. `run`. */
+  kind: string;
+  /** slack.apiTimeout: the lease is renewed before each call, so it has to outlast one call (two tries). */
+  slackCallMs?: number;
+  /** How long a message is kept: one that could not be delivered in that time has nobody to tell. */
+  retentionS?: number;
+}
+
+/** The message is unmarked only when nothing is left, checked in one step with what a writer adds and marks. */
+const FINISH = new RedisScript(`
+if redis.call('LLEN', KEYS[2]) > 0 then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'shown') or '0') < tonumber(redis.call('HGET', KEYS[1], 'version') or '0') then
+  return 0
+end
+redis.call('SREM', KEYS[3], ARGV[1])
+return 1
+`);
+/** How long a call waits for the channel's slot before it goes anyway (nothing is dropped, only paced). */
+const PACE_WAIT_MS = 10_000;
+/** Passes per delivery: new work arriving meanwhile is taken too; the sweep takes the rest. */
+const PASSES = 3;
+
+function hashOf(message: ChatMessage): string {
+  return createHash('sha1').update(JSON.stringify(message)).digest('hex');
+}
+
+export class SlackOutbox {
+  private readonly lockMs: number;
+  private readonly retentionS: number;
+  private readonly chains = new Map<string, Promise<boolean>>();
+  private readonly backoffUntil = new Map<string, number>();
+  /** Posts Slack accepted whose ts Redis failed to save: saved on the next try instead of posted again. */
+  private readonly unsaved = new Map<string, PostedMessage>();
+
+  constructor(private readonly options: SlackOutboxOptions) {
+    // Two tries of one call, the client's 1 s pause between them, and some slack for a slow Redis. A deliverer that
+    // dies mid-call holds the message up this long at most.
+    this.lockMs = 2 * (options.slackCallMs ?? 10_000) + 4_000;
+    this.retentionS = options.retentionS ?? 30 * 86_400;
+  }
+
+  /** Messages with something not yet in Slack. */
+  pending(): Promise<string[]> {
+    return this.options.redis.smembers(this.options.prefix);
+  }
+
+  /** The message's Slack ts, once posted. */
+  async ts(id: string): Promise<string | undefined> {
+    return (await this.options.redis.hget(this.key(id), 'ts')) ?? this.unsaved.get(id)?.ts;
+  }
+
+  /** The message must show its producer's current state (posted first if it never was); true once Slack has it all. */
+  async refresh(id: string): Promise<boolean> {
+    const key = this.key(id);
+    await this.options.redis
+      .multi()
+      .hincrby(key, 'version', 1)
+      .expire(key, this.retentionS)
+      .sadd(this.options.prefix, id)
+      .exec();
+    return this.deliver(id);
+  }
+
+  /** Queues a reply in the message's thread, after every reply queued before it; true once Slack has it all. */
+  async reply(id: string, text: string): Promise<boolean> {
+    const replies = `${this.key(id)}:replies`;
+    await this.options.redis
+      .multi()
+      .rpush(replies, scrub(text))
+      .expire(replies, this.retentionS)
+      .sadd(this.options.prefix, id)
+      .exec();
+    return this.deliver(id);
+  }
+
+  /** Retries every message with pending work (a sweep calls it). */
+  async deliverPending(): Promise<void> {
+    const now = this.options.now();
+    for (const [id, until] of this.backoffUntil) if (until < now - 60_000) this.backoffUntil.delete(id);
+    for (const id of await this.pending()) await this.deliver(id);
+  }
+
+  /** Delivers what is queued for `id`; false when something is left for a later try. */
+  deliver(id: string): Promise<boolean> {
+    const previous = this.chains.get(id) ?? Promise.resolve(true);
+    const next = previous.catch(() => false).then(() => this.deliverOnce(id));
+    this.chains.set(id, next);
+    next
+      .finally(() => {
+        if (this.chains.get(id) === next) this.chains.delete(id);
+      })
+      .catch(() => undefined);
+    return next;
+  }
+
+  private key(id: string): string {
+    return `${this.options.prefix}:${id}`;
+  }
+
+  private async deliverOnce(id: string): Promise<boolean> {
+    const { redis, chat, pacer, source, logger, now, prefix, kind } = this.options;
+    if ((this.backoffUntil.get(id) ?? 0) > now()) return false;
+    const key = this.key(id);
+    const repliesKey = `${key}:replies`;
+    const lock = await RedisLock.acquire(redis, `${key}:lock`, this.lockMs);
+    // Another replica is delivering this message; it stays marked, so whatever that one misses is retried.
+    if (!lock) return false;
+    let channel: string | undefined;
+    // Set while a thread reply's post is under way: only that call's failure says anything about the reply, and a
+    // refused re-post ('again') leaves the first attempt as uncertain as it was.
+    let replying: 'fresh' | 'again' | undefined;
+    try {
+      for (let pass = 0; pass < PASSES; pass++) {
+        const [version, shown, inflight, savedTs, shownHash] = await redis.hmget(
+          key,
+          'version',
+          'shown',
+          'inflight',
+          'ts',
+          'hash',
+        );
+        const view = await source.view(id);
+        if (!view) {
+          await redis.multi().del(key, repliesKey).srem(prefix, id).exec();
+          this.unsaved.delete(id);
+          return true;
+        }
+        channel = view.channel;
+        const target = channel;
+        const mayCall = async (call: PaceKind) => {
+          await pacer.claim(target, call, `${kind}:${id}`, PACE_WAIT_MS);
+          if (!(await lock.extend())) throw new LockLostError(`lost the ${kind} message lock to another replica`);
+        };
+        let ts = savedTs ?? view.ts;
+        if (ts) this.unsaved.delete(id);
+        const unsaved = ts ? undefined : this.unsaved.get(id);
+        if (unsaved) {
+          // Saved as showing nothing yet: what it showed then may be older than the version now.
+          await this.savePosted(id, unsaved, null, '');
+          ts = unsaved.ts;
+        }
+        const hash = hashOf(view.message);
+        if (!ts) {
+          await mayCall('post');
+          const posted = await chat.post(target, view.message);
+          this.unsaved.set(id, posted);
+          // A deliverer stalled past its lease finds its post taken over: the new holder's post is the one kept.
+          if (!(await lock.extend())) {
+            this.unsaved.delete(id);
+            throw new LockLostError(`posted the ${kind} message after its lease lapsed; another replica owns it now`);
+          }
+          await this.savePosted(id, posted, version, hash);
+          ts = posted.ts;
+        } else if (Number(shown ?? 0) < Number(version ?? 0)) {
+          // An unchanged rendering is not sent again: the version only said "look".
+          if (hash !== shownHash) {
+            await mayCall('edit');
+            await chat.update(target, ts, view.message);
+          }
+          await redis.hset(key, 'shown', version ?? '0', 'hash', hash);
+        }
+        let uncertain = inflight === 'reply';
+        for (;;) {
+          const text = await redis.lindex(repliesKey, 0);
+          if (text === null) break;
+          await mayCall('reply');
+          await redis.hset(key, 'inflight', 'reply');
+          replying = uncertain ? 'again' : 'fresh';
+          await chat.post(target, { text: uncertain ? `${text} ${SENT_AGAIN}` : text }, { threadTs: ts });
+          replying = undefined;
+          await redis.multi().lpop(repliesKey).hdel(key, 'inflight').exec();
+          uncertain = false;
+        }
+        if ((await FINISH.run(redis, [key, repliesKey, prefix], [id])) === 1) {
+          this.backoffUntil.delete(id);
+          return true;
+        }
+      }
+      return false;
+    } catch (error) {
+      // Slack refused a reply's first post: the reply is known not to be there. A timeout or a broken connection
+      // says nothing, and a failure of any other call leaves an earlier uncertain reply uncertain.
+      if (replying === 'fresh' && (error as { code?: unknown })?.code !== 'slack_webapi_request_error') {
+        await redis.hdel(key, 'inflight').catch(() => undefined);
+      }
+      this.backoffUntil.set(id, now() + retryDelayMs(error));
+      if (channel) await pacer.holdAfter(channel, error);
+      logger.warn({ err: error, [kind]: id }, `could not bring the ${kind} message up to date in Slack; retried later`);
+      return false;
+    } finally {
+      await lock.release().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Keeps the ts of a post Slack accepted, with the version it showed, then tells the producer. Should Redis fail
+   * here, the post is remembered in this process, so the next try saves it rather than posting the message again.
+   */
+  private async savePosted(id: string, posted: PostedMessage, version: string | null, hash: string): Promise<void> {
+    // The producer first: once either has the ts, the message is never posted again.
+    await this.options.source.posted?.(id, posted);
+    await this.options.redis
+      .multi()
+      .hset(this.key(id), 'ts', posted.ts, 'shown', version ?? '0', 'hash', hash)
+      .expire(this.key(id), this.retentionS)
+      .exec();
+    this.unsaved.delete(id);
+  }
+}
