@@ -18,13 +18,13 @@
  *   is kept in this process and saved on the next try instead of posted again.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { LockLostError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { RedisLock } from '../redis/redis-lock.js';
 import { RedisScript } from '../redis/redis-script.js';
 import { scrub } from '../secrets.js';
-import { type ChannelPacer, type PaceKind, retryDelayMs } from './channel-pacer.js';
+import { type ChannelPacer, isRateLimited, type PaceKind, retryDelayMs } from './channel-pacer.js';
 import type { ChatMessage, ChatPort, PostedMessage } from './chat-message.js';
 
 export const SENT_AGAIN = '_(sent again: an earlier attempt may have reached Slack)_';
@@ -38,10 +38,15 @@ export interface OutboxView {
   ts?: string;
 }
 
-/** The producer's side: what its message says now, and where it was posted, for its own links and buttons. */
+/**
+ * The producer's side: what its message says now, and where it was posted, for its own links and buttons. A
+ * producer either renders on delivery (`view`: the message always shows the latest state, whoever changed it) or
+ * stages each rendering with `stage` (its writes are serialized anyway, and an earlier message's last state stays
+ * deliverable after the producer moved on).
+ */
 export interface OutboxSource {
   /** The message as it should look now; undefined when the producer no longer has it (its outbox entry goes). */
-  view(id: string): Promise<OutboxView | undefined>;
+  view?(id: string): Promise<OutboxView | undefined>;
   /** Slack accepted the message's first post. */
   posted?(id: string, posted: PostedMessage): Promise<void>;
 }
@@ -50,8 +55,10 @@ export interface SlackOutboxOptions {
   redis: Redis;
   chat: ChatPort;
   pacer: ChannelPacer;
-  source: OutboxSource;
+  source?: OutboxSource;
   logger: Logger;
+  /** Counts each Slack call that went through, and each failed delivery attempt. */
+  onCall?: (action: 'post' | 'update' | 'reply' | 'error') => void;
   now: () => number;
   /** Redis keys: `<prefix>` (the pending set), `<prefix>:<id>` (state), `:replies`, `:lock`. */
   prefix: string;
@@ -76,6 +83,20 @@ return 1
 const PACE_WAIT_MS = 10_000;
 /** Passes per delivery: new work arriving meanwhile is taken too; the sweep takes the rest. */
 const PASSES = 3;
+
+/** One delivery attempt of one message, and what its error handling needs to know. */
+interface Attempt {
+  id: string;
+  key: string;
+  lock: RedisLock;
+  lease: RedisLock | undefined;
+  channel?: string;
+  /**
+   * Set while a thread reply's post is under way: only that call's failure says anything about the reply, and a
+   * refused re-post ('again') leaves the first attempt as uncertain as it was.
+   */
+  replying?: 'fresh' | 'again';
+}
 
 function hashOf(message: ChatMessage): string {
   return createHash('sha1').update(JSON.stringify(message)).digest('hex');
@@ -130,6 +151,34 @@ export class SlackOutbox {
     return this.deliver(id);
   }
 
+  /**
+   * Adds to `multi` (the producer's own write, so both land together): the message is to show `view` from now on,
+   * with `replies` queued in its thread. `post: false` keeps a message that was never posted from being posted
+   * (its replies are then dropped: nobody saw it); one already in Slack is still edited. Deliver it afterwards.
+   */
+  stage(
+    multi: ChainableCommander,
+    id: string,
+    view: OutboxView,
+    options: { replies?: readonly string[]; post?: boolean } = {},
+  ): void {
+    const key = this.key(id);
+    multi.hset(key, 'view', JSON.stringify(view)).hincrby(key, 'version', 1);
+    if (options.post === false) multi.hset(key, 'hold', '1');
+    else multi.hdel(key, 'hold');
+    multi.expire(key, this.retentionS);
+    if (options.replies && options.replies.length > 0) {
+      multi.rpush(`${key}:replies`, ...options.replies.map(scrub)).expire(`${key}:replies`, this.retentionS);
+    }
+    multi.sadd(this.options.prefix, id);
+  }
+
+  /** Whether `stage` was last called with this view and `post`: staging it again would change nothing. */
+  async isStaged(id: string, view: OutboxView, options: { post?: boolean } = {}): Promise<boolean> {
+    const [staged, hold] = await this.options.redis.hmget(this.key(id), 'view', 'hold');
+    return staged === JSON.stringify(view) && (hold === '1') === (options.post === false);
+  }
+
   /** Retries every message with pending work (a sweep calls it). */
   async deliverPending(): Promise<void> {
     const now = this.options.now();
@@ -137,10 +186,14 @@ export class SlackOutbox {
     for (const id of await this.pending()) await this.deliver(id);
   }
 
-  /** Delivers what is queued for `id`; false when something is left for a later try. */
-  deliver(id: string): Promise<boolean> {
+  /**
+   * Delivers what is queued for `id`; false when something is left for a later try. With `lease`, every call also
+   * renews it and stops when it is lost: a producer whose writes are guarded by that lease (a cluster's sweep lock)
+   * then never sees its message change under another holder.
+   */
+  deliver(id: string, options: { lease?: RedisLock } = {}): Promise<boolean> {
     const previous = this.chains.get(id) ?? Promise.resolve(true);
-    const next = previous.catch(() => false).then(() => this.deliverOnce(id));
+    const next = previous.catch(() => false).then(() => this.deliverOnce(id, options.lease));
     this.chains.set(id, next);
     next
       .finally(() => {
@@ -154,99 +207,128 @@ export class SlackOutbox {
     return `${this.options.prefix}:${id}`;
   }
 
-  private async deliverOnce(id: string): Promise<boolean> {
-    const { redis, chat, pacer, source, logger, now, prefix, kind } = this.options;
+  private async deliverOnce(id: string, lease: RedisLock | undefined): Promise<boolean> {
+    const { redis, pacer, logger, now, kind } = this.options;
     if ((this.backoffUntil.get(id) ?? 0) > now()) return false;
     const key = this.key(id);
-    const repliesKey = `${key}:replies`;
     const lock = await RedisLock.acquire(redis, `${key}:lock`, this.lockMs);
     // Another replica is delivering this message; it stays marked, so whatever that one misses is retried.
     if (!lock) return false;
-    let channel: string | undefined;
-    // Set while a thread reply's post is under way: only that call's failure says anything about the reply, and a
-    // refused re-post ('again') leaves the first attempt as uncertain as it was.
-    let replying: 'fresh' | 'again' | undefined;
+    const attempt: Attempt = { id, key, lock, lease };
     try {
-      for (let pass = 0; pass < PASSES; pass++) {
-        const [version, shown, inflight, savedTs, shownHash] = await redis.hmget(
-          key,
-          'version',
-          'shown',
-          'inflight',
-          'ts',
-          'hash',
-        );
-        const view = await source.view(id);
-        if (!view) {
-          await redis.multi().del(key, repliesKey).srem(prefix, id).exec();
-          this.unsaved.delete(id);
-          return true;
-        }
-        channel = view.channel;
-        const target = channel;
-        const mayCall = async (call: PaceKind) => {
-          await pacer.claim(target, call, `${kind}:${id}`, PACE_WAIT_MS);
-          if (!(await lock.extend())) throw new LockLostError(`lost the ${kind} message lock to another replica`);
-        };
-        let ts = savedTs ?? view.ts;
-        if (ts) this.unsaved.delete(id);
-        const unsaved = ts ? undefined : this.unsaved.get(id);
-        if (unsaved) {
-          // Saved as showing nothing yet: what it showed then may be older than the version now.
-          await this.savePosted(id, unsaved, null, '');
-          ts = unsaved.ts;
-        }
-        const hash = hashOf(view.message);
-        if (!ts) {
-          await mayCall('post');
-          const posted = await chat.post(target, view.message);
-          this.unsaved.set(id, posted);
-          // A deliverer stalled past its lease finds its post taken over: the new holder's post is the one kept.
-          if (!(await lock.extend())) {
-            this.unsaved.delete(id);
-            throw new LockLostError(`posted the ${kind} message after its lease lapsed; another replica owns it now`);
+      for (let tries = 0; ; tries++) {
+        try {
+          const done = await this.sync(attempt);
+          if (done) this.backoffUntil.delete(id);
+          return done;
+        } catch (error) {
+          this.options.onCall?.('error');
+          // Slack refused a reply's first post: the reply is known not to be there. A timeout or a broken
+          // connection says nothing, and a failure of any other call leaves an earlier uncertain reply uncertain.
+          if (attempt.replying === 'fresh' && (error as { code?: unknown })?.code !== 'slack_webapi_request_error') {
+            await redis.hdel(key, 'inflight').catch(() => undefined);
           }
-          await this.savePosted(id, posted, version, hash);
-          ts = posted.ts;
-        } else if (Number(shown ?? 0) < Number(version ?? 0)) {
-          // An unchanged rendering is not sent again: the version only said "look".
-          if (hash !== shownHash) {
-            await mayCall('edit');
-            await chat.update(target, ts, view.message);
-          }
-          await redis.hset(key, 'shown', version ?? '0', 'hash', hash);
-        }
-        let uncertain = inflight === 'reply';
-        for (;;) {
-          const text = await redis.lindex(repliesKey, 0);
-          if (text === null) break;
-          await mayCall('reply');
-          await redis.hset(key, 'inflight', 'reply');
-          replying = uncertain ? 'again' : 'fresh';
-          await chat.post(target, { text: uncertain ? `${text} ${SENT_AGAIN}` : text }, { threadTs: ts });
-          replying = undefined;
-          await redis.multi().lpop(repliesKey).hdel(key, 'inflight').exec();
-          uncertain = false;
-        }
-        if ((await FINISH.run(redis, [key, repliesKey, prefix], [id])) === 1) {
-          this.backoffUntil.delete(id);
-          return true;
+          attempt.replying = undefined;
+          if (attempt.channel) await pacer.holdAfter(attempt.channel, error);
+          // A 429 says when to come back, usually within seconds: wait that out once (the pacer's claim does) and
+          // go on from what was saved, rather than leave a new message for the next sweep.
+          if (isRateLimited(error) && tries === 0) continue;
+          this.backoffUntil.set(id, now() + retryDelayMs(error));
+          logger.warn(
+            { err: error, [kind]: id },
+            `could not bring the ${kind} message up to date in Slack; retried later`,
+          );
+          return false;
         }
       }
-      return false;
-    } catch (error) {
-      // Slack refused a reply's first post: the reply is known not to be there. A timeout or a broken connection
-      // says nothing, and a failure of any other call leaves an earlier uncertain reply uncertain.
-      if (replying === 'fresh' && (error as { code?: unknown })?.code !== 'slack_webapi_request_error') {
-        await redis.hdel(key, 'inflight').catch(() => undefined);
-      }
-      this.backoffUntil.set(id, now() + retryDelayMs(error));
-      if (channel) await pacer.holdAfter(channel, error);
-      logger.warn({ err: error, [kind]: id }, `could not bring the ${kind} message up to date in Slack; retried later`);
-      return false;
     } finally {
       await lock.release().catch(() => undefined);
     }
+  }
+
+  /** Makes Slack show the message as queued: true when nothing is left, false when more work came meanwhile. */
+  private async sync(attempt: Attempt): Promise<boolean> {
+    const { redis, chat, pacer, source, prefix, kind, onCall } = this.options;
+    const { id, key, lock, lease } = attempt;
+    const repliesKey = `${key}:replies`;
+    for (let pass = 0; pass < PASSES; pass++) {
+      const [version, shown, inflight, savedTs, shownHash, staged, hold] = await redis.hmget(
+        key,
+        'version',
+        'shown',
+        'inflight',
+        'ts',
+        'hash',
+        'view',
+        'hold',
+      );
+      const view = staged ? (JSON.parse(staged) as OutboxView) : await source?.view?.(id);
+      if (!view) {
+        await redis.multi().del(key, repliesKey).srem(prefix, id).exec();
+        this.unsaved.delete(id);
+        return true;
+      }
+      const channel = view.channel;
+      attempt.channel = channel;
+      const mayCall = async (call: PaceKind) => {
+        await pacer.claim(channel, call, `${kind}:${id}`, PACE_WAIT_MS);
+        if (!(await lock.extend())) throw new LockLostError(`lost the ${kind} message lock to another replica`);
+        if (lease && !(await lease.extend()))
+          throw new LockLostError(`lost the lease the ${kind} message is sent under`);
+      };
+      let ts = savedTs ?? view.ts;
+      if (ts) this.unsaved.delete(id);
+      const unsaved = ts ? undefined : this.unsaved.get(id);
+      if (unsaved) {
+        // Saved as showing nothing yet: what it showed then may be older than the version now.
+        await this.savePosted(id, unsaved, null, '');
+        ts = unsaved.ts;
+      }
+      const hash = hashOf(view.message);
+      if (!ts && hold) {
+        // Never posted and not to be: there is nothing in Slack to correct or tell.
+        await redis
+          .multi()
+          .del(repliesKey)
+          .hset(key, 'shown', version ?? '0')
+          .exec();
+      } else if (!ts) {
+        await mayCall('post');
+        const posted = await chat.post(channel, view.message);
+        this.unsaved.set(id, posted);
+        // A deliverer stalled past its lease finds its post taken over: the new holder's post is the one kept.
+        if (!(await lock.extend())) {
+          this.unsaved.delete(id);
+          throw new LockLostError(`posted the ${kind} message after its lease lapsed; another replica owns it now`);
+        }
+        await this.savePosted(id, posted, version, hash);
+        onCall?.('post');
+        ts = posted.ts;
+      } else if (Number(shown ?? 0) < Number(version ?? 0)) {
+        // An unchanged rendering is not sent again: the version only said "look".
+        if (hash !== shownHash) {
+          await mayCall('edit');
+          await chat.update(channel, ts, view.message);
+          onCall?.('update');
+        }
+        await redis.hset(key, 'shown', version ?? '0', 'hash', hash);
+      }
+      let uncertain = inflight === 'reply';
+      while (ts) {
+        const text = await redis.lindex(repliesKey, 0);
+        if (text === null) break;
+        await mayCall('reply');
+        await redis.hset(key, 'inflight', 'reply');
+        attempt.replying = uncertain ? 'again' : 'fresh';
+        await chat.post(channel, { text: uncertain ? `${text} ${SENT_AGAIN}` : text }, { threadTs: ts });
+        attempt.replying = undefined;
+        await redis.multi().lpop(repliesKey).hdel(key, 'inflight').exec();
+        onCall?.('reply');
+        uncertain = false;
+      }
+      if ((await FINISH.run(redis, [key, repliesKey, prefix], [id])) === 1) return true;
+    }
+    return false;
   }
 
   /**
@@ -255,7 +337,7 @@ export class SlackOutbox {
    */
   private async savePosted(id: string, posted: PostedMessage, version: string | null, hash: string): Promise<void> {
     // The producer first: once either has the ts, the message is never posted again.
-    await this.options.source.posted?.(id, posted);
+    await this.options.source?.posted?.(id, posted);
     await this.options.redis
       .multi()
       .hset(this.key(id), 'ts', posted.ts, 'shown', version ?? '0', 'hash', hash)

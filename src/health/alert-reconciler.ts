@@ -1,14 +1,15 @@
 /**
- * Makes Slack show each alert as the store has it: post it when it fires (unless silenced, or there is no channel),
- * edit it in place when what it would show changed, post its queued thread replies in order, and first close the
- * earlier episodes it superseded. Each step is saved as it succeeds, so a failure part-way is resumed later without
- * repeating what Slack already has. It runs under the cluster's sweep lock: after the sweep (the monitor holds the
- * lock then) and after a silence or an ack (it takes the lock itself, or leaves the work to the sweep holding it).
+ * Makes Slack show each alert as the store has it, through the Slack outbox (src/chat/slack-outbox.ts), which posts,
+ * edits and threads. This side says what an alert's message shows (rendered with its silence and ack), whether it
+ * may be posted at all (not while silenced, nor once resolved if it never was), and in what order an alert's
+ * messages go: an earlier episode's RESOLVED edit and reply before the new episode's post. It runs under the
+ * cluster's sweep lock: after the sweep (the monitor holds the lock then) and after a silence or an ack (it takes
+ * the lock itself, or leaves the work to the sweep holding it).
  */
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { type ChannelPacer, isRateLimited, type PaceKind } from '../chat/channel-pacer.js';
-import type { ChatPort } from '../chat/chat-message.js';
+import type { ChannelPacer } from '../chat/channel-pacer.js';
+import type { ChatPort, PostedMessage } from '../chat/chat-message.js';
+import { type OutboxView, SlackOutbox } from '../chat/slack-outbox.js';
 import type { Logger } from '../logger.js';
 import { RedisLock } from '../redis/redis-lock.js';
 import { type AlertAck, renderAlert } from './alert-message.js';
@@ -17,6 +18,9 @@ import type { AlertStore } from './alert-store.js';
 import type { HealthCheck } from './health-check.js';
 import type { HealthMetrics } from './health-metrics.js';
 import type { Silence, SilenceStore } from './silences.js';
+
+/** As long as a resolved alert is kept (AlertStore): a message not delivered by then has nobody left to tell. */
+const OUTBOX_RETENTION_S = 7 * 24 * 3600;
 
 export interface AlertReconcilerOptions {
   store: AlertStore;
@@ -27,6 +31,8 @@ export interface AlertReconcilerOptions {
   redis: Redis;
   /** The Redis key of a cluster's sweep lock, which every writer of its alerts' messages holds. */
   lockKey: (cluster: string) => string;
+  /** Redis keys of the alerts' messages in the Slack outbox. */
+  outboxPrefix?: string;
   /** Workflows that exist, for the Fix… button. */
   hasWorkflow?: (name: string) => boolean;
   metrics?: HealthMetrics;
@@ -34,124 +40,103 @@ export interface AlertReconcilerOptions {
   now: () => number;
 }
 
-function hashMessage(value: unknown): string {
-  return createHash('sha1').update(JSON.stringify(value)).digest('hex');
+/**
+ * One alert episode, from firing to resolved, is one Slack message: `<alert id>#<fired at>`. When the alert fires
+ * again, the new episode is a new message, and the old one may still owe Slack its RESOLVED edit and reply.
+ */
+function episodeOf(alert: AlertState): string {
+  return `${alert.id}#${alert.firedAt}`;
+}
+
+function parseEpisode(episode: string): { id: string; firedAt: number } {
+  const at = episode.lastIndexOf('#');
+  return { id: episode.slice(0, at), firedAt: Number(episode.slice(at + 1)) };
 }
 
 export class AlertReconciler {
-  constructor(private readonly options: AlertReconcilerOptions) {}
+  private readonly outbox: SlackOutbox;
+
+  constructor(private readonly options: AlertReconcilerOptions) {
+    const { metrics } = options;
+    this.outbox = new SlackOutbox({
+      redis: options.redis,
+      chat: options.chat,
+      pacer: options.pacer,
+      logger: options.logger,
+      now: options.now,
+      prefix: options.outboxPrefix ?? 'warren:health:outbox',
+      kind: 'alert',
+      retentionS: OUTBOX_RETENTION_S,
+      ...(metrics ? { onCall: (action) => metrics.slack.inc({ action }) } : {}),
+      source: { posted: (episode, posted) => this.posted(episode, posted) },
+    });
+  }
 
   /** Brings every alert of a cluster in Slack up to date with its stored state. */
   async reconcileCluster(cluster: string, lock: RedisLock): Promise<void> {
+    const pending = await this.outbox.pending();
     for (const alert of await this.options.store.all()) {
-      if (alert.cluster === cluster) await this.reconcile(alert, lock);
+      if (alert.cluster === cluster && !(await this.reconcile(alert, lock, pending))) return;
     }
   }
 
   /**
-   * Makes Slack show `alert` as stored: post it when it fires (unless silenced, or there is no channel), edit it
-   * when what it would show changed, then post queued thread replies in order. Each step is saved as it succeeds,
-   * so a failure part-way is resumed by the next sweep without repeating what Slack already has.
-   *
-   * Every call waits for the channel's pace, then renews the cluster's lock: a slow Slack (each attempt bounded by
-   * `slack.apiTimeout`) can then never outlast the lease, so no second replica reconciles the same alert at once
-   * and posts it again or out of order. A lost lease stops here; its new holder carries on.
+   * Stages what Slack should show for `stored` (and for earlier episodes the transition carried, in their final
+   * form) in the outbox, together with the thread replies the transition queued, in one write with the state that
+   * no longer holds them; then delivers the alert's episodes, oldest first, so that Slack shows an earlier episode
+   * resolved before the new one is posted. Every Slack call renews the cluster's lock (the outbox's `lease`): a slow
+   * Slack can then never outlast it, so no second replica changes the alert meanwhile. False once the lock is lost.
    */
-  private async reconcile(stored: AlertState, lock: RedisLock, rateLimited = false): Promise<void> {
-    const { logger } = this.options;
-    // `show` works on its own copy; `current` is what was last saved.
-    let current = stored;
-    let channel = current.channel;
-    const mayCall = async (kind: PaceKind) => {
-      await this.options.pacer.claim(channel, kind, `alert:${stored.id}`);
-      return lock.extend();
-    };
-    try {
-      // Older messages first: Slack then shows the earlier episode resolved before the new one is posted.
-      while (current.superseded && current.superseded.length > 0) {
-        const [oldest, ...rest] = current.superseded as [AlertState, ...AlertState[]];
-        channel = oldest.channel;
-        const done = await this.show(oldest, { silence: undefined, ack: undefined }, mayCall, async (progress) => {
-          current = { ...current, superseded: [progress, ...rest] };
-          await this.options.store.put(current);
-        });
-        if (!done) return;
-        const { superseded: _, ...withoutSuperseded } = current;
-        current = rest.length > 0 ? { ...withoutSuperseded, superseded: rest } : withoutSuperseded;
-        await this.options.store.put(current);
-      }
-      channel = current.channel;
-      const now = this.options.now();
-      const [silence, ack] = await Promise.all([
-        this.options.silences.matching(current.id, now),
-        this.options.store.ack(current.id),
-      ]);
-      await this.show(current, { silence, ack }, mayCall, async (progress) => {
-        current = progress;
-        await this.options.store.put(progress);
+  private async reconcile(stored: AlertState, lock: RedisLock, pending: readonly string[]): Promise<boolean> {
+    const { store, silences, now } = this.options;
+    const [silence, ack] = await Promise.all([silences.matching(stored.id, now()), store.ack(stored.id)]);
+    const { superseded = [], ...own } = stored;
+    // Posted only while firing, unsilenced and with a channel; one already posted is still edited.
+    const post = own.status === 'firing' && !silence && own.channel !== '';
+    const view = this.view(own, silence, ack);
+    const episodes = [
+      ...superseded.map((old) => ({ alert: old, view: this.view(old, undefined, undefined), post: true })),
+      { alert: own, view, post },
+    ];
+    const changed =
+      superseded.length > 0 || own.replies.length > 0 || !(await this.outbox.isStaged(episodeOf(own), view, { post }));
+    if (changed) {
+      await store.put({ ...own, replies: [] }, (multi) => {
+        for (const { alert, view, post } of episodes) {
+          this.outbox.stage(multi, episodeOf(alert), view, { replies: alert.replies, post });
+        }
       });
-    } catch (error) {
-      this.options.metrics?.slack.inc({ action: 'error' });
-      await this.options.pacer.holdAfter(channel, error);
-      // A 429 says when to come back, usually within seconds: once per sweep, wait that out (the pacer's claim does)
-      // and go on from what was saved, rather than leave a new alert for the next sweep.
-      if (isRateLimited(error) && !rateLimited) {
-        const saved = await this.options.store.get(current.id);
-        if (saved) return this.reconcile(saved, lock, true);
-      }
-      logger.warn({ err: error, alert: current.id }, 'updating the alert in Slack failed; the next sweep retries');
     }
+    const ids = new Set([
+      ...pending.filter((e) => parseEpisode(e).id === stored.id),
+      ...(changed ? episodes.map((e) => episodeOf(e.alert)) : []),
+    ]);
+    const order = [...ids].sort((a, b) => parseEpisode(a).firedAt - parseEpisode(b).firedAt);
+    for (const episode of order) {
+      // A message still owed stays ahead of a newer one: the next sweep goes on from here.
+      if (!(await this.outbox.deliver(episode, { lease: lock }))) break;
+    }
+    return lock.extend();
   }
 
-  /**
-   * One message's part of reconcile: post, edit, then replies, each saved through `save` as it succeeds. Resolves
-   * true once Slack shows the message as stored, false when the lock was lost on the way; throws on a Slack error.
-   */
-  private async show(
-    stored: AlertState,
-    context: { silence: Silence | undefined; ack: AlertAck | undefined },
-    mayCall: (kind: PaceKind) => Promise<boolean>,
-    save: (alert: AlertState) => Promise<void>,
-  ): Promise<boolean> {
-    const { chat } = this.options;
-    const alert = { ...stored, replies: [...stored.replies] };
+  private view(alert: AlertState, silence: Silence | undefined, ack: AlertAck | undefined): OutboxView {
     const check = this.options.checks.find((c) => c.id === alert.check);
     const message = renderAlert(alert, {
       title: check?.title ?? alert.check,
       hint: check?.hint ?? '',
       workflow: check?.workflow && this.options.hasWorkflow?.(check.workflow) ? check.workflow : undefined,
-      silence: context.silence,
-      ack: context.ack,
+      silence,
+      ack,
     });
-    const hash = hashMessage(message);
-    if (!alert.channel) return true;
-    if (!alert.ts) {
-      if (alert.status !== 'firing' || context.silence) {
-        // Never posted and now resolved or silenced: there is nothing in Slack to correct or tell.
-        if (alert.status === 'resolved' && alert.replies.length > 0) await save({ ...alert, replies: [] });
-        return true;
-      }
-      if (!(await mayCall('post'))) return false;
-      const posted = await chat.post(alert.channel, message);
-      alert.ts = posted.ts;
-      alert.shownHash = hash;
-      await save({ ...alert, replies: [...alert.replies] });
-      this.options.metrics?.slack.inc({ action: 'post' });
-    } else if (alert.shownHash !== hash) {
-      if (!(await mayCall('edit'))) return false;
-      await chat.update(alert.channel, alert.ts, message);
-      alert.shownHash = hash;
-      await save({ ...alert, replies: [...alert.replies] });
-      this.options.metrics?.slack.inc({ action: 'update' });
-    }
-    while (alert.ts && alert.replies.length > 0) {
-      if (!(await mayCall('reply'))) return false;
-      await chat.post(alert.channel, { text: alert.replies[0] as string }, { threadTs: alert.ts });
-      alert.replies.shift();
-      await save({ ...alert, replies: [...alert.replies] });
-      this.options.metrics?.slack.inc({ action: 'reply' });
-    }
-    return true;
+    return { channel: alert.channel, message, ...(alert.ts ? { ts: alert.ts } : {}) };
+  }
+
+  /** The episode's message is in Slack: the alert keeps its ts (its transitions ask whether it was posted). */
+  private async posted(episode: string, posted: PostedMessage): Promise<void> {
+    const { id, firedAt } = parseEpisode(episode);
+    const alert = await this.options.store.get(id);
+    if (alert && alert.firedAt === firedAt && alert.ts !== posted.ts)
+      await this.options.store.put({ ...alert, ts: posted.ts });
   }
 
   /**
@@ -164,9 +149,10 @@ export class AlertReconciler {
       const lock = await RedisLock.acquire(this.options.redis, this.options.lockKey(cluster), 60_000);
       if (!lock) continue;
       try {
+        const pending = await this.outbox.pending();
         for (const alert of alerts.filter((a) => a.cluster === cluster)) {
           const fresh = await this.options.store.get(alert.id);
-          if (fresh) await this.reconcile(fresh, lock);
+          if (fresh && !(await this.reconcile(fresh, lock, pending))) break;
         }
       } finally {
         await lock.release().catch(() => undefined);

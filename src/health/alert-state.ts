@@ -24,8 +24,6 @@ export interface AlertState {
   /** Where the message lives once posted; no `ts` while it has not been posted (or is silenced from the start). */
   channel: string;
   ts?: string;
-  /** Hash of the message Slack shows now, so an unchanged alert is not edited every sweep. */
-  shownHash?: string;
   /** Thread replies not yet posted (resolution, reminders); posted in order once the message has a ts. */
   replies: string[];
   /**

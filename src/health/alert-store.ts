@@ -4,7 +4,7 @@
  * consecutive failing sweeps of each subject (the `for` rule); per cluster: the queue-depth history that the
  * growth checks compare against. Only the holder of a cluster's sweep lock writes state and streaks.
  */
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { AlertAck } from './alert-message.js';
 import type { AlertState } from './alert-state.js';
 import type { QueueHistory, QueueSample } from './health-check.js';
@@ -27,9 +27,11 @@ export class AlertStore {
     return json ? (JSON.parse(json) as AlertState) : undefined;
   }
 
-  async put(state: AlertState): Promise<void> {
+  /** Saves the state; `also` adds writes that must land with it (the outbox's staged message, in one MULTI). */
+  async put(state: AlertState, also?: (multi: ChainableCommander) => void): Promise<void> {
     const key = this.alertKey(state.id);
     const multi = this.redis.multi().sadd(`${this.prefix}alerts`, state.id);
+    also?.(multi);
     if (state.status === 'resolved' && state.replies.length === 0) {
       multi.set(key, JSON.stringify(state), 'EX', RESOLVED_RETENTION_S).del(`${this.prefix}ack:${state.id}`);
     } else {

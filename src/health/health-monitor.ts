@@ -110,6 +110,7 @@ export class HealthMonitor implements HealthControl {
       pacer: options.pacer,
       redis: options.redis,
       lockKey: (cluster) => `${this.prefix}lock:${cluster}`,
+      outboxPrefix: `${this.prefix}outbox`,
       ...(options.hasWorkflow ? { hasWorkflow: options.hasWorkflow } : {}),
       ...(options.metrics ? { metrics: options.metrics } : {}),
       logger: options.logger,

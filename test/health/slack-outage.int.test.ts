@@ -100,7 +100,14 @@ describe('health alerts while Slack fails', () => {
 
   it('finishes the old message (RESOLVED, its reply) before posting the new one when it fired again meanwhile', async () => {
     // The first test's resolution reply may still be on its way: start from a message Slack shows resolved.
-    await waitUntil(async () => (await stored())?.replies.length === 0, 'the earlier alert to be settled', 60_000);
+    // Settled: no reply left in the alert, and none of its messages still waiting in the outbox.
+    await waitUntil(
+      async () =>
+        (await stored())?.replies.length === 0 &&
+        !(await redis.smembers('warren:health:outbox')).some((episode) => episode.startsWith('backlog@default#')),
+      'the earlier alert to be settled',
+      60_000,
+    );
     fake.reset();
     await fill();
     const first = await fake.waitForCall('chat.postMessage', (c) => ours(c) && c.status === 200, 60_000);

@@ -99,10 +99,14 @@ describe('health alerts while Slack hangs', () => {
     expect(ack.ms).toBeLessThan(3_000);
     await fake.waitForResponse((r) => r.id === responseId, 30_000);
     // Sweeps go on while Slack hangs: reminders pile up in Redis, and calls keep being tried and timing out.
+    // The replies wait in the alert message's outbox entry (src/chat/slack-outbox.ts) until Slack takes them.
     const queued = await waitUntil(
       async () => {
         const alert = await backlogAlert();
-        return alert && alert.replies.length >= 3 && slack.heldMethods.length >= 3 && alert;
+        if (!alert) return undefined;
+        const key = `warren:health:outbox:${alert.id}#${alert.firedAt}:replies`;
+        const replies = await warren.redis.lrange(key, 0, -1);
+        return replies.length >= 3 && slack.heldMethods.length >= 3 && { replies };
       },
       'three reminders queued and three calls held during the hang',
       60_000,
