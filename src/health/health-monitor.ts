@@ -29,7 +29,7 @@ import type { Finding } from './finding.js';
 import type { HealthCheck, QueueHistory, QueueSample } from './health-check.js';
 import type { HealthMetrics } from './health-metrics.js';
 import { type Silence, SilenceStore } from './silences.js';
-import { SnapshotFetcher } from './snapshot-fetcher.js';
+import { SnapshotFetcher, type SnapshotSource } from './snapshot-fetcher.js';
 import { StopOrderStore } from './stop-order.js';
 
 export interface EvaluatedCluster {
@@ -76,6 +76,11 @@ export interface HealthMonitorOptions {
   checks?: readonly HealthCheck[];
   keyPrefix?: string;
   now?: () => number;
+  /**
+   * Where each cluster's snapshots come from instead of its management API: the sweep's own tests (streaks, a part
+   * unreadable, resolution) need no broker. Clusters not named here are read as configured.
+   */
+  snapshots?: ReadonlyMap<string, SnapshotSource>;
 }
 
 export class HealthMonitor implements HealthControl {
@@ -84,7 +89,7 @@ export class HealthMonitor implements HealthControl {
   readonly silenceStore: SilenceStore;
   private readonly counterStore: CounterStore;
   private readonly stopOrder: StopOrderStore;
-  private readonly fetchers = new Map<string, SnapshotFetcher>();
+  private readonly fetchers = new Map<string, SnapshotSource>();
   private readonly reconciler: AlertReconciler;
   private readonly alertService: AlertService;
   private readonly prefix: string;
@@ -144,9 +149,10 @@ export class HealthMonitor implements HealthControl {
         }),
       );
     }
+    for (const [cluster, source] of options.snapshots ?? []) this.fetchers.set(cluster, source);
   }
 
-  private fetcher(cluster: string): SnapshotFetcher {
+  private fetcher(cluster: string): SnapshotSource {
     const fetcher = this.fetchers.get(cluster);
     if (!fetcher) {
       // Throws UnknownClusterError with the configured names; a configured cluster this monitor does not sweep is

@@ -172,7 +172,12 @@ export interface SnapshotFetcherOptions {
   streamMembers?: StreamMembersSource;
 }
 
-export class SnapshotFetcher {
+/** Where a sweep gets a cluster's snapshot: the fetcher below, or a fixed one in tests of the sweep itself. */
+export interface SnapshotSource {
+  fetch(now: () => number): Promise<ClusterSnapshot>;
+}
+
+export class SnapshotFetcher implements SnapshotSource {
   /** Node behind each management URL, remembered so a URL that stops answering can still be named by its node. */
   private readonly nodeOfUrl = new Map<string, string>();
   /** The nodes' drop counters, from the same Prometheus endpoints as the queue metrics. */
