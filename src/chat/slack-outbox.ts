@@ -12,9 +12,9 @@
  *   before every call, plus a chain in this process. Two replicas never post the same reply or post out of order.
  * - Every call first claims the channel's slot from the one `ChannelPacer`; a failure holds the channel back (5 s,
  *   or Slack's Retry-After) and the message waits out the same back-off before its next try.
- * - At least once, where Slack leaves no choice (see docs/reliability.md): a reply whose post timed out or whose
- *   deliverer died mid-call may be in Slack already. It is posted again, marked `SENT_AGAIN`: losing it would be
- *   worse, and Slack has no idempotency key to ask with. A post Slack accepted whose `ts` Redis then failed to save
+ * - At least once, where Slack leaves no choice (see docs/reliability.md): a post (the message's own or a reply)
+ *   that timed out or whose deliverer died mid-call may be in Slack already. It is posted again, marked
+ *   `SENT_AGAIN`: losing it would be worse, and Slack has no idempotency key to ask with. A post Slack accepted whose `ts` Redis then failed to save
  *   is kept in this process and saved on the next try instead of posted again.
  */
 import { createHash } from 'node:crypto';
@@ -92,10 +92,19 @@ interface Attempt {
   lease: RedisLock | undefined;
   channel?: string;
   /**
-   * Set while a thread reply's post is under way: only that call's failure says anything about the reply, and a
-   * refused re-post ('again') leaves the first attempt as uncertain as it was.
+   * Set while a post (the message's own or a thread reply) is under way: only that call's failure says anything
+   * about it, and a refused re-post ('again') leaves the first attempt as uncertain as it was.
    */
-  replying?: 'fresh' | 'again';
+  posting?: 'fresh' | 'again';
+}
+
+/** The message with a line saying it may be in the channel twice (kept until its next edit). */
+function markedAgain(message: ChatMessage): ChatMessage {
+  const mark = { type: 'context' as const, elements: [{ type: 'mrkdwn' as const, text: SENT_AGAIN }] };
+  return {
+    text: `${message.text} ${SENT_AGAIN}`,
+    ...(message.blocks ? { blocks: [...message.blocks, mark] } : {}),
+  };
 }
 
 function hashOf(message: ChatMessage): string {
@@ -223,12 +232,12 @@ export class SlackOutbox {
           return done;
         } catch (error) {
           this.options.onCall?.('error');
-          // Slack refused a reply's first post: the reply is known not to be there. A timeout or a broken
-          // connection says nothing, and a failure of any other call leaves an earlier uncertain reply uncertain.
-          if (attempt.replying === 'fresh' && (error as { code?: unknown })?.code !== 'slack_webapi_request_error') {
+          // Slack refused a first post: it is known not to be there. A timeout or a broken connection says
+          // nothing, and a failure of any other call leaves an earlier uncertain post uncertain.
+          if (attempt.posting === 'fresh' && (error as { code?: unknown })?.code !== 'slack_webapi_request_error') {
             await redis.hdel(key, 'inflight').catch(() => undefined);
           }
-          attempt.replying = undefined;
+          attempt.posting = undefined;
           if (attempt.channel) await pacer.holdAfter(attempt.channel, error);
           // A 429 says when to come back, usually within seconds: wait that out once (the pacer's claim does) and
           // go on from what was saved, rather than leave a new message for the next sweep.
@@ -294,7 +303,12 @@ export class SlackOutbox {
           .exec();
       } else if (!ts) {
         await mayCall('post');
-        const posted = await chat.post(channel, view.message);
+        // A post whose answer never came (a timeout, its deliverer killed) may be in Slack: this one says so.
+        const again = inflight === 'post';
+        await redis.hset(key, 'inflight', 'post');
+        attempt.posting = again ? 'again' : 'fresh';
+        const posted = await chat.post(channel, again ? markedAgain(view.message) : view.message);
+        attempt.posting = undefined;
         this.unsaved.set(id, posted);
         // A deliverer stalled past its lease finds its post taken over: the new holder's post is the one kept.
         if (!(await lock.extend())) {
@@ -319,9 +333,9 @@ export class SlackOutbox {
         if (text === null) break;
         await mayCall('reply');
         await redis.hset(key, 'inflight', 'reply');
-        attempt.replying = uncertain ? 'again' : 'fresh';
+        attempt.posting = uncertain ? 'again' : 'fresh';
         await chat.post(channel, { text: uncertain ? `${text} ${SENT_AGAIN}` : text }, { threadTs: ts });
-        attempt.replying = undefined;
+        attempt.posting = undefined;
         await redis.multi().lpop(repliesKey).hdel(key, 'inflight').exec();
         onCall?.('reply');
         uncertain = false;
@@ -341,6 +355,7 @@ export class SlackOutbox {
     await this.options.redis
       .multi()
       .hset(this.key(id), 'ts', posted.ts, 'shown', version ?? '0', 'hash', hash)
+      .hdel(this.key(id), 'inflight')
       .expire(this.key(id), this.retentionS)
       .exec();
     this.unsaved.delete(id);

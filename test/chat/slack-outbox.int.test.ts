@@ -187,8 +187,9 @@ describe('SlackOutbox', () => {
     expect(await a.ts(id)).toBe(ts);
     await a.reply(id, 'step 2');
     await waitUntil(() => a.deliver(id), 'a to deliver step 2 once its back-off passed', 15_000);
+    // b cannot know whether a's post went through, so its own says it may be a second one.
     expect(log.map((c) => `${c.by}:${c.kind}:${c.text}:${c.thread ?? ''}`)).toEqual([
-      'b:post:request:',
+      `b:post:request ${SENT_AGAIN}:`,
       `b:post:step 1:${ts}`,
       'a:post:request:',
       `a:post:step 2:${ts}`,
@@ -258,6 +259,35 @@ describe('SlackOutbox', () => {
     const ts = await box.ts(id);
     expect(log.filter((c) => c.thread).map((c) => c.text)).toEqual(['r1', `r1 ${SENT_AGAIN}`]);
     expect(log.every((c) => !c.thread || c.thread === ts)).toBe(true);
+  });
+
+  it('marks the message itself sent again after its post timed out, but not after Slack refused it', async () => {
+    const log: Call[] = [];
+    const texts = new Map<string, string>();
+    const failures = [refused(), Object.assign(new Error('fake timeout'), { code: 'slack_webapi_request_error' })];
+    const box = outbox(
+      fakeSlack(log, 'a', async (call) => {
+        const failure = failures.shift();
+        if (!failure) return;
+        // The refused call never reached the channel; the timed-out one did.
+        if (failure.code === 'slack_webapi_request_error') log.push(call);
+        throw failure;
+      }),
+      textSource(texts),
+      redis,
+      aheadClock(),
+    );
+    const id = fresh();
+    texts.set(id, 'request');
+    expect(await box.refresh(id)).toBe(false);
+    expect(log).toEqual([]);
+    expect(await box.deliver(id)).toBe(false);
+    expect(await box.deliver(id)).toBe(true);
+    expect(log.map((c) => c.text)).toEqual(['request', `request ${SENT_AGAIN}`]);
+    // The mark stays until the message changes; the next edit shows it as it is.
+    texts.set(id, 'request, approved');
+    expect(await box.refresh(id)).toBe(true);
+    expect(log.at(-1)).toMatchObject({ kind: 'update', text: 'request, approved' });
   });
 
   describe('with Redis killed between a post and saving its ts', () => {
