@@ -90,6 +90,21 @@ describe('SlackOutbox', () => {
     redis = scratch.redis();
   });
 
+  /** One message, 'request', on an outbox whose Slack calls pass `gate` first and whose back-offs pass at once. */
+  function gated(gate: (call: Call, log: Call[]) => Promise<void>) {
+    const log: Call[] = [];
+    const texts = new Map<string, string>();
+    const box = outbox(
+      fakeSlack(log, 'a', (call) => gate(call, log)),
+      textSource(texts),
+      redis,
+      aheadClock(),
+    );
+    const id = fresh();
+    texts.set(id, 'request');
+    return { log, texts, box, id };
+  }
+
   it('posts once, edits only when the rendering changed, and threads replies in the order queued', async () => {
     const log: Call[] = [];
     const texts = new Map<string, string>();
@@ -197,23 +212,14 @@ describe('SlackOutbox', () => {
   });
 
   it('keeps everything while Slack refuses, then delivers it once and in order', async () => {
-    const log: Call[] = [];
-    const texts = new Map<string, string>();
     let down = true;
     let refusedCalls = 0;
-    const box = outbox(
-      fakeSlack(log, 'a', async () => {
-        if (down) {
-          refusedCalls++;
-          throw refused();
-        }
-      }),
-      textSource(texts),
-      redis,
-      aheadClock(),
-    );
-    const id = fresh();
-    texts.set(id, 'request');
+    const { log, texts, box, id } = gated(async () => {
+      if (down) {
+        refusedCalls++;
+        throw refused();
+      }
+    });
     expect(await box.refresh(id)).toBe(false);
     for (const text of ['r1', 'r2']) expect(await box.reply(id, text)).toBe(false);
     texts.set(id, 'request, approved');
@@ -235,24 +241,15 @@ describe('SlackOutbox', () => {
   });
 
   it('marks a reply sent again when Slack may have taken it before the call failed', async () => {
-    const log: Call[] = [];
-    const texts = new Map<string, string>();
     let timeouts = 1;
-    const box = outbox(
-      fakeSlack(log, 'a', async (call) => {
-        if (call.thread && timeouts > 0) {
-          timeouts--;
-          // Slack took it, but the answer never came back.
-          log.push(call);
-          throw Object.assign(new Error('fake timeout'), { code: 'slack_webapi_request_error' });
-        }
-      }),
-      textSource(texts),
-      redis,
-      aheadClock(),
-    );
-    const id = fresh();
-    texts.set(id, 'request');
+    const { log, box, id } = gated(async (call, log) => {
+      if (call.thread && timeouts > 0) {
+        timeouts--;
+        // Slack took it, but the answer never came back.
+        log.push(call);
+        throw Object.assign(new Error('fake timeout'), { code: 'slack_webapi_request_error' });
+      }
+    });
     await box.refresh(id);
     expect(await box.reply(id, 'r1')).toBe(false);
     await box.deliverPending();
@@ -262,23 +259,14 @@ describe('SlackOutbox', () => {
   });
 
   it('marks the message itself sent again after its post timed out, but not after Slack refused it', async () => {
-    const log: Call[] = [];
-    const texts = new Map<string, string>();
     const failures = [refused(), Object.assign(new Error('fake timeout'), { code: 'slack_webapi_request_error' })];
-    const box = outbox(
-      fakeSlack(log, 'a', async (call) => {
-        const failure = failures.shift();
-        if (!failure) return;
-        // The refused call never reached the channel; the timed-out one did.
-        if (failure.code === 'slack_webapi_request_error') log.push(call);
-        throw failure;
-      }),
-      textSource(texts),
-      redis,
-      aheadClock(),
-    );
-    const id = fresh();
-    texts.set(id, 'request');
+    const { log, texts, box, id } = gated(async (call, log) => {
+      const failure = failures.shift();
+      if (!failure) return;
+      // The refused call never reached the channel; the timed-out one did.
+      if (failure.code === 'slack_webapi_request_error') log.push(call);
+      throw failure;
+    });
     expect(await box.refresh(id)).toBe(false);
     expect(log).toEqual([]);
     expect(await box.deliver(id)).toBe(false);
