@@ -24,11 +24,15 @@ export interface AlertState {
   /** Where the message lives once posted; no `ts` while it has not been posted (or is silenced from the start). */
   channel: string;
   ts?: string;
-  /** Thread replies not yet posted (resolution, reminders); posted in order once the message has a ts. */
+  /**
+   * Thread replies (resolution, reminders) the transition queued and the reconciler has not yet handed to the Slack
+   * outbox; it moves them there, in one write with this state, at the end of the same sweep.
+   */
   replies: string[];
   /**
-   * Earlier messages of this alert that resolved and still owe Slack their RESOLVED edit or thread replies when it
-   * fired again (Slack was down meanwhile), oldest first. They are finished before the new message is posted.
+   * Earlier episodes of this alert that resolved with replies not yet handed to the outbox when it fired again (the
+   * sweep that resolved it lost its lock before reconciling), oldest first. The reconciler stages each as its own
+   * outbox message, delivered before the new one.
    */
   superseded?: AlertState[];
 }
@@ -66,8 +70,9 @@ export function sortFindings(findings: Finding[]): Finding[] {
 }
 
 /**
- * What a resolved alert still owes Slack, itself included. A posted alert's resolution always queues a reply, and
- * reconcile posts replies only after the message shows RESOLVED, so a posted message with no reply left is done.
+ * What a resolved alert has not yet handed to the Slack outbox, itself included. A posted alert's resolution always
+ * queues a reply, and the reconciler stages the RESOLVED rendering with it, so a posted message with no reply left
+ * here is the outbox's to finish.
  */
 function owedToSlack(previous: AlertState): AlertState[] {
   const { superseded = [], ...own } = previous;
