@@ -200,8 +200,26 @@ export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
       const { node, queues } = batch(action);
       left.push(...(await stillMembers(context, node, queues)));
     }
-    return left.length === 0
-      ? { ok: true, detail: 'no queue of the run has a member on the node any more' }
-      : { ok: false, detail: `still a member on the node, or not known: ${left.join(', ')}` };
+    if (left.length > 0) return { ok: false, detail: `still a member on the node, or not known: ${left.join(', ')}` };
+    // Queues the plan could not see with a member there (listed without members, or with an older membership, while
+    // their Raft clusters recovered) may list one by now: the run is done with its own, and says the alert stays.
+    const nodes = new Set(done.map((action) => batch(action).node));
+    const planned = new Set(done.flatMap((action) => batch(action).queues.map((q) => `${q.vhost}\u0000${q.name}`)));
+    const snapshot = await new SnapshotFetcher(context.cluster, context.management).fetch();
+    const since =
+      snapshot.nodes && snapshot.queues
+        ? membershipGaps(snapshot.nodes, snapshot.queues)
+            .filter((g) => g.gap === 'forgotten' && g.node !== undefined && nodes.has(g.node))
+            .flatMap((g) => g.queues)
+            .filter((q) => !planned.has(`${q.vhost}\u0000${q.name}`))
+        : [];
+    return {
+      ok: true,
+      detail: `no queue of the run has a member on the node any more${
+        since.length > 0
+          ? `; ${formatCount(since.length)} other quorum queue(s) list one there now (not so when the run was planned): the alert stays until a new run removes them`
+          : ''
+      }`,
+    };
   },
 });

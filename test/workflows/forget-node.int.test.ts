@@ -76,6 +76,13 @@ access:
       (n) => n.name,
     );
 
+  const listing = z.array(
+    z.looseObject({ name: z.string(), type: z.string().optional(), members: z.array(z.string()).optional() }),
+  );
+  /** Every quorum queue of the cluster as the management listing (the one plans read) shows it. */
+  const quorumQueues = async () =>
+    (await management.get('/api/queues', listing, { disable_stats: 'true' })).filter((q) => q.type === 'quorum');
+
   const approve = (user: string, runId: string, post: RecordedCall) =>
     approveRun(warren, fake, { user, runId, post, channel: CHANNEL });
 
@@ -199,6 +206,10 @@ access:
   it('forgets the lost last-stopped node in a stopped survivor, which then boots without it', async () => {
     const quorum = `${PREFIX}.offline-quorum`;
     await quorumOnEveryNode(quorum);
+    // The quorum queues with a member on node 3 before the outage: after it, each lists that member again once its
+    // Raft cluster has recovered its membership, and until then the listing can show an older one.
+    const onNode3 = (await quorumQueues()).filter((q) => q.members?.includes(node3)).map((q) => q.name);
+    expect(onNode3).toContain(quorum);
 
     for (const node of [node1, node2, node3]) expect((await stack.rabbitmqctl(node, ['stop_app'])).code).toBe(0);
     for (const node of [node1, node2]) await stack.killNode(node);
@@ -232,20 +243,19 @@ access:
     expect(blocksOf(forgotten)).toContain(node3);
     // Every quorum queue of the cluster (earlier files leave theirs) listing its members again, in the listing the
     // plan reads: a queue whose Raft cluster has not elected a leader since the restart is listed without members,
-    // and a plan made then leaves it out (its warning says so) while the alert names it once it is listed.
-    const listing = z.array(
-      z.looseObject({ name: z.string(), type: z.string().optional(), members: z.array(z.string()).optional() }),
-    );
-    const quorumQueues = async () =>
-      (await management.get('/api/queues', listing, { disable_stats: 'true' })).filter((q) => q.type === 'quorum');
+    // one whose leader has not yet recovered a later membership change can list an older set (seen on 4.0: this
+    // file's first queue listed without node 3 for a while), and a plan made then leaves it out (its warning, and
+    // its verify, say so) while the alert names it once it is listed.
     let listed = '';
     await waitUntil(
       async () => {
         const all = await quorumQueues();
-        listed = JSON.stringify(all.filter((q) => !q.members?.length).map((q) => q.name));
-        return all.some((q) => q.name.startsWith(PREFIX) && q.members?.includes(node3)) && listed === '[]';
+        const without = all.filter((q) => !q.members?.length).map((q) => q.name);
+        const notYet = onNode3.filter((name) => !all.find((q) => q.name === name)?.members?.includes(node3));
+        listed = `listed without members: ${JSON.stringify(without)}; not yet listing ${node3}: ${JSON.stringify(notYet)}`;
+        return without.length === 0 && notYet.length === 0;
       },
-      () => `every quorum queue to list its members, this file's with one on ${node3} (listed without: ${listed})`,
+      () => `every quorum queue to list its members, those that had one on ${node3} with it again (${listed})`,
       60_000,
     );
     const shrink = await requested(

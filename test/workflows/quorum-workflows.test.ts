@@ -244,6 +244,23 @@ describe('shrink-forgotten-members', () => {
     expect(all.warnings.join('\n')).not.toMatch(/without members/);
   });
 
+  it('says in its verify that a queue the plan could not see lists a member on the node by now', async () => {
+    const queues = kollaQueues(withGone);
+    const hidden = queues.find((q) => q.type === 'quorum') as Queue;
+    const members = hidden.members;
+    delete hidden.members;
+    const { management } = fakeManagement(queues);
+    const context = contextOf(management);
+    const plan = await shrinkForgottenMembersWorkflow.plan(context, { node: GONE });
+    for (const action of plan.actions) await shrinkForgottenMembersWorkflow.execute(context, action, { node: GONE });
+    const alone = await shrinkForgottenMembersWorkflow.verify(context, plan.actions, { node: GONE });
+    expect(alone).toEqual({ ok: true, detail: 'no queue of the run has a member on the node any more' });
+    hidden.members = members;
+    const verified = await shrinkForgottenMembersWorkflow.verify(context, plan.actions, { node: GONE });
+    expect(verified.ok).toBe(true);
+    expect(verified.detail).toMatch(/; 1 other quorum queue\(s\) list one there now .* the alert stays/);
+  });
+
   it('asks again for a queue listed without members (no leader yet), and never takes it for done', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] });
     try {
