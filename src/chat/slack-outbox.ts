@@ -68,6 +68,23 @@ export interface SlackOutboxOptions {
   slackCallMs?: number;
   /** How long a message is kept: one that could not be delivered in that time has nobody to tell. */
   retentionS?: number;
+  /**
+   * How long a call waits for the channel's slot; default 10 s, after which it goes anyway. 0: a call whose slot is
+   * not free now is not made, and the message stays pending for the next delivery (the tap's flush, which must
+   * never wait on one busy channel).
+   */
+  paceWaitMs?: number;
+  /** The least time between a message's post or edit and its next edit (tap.updateInterval); replies still go. */
+  editGapMs?: number;
+  /**
+   * Packs the replies queued (oldest first) into one thread reply, given how many were offered to the message in
+   * all (`offered`, kept by a producer that caps what it queues): the reply's text and how many it takes.
+   */
+  packReplies?: (queued: string[], offered: number) => { take: number; text: string };
+  /** The lease of a message's deliverer; by default long enough for one Slack call and its retry. */
+  leaseMs?: number;
+  /** A failed delivery: in a Slack call, or in Redis (the message is retried on the next delivery either way). */
+  onError?: (error: unknown, id: string, stage: 'slack' | 'redis') => void;
 }
 
 /** The message is unmarked only when nothing is left, checked in one step with what a writer adds and marks. */
@@ -84,6 +101,9 @@ const PACE_WAIT_MS = 10_000;
 /** Passes per delivery: new work arriving meanwhile is taken too; the sweep takes the rest. */
 const PASSES = 3;
 
+/** A call whose channel slot was not free, with `paceWaitMs: 0`: not a failure, the message waits its turn. */
+class NotYourTurn extends Error {}
+
 /** One delivery attempt of one message, and what its error handling needs to know. */
 interface Attempt {
   id: string;
@@ -96,6 +116,8 @@ interface Attempt {
    * about it, and a refused re-post ('again') leaves the first attempt as uncertain as it was.
    */
   posting?: 'fresh' | 'again';
+  /** Set while a Slack call is under way: a failure then is Slack's, else Redis's. */
+  inSlack?: boolean;
 }
 
 /** The message with a line saying it may be in the channel twice (kept until its next edit). */
@@ -118,11 +140,13 @@ export class SlackOutbox {
   private readonly backoffUntil = new Map<string, number>();
   /** Posts Slack accepted whose ts Redis failed to save: saved on the next try instead of posted again. */
   private readonly unsaved = new Map<string, PostedMessage>();
+  /** Leases whose release failed (Redis down): still this process's until they lapse, taken up by the next try. */
+  private readonly stranded = new Map<string, RedisLock>();
 
   constructor(private readonly options: SlackOutboxOptions) {
     // Two tries of one call, the client's 1 s pause between them, and some slack for a slow Redis. A deliverer that
     // dies mid-call holds the message up this long at most.
-    this.lockMs = 2 * (options.slackCallMs ?? 10_000) + 4_000;
+    this.lockMs = options.leaseMs ?? 2 * (options.slackCallMs ?? 10_000) + 4_000;
     this.retentionS = options.retentionS ?? 30 * 86_400;
   }
 
@@ -220,7 +244,8 @@ export class SlackOutbox {
     const { redis, pacer, logger, now, kind } = this.options;
     if ((this.backoffUntil.get(id) ?? 0) > now()) return false;
     const key = this.key(id);
-    const lock = await RedisLock.acquire(redis, `${key}:lock`, this.lockMs);
+    const lock = (await RedisLock.acquire(redis, `${key}:lock`, this.lockMs)) ?? (await this.strandedLease(id));
+    this.stranded.delete(id);
     // Another replica is delivering this message; it stays marked, so whatever that one misses is retried.
     if (!lock) return false;
     const attempt: Attempt = { id, key, lock, lease };
@@ -231,10 +256,34 @@ export class SlackOutbox {
           if (done) this.backoffUntil.delete(id);
           return done;
         } catch (error) {
+          if (error instanceof NotYourTurn) return false;
+          if (error instanceof LockLostError) {
+            // Another deliverer holds the message now and does what is left: nothing failed that needs a pause.
+            logger.info({ [kind]: id }, error.message);
+            return false;
+          }
+          if (!attempt.inSlack) {
+            // Redis failed, not Slack: nothing to hold the channel back for; the next delivery tries again, and a
+            // post Slack accepted meanwhile is saved then, not posted again.
+            this.options.onError?.(error, id, 'redis');
+            logger.warn(
+              { err: error, [kind]: id },
+              `Redis failed while the ${kind} message was delivered; retried once it answers`,
+            );
+            return false;
+          }
+          attempt.inSlack = false;
           this.options.onCall?.('error');
+          this.options.onError?.(error, id, 'slack');
           // Slack refused a first post: it is known not to be there. A timeout or a broken connection says
           // nothing, and a failure of any other call leaves an earlier uncertain post uncertain.
-          if (attempt.posting === 'fresh' && (error as { code?: unknown })?.code !== 'slack_webapi_request_error') {
+          // Only while this deliverer still holds the message: one that stalled past its lease must leave the new
+          // holder's mark alone.
+          if (
+            attempt.posting === 'fresh' &&
+            (error as { code?: unknown })?.code !== 'slack_webapi_request_error' &&
+            (await lock.extend().catch(() => false))
+          ) {
             await redis.hdel(key, 'inflight').catch(() => undefined);
           }
           attempt.posting = undefined;
@@ -251,17 +300,24 @@ export class SlackOutbox {
         }
       }
     } finally {
-      await lock.release().catch(() => undefined);
+      await lock.release().catch(() => this.stranded.set(id, lock));
     }
+  }
+
+  /** This process's own lease on `id` whose release failed, if it still holds it. */
+  private async strandedLease(id: string): Promise<RedisLock | undefined> {
+    const lease = this.stranded.get(id);
+    return lease && (await lease.extend().catch(() => false)) ? lease : undefined;
   }
 
   /** Makes Slack show the message as queued: true when nothing is left, false when more work came meanwhile. */
   private async sync(attempt: Attempt): Promise<boolean> {
-    const { redis, chat, pacer, source, prefix, kind, onCall } = this.options;
+    const { redis, chat, pacer, source, prefix, kind, onCall, packReplies, now } = this.options;
+    const paceWaitMs = this.options.paceWaitMs ?? PACE_WAIT_MS;
     const { id, key, lock, lease } = attempt;
     const repliesKey = `${key}:replies`;
     for (let pass = 0; pass < PASSES; pass++) {
-      const [version, shown, inflight, savedTs, shownHash, staged, hold] = await redis.hmget(
+      const [version, shown, inflight, savedTs, shownHash, staged, hold, editedAt] = await redis.hmget(
         key,
         'version',
         'shown',
@@ -270,6 +326,7 @@ export class SlackOutbox {
         'hash',
         'view',
         'hold',
+        'editedAt',
       );
       const view = staged ? (JSON.parse(staged) as OutboxView) : await source?.view?.(id);
       if (!view) {
@@ -280,10 +337,19 @@ export class SlackOutbox {
       const channel = view.channel;
       attempt.channel = channel;
       const mayCall = async (call: PaceKind) => {
-        await pacer.claim(channel, call, `${kind}:${id}`, PACE_WAIT_MS);
+        const waiter = `${kind}:${id}`;
+        if (paceWaitMs > 0) await pacer.claim(channel, call, waiter, paceWaitMs);
+        else if (!(await pacer.tryClaim(channel, call, waiter))) throw new NotYourTurn();
         if (!(await lock.extend())) throw new LockLostError(`lost the ${kind} message lock to another replica`);
         if (lease && !(await lease.extend()))
           throw new LockLostError(`lost the lease the ${kind} message is sent under`);
+      };
+      /** A Slack call: its failure is told apart from Redis's. */
+      const inSlack = async <T>(call: () => Promise<T>): Promise<T> => {
+        attempt.inSlack = true;
+        const result = await call();
+        attempt.inSlack = false;
+        return result;
       };
       let ts = savedTs ?? view.ts;
       if (ts) this.unsaved.delete(id);
@@ -294,6 +360,7 @@ export class SlackOutbox {
         ts = unsaved.ts;
       }
       const hash = hashOf(view.message);
+      let deferred = false;
       if (!ts && hold) {
         // Never posted and not to be: there is nothing in Slack to correct or tell.
         await redis
@@ -307,7 +374,7 @@ export class SlackOutbox {
         const again = inflight === 'post';
         await redis.hset(key, 'inflight', 'post');
         attempt.posting = again ? 'again' : 'fresh';
-        const posted = await chat.post(channel, again ? markedAgain(view.message) : view.message);
+        const posted = await inSlack(() => chat.post(channel, again ? markedAgain(view.message) : view.message));
         attempt.posting = undefined;
         this.unsaved.set(id, posted);
         // A deliverer stalled past its lease finds its post taken over: the new holder's post is the one kept.
@@ -320,29 +387,58 @@ export class SlackOutbox {
         ts = posted.ts;
       } else if (Number(shown ?? 0) < Number(version ?? 0)) {
         // An unchanged rendering is not sent again: the version only said "look".
-        if (hash !== shownHash) {
+        if (hash === shownHash) await redis.hset(key, 'shown', version ?? '0');
+        else if (now() - Number(editedAt ?? 0) < (this.options.editGapMs ?? 0)) {
+          // Edited a moment ago: this edit waits (the message stays pending), its replies need not.
+          deferred = true;
+        } else {
           await mayCall('edit');
-          await chat.update(channel, ts, view.message);
+          await inSlack(() => chat.update(channel, ts as string, view.message));
           onCall?.('update');
+          await redis.hset(key, 'shown', version ?? '0', 'hash', hash, 'editedAt', String(now()));
         }
-        await redis.hset(key, 'shown', version ?? '0', 'hash', hash);
       }
       let uncertain = inflight === 'reply';
       while (ts) {
-        const text = await redis.lindex(repliesKey, 0);
-        if (text === null) break;
+        const next = await this.nextReply(key, repliesKey, packReplies);
+        if (!next) break;
         await mayCall('reply');
         await redis.hset(key, 'inflight', 'reply');
         attempt.posting = uncertain ? 'again' : 'fresh';
-        await chat.post(channel, { text: uncertain ? `${text} ${SENT_AGAIN}` : text }, { threadTs: ts });
+        const text = uncertain ? `${next.text} ${SENT_AGAIN}` : next.text;
+        await inSlack(() => chat.post(channel, { text }, { threadTs: ts }));
         attempt.posting = undefined;
-        await redis.multi().lpop(repliesKey).hdel(key, 'inflight').exec();
+        await redis.multi().ltrim(repliesKey, next.take, -1).hdel(key, 'inflight').exec();
         onCall?.('reply');
         uncertain = false;
       }
+      if (deferred) return false;
       if ((await FINISH.run(redis, [key, repliesKey, prefix], [id])) === 1) return true;
     }
     return false;
+  }
+
+  /**
+   * The next thread reply: the oldest queued, or as many as `packReplies` puts in one. Read with the count offered,
+   * in one step, so that what the producer queues meanwhile is neither in the reply nor missed by its count.
+   */
+  private async nextReply(
+    key: string,
+    repliesKey: string,
+    pack: SlackOutboxOptions['packReplies'],
+  ): Promise<{ take: number; text: string } | undefined> {
+    const { redis } = this.options;
+    if (!pack) {
+      const text = await redis.lindex(repliesKey, 0);
+      return text === null ? undefined : { take: 1, text };
+    }
+    const [[, queued], [, offered]] = (await redis.multi().lrange(repliesKey, 0, -1).hget(key, 'offered').exec()) as [
+      [unknown, string[]],
+      [unknown, string | null],
+    ];
+    if (queued.length === 0) return undefined;
+    const packed = pack(queued, Number(offered ?? 0));
+    return { take: Math.max(1, packed.take), text: scrub(packed.text) };
   }
 
   /**
@@ -354,7 +450,17 @@ export class SlackOutbox {
     await this.options.source?.posted?.(id, posted);
     await this.options.redis
       .multi()
-      .hset(this.key(id), 'ts', posted.ts, 'shown', version ?? '0', 'hash', hash)
+      .hset(
+        this.key(id),
+        'ts',
+        posted.ts,
+        'shown',
+        version ?? '0',
+        'hash',
+        hash,
+        'editedAt',
+        String(this.options.now()),
+      )
       .hdel(this.key(id), 'inflight')
       .expire(this.key(id), this.retentionS)
       .exec();

@@ -3,19 +3,21 @@
  * replica neither splits a group nor posts twice.
  *
  * `record` is on the hot path. For each event a Redis script atomically de-duplicates by message id, finds or
- * opens the group's window, counts, remembers hosts/instances/vhosts (capped) and queues a sample for the thread (at most
- * `maxSamples`); the events recorded in one turn of the event loop share one script call. All Slack I/O happens
- * in `flush`: post a new group's message (once, under a lock), edit it in place at most every `updateInterval`, and
- * post the queued samples in its thread, those waiting together in one reply. A burst of 1,000 events is then one
- * message, a few edits and a reply or two.
+ * opens the group's window, counts, remembers hosts/instances/vhosts (capped), marks the group's message in the
+ * Slack outbox as changed and queues a sample for its thread there (at most `maxSamples`); the events recorded in
+ * one turn of the event loop share one script call. All Slack I/O is the outbox's (`src/chat/slack-outbox.ts`),
+ * which `flush` drives: a new group's message posted once, edited in place at most every `updateInterval`, the
+ * queued samples in its thread, those waiting together in one reply. A burst of 1,000 events is then one message, a
+ * few edits and a reply or two.
  */
 
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { ChannelPacer, PaceKind } from '../chat/channel-pacer.js';
+import type { ChannelPacer } from '../chat/channel-pacer.js';
 import type { ChatPort } from '../chat/chat-message.js';
+import { SlackOutbox } from '../chat/slack-outbox.js';
 import { RedisScriptError } from '../errors.js';
-import { RedisLock } from '../redis/redis-lock.js';
+import { createLogger, type Logger } from '../logger.js';
 import { RedisScript } from '../redis/redis-script.js';
 import { type GroupState, renderGroup, renderSample, renderSampleReply, samplesPerReply } from './group-message.js';
 import { groupFieldValue, type RouteDecision, type Severity, type TapEvent } from './notification-router.js';
@@ -43,7 +45,7 @@ for base = 5, #ARGV - 1, 15 do
     if isNew == 1 then
       redis.call('HSET', g, 'channel', ARGV[base + 5], 'title', ARGV[base + 6], 'severity', ARGV[base + 7],
         'groupKey', ARGV[base + 8], 'route', ARGV[base + 9], 'cluster', ARGV[base + 10], 'firstSeen', now,
-        'count', 0, 'samples', 0)
+        'count', 0)
     end
     redis.call('HINCRBY', g, 'count', 1)
     redis.call('HSET', g, 'lastSeen', now)
@@ -55,25 +57,57 @@ for base = 5, #ARGV - 1, 15 do
     end
     local vhost = ARGV[base + 15]
     if vhost ~= '' and redis.call('SCARD', g .. ':vhosts') < 50 then redis.call('SADD', g .. ':vhosts', vhost) end
-    if redis.call('HINCRBY', g, 'samples', 1) <= maxSamples then
-      redis.call('RPUSH', g .. ':pending', ARGV[base + 14])
+    -- The group's message in the outbox (SlackOutbox's keys): changed, and a sample for its thread up to the cap.
+    local o = prefix .. 'outbox:' .. id
+    redis.call('HINCRBY', o, 'version', 1)
+    if redis.call('HINCRBY', o, 'offered', 1) <= maxSamples then
+      redis.call('RPUSH', o .. ':replies', ARGV[base + 14])
     end
-    for _, k in ipairs({g, g .. ':hosts', g .. ':instances', g .. ':vhosts', g .. ':pending'}) do
+    for _, k in ipairs({g, g .. ':hosts', g .. ':instances', g .. ':vhosts', o, o .. ':replies'}) do
       redis.call('PEXPIRE', k, retainMs)
     end
-    redis.call('SADD', prefix .. 'dirty', id)
+    redis.call('SADD', prefix .. 'outbox', id)
     results[#results + 1] = isNew == 1 and 'new' or 'grouped'
   end
 end
 return results
 `;
 const RECORD = new RedisScript(RECORD_SCRIPT);
+
+/**
+ * Groups an earlier warren left queued its own way (a `dirty` set, samples in `group:<id>:pending`), handed to the
+ * outbox: so an upgrade in the middle of an incident loses neither a group's last edit nor its waiting samples.
+ * ARGV: prefix, retention in ms. Answers how many it moved.
+ */
+const ADOPT = new RedisScript(`
+local prefix, retainMs = ARGV[1], tonumber(ARGV[2])
+local ids = redis.call('SPOP', prefix .. 'dirty', 200)
+for _, id in ipairs(ids) do
+  local g = prefix .. 'group:' .. id
+  if redis.call('EXISTS', g) == 1 then
+    local o = prefix .. 'outbox:' .. id
+    for _, sample in ipairs(redis.call('LRANGE', g .. ':pending', 0, -1)) do
+      redis.call('RPUSH', o .. ':replies', sample)
+    end
+    redis.call('DEL', g .. ':pending')
+    redis.call('HINCRBY', o, 'version', 1)
+    local samples = redis.call('HGET', g, 'samples')
+    if samples then redis.call('HSETNX', o, 'offered', samples) end
+    redis.call('PEXPIRE', o, retainMs)
+    if redis.call('EXISTS', o .. ':replies') == 1 then redis.call('PEXPIRE', o .. ':replies', retainMs) end
+    redis.call('SADD', prefix .. 'outbox', id)
+  end
+end
+return #ids
+`);
 /** Values per event in a RECORD_SCRIPT call (the `15` in its loop). */
 const EVENT_ARGS = 15;
 /** Events per script call at most, so that one call never holds Redis for long. */
 const MAX_BATCH = 256;
 /** Group hashes remembered; a few thousand distinct groups at once is already far beyond what Slack can show. */
 const GROUP_HASH_CACHE = 4_096;
+/** Group messages one flush delivers at most (new ones first); the next flush, a moment later, takes the rest. */
+const FLUSH_BATCH = 200;
 
 interface PendingRecord {
   resolve: (result: RecordResult) => void;
@@ -97,15 +131,17 @@ export interface AlertGrouperOptions {
    */
   pacer: ChannelPacer;
   /**
-   * How long a replica may take to post a new group's message before another may try (the lease of its post lock).
-   * Default 30 s: far beyond a Slack call's timeout, so a second post means the first one's replica is gone.
+   * How long a replica may deliver a group's message before another may take it over (the outbox's lease). Default
+   * 30 s: far beyond a Slack call's timeout, so a second post means the first one's replica is gone.
    */
   postLockMs?: number;
   /**
-   * Failures during a flush: a Slack call (`slack`), or saving the ts of a message Slack accepted (`redis`). The
-   * group stays queued and is retried on the next flush; a message whose ts was not saved is not posted again.
+   * Failures during a flush: a Slack call (`slack`), or Redis (`redis`, e.g. saving the ts of a message Slack
+   * accepted). The group stays queued and is retried on the next flush; a message whose ts was not saved is not
+   * posted again. The outbox logs each.
    */
-  onError?: (error: unknown, group: GroupState, stage: 'slack' | 'redis') => void;
+  onError?: (error: unknown, groupId: string, stage: 'slack' | 'redis') => void;
+  logger?: Logger;
 }
 
 export interface FlushStats {
@@ -123,19 +159,63 @@ export class AlertGrouper {
   private batchWaiters: PendingRecord[] = [];
   private batchScheduled = false;
   private readonly groupHashes = new Map<string, string>();
-  private readonly pacer: ChannelPacer;
-  private readonly postLockMs: number;
-  /**
-   * Group messages Slack accepted whose ts could not be saved (Redis failed right after): saved by the next flush
-   * instead of posting the group again. Only this process knows them; an entry lives until Redis answers.
-   */
-  private readonly unsaved = new Map<string, { ts: string; count: number }>();
+  private readonly outbox: SlackOutbox;
+  /** What the flush under way did, counted from the outbox's calls. */
+  private stats: FlushStats = { posted: 0, updated: 0, replies: 0 };
 
   constructor(private readonly options: AlertGrouperOptions) {
     this.prefix = options.keyPrefix ?? 'warren:tap:';
     this.now = options.now ?? Date.now;
-    this.pacer = options.pacer;
-    this.postLockMs = options.postLockMs ?? 30_000;
+    const { redis, maxSamples } = options;
+    this.outbox = new SlackOutbox({
+      redis,
+      chat: options.chat,
+      pacer: options.pacer,
+      logger: options.logger ?? createLogger('silent'),
+      now: this.now,
+      // RECORD_SCRIPT writes these keys too: `<prefix>outbox` is the pending set, `<prefix>outbox:<id>` a message.
+      prefix: `${this.prefix}outbox`,
+      kind: 'group',
+      retentionS: Math.ceil(this.retainMs() / 1000),
+      leaseMs: options.postLockMs ?? 30_000,
+      // The flush never waits for a busy channel: what cannot go now goes on a later flush, new groups first.
+      paceWaitMs: 0,
+      editGapMs: options.updateIntervalMs,
+      // The samples waiting go in one reply (several if they are long), so a busy channel spends one slot per
+      // group on them; past the cap none is queued any more, and the reply that empties the list says so.
+      packReplies: (queued, offered) => {
+        const take = samplesPerReply(queued);
+        const last = take === queued.length && offered >= maxSamples;
+        return {
+          take,
+          text: renderSampleReply(queued.slice(0, take), last ? { maxSamples, count: offered } : undefined),
+        };
+      },
+      source: {
+        view: async (id) => {
+          const group = await this.group(id);
+          // A group posted before the outbox kept its ts has it in its own hash.
+          return (
+            group && { channel: group.channel, message: renderGroup(group), ...(group.ts ? { ts: group.ts } : {}) }
+          );
+        },
+        // Kept in the group too, for `group()` (status, tests) and the view above.
+        posted: async (id, posted) => {
+          await redis.hset(`${this.prefix}group:${id}`, 'ts', posted.ts);
+        },
+      },
+      onCall: (action) => {
+        if (action === 'post') this.stats.posted++;
+        else if (action === 'update') this.stats.updated++;
+        else if (action === 'reply') this.stats.replies++;
+      },
+      ...(options.onError ? { onError: options.onError } : {}),
+    });
+  }
+
+  /** How long a group's keys live after its last event: its window, an edit's gap, and an hour to deliver. */
+  private retainMs(): number {
+    return this.options.windowMs + this.options.updateIntervalMs + 3_600_000;
   }
 
   /**
@@ -199,11 +279,11 @@ export class AlertGrouper {
   }
 
   private async recordBatch(eventArgs: string[], waiters: PendingRecord[]): Promise<void> {
-    const { windowMs, updateIntervalMs, dedupTtlMs, maxSamples } = this.options;
+    const { windowMs, dedupTtlMs, maxSamples } = this.options;
     const args = [
       this.prefix,
       String(windowMs),
-      String(windowMs + updateIntervalMs + 3_600_000),
+      String(this.retainMs()),
       String(dedupTtlMs),
       String(maxSamples),
       ...eventArgs,
@@ -269,149 +349,24 @@ export class AlertGrouper {
     return this.flushing;
   }
 
-  private async flushOnce(): Promise<FlushStats> {
-    const { redis, chat, updateIntervalMs } = this.options;
-    const stats: FlushStats = { posted: 0, updated: 0, replies: 0 };
-    const popped = (await redis.spop(`${this.prefix}dirty`, 200)) as string[];
-    const ids = [...new Set([...this.unsaved.keys(), ...popped])];
-    const later: string[] = [];
-    const loaded: { id: string; group: GroupState }[] = [];
-    for (const id of ids) {
-      const group = await this.group(id);
-      if (group) loaded.push({ id, group });
-      else this.unsaved.delete(id);
-    }
-    // New groups first, then edits, then thread samples (second pass): when the channel is busy, the first post of
-    // a new problem goes ahead of news about known ones. The pacer keeps that order across replicas and producers.
-    const known = (entry: { id: string; group: GroupState }) => Boolean(entry.group.ts || this.unsaved.has(entry.id));
-    loaded.sort((a, b) => Number(known(a)) - Number(known(b)));
-    const threads: { id: string; group: GroupState; ts: string }[] = [];
-    for (const { id, group } of loaded) {
-      const g = `${this.prefix}group:${id}`;
-      let ts = group.ts;
-      const unsaved = ts ? undefined : this.unsaved.get(id);
-      if (unsaved) {
-        try {
-          await redis.hset(g, 'ts', unsaved.ts, 'postedCount', String(unsaved.count), 'updatedAt', String(this.now()));
-        } catch (error) {
-          this.options.onError?.(error, group, 'redis');
-          continue;
-        }
-        this.unsaved.delete(id);
-        ts = unsaved.ts;
-      }
-      if (!ts) {
-        // Another replica may be posting this group right now; it keeps the group dirty until it has a ts. Only the
-        // holder's token releases the lock: a post that outlived its lease must not free another replica's.
-        const lock = await RedisLock.acquire(redis, `${g}:lock`, this.postLockMs);
-        if (!lock) {
-          later.push(id);
-          continue;
-        }
-        if (!(await this.paced(group.channel, 'post', id))) {
-          await lock.release();
-          later.push(id);
-          continue;
-        }
-        try {
-          ts = (await chat.post(group.channel, renderGroup(group))).ts;
-        } catch (error) {
-          // Kept dirty: the next flush tries again; nothing recorded is lost while Slack is unreachable.
-          later.push(id);
-          await lock.release();
-          await this.failed(error, group);
-          continue;
-        }
-        stats.posted++;
-        try {
-          // The lock is left to lapse, not released: a replica that read the group before this save must not find
-          // it free and post the group again.
-          await redis.hset(g, 'ts', ts, 'postedCount', String(group.count), 'updatedAt', String(this.now()));
-        } catch (error) {
-          // The lock keeps other replicas from posting it meanwhile; edits and replies wait for the save.
-          this.unsaved.set(id, { ts, count: group.count });
-          this.options.onError?.(error, group, 'redis');
-          continue;
-        }
-      } else {
-        const [postedCount, updatedAt] = await redis.hmget(g, 'postedCount', 'updatedAt');
-        if (Number(postedCount) !== group.count) {
-          if (
-            this.now() - Number(updatedAt ?? 0) < updateIntervalMs ||
-            !(await this.paced(group.channel, 'edit', id))
-          ) {
-            later.push(id);
-          } else {
-            try {
-              await chat.update(group.channel, ts, renderGroup(group));
-              await redis.hset(g, 'postedCount', String(group.count), 'updatedAt', String(this.now()));
-              stats.updated++;
-            } catch (error) {
-              later.push(id);
-              await this.failed(error, group);
-              continue;
-            }
-          }
-        }
-      }
-      threads.push({ id, group, ts });
-    }
-    const { maxSamples } = this.options;
-    for (const { id, group, ts } of threads) {
-      const g = `${this.prefix}group:${id}`;
-      try {
-        // The samples waiting go in one reply (several if they are long), so a busy channel spends one slot per
-        // group on them. Read, post, then remove: a failed post leaves them queued for the next flush, and a
-        // sample recorded meanwhile stays behind the ones posted.
-        for (;;) {
-          // Read together, so that no event is recorded between the two.
-          const [[, pending], [, counted]] = (await redis
-            .multi()
-            .lrange(`${g}:pending`, 0, -1)
-            .hget(g, 'samples')
-            .exec()) as [[unknown, string[]], [unknown, string | null]];
-          if (pending.length === 0) break;
-          if (!(await this.paced(group.channel, 'reply', id))) {
-            later.push(id);
-            break;
-          }
-          const n = samplesPerReply(pending);
-          // Past the cap no sample is queued any more: a reply that empties the list then shows the last one.
-          const samples = Number(counted ?? 0);
-          const last = n === pending.length && samples >= maxSamples;
-          await chat.post(
-            group.channel,
-            { text: renderSampleReply(pending.slice(0, n), last ? { maxSamples, count: samples } : undefined) },
-            { threadTs: ts },
-          );
-          await redis.ltrim(`${g}:pending`, n, -1);
-          stats.replies++;
-        }
-      } catch (error) {
-        later.push(id);
-        await this.failed(error, group);
-      }
-    }
-    if (later.length > 0) await redis.sadd(`${this.prefix}dirty`, ...new Set(later));
-    return stats;
-  }
-
-  /** After a failed Slack call the channel is held back (see ChannelPacer.holdAfter) and the group stays queued. */
-  private async failed(error: unknown, group: GroupState): Promise<void> {
-    await this.pacer.holdAfter(group.channel, error);
-    this.options.onError?.(error, group, 'slack');
-  }
-
   /**
-   * True when a Slack call of `kind` about group `id` may go now: the channel's slot is shared with every replica
-   * and with health alerts and runs, new posts first (ChannelPacer).
+   * Delivers the group messages with work pending, new groups first: when a channel is busy, the first post of a
+   * new problem goes ahead of news about known ones, and the pacer keeps edits ahead of thread samples, across
+   * replicas and producers. A call whose channel slot is taken is left for a later flush.
    */
-  private paced(channel: string, kind: PaceKind, id: string): Promise<boolean> {
-    return this.pacer.tryClaim(channel, kind, `group:${id}`);
+  private async flushOnce(): Promise<FlushStats> {
+    const { redis } = this.options;
+    this.stats = { posted: 0, updated: 0, replies: 0 };
+    await ADOPT.run(redis, [], [this.prefix, String(this.retainMs())]);
+    const ids = await this.outbox.pending();
+    const posted = await Promise.all(ids.map((id) => redis.hexists(`${this.prefix}group:${id}`, 'ts')));
+    const order = ids.map((id, i) => ({ id, known: posted[i] })).sort((a, b) => a.known - b.known);
+    for (const { id } of order.slice(0, FLUSH_BATCH)) await this.outbox.deliver(id);
+    return this.stats;
   }
 
   /** Ids of groups with work pending, for status and tests. */
   async pending(): Promise<number> {
-    return this.options.redis.scard(`${this.prefix}dirty`);
+    return this.options.redis.scard(`${this.prefix}outbox`);
   }
 }

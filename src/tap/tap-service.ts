@@ -80,14 +80,10 @@ export class TapService implements TapControl {
       maxSamples: tap.maxSamples,
       dedupTtlMs: tap.dedupTtl,
       pacer: options.pacer,
-      onError: (error, group, stage) => {
+      logger,
+      // The outbox logs each failure; a Slack one is counted too.
+      onError: (_error, _group, stage) => {
         if (stage === 'slack') this.metrics.slack.inc({ action: 'error' });
-        logger.warn(
-          { err: error, channel: group.channel, title: group.title },
-          stage === 'slack'
-            ? 'posting a tap alert failed; will retry'
-            : 'saving a posted tap alert to Redis failed; it is saved, not posted again, once Redis answers',
-        );
       },
     });
     const router = new NotificationRouter({

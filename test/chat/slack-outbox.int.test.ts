@@ -1,7 +1,8 @@
 /**
  * The Slack outbox on a real Redis with a fake chat port: a message posted once and edited only when its rendering
- * changed, replies in order and once, two replicas delivering the same message, a deliverer stalled past its lease,
- * Slack down, and Redis killed between a post and saving its ts.
+ * changed, replies in order and once, an edit held for its gap, a busy channel left for later without waiting, two
+ * replicas delivering the same message, a deliverer stalled past its lease, Slack down, and Redis killed between a
+ * post and saving its ts.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -124,6 +125,46 @@ describe('SlackOutbox', () => {
       { kind: 'update', text: 'v2', ts, by: 'a' },
       ...['r1', 'r2', 'r3'].map((text) => ({ kind: 'post', text, thread: ts, by: 'a' })),
     ]);
+    expect(await box.pending()).not.toContain(id);
+  });
+
+  it('with an edit gap, holds an edit that comes too soon but not the replies; without waiting, leaves a busy channel for later', async () => {
+    const log: Call[] = [];
+    const texts = new Map<string, string>();
+    let clock = Date.now();
+    const pacer = new ChannelPacer(redis, 60_000, `${scratch.prefix}gap-pace:`);
+    const box = new SlackOutbox({
+      redis,
+      chat: fakeSlack(log, 'a'),
+      pacer,
+      source: textSource(texts),
+      logger: createLogger('silent'),
+      now: () => clock,
+      prefix: `${scratch.prefix}gap-outbox`,
+      kind: 'test',
+      editGapMs: 5_000,
+      paceWaitMs: 0,
+    });
+    const id = fresh();
+    texts.set(id, 'v1');
+    // The channel's one slot a minute is taken by someone else: nothing goes, nothing waits, it stays pending.
+    expect(await pacer.tryClaim('C0OUT', 'post', 'someone')).toBe(true);
+    expect(await box.refresh(id)).toBe(false);
+    expect(log).toEqual([]);
+    expect(await box.pending()).toContain(id);
+    await redis.del(`${scratch.prefix}gap-pace:C0OUT`);
+    expect(await box.deliverPending().then(() => log.map((c) => c.text))).toEqual(['v1']);
+    // v2 a second after the post: the edit waits for the gap, the reply does not.
+    await redis.del(`${scratch.prefix}gap-pace:C0OUT`);
+    clock += 1_000;
+    texts.set(id, 'v2');
+    await box.reply(id, 'r1');
+    expect(await box.refresh(id)).toBe(false);
+    expect(log.map((c) => c.text)).toEqual(['v1', 'r1']);
+    await redis.del(`${scratch.prefix}gap-pace:C0OUT`);
+    clock += 5_000;
+    expect(await box.refresh(id)).toBe(true);
+    expect(log.map((c) => `${c.kind} ${c.text}`)).toEqual(['post v1', 'post r1', 'update v2']);
     expect(await box.pending()).not.toContain(id);
   });
 

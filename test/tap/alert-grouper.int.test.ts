@@ -94,12 +94,16 @@ describe('AlertGrouper.record', () => {
       const id = (await redis.get(active)) as string;
       const g = `${prefix}group:${id}`;
       const hash = await redis.hgetall(g);
+      // The group's message in the Slack outbox: how many samples were offered, those queued for the thread, and
+      // whether it is pending delivery.
+      const message = `${prefix}outbox:${id}`;
       groups[`${hash.route} ${hash.groupKey}`] = {
         hash,
         hosts: (await redis.smembers(`${g}:hosts`)).sort(),
         instances: (await redis.smembers(`${g}:instances`)).length,
-        pending: await redis.lrange(`${g}:pending`, 0, -1),
-        dirty: await redis.sismember(`${prefix}dirty`, id),
+        message: await redis.hgetall(message),
+        pending: await redis.lrange(`${message}:replies`, 0, -1),
+        dirty: await redis.sismember(`${prefix}outbox`, id),
       };
     }
     return { groups, seen: (await redis.keys(`${prefix}seen:*`)).sort().map((k) => k.slice(prefix.length)) };
@@ -141,10 +145,12 @@ describe('AlertGrouper.record', () => {
     expect(together.filter((r) => r === 'duplicate')).toHaveLength(9);
     const wide = recorded.groups['errors eventType=compute.instance.create.error host=cmp-09'] as {
       hash: Record<string, string>;
+      message: Record<string, string>;
       instances: number;
       pending: string[];
     };
-    expect(wide.hash).toMatchObject({ count: '60', samples: '60', lastError: 'RescheduledException' });
+    expect(wide.hash).toMatchObject({ count: '60', lastError: 'RescheduledException' });
+    expect(wide.message).toMatchObject({ offered: '60' });
     expect(wide.instances).toBe(50);
     expect(wide.pending).toHaveLength(5);
     expect(wide.pending[0]).toContain('message_id `wide-0`');
@@ -196,6 +202,7 @@ describe('AlertGrouper.flush when Redis dies right after Slack accepted a group 
     await waitUntil(connected, 'the client to connect');
     const messages: string[] = [];
     const updates: string[] = [];
+    const shown: string[] = [];
     let crashOnPost = true;
     const chat: ChatPort = {
       post: async (channel, _message, options) => {
@@ -207,8 +214,9 @@ describe('AlertGrouper.flush when Redis dies right after Slack accepted a group 
         }
         return { channel, ts: `ts-${messages.length}` };
       },
-      update: async (_channel, ts) => {
+      update: async (_channel, ts, message) => {
         updates.push(ts);
+        shown.push(message.text);
       },
     };
     const failures: string[] = [];
@@ -239,7 +247,8 @@ describe('AlertGrouper.flush when Redis dies right after Slack accepted a group 
     const prefix = 'test:grouper:crash:group:';
     const [groupKey] = (await client.keys(`${prefix}*`)).filter((k) => !k.slice(prefix.length).includes(':'));
     expect(await client.hget(groupKey as string, 'ts')).toBe('ts-1');
-    expect(await client.hget(groupKey as string, 'postedCount')).toBe('2');
+    // The edit shows both events.
+    expect(shown).toEqual(['create failed: 2 event(s)']);
   }, 60_000);
 });
 
@@ -299,7 +308,7 @@ describe('AlertGrouper.flush across replicas when a post outlives its lock', () 
     await first.record(event('l-1', 'cmp-01', 'i-1'), errors);
     const firstFlush = first.flush();
     await slow.started;
-    const [lockKey] = await redis.keys(`${prefix}group:*:lock`);
+    const [lockKey] = await redis.keys(`${prefix}outbox:*:lock`);
     expect(lockKey).toBeDefined();
     // The first replica's post outlives its lease; the second replica takes the group over.
     await waitUntil(async () => (await redis.exists(lockKey as string)) === 0, "the first replica's lease to lapse");
@@ -385,4 +394,48 @@ describe('AlertGrouper.flush on a busy channel', () => {
     expect(burst).toContain('message_id `known-5`');
     expect(burst).toContain('…and 7 more so far, counted in the message above: the first 5 are shown in full');
   }, 60_000);
+});
+
+describe('AlertGrouper.flush after an upgrade', () => {
+  const scratch = scratchRedis('grouper:adopt');
+  const prefix = scratch.prefix;
+
+  it('takes over a group an earlier warren left queued its own way: its last edit and its waiting samples', async () => {
+    const redis = scratch.redis();
+    const calls: string[] = [];
+    const chat: ChatPort = {
+      post: async (channel, message, options) => {
+        calls.push(options?.threadTs ? `reply ${options.threadTs}: ${message.text}` : `post ${message.text}`);
+        return { channel, ts: 'reply' };
+      },
+      update: async (_channel, ts, message) => {
+        calls.push(`update ${ts}: ${message.text}`);
+      },
+    };
+    // What the grouper before the outbox kept: the group posted at 2 events, a third counted since, its sample
+    // waiting in the group's own list, and the group marked dirty.
+    const g = `${prefix}group:legacy`;
+    await redis.hset(g, {
+      channel: 'C0ALERTS',
+      title: 'create failed',
+      severity: 'error',
+      groupKey: 'host=cmp-01',
+      route: 'errors',
+      cluster: 'prod',
+      firstSeen: '1',
+      lastSeen: '2',
+      count: '3',
+      samples: '3',
+      ts: 'ts-legacy',
+      postedCount: '2',
+    });
+    await redis.rpush(`${g}:pending`, 'the third sample');
+    await redis.sadd(`${prefix}dirty`, 'legacy');
+
+    const grouper = grouperOn(redis, { chat, keyPrefix: prefix });
+    await grouper.flush();
+    expect(calls).toEqual(['update ts-legacy: create failed: 3 event(s)', 'reply ts-legacy: the third sample']);
+    expect(await grouper.pending()).toBe(0);
+    expect(await redis.exists(`${prefix}dirty`, `${g}:pending`)).toBe(0);
+  });
 });
