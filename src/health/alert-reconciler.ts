@@ -75,8 +75,17 @@ export class AlertReconciler {
   /** Brings every alert of a cluster in Slack up to date with its stored state. */
   async reconcileCluster(cluster: string, lock: RedisLock): Promise<void> {
     const pending = await this.outbox.pending();
-    for (const alert of await this.options.store.all()) {
+    const alerts = await this.options.store.all();
+    for (const alert of alerts) {
       if (alert.cluster === cluster && !(await this.reconcile(alert, lock, pending))) return;
+    }
+    // Episodes still owed to Slack whose alert is gone (a resolved alert kept its week while Slack refused it): their
+    // staged rendering and replies are delivered all the same, or dropped once those expire too.
+    const stored = new Set(alerts.map((a) => a.id));
+    for (const episode of pending) {
+      const { id } = parseEpisode(episode);
+      if (stored.has(id) || id.slice(id.indexOf('@') + 1) !== cluster) continue;
+      if (!(await this.outbox.deliver(episode, { lease: lock }))) break;
     }
   }
 

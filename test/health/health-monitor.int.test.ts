@@ -5,6 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ChannelPacer } from '../../src/chat/channel-pacer.js';
+import type { ChatPort } from '../../src/chat/chat-message.js';
 import { ClusterDirectory } from '../../src/cluster/cluster-directory.js';
 import { healthSchema } from '../../src/config/health-schema.js';
 import { alarmsCheck } from '../../src/health/checks/alarms.js';
@@ -19,6 +20,30 @@ const alarmed = () => scenarioSnapshot('disk-alarm', ['nodes']);
 const healthy = () => scenarioSnapshot('healthy', ['nodes']);
 const unreadable = () => snapshotOf({ errors: { nodes: 'the management API timed out' } });
 
+/** A monitor of cluster `local` that sweeps `snapshot()` at `now()`, with the alarms check firing after `streak`. */
+function alarmsMonitor(
+  scratch: ReturnType<typeof scratchRedis>,
+  chat: ChatPort,
+  streak: number,
+  snapshot: () => ClusterSnapshot,
+  now: () => number,
+): HealthMonitor {
+  const redis = scratch.redis();
+  return new HealthMonitor({
+    clusters: new ClusterDirectory([]),
+    health: healthSchema.parse({ for: { alarms: streak } }),
+    channel: 'C0HEALTH',
+    pacer: new ChannelPacer(redis, 0, `${scratch.prefix}pace:`),
+    redis,
+    chat,
+    logger: createLogger('silent'),
+    checks: [alarmsCheck],
+    keyPrefix: scratch.prefix,
+    now,
+    snapshots: new Map([['local', { fetch: async () => snapshot() }]]),
+  });
+}
+
 describe('HealthMonitor.sweep', () => {
   const scratch = scratchRedis('sweep');
   let monitor: HealthMonitor;
@@ -27,20 +52,13 @@ describe('HealthMonitor.sweep', () => {
   let clock = Date.UTC(2026, 11, 6);
 
   beforeAll(() => {
-    const redis = scratch.redis();
-    monitor = new HealthMonitor({
-      clusters: new ClusterDirectory([]),
-      health: healthSchema.parse({ for: { alarms: 2 } }),
-      channel: 'C0HEALTH',
-      pacer: new ChannelPacer(redis, 0, `${scratch.prefix}pace:`),
-      redis,
+    monitor = alarmsMonitor(
+      scratch,
       chat,
-      logger: createLogger('silent'),
-      checks: [alarmsCheck],
-      keyPrefix: scratch.prefix,
-      now: () => clock,
-      snapshots: new Map([['local', { fetch: async () => next }]]),
-    });
+      2,
+      () => next,
+      () => clock,
+    );
   });
 
   /** One sweep of `snapshot`, a minute after the last; what the alarms alert did. */
@@ -97,5 +115,58 @@ describe('HealthMonitor.sweep', () => {
     expect(await sweep(alarmed())).toBe('fired');
     expect(chat.posts).toHaveLength(3);
     expect(chat.posts[2]?.thread).toBeUndefined();
+  });
+});
+
+describe('HealthMonitor.sweep when an alert is gone before Slack took its last edit', () => {
+  const scratch = scratchRedis('sweep-orphan');
+  const chat = recordingChat();
+  let slackDown = false;
+  let monitor: HealthMonitor;
+  let next: ClusterSnapshot;
+  let clock = Date.UTC(2026, 11, 7);
+
+  beforeAll(() => {
+    const failing: ChatPort = {
+      ...chat,
+      update: async (channel, ts, message) => {
+        if (slackDown) throw new Error('Slack answered 503');
+        await chat.update(channel, ts, message);
+      },
+    };
+    monitor = alarmsMonitor(
+      scratch,
+      failing,
+      1,
+      () => next,
+      () => clock,
+    );
+  });
+
+  const sweep = async (snapshot: ClusterSnapshot) => {
+    next = snapshot;
+    clock += 60_000;
+    return (await monitor.sweep('local')).events.alarms;
+  };
+
+  it('still delivers the RESOLVED edit it owes from what was staged, and then forgets it', async () => {
+    expect(await sweep(alarmed())).toBe('fired');
+    expect(chat.posts).toHaveLength(1);
+    slackDown = true;
+    expect(await sweep(healthy())).toBe('resolved');
+    expect(chat.updates).toEqual([]);
+    // The resolved alert expires (its retention) while Slack is still down.
+    const redis = scratch.redis();
+    const [key] = await redis.keys(`${scratch.prefix}*alert:alarms@local`);
+    expect(key).toBeDefined();
+    await redis.del(key as string);
+    expect(await monitor.alerts()).toEqual([]);
+    slackDown = false;
+    await sweep(healthy());
+    expect(chat.updates).toHaveLength(1);
+    expect(chat.updates[0]).toMatch(/^RESOLVED/);
+    expect(chat.posts.at(-1)?.text).toMatch(/^:white_check_mark: Resolved after/);
+    const [outbox] = await redis.keys(`${scratch.prefix}*outbox`);
+    expect(outbox === undefined || (await redis.scard(outbox)) === 0).toBe(true);
   });
 });
