@@ -59,7 +59,7 @@ async function auditExport(args: string[]): Promise<number> {
   );
   try {
     await redis.connect();
-    const log = new AuditLog(redis, config.remediation.auditRetention);
+    const log = new AuditLog(redis, config.remediation.auditRetention, `${config.redisKeyPrefix}remediation:`);
     for await (const entry of log.since(sinceMs)) {
       const line = `${JSON.stringify({ ...entry, at: new Date(entry.at).toISOString() })}\n`;
       if (!process.stdout.write(line)) await new Promise((resolve) => process.stdout.once('drain', resolve));

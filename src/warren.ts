@@ -128,6 +128,8 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       managementTimeoutMs: config.health.requestTimeout,
       listingRejections: (cluster) => rejectionReporter({ cluster, counter: metrics.itemsRejected, logger }),
     });
+    // Every key warren writes starts with this (REDIS_KEY_PREFIX): deployments sharing one Redis keep apart.
+    const keys = config.redisKeyPrefix;
     // Auto-pipelining batches the tap's per-event scripts issued in the same tick into one round trip.
     const redisTarget: RedisTarget = {
       url: config.redisUrl,
@@ -170,7 +172,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       tap: () => tap,
       health: () => health,
       remediation: () => remediation,
-      definitions: new DefinitionsStore(redis),
+      definitions: new DefinitionsStore(redis, `${keys}commands:definitions:`),
       clusters,
       access,
       slashCommand: config.slack.command,
@@ -214,7 +216,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       httpPort = front.httpPort;
     }
     // One pace per channel for every sender (tap groups, alerts, runs), so that together they stay within Slack's.
-    const pacer = new ChannelPacer(redis, config.slack.channelIntervalMs);
+    const pacer = new ChannelPacer(redis, config.slack.channelIntervalMs, `${keys}slack:pace:`);
     // In the console every alert is shown in the terminal, so an unset alert channel means the console.
     const alertChannel = config.slack.alertChannel ?? (config.slack.mode === 'console' ? CONSOLE_CHANNEL : undefined);
     if (config.tap.enabled && config.clusters.length > 0) {
@@ -224,6 +226,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
         alertChannel,
         pacer,
         redis,
+        keyPrefix: `${keys}tap:`,
         chat,
         metrics,
         logger,
@@ -247,6 +250,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
         channel,
         pacer,
         redis,
+        keyPrefix: `${keys}health:`,
         chat,
         logger,
         metrics: createHealthMetrics(metrics.registry),
@@ -255,6 +259,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
       health = monitor;
       const scheduler = await SweepScheduler.start({
         redis: redisTarget,
+        prefix: `${keys}bull`,
         clusters: clusters.names,
         intervalMs: config.health.interval,
         sweep: (cluster) => monitor.sweep(cluster),
@@ -268,6 +273,7 @@ export async function startWarren(inputConfig: WarrenConfig, options: WarrenOpti
         remediation: config.remediation,
         health: config.health,
         redis,
+        keyPrefix: `${keys}remediation:`,
         chat,
         pacer,
         slackCallMs: config.slack.apiTimeoutMs,

@@ -19,6 +19,7 @@ import {
 import { substituteEnv } from './substitute-env.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+export const DEFAULT_REDIS_KEY_PREFIX = 'warren:';
 export const DEFAULT_PORT = 3000;
 export const DEFAULT_CONFIG_FILE = 'warren.yaml';
 
@@ -226,6 +227,7 @@ export function loadConfig(options: LoadOptions = {}): WarrenConfig {
         }
       : {}),
     redisExplicit: env.REDIS_URL !== undefined || env.REDIS_SENTINELS !== undefined,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX ?? DEFAULT_REDIS_KEY_PREFIX,
     port: env.PORT ?? DEFAULT_PORT,
     logLevel: env.LOG_LEVEL ?? 'info',
     file,

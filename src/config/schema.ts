@@ -194,6 +194,13 @@ export const envSchema = z.object({
     )
     .optional(),
   REDIS_SENTINEL_NAME: z.string().min(1).optional(),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9._:-]{0,63}:$/,
+      'letters, digits, ".", "_", "-" and ":", ending in ":" (at most 64), e.g. warren-staging:',
+    )
+    .optional(),
   PORT: z
     .string()
     .regex(/^\d{1,5}$/, 'not a port number (0–65535)')
@@ -262,6 +269,11 @@ export interface WarrenConfig {
   redisSentinel?: { sentinels: Array<{ host: string; port: number }>; name: string };
   /** False when REDIS_URL was not given, so the embedded stack may provide Redis. */
   redisExplicit: boolean;
+  /**
+   * What every key warren writes starts with (REDIS_KEY_PREFIX, default `warren:`): two warren deployments, or test
+   * files, share one Redis under different prefixes.
+   */
+  redisKeyPrefix: string;
   port: number;
   logLevel: string;
   /** Where the file came from, for `check-config` and logs; undefined when no file was used. */

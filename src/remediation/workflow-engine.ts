@@ -41,6 +41,8 @@ const RUN_ID = /^r-[0-9a-f]{8}$/;
 const SWEEP_MS = 2_000;
 
 export interface WorkflowEngineOptions {
+  /** Where runs, their messages and the audit log live in Redis; default `warren:remediation:`. */
+  keyPrefix?: string;
   clusters: ClusterDirectory;
   remediation: RemediationConfig;
   health: HealthConfig;
@@ -72,9 +74,11 @@ export class WorkflowEngine implements RemediationControl {
   constructor(private readonly options: WorkflowEngineOptions) {
     this.workflows = options.workflows;
     this.now = options.now ?? Date.now;
-    this.store = new RunStore(options.redis);
-    this.auditLog = new AuditLog(options.redis, options.remediation.auditRetention);
+    const prefix = options.keyPrefix ?? 'warren:remediation:';
+    this.store = new RunStore(options.redis, prefix);
+    this.auditLog = new AuditLog(options.redis, options.remediation.auditRetention, prefix);
     this.messenger = new RunMessenger({
+      prefix: `${prefix}outbox`,
       redis: options.redis,
       store: this.store,
       chat: options.chat,

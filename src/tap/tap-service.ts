@@ -42,6 +42,8 @@ export interface TapServiceOptions {
   vhostExists?: (cluster: string, vhost: string) => Promise<boolean>;
   /** How often queued Slack work is flushed; small so a new group reaches Slack within a second. */
   flushEveryMs?: number;
+  /** Where groups live in Redis; default `warren:tap:`. */
+  keyPrefix?: string;
 }
 
 /**
@@ -80,6 +82,7 @@ export class TapService implements TapControl {
       maxSamples: tap.maxSamples,
       dedupTtlMs: tap.dedupTtl,
       pacer: options.pacer,
+      ...(options.keyPrefix ? { keyPrefix: options.keyPrefix } : {}),
       logger,
       // The outbox logs each failure; a Slack one is counted too.
       onError: (_error, _group, stage) => {

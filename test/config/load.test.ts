@@ -51,6 +51,18 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('takes a Redis key prefix ending in a colon, and warren: by default', () => {
+    expect(loadConfig({ env: {}, cwd: dir }).redisKeyPrefix).toBe('warren:');
+    expect(loadConfig({ env: { REDIS_KEY_PREFIX: 'warren-staging:' }, cwd: dir }).redisKeyPrefix).toBe(
+      'warren-staging:',
+    );
+    for (const bad of ['warren', 'a b:', '{warren}:', `${'x'.repeat(64)}:`]) {
+      expect(problems(undefined, { REDIS_KEY_PREFIX: bad })).toEqual([
+        expect.stringMatching(/^env\.REDIS_KEY_PREFIX: letters, digits/),
+      ]);
+    }
+  });
+
   it('never quotes a value taken from the environment in a problem, wherever it was put', () => {
     const yaml = `${cluster}access:\n  operators: \${OPS_TOKEN}\n`;
     expect(problems(yaml, { OPS_TOKEN: 'hunter2-secret' })).toEqual([
