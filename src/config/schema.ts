@@ -166,7 +166,8 @@ export const fileSchema = z.strictObject({
   remediation: remediationSchema.prefault({}),
 });
 
-const commaList = (item: z.ZodURL) =>
+/** A comma-separated list in one variable, each item validated; `what` names an item for the empty case. */
+const commaList = (item: z.ZodURL | z.ZodString, what: string) =>
   z
     .string()
     .transform((text) =>
@@ -175,24 +176,16 @@ const commaList = (item: z.ZodURL) =>
         .map((s) => s.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(item).min(1));
+    .pipe(z.array(item).min(1, `at least one ${what}`));
 
 /** Environment variables warren reads; validated like the file so `env.PORT: …` errors look the same. */
 export const envSchema = z.object({
   WARREN_CONFIG: z.string().min(1).optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'not a Redis URL (redis://host:port)' }).optional(),
-  REDIS_SENTINELS: z
-    .string()
-    .transform((text) =>
-      text
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
-    .pipe(
-      z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'not host:port')).min(1, 'at least one sentinel host:port'),
-    )
-    .optional(),
+  REDIS_SENTINELS: commaList(
+    z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'not host:port'),
+    'sentinel host:port',
+  ).optional(),
   REDIS_SENTINEL_NAME: z.string().min(1).optional(),
   REDIS_KEY_PREFIX: z
     .string()
@@ -218,9 +211,9 @@ export const envSchema = z.object({
     .regex(/^xapp-/, 'not a Slack app-level token (xapp-…)')
     .optional(),
   SLACK_API_URL: httpUrl.optional(),
-  RABBITMQ_URL: commaList(amqpUrl).optional(),
-  RABBITMQ_MANAGEMENT_URL: commaList(httpUrl).optional(),
-  RABBITMQ_PROMETHEUS_URL: commaList(httpUrl).optional(),
+  RABBITMQ_URL: commaList(amqpUrl, 'AMQP URL').optional(),
+  RABBITMQ_MANAGEMENT_URL: commaList(httpUrl, 'management URL').optional(),
+  RABBITMQ_PROMETHEUS_URL: commaList(httpUrl, 'Prometheus URL').optional(),
   RABBITMQ_REMEDIATION_USER: z.string().min(1).optional(),
   RABBITMQ_REMEDIATION_PASSWORD: z.string().min(1).optional(),
 });

@@ -29,16 +29,9 @@ export const RUN_STATUSES = [
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
-export const FINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
-  'succeeded',
-  'failed',
-  'aborted',
-  'rolled-back',
-  'rejected',
-  'expired',
-  'interrupted',
-  'abandoned',
-]);
+/** The statuses a run may still leave; every other one is final. */
+const LIVE_STATUSES: readonly RunStatus[] = ['pending', 'approved', 'running'];
+export const FINAL_STATUSES: ReadonlySet<RunStatus> = new Set(RUN_STATUSES.filter((s) => !LIVE_STATUSES.includes(s)));
 
 export interface RunRequest {
   id: string;

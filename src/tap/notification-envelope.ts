@@ -13,17 +13,8 @@ export type Priority = (typeof PRIORITIES)[number];
 
 export type InvalidReason = 'oversized' | 'encoding' | 'not_json' | 'schema' | 'envelope';
 
-export interface OsloNotification {
-  messageId: string;
-  publisherId: string;
-  eventType: string;
-  priority: Priority;
-  /** Any JSON value; usually an object, but oslo sends whatever the service passed (even null). */
-  payload: unknown;
-  /** As sent: `str(datetime)` of a naive UTC datetime, e.g. "2026-11-22 13:23:30.497700". */
-  timestamp: string;
-  /** `timestamp` as epoch milliseconds, read as UTC (sub-millisecond digits dropped). */
-  timestampMs: number;
+/** A decoded notification: the message's fields (OsloMessageFields) and where they came from. */
+export interface OsloNotification extends OsloMessageFields {
   /** 2 for the `messagingv2` envelope, 1 for the bare dict of driver `messaging`. */
   envelopeVersion: 1 | 2;
   /** The `_context_*` keys with the prefix removed (the sanitised request context of the sender). */
@@ -159,8 +150,11 @@ export interface OsloMessageFields {
   publisherId: string;
   eventType: string;
   priority: Priority;
+  /** Any JSON value; usually an object, but oslo sends whatever the service passed (even null). */
   payload: unknown;
+  /** As sent: `str(datetime)` of a naive UTC datetime, e.g. "2026-11-22 13:23:30.497700". */
   timestamp: string;
+  /** `timestamp` as epoch milliseconds, read as UTC (sub-millisecond digits dropped). */
   timestampMs: number;
 }
 

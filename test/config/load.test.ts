@@ -49,6 +49,10 @@ describe('loadConfig', () => {
     expect(problems(undefined, { REDIS_SENTINELS: 'sentinel-1', REDIS_SENTINEL_NAME: 'w' })).toEqual([
       'env.REDIS_SENTINELS[0]: not host:port',
     ]);
+    expect(problems(undefined, { REDIS_SENTINELS: ' , ', REDIS_SENTINEL_NAME: 'w' })).toEqual([
+      'env.REDIS_SENTINELS: at least one sentinel host:port',
+    ]);
+    expect(problems(undefined, { RABBITMQ_URL: ',' })).toEqual(['env.RABBITMQ_URL: at least one AMQP URL']);
   });
 
   it('takes a Redis key prefix ending in a colon, and warren: by default', () => {
