@@ -201,7 +201,9 @@ export class AlertGrouper {
         },
         // Kept in the group too, for `group()` (status, tests) and the view above.
         posted: async (id, posted) => {
-          await redis.hset(`${this.prefix}group:${id}`, 'ts', posted.ts);
+          const g = `${this.prefix}group:${id}`;
+          // With the group's expiry: a group that lapsed meanwhile must not come back as a hash that never expires.
+          await redis.multi().hset(g, 'ts', posted.ts).pexpire(g, this.retainMs()).exec();
         },
       },
       onCall: (action) => {
