@@ -11,9 +11,16 @@ import { SLACK_BODY_LIMIT } from '../../src/chat/slack-front-end.js';
 import type { Warren } from '../../src/warren.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { blockActionsPayload, interactionBody, postToBolt, slashCommandBody } from '../support/slack-signing.js';
-import { eventsUrl, flushHarnessRedis, SIGNING_SECRET, slash, startHarnessWarren } from '../support/warren-harness.js';
+import {
+  eventsUrl,
+  flushHarnessRedis,
+  harnessKeys,
+  SIGNING_SECRET,
+  slash,
+  startHarnessWarren,
+} from '../support/warren-harness.js';
 
-const REDIS_DB = 13;
+const KEYS = harnessKeys('chat-slack-requests-fuzz');
 const RUNS = { clicks: 200, bodies: 40 };
 const OPERATOR = 'U0OPERATOR';
 const ACTION_IDS = [
@@ -33,12 +40,12 @@ describe('Slack requests under fuzzing', () => {
 
   beforeAll(async () => {
     process.on('unhandledRejection', onUnhandled);
-    await flushHarnessRedis(desc, REDIS_DB);
+    await flushHarnessRedis(desc, KEYS);
     fake = await FakeSlack.start();
     warren = await startHarnessWarren({
       stack: desc,
       fake,
-      redisDb: REDIS_DB,
+      keyPrefix: KEYS,
       yaml: `
 tap:
   enabled: false
@@ -59,8 +66,8 @@ access:
 
   /** Nothing a hostile request may leave behind: no run, no alert state, nothing posted in a channel. */
   async function expectNoState(): Promise<void> {
-    expect(await warren.redis.keys('warren:remediation:run:*')).toEqual([]);
-    expect(await warren.redis.keys('warren:health:alert:*')).toEqual([]);
+    expect(await warren.redis.keys(`${KEYS}remediation:run:*`)).toEqual([]);
+    expect(await warren.redis.keys(`${KEYS}health:alert:*`)).toEqual([]);
     expect(fake.callsTo('chat.postMessage')).toEqual([]);
     expect(fake.callsTo('chat.update')).toEqual([]);
   }

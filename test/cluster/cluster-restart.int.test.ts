@@ -12,9 +12,9 @@ import { restoreCluster, restoreWhenFinished } from '../support/cluster-health.j
 import { FakeSlack } from '../support/fake-slack.js';
 import { OsloPublisher } from '../support/oslo-publisher.js';
 import { waitUntil } from '../support/wait-until.js';
-import { counterSum, flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
+import { counterSum, flushHarnessRedis, harnessKeys, startHarnessWarren } from '../support/warren-harness.js';
 
-const REDIS_DB = 2;
+const KEYS = harnessKeys('cluster-cluster-restart');
 const YAML = `
 slack:
   alertChannel: C0ALERTS
@@ -39,12 +39,12 @@ describe('the whole cluster stopped and started again', () => {
 
   beforeAll(async () => {
     await restoreCluster(desc, stack);
-    await flushHarnessRedis(desc, REDIS_DB);
+    await flushHarnessRedis(desc, KEYS);
     fake = await FakeSlack.start();
     const publisher = await OsloPublisher.connect(desc.nodes[0]?.amqpUrl as string);
     await publisher.declareExchange('nova');
     await publisher.close();
-    warren = await startHarnessWarren({ stack: desc, fake, yaml: YAML, redisDb: REDIS_DB });
+    warren = await startHarnessWarren({ stack: desc, fake, yaml: YAML, keyPrefix: KEYS });
     await waitUntil(bound, 'the tap to bind', 30_000);
   });
 

@@ -14,7 +14,7 @@ import { restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { osloMessage } from '../support/oslo-publisher.js';
 import { waitUntil } from '../support/wait-until.js';
-import { flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
+import { flushHarnessRedis, harnessKeys, slash, startHarnessWarren } from '../support/warren-harness.js';
 
 const OPERATOR = 'U0PEEKOPS';
 const READER = 'U0PEEKREAD';
@@ -27,7 +27,7 @@ access:
   readers: [${READER}]
   operators: [${OPERATOR}]
 `;
-const REDIS_DB = 12;
+const KEYS = harnessKeys('commands-peek');
 const SECRET = `peek-int-${randomUUID()}`;
 
 describe('/rabbit peek on the real cluster', () => {
@@ -51,7 +51,7 @@ describe('/rabbit peek on the real cluster', () => {
 
   beforeAll(async () => {
     await restoreCluster(stack, attachLocalStack(stack));
-    await flushHarnessRedis(stack, REDIS_DB);
+    await flushHarnessRedis(stack, KEYS);
     fake = await FakeSlack.start();
     amqp = await connect(stack.nodes[0]?.amqpUrl as string);
     ch = await amqp.createConfirmChannel();
@@ -88,7 +88,7 @@ describe('/rabbit peek on the real cluster', () => {
     for (const n of [1, 2]) ch.sendToQueue(rpc, Buffer.from(JSON.stringify(call(n))), { messageId: `m${n}` });
     ch.sendToQueue(limited, Buffer.from(JSON.stringify(call(3))));
     await ch.waitForConfirms();
-    warren = await startHarnessWarren({ stack, fake, yaml: YAML, redisDb: REDIS_DB });
+    warren = await startHarnessWarren({ stack, fake, yaml: YAML, keyPrefix: KEYS });
   });
 
   afterAll(async () => {

@@ -15,7 +15,7 @@ import type { Warren } from '../../src/warren.js';
 import { askUntil as askUntilReady } from '../support/ask-until.js';
 import { restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack } from '../support/fake-slack.js';
-import { flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
+import { flushHarnessRedis, harnessKeys, slash, startHarnessWarren } from '../support/warren-harness.js';
 
 const YAML = `
 tap:
@@ -24,7 +24,7 @@ health:
   enabled: false
 `;
 
-const REDIS_DB = 7;
+const KEYS = harnessKeys('commands-read-commands');
 const STATS_WAIT_MS = 45_000;
 
 describe('read-only listings on the real cluster', () => {
@@ -66,7 +66,7 @@ describe('read-only listings on the real cluster', () => {
 
   beforeAll(async () => {
     await restoreCluster(stack, attachLocalStack(stack));
-    await flushHarnessRedis(stack, REDIS_DB);
+    await flushHarnessRedis(stack, KEYS);
     fake = await FakeSlack.start();
     admin = await connect(stack.nodes[0]?.amqpUrl as string);
     const setup = await admin.createConfirmChannel();
@@ -98,7 +98,7 @@ describe('read-only listings on the real cluster', () => {
       }),
     });
     expect(put.status).toBeLessThan(300);
-    warren = await startHarnessWarren({ stack, fake, yaml: YAML, redisDb: REDIS_DB });
+    warren = await startHarnessWarren({ stack, fake, yaml: YAML, keyPrefix: KEYS });
   });
 
   afterAll(async () => {

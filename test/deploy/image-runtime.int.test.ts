@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { allocatePorts } from '../../src/devstack/index.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { waitUntil } from '../support/wait-until.js';
+import { harnessKeys } from '../support/warren-harness.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const NOBODY = 65534;
@@ -57,7 +58,8 @@ describe('the image runtime (production dependencies, built code, non-root)', ()
       PATH: process.env.PATH ?? '',
       NODE_ENV: 'production',
       PORT: String(port),
-      REDIS_URL: `${desc.redisUrl}/12`,
+      REDIS_URL: desc.redisUrl,
+      REDIS_KEY_PREFIX: harnessKeys('deploy-image-runtime'),
       RABBITMQ_URL: desc.nodes.map((n) => n.amqpUrl).join(','),
       RABBITMQ_MANAGEMENT_URL: desc.nodes
         .map((n) => n.managementUrl.replace('://', `://${desc.username}:${desc.password}@`))

@@ -11,7 +11,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Warren } from '../../src/warren.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { waitUntil } from '../support/wait-until.js';
-import { click, counterSum, flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
+import {
+  click,
+  counterSum,
+  flushHarnessRedis,
+  harnessKeys,
+  slash,
+  startHarnessWarren,
+} from '../support/warren-harness.js';
 
 const YAML = `
 slack:
@@ -31,6 +38,9 @@ health:
 `;
 
 const ALERT = 'backlog@default';
+const KEYS = harnessKeys('health-alert-lifecycle');
+/** The two-replica test's own keys. */
+const REPLICA_KEYS = harnessKeys('health-alert-lifecycle-replicas');
 
 describe('health alert lifecycle', () => {
   const stack = inject('stack');
@@ -56,13 +66,13 @@ describe('health alert lifecycle', () => {
   }
 
   beforeAll(async () => {
-    await flushHarnessRedis(stack, 3);
+    await flushHarnessRedis(stack, KEYS);
     fake = await FakeSlack.start();
     amqp = await connect(stack.nodes[0]?.amqpUrl as string);
     const channel = await amqp.createChannel();
     await channel.assertQueue(queue, { durable: false, autoDelete: false });
     await channel.close();
-    warren = await startHarnessWarren({ stack, fake, yaml: YAML, redisDb: 3 });
+    warren = await startHarnessWarren({ stack, fake, yaml: YAML, keyPrefix: KEYS });
   });
 
   afterAll(async () => {
@@ -145,7 +155,7 @@ describe('health alert lifecycle', () => {
 
   it('does not post again after a restart, and keeps sweeping', async () => {
     await warren.stop();
-    warren = await startHarnessWarren({ stack, fake, yaml: YAML, redisDb: 3 });
+    warren = await startHarnessWarren({ stack, fake, yaml: YAML, keyPrefix: KEYS });
     await waitUntil(async () => (await counterSum(warren, 'warren_health_sweeps_total')) >= 3, '3 sweeps', 30_000);
     expect(alertPosts()).toHaveLength(1);
   });
@@ -180,7 +190,7 @@ describe('two warren replicas on one Redis', () => {
   let amqp: ChannelModel;
 
   beforeAll(async () => {
-    await flushHarnessRedis(stack, 4);
+    await flushHarnessRedis(stack, REPLICA_KEYS);
     fake = await FakeSlack.start();
     amqp = await connect(stack.nodes[1]?.amqpUrl as string);
     const channel = await amqp.createConfirmChannel();
@@ -189,8 +199,8 @@ describe('two warren replicas on one Redis', () => {
     await channel.waitForConfirms();
     await channel.close();
     replicas = await Promise.all([
-      startHarnessWarren({ stack, fake, yaml: YAML, redisDb: 4 }),
-      startHarnessWarren({ stack, fake, yaml: YAML, redisDb: 4 }),
+      startHarnessWarren({ stack, fake, yaml: YAML, keyPrefix: REPLICA_KEYS }),
+      startHarnessWarren({ stack, fake, yaml: YAML, keyPrefix: REPLICA_KEYS }),
     ]);
   });
 

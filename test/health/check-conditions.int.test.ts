@@ -14,7 +14,9 @@ import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { balanceLeaders, leaderSpread, pileUpSize } from '../support/leader-pileup.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
-import { flushHarnessRedis, SWEEPING_YAML, startHarnessWarren } from '../support/warren-harness.js';
+import { flushHarnessRedis, harnessKeys, SWEEPING_YAML, startHarnessWarren } from '../support/warren-harness.js';
+
+const KEYS = harnessKeys('health-check-conditions');
 
 const PREFIX = `warren-cond-${randomUUID().slice(0, 6)}`;
 
@@ -93,10 +95,10 @@ describe('health checks against real conditions', () => {
   beforeAll(async () => {
     stack = attachLocalStack(desc);
     await restoreCluster(desc, stack);
-    await flushHarnessRedis(desc, 6);
+    await flushHarnessRedis(desc, KEYS);
     fake = await FakeSlack.start();
     amqp = await connect(desc.nodes[0]?.amqpUrl as string);
-    warren = await startHarnessWarren({ stack: desc, fake, yaml: YAML, redisDb: 6 });
+    warren = await startHarnessWarren({ stack: desc, fake, yaml: YAML, keyPrefix: KEYS });
   });
 
   afterAll(async () => {

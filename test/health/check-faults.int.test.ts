@@ -22,7 +22,9 @@ import type { Warren } from '../../src/warren.js';
 import { cutPartition, restoreCluster, restoreWhenFinished } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { stackManagement } from '../support/stack-fixtures.js';
-import { click, flushHarnessRedis, SWEEPING_YAML, startHarnessWarren } from '../support/warren-harness.js';
+import { click, flushHarnessRedis, harnessKeys, SWEEPING_YAML, startHarnessWarren } from '../support/warren-harness.js';
+
+const KEYS = harnessKeys('health-check-faults');
 
 const YAML = `${SWEEPING_YAML}
 access:
@@ -80,10 +82,10 @@ describe('health checks against real faults', () => {
   beforeAll(async () => {
     stack = attachLocalStack(desc);
     await restoreCluster(desc, stack);
-    await flushHarnessRedis(desc, 5);
+    await flushHarnessRedis(desc, KEYS);
     fake = await FakeSlack.start();
     amqp = await connect(desc.nodes[0]?.amqpUrl as string);
-    warren = await startHarnessWarren({ stack: desc, fake, yaml: YAML, redisDb: 5 });
+    warren = await startHarnessWarren({ stack: desc, fake, yaml: YAML, keyPrefix: KEYS });
   });
 
   afterAll(async () => {

@@ -16,12 +16,13 @@ import { waitUntil } from '../support/wait-until.js';
 import {
   counterSum,
   flushHarnessRedis,
+  harnessKeys,
   SWEEPING_YAML,
   spawnHarnessWarren,
   startHarnessWarren,
 } from '../support/warren-harness.js';
 
-const REDIS_DB = 14;
+const KEYS = harnessKeys('health-replica-kill');
 const YAML = `${SWEEPING_YAML}
   thresholds:
     backlogMessages: 50
@@ -46,11 +47,11 @@ describe('one of two replicas killed', () => {
   let amqp: ChannelModel;
 
   beforeAll(async () => {
-    await flushHarnessRedis(stack, REDIS_DB);
+    await flushHarnessRedis(stack, KEYS);
     fake = await FakeSlack.start();
     amqp = await connect(stack.nodes[0]?.amqpUrl as string);
     writeFileSync(join(dir, 'warren.yaml'), YAML);
-    survivor = await startHarnessWarren({ stack, fake, yaml: YAML, redisDb: REDIS_DB });
+    survivor = await startHarnessWarren({ stack, fake, yaml: YAML, keyPrefix: KEYS });
   });
 
   afterAll(async () => {
@@ -64,7 +65,7 @@ describe('one of two replicas killed', () => {
   });
 
   it('leaves the survivor sweeping every interval and posting the next alert once', async () => {
-    const spawned = await spawnHarnessWarren({ stack, fake, configPath: join(dir, 'warren.yaml'), redisDb: REDIS_DB });
+    const spawned = await spawnHarnessWarren({ stack, fake, configPath: join(dir, 'warren.yaml'), keyPrefix: KEYS });
     doomed = spawned.cli;
     const port = spawned.httpPort;
     // Both share the sweeps: the separate process has done some before it dies.

@@ -13,9 +13,9 @@ import { CHECK_IDS } from '../../src/health/check-ids.js';
 import type { Warren } from '../../src/warren.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { waitUntil } from '../support/wait-until.js';
-import { flushHarnessRedis, harnessRedisUrl, SWEEPING_YAML, startHarnessWarren } from '../support/warren-harness.js';
+import { flushHarnessRedis, harnessKeys, SWEEPING_YAML, startHarnessWarren } from '../support/warren-harness.js';
 
-const REDIS_DB = 15;
+const KEYS = harnessKeys('health-slack-outage');
 // Only the backlog alert this file makes: on a cluster other files used (a node rejoined afresh, leftovers), any
 // other check may post and take the Slack failures meant for it.
 const YAML = `${SWEEPING_YAML}
@@ -36,11 +36,11 @@ describe('health alerts while Slack fails', () => {
     c.params.channel === 'C0ALERTS' && !c.params.thread_ts && JSON.stringify(c.params.blocks ?? []).includes(queue);
 
   beforeAll(async () => {
-    await flushHarnessRedis(stack, REDIS_DB);
+    await flushHarnessRedis(stack, KEYS);
     fake = await FakeSlack.start();
     amqp = await connect(stack.nodes[0]?.amqpUrl as string);
-    redis = new Redis(harnessRedisUrl(stack, REDIS_DB));
-    warren = await startHarnessWarren({ stack, fake, yaml: YAML, redisDb: REDIS_DB });
+    redis = new Redis(stack.redisUrl);
+    warren = await startHarnessWarren({ stack, fake, yaml: YAML, keyPrefix: KEYS });
   });
 
   afterAll(async () => {
@@ -80,7 +80,7 @@ describe('health alerts while Slack fails', () => {
 
   /** The backlog alert as warren stored it: what Slack is made to match. */
   async function stored(): Promise<AlertState | undefined> {
-    const json = await redis.get('warren:health:alert:backlog@default');
+    const json = await redis.get(`${KEYS}health:alert:backlog@default`);
     return json ? (JSON.parse(json) as AlertState) : undefined;
   }
 
@@ -104,7 +104,7 @@ describe('health alerts while Slack fails', () => {
     await waitUntil(
       async () =>
         (await stored())?.replies.length === 0 &&
-        !(await redis.smembers('warren:health:outbox')).some((episode) => episode.startsWith('backlog@default#')),
+        !(await redis.smembers(`${KEYS}health:outbox`)).some((episode) => episode.startsWith('backlog@default#')),
       'the earlier alert to be settled',
       60_000,
     );

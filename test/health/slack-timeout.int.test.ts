@@ -12,9 +12,15 @@ import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { HangingSlack } from '../support/hanging-slack.js';
 import { postToBolt, slashCommandBody } from '../support/slack-signing.js';
 import { waitUntil } from '../support/wait-until.js';
-import { eventsUrl, flushHarnessRedis, SIGNING_SECRET, startHarnessWarren } from '../support/warren-harness.js';
+import {
+  eventsUrl,
+  flushHarnessRedis,
+  harnessKeys,
+  SIGNING_SECRET,
+  startHarnessWarren,
+} from '../support/warren-harness.js';
 
-const REDIS_DB = 9;
+const KEYS = harnessKeys('health-slack-timeout');
 const YAML = `
 slack:
   alertChannel: C0ALERTS
@@ -43,13 +49,13 @@ describe('health alerts while Slack hangs', () => {
     fake.callsTo(method).filter((c) => c.status === 200 && predicate(c));
   const mentions = (c: RecordedCall, text: string) => JSON.stringify(c.params.blocks ?? []).includes(text);
   const backlogAlert = async (): Promise<AlertState | undefined> => {
-    const [key] = await warren.redis.keys('warren:health:alert:backlog@*');
+    const [key] = await warren.redis.keys(`${KEYS}health:alert:backlog@*`);
     const json = key ? await warren.redis.get(key) : null;
     return json ? (JSON.parse(json) as AlertState) : undefined;
   };
 
   beforeAll(async () => {
-    await flushHarnessRedis(stack, REDIS_DB);
+    await flushHarnessRedis(stack, KEYS);
     fake = await FakeSlack.start();
     slack = await HangingSlack.start(fake);
     amqp = await connect(stack.nodes[0]?.amqpUrl as string);
@@ -57,7 +63,7 @@ describe('health alerts while Slack hangs', () => {
       stack,
       fake,
       yaml: YAML,
-      redisDb: REDIS_DB,
+      keyPrefix: KEYS,
       env: { SLACK_API_URL: slack.apiUrl },
     });
   });
@@ -104,7 +110,7 @@ describe('health alerts while Slack hangs', () => {
       async () => {
         const alert = await backlogAlert();
         if (!alert) return undefined;
-        const key = `warren:health:outbox:${alert.id}#${alert.firedAt}:replies`;
+        const key = `${KEYS}health:outbox:${alert.id}#${alert.firedAt}:replies`;
         const replies = await warren.redis.lrange(key, 0, -1);
         return replies.length >= 3 && slack.heldMethods.length >= 3 && { replies };
       },

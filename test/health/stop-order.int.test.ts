@@ -24,9 +24,9 @@ import { onWholeCluster, stackDescriptionFile } from '../support/damage-harness.
 import type { FakeSlack, RecordedCall } from '../support/fake-slack.js';
 import { stackClusterYaml } from '../support/stack-env.js';
 import { waitUntil } from '../support/wait-until.js';
-import { approveRun, click, SWEEPING_YAML, slash } from '../support/warren-harness.js';
+import { approveRun, click, harnessKeys, SWEEPING_YAML, slash } from '../support/warren-harness.js';
 
-const REDIS_DB = 12;
+const KEYS = harnessKeys('health-stop-order');
 const ALERTS = 'C0ALERTS';
 const OPERATOR = 'U0OPERATOR';
 const APPROVER_A = 'U0ANNA';
@@ -137,7 +137,7 @@ access:
     );
 
   beforeAll(async () => {
-    ({ stack, fake, warren } = await onWholeCluster(desc, yaml, REDIS_DB));
+    ({ stack, fake, warren } = await onWholeCluster(desc, yaml, KEYS));
   });
 
   afterAll(async () => {

@@ -11,9 +11,15 @@ import { type ChannelModel, connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Warren } from '../../src/warren.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
-import { counterSum, flushHarnessRedis, SWEEPING_YAML, startHarnessWarren } from '../support/warren-harness.js';
+import {
+  counterSum,
+  flushHarnessRedis,
+  harnessKeys,
+  SWEEPING_YAML,
+  startHarnessWarren,
+} from '../support/warren-harness.js';
 
-const REDIS_DB = 12;
+const KEYS = harnessKeys('rabbitmq-4.0-drops-unroutable');
 const PREFIX = `warren-drops-${randomUUID().slice(0, 6)}`;
 const QUEUE = `${PREFIX}.requeued`;
 const EXCHANGE = `${PREFIX}.nobody-binds`;
@@ -50,13 +56,13 @@ describe('dropped and unroutable messages on RabbitMQ 4.0', () => {
 
   beforeAll(async () => {
     expect(stack.rabbitmq.series).toBe('4.0');
-    await flushHarnessRedis(stack, REDIS_DB);
+    await flushHarnessRedis(stack, KEYS);
     fake = await FakeSlack.start();
     warren = await startHarnessWarren({
       stack,
       fake,
       yaml: YAML,
-      redisDb: REDIS_DB,
+      keyPrefix: KEYS,
       env: { RABBITMQ_PROMETHEUS_URL: stack.nodes.map((n) => n.prometheusUrl).join(',') },
     });
     amqp = await connect(stack.nodes[0]?.amqpUrl as string);

@@ -15,9 +15,9 @@ import { FakeSlack } from '../support/fake-slack.js';
 import { type OsloAgent, osloLockPath, startOsloAgent } from '../support/oslo-agent.js';
 import { deleteQueuesMatching } from '../support/queue-cleanup.js';
 import { waitUntil } from '../support/wait-until.js';
-import { counterSum, flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
+import { counterSum, flushHarnessRedis, harnessKeys, slash, startHarnessWarren } from '../support/warren-harness.js';
 
-const REDIS_DB = 13;
+const KEYS = harnessKeys('rabbitmq-4.0-kolla-layout-sweep');
 const CASTS = 3000;
 
 const YAML = `
@@ -55,7 +55,7 @@ describe('a sweep over the kolla layout on RabbitMQ 4.0', () => {
 
   beforeAll(async () => {
     expect(stack.rabbitmq.series).toBe('4.0');
-    await flushHarnessRedis(stack, REDIS_DB);
+    await flushHarnessRedis(stack, KEYS);
     const lock = osloLockPath(stack);
     const kolla = ['--quorum', '--transient-quorum', '--queue-manager', '--lock-path', lock];
     const servers = [
@@ -130,7 +130,7 @@ describe('a sweep over the kolla layout on RabbitMQ 4.0', () => {
       stack,
       fake,
       yaml: YAML,
-      redisDb: REDIS_DB,
+      keyPrefix: KEYS,
       env: { RABBITMQ_PROMETHEUS_URL: stack.nodes.map((n) => n.prometheusUrl).join(',') },
     });
   }, 180_000);

@@ -21,9 +21,9 @@ import { type OsloAgent, osloLockPath, startOsloAgent } from '../support/oslo-ag
 import { deleteQueuesMatching } from '../support/queue-cleanup.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
-import { click, flushHarnessRedis, SWEEPING_YAML, startHarnessWarren } from '../support/warren-harness.js';
+import { click, flushHarnessRedis, harnessKeys, SWEEPING_YAML, startHarnessWarren } from '../support/warren-harness.js';
 
-const REDIS_DB = 12;
+const KEYS = harnessKeys('rabbitmq-4.0-quorum-members');
 const ALERT_TIMEOUT = 60_000;
 const YAML = `${SWEEPING_YAML}
   thresholds:
@@ -110,10 +110,10 @@ describe('quorum members and leaders on RabbitMQ 4.0, fixed through Slack', () =
 
   beforeAll(async () => {
     expect(desc.rabbitmq.series).toBe('4.0');
-    await flushHarnessRedis(desc, REDIS_DB);
+    await flushHarnessRedis(desc, KEYS);
     fake = await FakeSlack.start();
     amqp = await connect(desc.nodes[0]?.amqpUrl as string);
-    warren = await startHarnessWarren({ stack: desc, fake, yaml: YAML, redisDb: REDIS_DB });
+    warren = await startHarnessWarren({ stack: desc, fake, yaml: YAML, keyPrefix: KEYS });
   });
 
   afterAll(async () => {

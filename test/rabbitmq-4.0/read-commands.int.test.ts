@@ -19,9 +19,9 @@ import { askUntil as askUntilReady } from '../support/ask-until.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { type OsloAgent, osloLockPath, startOsloAgent } from '../support/oslo-agent.js';
 import { deleteQueuesMatching } from '../support/queue-cleanup.js';
-import { flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
+import { flushHarnessRedis, harnessKeys, slash, startHarnessWarren } from '../support/warren-harness.js';
 
-const REDIS_DB = 12;
+const KEYS = harnessKeys('rabbitmq-4.0-read-commands');
 const CASTS = 3000;
 const STATS_WAIT_MS = 45_000;
 
@@ -72,7 +72,7 @@ describe('read commands on RabbitMQ 4.0 with the kolla layout', () => {
 
   beforeAll(async () => {
     expect(stack.rabbitmq.series).toBe('4.0');
-    await flushHarnessRedis(stack, REDIS_DB);
+    await flushHarnessRedis(stack, KEYS);
     const kolla = ['--quorum', '--transient-quorum', '--queue-manager', '--lock-path', osloLockPath(stack)];
     const server = (topic: string, host: string, processname: string, more: string[] = []) =>
       agent([
@@ -117,7 +117,7 @@ describe('read commands on RabbitMQ 4.0 with the kolla layout', () => {
     });
     policyAnswer = { status: put.status, body: await put.text() };
     fake = await FakeSlack.start();
-    warren = await startHarnessWarren({ stack, fake, yaml: YAML, redisDb: REDIS_DB });
+    warren = await startHarnessWarren({ stack, fake, yaml: YAML, keyPrefix: KEYS });
   }, 180_000);
 
   afterAll(async () => {

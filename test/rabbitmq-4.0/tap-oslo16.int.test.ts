@@ -25,9 +25,9 @@ import {
   stackManagementApi,
 } from '../support/oslo-notify.js';
 import { waitUntil } from '../support/wait-until.js';
-import { flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
+import { flushHarnessRedis, harnessKeys, startHarnessWarren } from '../support/warren-harness.js';
 
-const REDIS_DB = 4;
+const KEYS = harnessKeys('rabbitmq-4.0-tap-oslo16');
 const EXCHANGES = ['nova', 'openstack'] as const;
 
 describe('the tap with oslo.messaging 16 in quorum mode on RabbitMQ 4.0', () => {
@@ -70,7 +70,7 @@ describe('the tap with oslo.messaging 16 in quorum mode on RabbitMQ 4.0', () => 
     startHarnessWarren({
       stack,
       fake,
-      redisDb: REDIS_DB,
+      keyPrefix: KEYS,
       clustersInYaml: true,
       env: { TAP_TEST_PASSWORD: stack.password },
       yaml: `
@@ -95,7 +95,7 @@ ${tap}
     read(`/exchanges/${vhost}/${exchange}`, z.looseObject({ durable: z.boolean(), auto_delete: z.boolean() }));
 
   beforeAll(async () => {
-    await flushHarnessRedis(stack, REDIS_DB);
+    await flushHarnessRedis(stack, KEYS);
     fake = await FakeSlack.start();
   });
 
@@ -103,7 +103,7 @@ ${tap}
     await warren?.stop();
     await fake?.stop();
     for (const vhost of vhosts) await api('DELETE', `/vhosts/${vhost}`);
-    await flushHarnessRedis(stack, REDIS_DB);
+    await flushHarnessRedis(stack, KEYS);
   });
 
   it('binds the durable exchanges oslo declares in quorum mode with the default config, and posts their errors', async () => {

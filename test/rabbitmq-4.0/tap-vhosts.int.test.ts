@@ -25,9 +25,9 @@ import {
   stackManagementApi,
 } from '../support/oslo-notify.js';
 import { waitUntil } from '../support/wait-until.js';
-import { flushHarnessRedis, startHarnessWarren } from '../support/warren-harness.js';
+import { flushHarnessRedis, harnessKeys, startHarnessWarren } from '../support/warren-harness.js';
 
-const REDIS_DB = 6;
+const KEYS = harnessKeys('rabbitmq-4.0-tap-vhosts');
 /** A channel limited to the neutron vhost (access.vhostScopes). */
 const TEAM = 'C0NEUTRON';
 
@@ -53,7 +53,7 @@ describe('the tap with a vhost per service', () => {
     startHarnessWarren({
       stack,
       fake,
-      redisDb: REDIS_DB,
+      keyPrefix: KEYS,
       onLogLine: (line) => logLines.push(line),
       yaml: `
 ${FAST_TAP_YAML}${tap}
@@ -82,7 +82,7 @@ ${FAST_TAP_YAML}${tap}
   };
 
   beforeAll(async () => {
-    await flushHarnessRedis(stack, REDIS_DB);
+    await flushHarnessRedis(stack, KEYS);
     fake = await FakeSlack.start();
     for (const service of ['nova', 'neutron']) {
       await createVhost(vhostOf(service));
@@ -105,7 +105,7 @@ access:
     await warren?.stop();
     await fake?.stop();
     for (const vhost of created) await api('DELETE', `/vhosts/${encodeURIComponent(vhost)}`);
-    await flushHarnessRedis(stack, REDIS_DB);
+    await flushHarnessRedis(stack, KEYS);
   });
 
   it('listens in each service vhost over its own connection and posts both services’ errors, naming the vhost', async () => {

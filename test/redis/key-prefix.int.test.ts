@@ -45,7 +45,6 @@ describe('REDIS_KEY_PREFIX', () => {
       stack,
       fake,
       yaml: YAML,
-      redisDb: 0,
       redisUrl: redis.url,
       env: { REDIS_KEY_PREFIX: PREFIX },
     });

@@ -61,7 +61,7 @@ describe('Redis restarted under warren', () => {
     for (let i = 0; i < 60; i++) channel.sendToQueue(queue, Buffer.from(`m${i}`));
     await channel.waitForConfirms();
     await channel.close();
-    warren = await startHarnessWarren({ stack, fake, yaml: YAML, redisDb: 0, redisUrl: redis.url });
+    warren = await startHarnessWarren({ stack, fake, yaml: YAML, redisUrl: redis.url });
   });
 
   afterAll(async () => {

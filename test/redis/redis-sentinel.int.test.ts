@@ -69,7 +69,6 @@ describe('Redis through Sentinel', () => {
     warren = await startHarnessWarren({
       stack,
       fake,
-      redisDb: 0,
       yaml: `
 access:
   operators: [${OPERATOR}]

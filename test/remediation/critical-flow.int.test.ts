@@ -20,13 +20,13 @@ import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { stackClusterYaml } from '../support/stack-env.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
-import { approveRun, flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
+import { approveRun, flushHarnessRedis, harnessKeys, slash, startHarnessWarren } from '../support/warren-harness.js';
 
 const OPERATOR = 'U0OPERATOR';
 const APPROVER_A = 'U0ANNA';
 const APPROVER_B = 'U0BORIS';
 const CHANNEL = 'C0OPS';
-const REDIS_DB = 10;
+const KEYS = harnessKeys('remediation-critical-flow');
 
 const text = (reply: Record<string, unknown>) => String(reply.text ?? '');
 
@@ -91,10 +91,10 @@ access:
   beforeAll(async () => {
     stack = attachLocalStack(desc);
     await restoreCluster(desc, stack);
-    await flushHarnessRedis(desc, REDIS_DB);
+    await flushHarnessRedis(desc, KEYS);
     fake = await FakeSlack.start();
     amqp = await connect(desc.nodes[0]?.amqpUrl as string);
-    warren = await startHarnessWarren({ stack: desc, fake, yaml: yaml(), redisDb: REDIS_DB, clustersInYaml: true });
+    warren = await startHarnessWarren({ stack: desc, fake, yaml: yaml(), keyPrefix: KEYS, clustersInYaml: true });
   });
 
   afterAll(async () => {

@@ -15,9 +15,9 @@ import type { Warren } from '../../src/warren.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { watchSecret } from '../support/secret-scan.js';
 import { waitUntil } from '../support/wait-until.js';
-import { flushHarnessRedis, slash, startHarnessWarren } from '../support/warren-harness.js';
+import { flushHarnessRedis, harnessKeys, slash, startHarnessWarren } from '../support/warren-harness.js';
 
-const REDIS_DB = 11;
+const KEYS = harnessKeys('remediation-remediation-credentials');
 const TAP_QUEUES = '^(amq\\.gen-.*|warren\\.tap\\..*)$';
 const EXCHANGES = '^(nova|neutron|glance|keystone|heat|openstack)$';
 const OPERATOR = 'U0OPERATOR';
@@ -70,12 +70,12 @@ describe('separate read and remediation credentials', () => {
     for (let i = 0; i < 5; i++) channel.sendToQueue(queue, Buffer.from(`m${i}`));
     await channel.waitForConfirms();
     await channel.close();
-    await flushHarnessRedis(desc, REDIS_DB);
+    await flushHarnessRedis(desc, KEYS);
     fake = await FakeSlack.start();
     warren = await startHarnessWarren({
       stack: desc,
       fake,
-      redisDb: REDIS_DB,
+      keyPrefix: KEYS,
       clustersInYaml: true,
       yaml: `
 clusters:

@@ -28,7 +28,7 @@ import {
   approveRun,
   click,
   flushHarnessRedis,
-  harnessRedisUrl,
+  harnessKeys,
   remediationTestYaml,
   slash,
   startHarnessWarren,
@@ -39,7 +39,7 @@ const OPERATOR = 'U0OPERATOR';
 const APPROVER = 'U0APPROVER';
 const STRANGER = 'U0STRANGER';
 const CHANNEL = 'C0OPS';
-const REDIS_DB = 8;
+const KEYS = harnessKeys('remediation-remediation-flow');
 
 const YAML = remediationTestYaml(
   { operators: [OPERATOR, APPROVER], approvers: [OPERATOR, APPROVER], channel: CHANNEL },
@@ -89,10 +89,10 @@ describe('remediation workflows through Slack', () => {
 
   beforeAll(async () => {
     await restoreCluster(desc, attachLocalStack(desc));
-    await flushHarnessRedis(desc, REDIS_DB);
+    await flushHarnessRedis(desc, KEYS);
     fake = await FakeSlack.start();
     amqp = await connect(desc.nodes[0]?.amqpUrl as string);
-    warren = await startHarnessWarren({ stack: desc, fake, yaml: YAML, redisDb: REDIS_DB });
+    warren = await startHarnessWarren({ stack: desc, fake, yaml: YAML, keyPrefix: KEYS });
   });
 
   afterAll(async () => {
@@ -144,7 +144,7 @@ describe('remediation workflows through Slack', () => {
 
     // The pending approval is in Redis, not in this process.
     await warren.stop();
-    warren = await startHarnessWarren({ stack: desc, fake, yaml: YAML, redisDb: REDIS_DB });
+    warren = await startHarnessWarren({ stack: desc, fake, yaml: YAML, keyPrefix: KEYS });
 
     expect(text(await approve(APPROVER, runId, post))).toMatch(/You approved/);
     const done = await finalUpdate(post, 'Done and verified');
@@ -166,7 +166,7 @@ describe('remediation workflows through Slack', () => {
     }
 
     // The compliance export: the same trail as JSON lines, oldest first.
-    const cli = runCli(['audit-export'], { REDIS_URL: harnessRedisUrl(desc, REDIS_DB) });
+    const cli = runCli(['audit-export'], { REDIS_URL: desc.redisUrl, REDIS_KEY_PREFIX: KEYS });
     expect(await cli.exit()).toBe(0);
     const lines = cli
       .stdout()
@@ -280,7 +280,7 @@ describe('remediation workflows through Slack', () => {
 
     // What a warren killed after its first step leaves in Redis: the run running, step 1 recorded done (and done
     // on the broker), and no lease, since nobody renews it any more.
-    const redis = new Redis(harnessRedisUrl(desc, REDIS_DB));
+    const redis = new Redis(desc.redisUrl);
     try {
       const store = new RunStore(redis);
       const run = (await store.get(runId)) as WorkflowRun;

@@ -30,7 +30,7 @@ import { waitUntil } from '../support/wait-until.js';
 import {
   click,
   flushHarnessRedis,
-  harnessRedisUrl,
+  harnessKeys,
   remediationTestYaml,
   type SlackTarget,
   slash,
@@ -43,7 +43,7 @@ import { deleteZombies, makeZombie, type Zombie } from '../support/zombie-queue.
 const OPERATOR = 'U0OPERATOR';
 const APPROVER = 'U0APPROVER';
 const CHANNEL = 'C0OPS';
-const REDIS_DB = 12;
+const KEYS = harnessKeys('remediation-remediation-kill');
 /** The executor's lease (run-store.ts LEASE_MS, 30 s) must lapse, then a 2 s sweep notices: room for a slow machine. */
 const INTERRUPTED_WITHIN_MS = 60_000;
 
@@ -72,7 +72,7 @@ describe('a warren process killed with SIGKILL between two steps of a run', () =
       stack: desc,
       fake,
       configPath: join(dir, 'warren.yaml'),
-      redisDb: REDIS_DB,
+      keyPrefix: KEYS,
     });
     processes.push(started);
     return started;
@@ -183,11 +183,11 @@ describe('a warren process killed with SIGKILL between two steps of a run', () =
 
   beforeAll(async () => {
     await restoreCluster(desc, attachLocalStack(desc));
-    await flushHarnessRedis(desc, REDIS_DB);
+    await flushHarnessRedis(desc, KEYS);
     writeFileSync(join(dir, 'warren.yaml'), YAML);
     fake = await FakeSlack.start();
     amqp = await connect(desc.nodes[0]?.amqpUrl as string);
-    redis = new Redis(harnessRedisUrl(desc, REDIS_DB));
+    redis = new Redis(desc.redisUrl);
     store = new RunStore(redis);
     audit = new AuditLog(redis, 86_400_000);
   });
@@ -235,7 +235,7 @@ describe('a warren process killed with SIGKILL between two steps of a run', () =
   }, 240_000);
 
   it('is marked interrupted by the other replica, which takes the Abandon click', async () => {
-    survivor ??= await startHarnessWarren({ stack: desc, fake, yaml: YAML, redisDb: REDIS_DB });
+    survivor ??= await startHarnessWarren({ stack: desc, fake, yaml: YAML, keyPrefix: KEYS });
     const run = await runKilledBetweenSteps(await startProcess());
     const { runId, ts } = run;
     console.log(`[figures] replica: interrupted ${(await interrupted(run)).toFixed(1)} s after the SIGKILL`);
@@ -258,10 +258,10 @@ describe('a warren process killed with SIGKILL between two steps of a run', () =
   }, 240_000);
 
   it('stops a live executor whose lease lapsed once its run is marked interrupted, before the next step', async () => {
-    survivor ??= await startHarnessWarren({ stack: desc, fake, yaml: YAML, redisDb: REDIS_DB });
+    survivor ??= await startHarnessWarren({ stack: desc, fake, yaml: YAML, keyPrefix: KEYS });
     const run = await runBetweenSteps(survivor);
     // What Redis away for longer than the lease leaves: the executor alive mid-run, and its lease expired in the AOF.
-    await redis.del(`warren:remediation:lease:${run.runId}`);
+    await redis.del(`${KEYS}remediation:lease:${run.runId}`);
     // Once the run is interrupted in Redis the executor may go on: its "1/2" reply is answered, and the run's
     // messages (that reply first, then the interruption) reach Slack in order.
     await waitUntil(async () => (await store.get(run.runId))?.status === 'interrupted', 'the run interrupted', 10_000);

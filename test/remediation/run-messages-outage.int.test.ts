@@ -22,7 +22,7 @@ import { waitUntil } from '../support/wait-until.js';
 import {
   click,
   flushHarnessRedis,
-  harnessRedisUrl,
+  harnessKeys,
   remediationTestYaml,
   slash,
   startHarnessWarren,
@@ -33,7 +33,7 @@ const OPERATOR = 'U0OPERATOR';
 const APPROVER = 'U0APPROVER';
 const CHANNEL = 'C0OPS';
 // Files run one at a time and each flushes its database first; this one shares remediation-kill's.
-const REDIS_DB = 12;
+const KEYS = harnessKeys('remediation-run-messages-outage');
 const YAML = remediationTestYaml(
   { operators: [OPERATOR, APPROVER], approvers: [OPERATOR, APPROVER], channel: CHANNEL },
   { zombieIdleAfter: '1h' },
@@ -55,7 +55,7 @@ describe('run messages while Slack is down', () => {
   let warren: Warren;
   let hanging: HangingSlack | undefined;
 
-  const start = () => startHarnessWarren({ stack: desc, fake, yaml: YAML, redisDb: REDIS_DB });
+  const start = () => startHarnessWarren({ stack: desc, fake, yaml: YAML, keyPrefix: KEYS });
   const zombies = async (prefix: string) => {
     for (const topic of [`${prefix}-a`, `${prefix}-b`]) {
       made.push(
@@ -94,10 +94,10 @@ describe('run messages while Slack is down', () => {
 
   beforeAll(async () => {
     await restoreCluster(desc, attachLocalStack(desc));
-    await flushHarnessRedis(desc, REDIS_DB);
+    await flushHarnessRedis(desc, KEYS);
     fake = await FakeSlack.start();
     amqp = await connect(desc.nodes[0]?.amqpUrl as string);
-    redis = new Redis(harnessRedisUrl(desc, REDIS_DB));
+    redis = new Redis(desc.redisUrl);
     store = new RunStore(redis);
     warren = await start();
   });
@@ -154,7 +154,7 @@ describe('run messages while Slack is down', () => {
     expect(replies[1]).toMatch(/^:white_check_mark: 2\/2 /);
     expect(replies[2]).toMatch(/^:white_check_mark: succeeded: /);
     // Delivered means dequeued: nothing is left for a later sweep to post a second time.
-    expect(await redis.smembers('warren:remediation:outbox')).toEqual([]);
+    expect(await redis.smembers(`${KEYS}remediation:outbox`)).toEqual([]);
     expect(fake.callsTo('chat.postMessage').filter((c) => isRequest(c) && answered(c))).toHaveLength(1);
     console.log(
       `[figures] run messages: ${failedWhileDown} failed Slack calls during the run; ` +
@@ -169,7 +169,7 @@ describe('run messages while Slack is down', () => {
       stack: desc,
       fake,
       yaml: YAML.replace('channelInterval: 0ms', 'channelInterval: 0ms\n  apiTimeout: 1s'),
-      redisDb: REDIS_DB,
+      keyPrefix: KEYS,
       env: { SLACK_API_URL: hanging.apiUrl },
     });
     const prefix = `warren-hang-${randomUUID().slice(0, 6)}`;

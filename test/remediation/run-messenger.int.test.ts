@@ -12,7 +12,9 @@ import { RunMessenger, SENT_AGAIN } from '../../src/remediation/run-messenger.js
 import { RunStore } from '../../src/remediation/run-store.js';
 import type { RunRequest } from '../../src/remediation/workflow-run.js';
 import { waitUntil } from '../support/wait-until.js';
-import { harnessRedisUrl } from '../support/warren-harness.js';
+import { flushHarnessRedis, harnessKeys } from '../support/warren-harness.js';
+
+const KEYS = harnessKeys('remediation-run-messenger');
 
 const REPLIES = 40;
 const ROUNDS = 30;
@@ -73,9 +75,7 @@ describe('RunMessenger with two replicas on one Redis', () => {
   const connections: Redis[] = [];
 
   beforeAll(async () => {
-    const redis = new Redis(harnessRedisUrl(stack, 9));
-    await redis.flushdb();
-    redis.disconnect();
+    await flushHarnessRedis(stack, KEYS);
   });
 
   afterAll(() => {
@@ -93,13 +93,14 @@ describe('RunMessenger with two replicas on one Redis', () => {
       return Date.now() + skew;
     };
     const replicas = ['a', 'b'].map((name) => {
-      const redis = new Redis(harnessRedisUrl(stack, 9));
+      const redis = new Redis(stack.redisUrl);
       connections.push(redis);
-      const store = new RunStore(redis);
+      const store = new RunStore(redis, `${KEYS}remediation:`);
       return {
         name,
         store,
         messenger: new RunMessenger({
+          prefix: `${KEYS}remediation:outbox`,
           redis,
           store,
           chat: flakySlack(log, name, random),
@@ -129,7 +130,7 @@ describe('RunMessenger with two replicas on one Redis', () => {
     await waitUntil(
       async () => {
         await Promise.all([a.messenger.deliverPending(), b.messenger.deliverPending()]);
-        return (await connections[0]?.scard('warren:remediation:outbox')) === 0;
+        return (await connections[0]?.scard(`${KEYS}remediation:outbox`)) === 0;
       },
       `every message delivered (seed ${seed})`,
       60_000,
@@ -155,7 +156,7 @@ describe('RunMessenger with two replicas on one Redis', () => {
       expect(firsts, `seed ${seed}`).toEqual(sent[name]);
     }
     // Nothing is left for a later sweep: the list is gone, the message is up to date.
-    expect(await connections[0]?.exists(`warren:remediation:outbox:${id}:replies`)).toBe(0);
+    expect(await connections[0]?.exists(`${KEYS}remediation:outbox:${id}:replies`)).toBe(0);
     for (const redis of connections.splice(0)) redis.disconnect();
     return { replies: replies.length, marked: replies.length - unmarked.length };
   }

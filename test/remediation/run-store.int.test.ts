@@ -6,7 +6,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RunStore } from '../../src/remediation/run-store.js';
 import type { RunRequest } from '../../src/remediation/workflow-run.js';
-import { harnessRedisUrl } from '../support/warren-harness.js';
+import { flushHarnessRedis, harnessKeys } from '../support/warren-harness.js';
+
+const KEYS = harnessKeys('remediation-run-store');
 
 const NOW = Date.parse('2026-12-01T21:00:00Z');
 
@@ -32,9 +34,9 @@ describe('RunStore', () => {
   let store: RunStore;
 
   beforeAll(async () => {
-    redis = new Redis(harnessRedisUrl(stack, 9));
-    await redis.flushdb();
-    store = new RunStore(redis);
+    await flushHarnessRedis(stack, KEYS);
+    redis = new Redis(stack.redisUrl);
+    store = new RunStore(redis, `${KEYS}remediation:`);
   });
 
   afterAll(() => redis?.disconnect());
@@ -73,7 +75,7 @@ describe('RunStore', () => {
   it('reports a running run whose executor stopped renewing its lease', async () => {
     await store.create(request('r-00000004', 0), 'running', 'test');
     expect(await store.orphaned()).not.toContain('r-00000004');
-    await redis.del('warren:remediation:lease:r-00000004');
+    await redis.del(`${KEYS}remediation:lease:r-00000004`);
     expect(await store.orphaned()).toContain('r-00000004');
     expect(await store.transition('r-00000004', ['running'], 'interrupted', NOW)).toBe('ok');
     expect(await store.orphaned()).not.toContain('r-00000004');
@@ -83,14 +85,14 @@ describe('RunStore', () => {
     await store.create(request('r-00000005', 0), 'running', 'executor-a');
     expect(await store.holdLease('r-00000005', 'executor-a')).toBe(true);
     expect(await store.holdLease('r-00000005', 'executor-b')).toBe(false);
-    await redis.del('warren:remediation:lease:r-00000005');
+    await redis.del(`${KEYS}remediation:lease:r-00000005`);
     // The executor renewed between the sweep's look and its transition: the run stays its own.
     expect(await store.orphaned()).toContain('r-00000005');
     expect(await store.holdLease('r-00000005', 'executor-a')).toBe(true);
     expect(await store.interruptOrphan('r-00000005', NOW, { outcome: 'stopped' })).toBe('leased');
     expect((await store.get('r-00000005'))?.status).toBe('running');
 
-    await redis.del('warren:remediation:lease:r-00000005');
+    await redis.del(`${KEYS}remediation:lease:r-00000005`);
     expect(await store.interruptOrphan('r-00000005', NOW, { outcome: 'stopped' })).toBe('ok');
     expect((await store.get('r-00000005'))?.outcome).toBe('stopped');
     expect(await store.holdLease('r-00000005', 'executor-a')).toBe(false);

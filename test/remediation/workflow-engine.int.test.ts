@@ -31,13 +31,13 @@ import { applyPolicyWorkflow } from '../../workflows/apply-policy.js';
 import { recordingChat } from '../support/recording-chat.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
-import { harnessRedisUrl } from '../support/warren-harness.js';
+import { flushHarnessRedis, harnessKeys } from '../support/warren-harness.js';
 import { finishedRun } from '../support/workflow-runs.js';
 
 const REQUESTER = 'U0REQ';
 const APPROVER = 'U0APPROVER';
 const CHANNEL = 'C0ENGINE';
-const REDIS_DB = 9;
+const KEYS = harnessKeys('remediation-workflow-engine');
 
 /** How a fake workflow behaves at each step: `fail` at step n, `abort` (guard) at step n, verify, rollback. */
 interface Behaviour {
@@ -115,9 +115,10 @@ describe('WorkflowEngine', () => {
   let store: RunStore;
   let engine: WorkflowEngine;
 
-  beforeAll(() => {
-    redis = new Redis(harnessRedisUrl(desc, REDIS_DB));
-    store = new RunStore(redis);
+  beforeAll(async () => {
+    await flushHarnessRedis(desc, KEYS);
+    redis = new Redis(desc.redisUrl);
+    store = new RunStore(redis, `${KEYS}remediation:`);
     const clusters = new ClusterDirectory([
       {
         name: 'local',
@@ -135,6 +136,7 @@ describe('WorkflowEngine', () => {
       remediation: remediationSchema.parse({}),
       health: healthSchema.parse({}),
       redis,
+      keyPrefix: `${KEYS}remediation:`,
       chat,
       pacer: new ChannelPacer(redis, 0),
       access: new AccessPolicy({ readers: [], operators: [], approvers: [APPROVER], channels: [] }),
@@ -297,7 +299,7 @@ describe('WorkflowEngine', () => {
     it('refuses a run whose stored arguments no longer fit the workflow', async () => {
       const id = await legacyRun('pending', '');
       // As if stored by a version whose `tag` took anything.
-      const key = `warren:remediation:run:${id}`;
+      const key = `${KEYS}remediation:run:${id}`;
       const request = JSON.parse((await redis.hget(key, 'request')) as string);
       await redis.hset(key, 'request', JSON.stringify({ ...request, argsText: undefined, args: { tag: 'NOT OK' } }));
       await expect(engine.approve(id, { userId: APPROVER, channelId: CHANNEL })).rejects.toThrow(

@@ -22,13 +22,13 @@ export interface DamageHarness {
 export async function onWholeCluster(
   desc: LocalStackDescription,
   yaml: string,
-  redisDb: number,
+  keyPrefix: string,
 ): Promise<DamageHarness> {
   const stack = attachLocalStack(desc);
   await restoreCluster(desc, stack);
-  await flushHarnessRedis(desc, redisDb);
+  await flushHarnessRedis(desc, keyPrefix);
   const fake = await FakeSlack.start();
-  const warren = await startHarnessWarren({ stack: desc, fake, yaml, redisDb, clustersInYaml: true });
+  const warren = await startHarnessWarren({ stack: desc, fake, yaml, keyPrefix, clustersInYaml: true });
   return { stack, fake, warren };
 }
 

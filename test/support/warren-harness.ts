@@ -27,11 +27,14 @@ export interface HarnessOptions {
   fake: FakeSlack;
   /** YAML of the config file. */
   yaml: string;
-  /** Redis database number for this test file (1–15; 0 is shared by tests that do not isolate). */
-  redisDb: number;
+  /**
+   * The test file's own part of the stack's Redis (REDIS_KEY_PREFIX, see `harnessKeys`); unset with a Redis of the
+   * test's own (`redisUrl`), where warren's default prefix is alone.
+   */
+  keyPrefix?: string;
   /** The YAML defines `clusters` itself (e.g. with nodeControl), so RABBITMQ_URL must not be set too. */
   clustersInYaml?: boolean;
-  /** A Redis of the test's own instead of the stack's (redisDb is then ignored). */
+  /** A Redis of the test's own instead of the stack's. */
   redisUrl?: string;
   /** More environment, e.g. REDIS_SENTINELS. */
   env?: Record<string, string>;
@@ -39,15 +42,28 @@ export interface HarnessOptions {
   onLogLine?: (line: string) => void;
 }
 
-export function harnessRedisUrl(stack: LocalStackDescription, db: number): string {
-  return `${stack.redisUrl}/${db}`;
+/**
+ * A test file's key prefix in the stack's one Redis (warren's REDIS_KEY_PREFIX): files never see each other's keys,
+ * whatever they are named, without a database number each (Redis has 16, and the files outnumber them).
+ */
+export function harnessKeys(file: string): string {
+  return `test-${file}:`;
 }
 
-/** Empties the file's Redis database: with WARREN_TEST_REUSE the stack, and alert state left in it, outlive a run. */
-export async function flushHarnessRedis(stack: LocalStackDescription, db: number): Promise<void> {
-  const redis = new Redis(harnessRedisUrl(stack, db));
+/**
+ * Deletes the file's keys: with WARREN_TEST_REUSE the stack, and alert state left in it, outlive a run. Fails
+ * rather than wipe the keys of warren's default prefix, which no test file owns.
+ */
+export async function flushHarnessRedis(stack: LocalStackDescription, keyPrefix: string): Promise<void> {
+  if (!keyPrefix.startsWith('test-')) throw new Error(`flushHarnessRedis: ${keyPrefix} is not a test file's prefix`);
+  const redis = new Redis(stack.redisUrl);
   try {
-    await redis.flushdb();
+    for (let cursor = '0'; ; ) {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+      if (cursor === '0') break;
+    }
   } finally {
     redis.disconnect();
   }
@@ -59,7 +75,8 @@ export async function startHarnessWarren(options: HarnessOptions): Promise<Warre
   const config = loadConfig({
     env: {
       ...(options.clustersInYaml ? { REDIS_URL: options.stack.redisUrl, PORT: '0' } : stackEnv(options.stack)),
-      REDIS_URL: options.redisUrl ?? harnessRedisUrl(options.stack, options.redisDb),
+      REDIS_URL: options.redisUrl ?? options.stack.redisUrl,
+      ...(options.keyPrefix ? { REDIS_KEY_PREFIX: options.keyPrefix } : {}),
       SLACK_BOT_TOKEN: HARNESS_BOT_TOKEN,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_API_URL: options.fake.apiUrl,
@@ -129,12 +146,14 @@ export async function spawnHarnessWarren(options: {
   fake: FakeSlack;
   /** A config file written by the test. */
   configPath: string;
-  redisDb: number;
+  /** See HarnessOptions.keyPrefix. */
+  keyPrefix: string;
 }): Promise<WarrenProcess> {
   const httpPort = (await allocatePorts(1))[0] as number;
   const cli = runCli(['start'], {
     ...stackEnv(options.stack),
-    REDIS_URL: harnessRedisUrl(options.stack, options.redisDb),
+    REDIS_URL: options.stack.redisUrl,
+    REDIS_KEY_PREFIX: options.keyPrefix,
     WARREN_CONFIG: options.configPath,
     PORT: String(httpPort),
     SLACK_BOT_TOKEN: HARNESS_BOT_TOKEN,

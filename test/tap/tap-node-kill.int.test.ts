@@ -16,9 +16,9 @@ import { restoreCluster } from '../support/cluster-health.js';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack.js';
 import { OsloPublisher, osloMessage } from '../support/oslo-publisher.js';
 import { waitUntil } from '../support/wait-until.js';
-import { counterSum, flushHarnessRedis, harnessRedisUrl, startHarnessWarren } from '../support/warren-harness.js';
+import { counterSum, flushHarnessRedis, harnessKeys, startHarnessWarren } from '../support/warren-harness.js';
 
-const REDIS_DB = 1;
+const KEYS = harnessKeys('tap-tap-node-kill');
 const NOVA_ERROR = 'nova-legacy-compute.instance.create.error.v2.json';
 const PER_SECOND = 40;
 /** Events the stream sends once the tap is bound again (4 s worth). */
@@ -107,12 +107,12 @@ describe('the tap and the health sweeps across a kill -9 of the tap node', () =>
     async (mode) => {
       const handle = attachLocalStack(desc);
       await restoreCluster(desc, handle);
-      await flushHarnessRedis(desc, REDIS_DB);
+      await flushHarnessRedis(desc, KEYS);
       const exchange = `warren-tap-kill-${randomUUID().slice(0, 8)}`;
       const host = `node-kill-${mode}-${randomUUID().slice(0, 6)}`;
       const durableQueue = 'warren.tap.default';
       const fake = await FakeSlack.start();
-      const redis = new Redis(harnessRedisUrl(desc, REDIS_DB));
+      const redis = new Redis(desc.redisUrl);
       let stream: NotificationStream | undefined;
       let warren: Warren | undefined;
       let killed: string | undefined;
@@ -133,7 +133,7 @@ describe('the tap and the health sweeps across a kill -9 of the tap node', () =>
         warren = await startHarnessWarren({
           stack: desc,
           fake,
-          redisDb: REDIS_DB,
+          keyPrefix: KEYS,
           yaml: `
 slack:
   alertChannel: C0ALERTS
@@ -209,7 +209,7 @@ tap:
 
         // A notification is counted when its message_id is in the tap's de-duplication set in Redis.
         const seen = await Promise.all(
-          stream.sent.map((p) => redis.exists(`warren:tap:seen:${p.messageId}:errors`).then((n) => n === 1)),
+          stream.sent.map((p) => redis.exists(`${KEYS}tap:seen:${p.messageId}:errors`).then((n) => n === 1)),
         );
         const missing = stream.sent.filter((_, i) => !seen[i]);
         const confirmed = stream.confirmed();

@@ -59,7 +59,6 @@ describe('the tap across a Redis restart', () => {
     warren = await startHarnessWarren({
       stack,
       fake,
-      redisDb: 0,
       redisUrl: redis.url,
       yaml: `
 slack:

@@ -19,10 +19,10 @@ import { WorkflowEngine } from '../../src/remediation/workflow-engine.js';
 import { applyPolicyWorkflow } from '../../workflows/apply-policy.js';
 import { recordingChat } from '../support/recording-chat.js';
 import { stackCluster, stackManagement } from '../support/stack-fixtures.js';
-import { flushHarnessRedis, harnessRedisUrl } from '../support/warren-harness.js';
+import { flushHarnessRedis, harnessKeys } from '../support/warren-harness.js';
 import { finishedRun, startRun } from '../support/workflow-runs.js';
 
-const REDIS_DB = 3;
+const KEYS = harnessKeys('workflows-apply-policy-vhosts');
 const REQUESTER = 'U0REQ';
 const APPROVER = 'U0APPROVER';
 const CHANNEL = 'C0VHOSTS';
@@ -39,7 +39,7 @@ describe('apply-policy over two vhosts on the real cluster', () => {
   let engine: WorkflowEngine;
 
   beforeAll(async () => {
-    await flushHarnessRedis(desc, REDIS_DB);
+    await flushHarnessRedis(desc, KEYS);
     for (const vhost of vhosts) {
       await management.send('PUT', `/api/vhosts/${enc(vhost)}`, { data: {} });
       await management.send('PUT', `/api/permissions/${enc(vhost)}/${enc(desc.username)}`, {
@@ -49,7 +49,7 @@ describe('apply-policy over two vhosts on the real cluster', () => {
         data: { durable: true, auto_delete: false },
       });
     }
-    redis = new Redis(harnessRedisUrl(desc, REDIS_DB));
+    redis = new Redis(desc.redisUrl);
     engine = new WorkflowEngine({
       clusters: new ClusterDirectory([stackCluster(desc, 'local')]),
       remediation: remediationSchema.parse({}),

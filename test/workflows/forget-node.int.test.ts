@@ -36,7 +36,7 @@ import type { FakeSlack, RecordedCall } from '../support/fake-slack.js';
 import { stackClusterYaml } from '../support/stack-env.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
-import { approveRun, SWEEPING_YAML, slash } from '../support/warren-harness.js';
+import { approveRun, harnessKeys, SWEEPING_YAML, slash } from '../support/warren-harness.js';
 
 const OPERATOR = 'U0OPERATOR';
 const APPROVER_A = 'U0ANNA';
@@ -44,7 +44,7 @@ const APPROVER_B = 'U0BORIS';
 const CHANNEL = 'C0OPS';
 /** Where SWEEPING_YAML posts alerts. */
 const ALERTS = 'C0ALERTS';
-const REDIS_DB = 12;
+const KEYS = harnessKeys('workflows-forget-node');
 const PREFIX = `warren-forget-${randomUUID().slice(0, 6)}`;
 
 const text = (reply: Record<string, unknown>) => String(reply.text ?? '');
@@ -124,7 +124,7 @@ access:
     );
 
   beforeAll(async () => {
-    ({ stack, fake, warren } = await onWholeCluster(desc, yaml(), REDIS_DB));
+    ({ stack, fake, warren } = await onWholeCluster(desc, yaml(), KEYS));
   });
 
   afterAll(async () => {
