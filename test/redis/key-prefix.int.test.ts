@@ -1,5 +1,5 @@
 /**
- * REDIS_KEY_PREFIX on a Redis of the test's own, empty at the start: a warren that sweeps (an alert posted), taps
+ * REDIS_KEY_PREFIX on a Redis of the test's own, empty at the start: a warren that sweeps (a backlog alert), taps
  * (a tap group posted), answers commands (the definitions summary kept) and has a run requested (run, its message,
  * the audit log) writes every one of its keys, BullMQ's included, under the prefix and none elsewhere.
  */
@@ -27,6 +27,8 @@ access:
 health:
   interval: 1s
   defaultFor: 1
+  thresholds:
+    backlogMessages: 50
 `;
 
 describe('REDIS_KEY_PREFIX', () => {
@@ -61,13 +63,22 @@ describe('REDIS_KEY_PREFIX', () => {
   });
 
   it('writes every key of the tap, the sweeps, the commands and the runs under the prefix', async () => {
-    // A sweep's alert: RabbitMQ's default partition handling (ignore) on three nodes is reported.
-    await fake.waitForCall('chat.postMessage', (c) => c.params.channel === 'C0ALERTS', 60_000);
+    // A sweep's alert: a backlog of 60 messages, above the threshold of 50.
+    const amqp = await connect(stack.nodes[0]?.amqpUrl as string);
+    const channel = await amqp.createConfirmChannel();
+    await channel.assertQueue(queue, { durable: false });
+    for (let i = 0; i < 60; i++) channel.sendToQueue(queue, Buffer.from(`m${i}`));
+    await channel.waitForConfirms();
+    await amqp.close();
+    await fake.waitForCall(
+      'chat.postMessage',
+      (c) => c.params.channel === 'C0ALERTS' && JSON.stringify(c.params.blocks ?? '').includes(queue),
+      60_000,
+    );
     // A tap group.
-    await waitUntil(() => (warren.tap?.status()[0]?.bindings ?? []).some((b) => b.state === 'bound'), 'the tap');
     const publisher = await OsloPublisher.connect(stack.nodes[0]?.amqpUrl as string);
     try {
-      const message = osloMessage('nova-compute.instance.create.error.v2.json');
+      const message = osloMessage('nova-legacy-compute.instance.create.error.v2.json');
       await publisher.declareExchange(message.exchange);
       await waitUntil(
         () =>
@@ -82,12 +93,6 @@ describe('REDIS_KEY_PREFIX', () => {
     }
     // A command that keeps state, and a run requested.
     expect(String((await slash(warren, fake, OPERATOR, 'definitions', CHANNEL)).text)).toMatch(/definitions/i);
-    const amqp = await connect(stack.nodes[0]?.amqpUrl as string);
-    const channel = await amqp.createConfirmChannel();
-    await channel.assertQueue(queue, { durable: false });
-    channel.sendToQueue(queue, Buffer.from('x'));
-    await channel.waitForConfirms();
-    await amqp.close();
     expect(String((await slash(warren, fake, OPERATOR, `fix purge-queue ${queue}`, CHANNEL)).text)).toMatch(/run `r-/);
 
     const keys = await client.keys('*');
