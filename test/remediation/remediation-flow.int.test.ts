@@ -282,7 +282,7 @@ describe('remediation workflows through Slack', () => {
     // on the broker), and no lease, since nobody renews it any more.
     const redis = new Redis(desc.redisUrl);
     try {
-      const store = new RunStore(redis);
+      const store = new RunStore(redis, `${KEYS}remediation:`);
       const run = (await store.get(runId)) as WorkflowRun;
       const [step1, step2] = run.plan.actions as [PlannedAction, PlannedAction];
       expect(step1.key).toContain(first.zombie);

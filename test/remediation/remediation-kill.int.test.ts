@@ -188,8 +188,8 @@ describe('a warren process killed with SIGKILL between two steps of a run', () =
     fake = await FakeSlack.start();
     amqp = await connect(desc.nodes[0]?.amqpUrl as string);
     redis = new Redis(desc.redisUrl);
-    store = new RunStore(redis);
-    audit = new AuditLog(redis, 86_400_000);
+    store = new RunStore(redis, `${KEYS}remediation:`);
+    audit = new AuditLog(redis, 86_400_000, `${KEYS}remediation:`);
   });
 
   afterAll(async () => {

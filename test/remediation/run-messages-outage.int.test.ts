@@ -98,7 +98,7 @@ describe('run messages while Slack is down', () => {
     fake = await FakeSlack.start();
     amqp = await connect(desc.nodes[0]?.amqpUrl as string);
     redis = new Redis(desc.redisUrl);
-    store = new RunStore(redis);
+    store = new RunStore(redis, `${KEYS}remediation:`);
     warren = await start();
   });
 

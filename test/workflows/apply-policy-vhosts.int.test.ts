@@ -55,6 +55,7 @@ describe('apply-policy over two vhosts on the real cluster', () => {
       remediation: remediationSchema.parse({}),
       health: healthSchema.parse({}),
       redis,
+      keyPrefix: `${KEYS}remediation:`,
       chat: recordingChat(),
       pacer: new ChannelPacer(redis, 0),
       access: new AccessPolicy({ readers: [], operators: [], approvers: [APPROVER], channels: [] }),
@@ -78,7 +79,7 @@ describe('apply-policy over two vhosts on the real cluster', () => {
       channel: CHANNEL,
     });
     await engine.approve(id, { userId: APPROVER, channelId: CHANNEL });
-    const run = await finishedRun(new RunStore(redis), id, 60_000);
+    const run = await finishedRun(new RunStore(redis, `${KEYS}remediation:`), id, 60_000);
 
     expect(run.status, run.outcome).toBe('succeeded');
     expect(run.steps.map((s) => [s.key, s.status])).toEqual(vhosts.map((v) => [`policy:${v}/${name}`, 'done']));

@@ -207,9 +207,13 @@ access:
     const quorum = `${PREFIX}.offline-quorum`;
     await quorumOnEveryNode(quorum);
     // The quorum queues with a member on node 3 before the outage: after it, each lists that member again once its
-    // Raft cluster has recovered its membership, and until then the listing can show an older one.
-    const onNode3 = (await quorumQueues()).filter((q) => q.members?.includes(node3)).map((q) => q.name);
-    expect(onNode3).toContain(quorum);
+    // Raft cluster has recovered its membership, and until then the listing can show an older one. The listing
+    // shows a new queue's members once its leader has emitted its stats (every few seconds).
+    let onNode3: string[] = [];
+    await waitUntil(async () => {
+      onNode3 = (await quorumQueues()).filter((q) => q.members?.includes(node3)).map((q) => q.name);
+      return onNode3.includes(quorum);
+    }, `the listing to show ${quorum} with a member on ${node3}`);
 
     for (const node of [node1, node2, node3]) expect((await stack.rabbitmqctl(node, ['stop_app'])).code).toBe(0);
     for (const node of [node1, node2]) await stack.killNode(node);
