@@ -2,8 +2,8 @@
  * `fix heal-partition [--trust NODE]` (runbook 1.4): heals a network partition the way RabbitMQ's autoheal does.
  * The side to keep is the one clients use: most client connections, ties going to the most nodes (the network-partition
  * check computes it; `--trust` overrides it, and is required when the rule ties). Every node outside that side has its
- * rabbit app stopped, one at a time, and only when all of them are stopped are they started again, one at a time, each
- * start waiting until the node runs with the trusted side and reports no partition.
+ * rabbit app stopped, one at a time, and only when all of them are stopped are they started again, one at a time and
+ * the last stopped first, each start waiting until the node runs with the trusted side and reports no partition.
  *
  * Stop all, then start all, rather than restarting each node in turn: tested on the local 3-node cluster with a
  * `[n1]` vs `[n2, n3]` split trusting n1, restarting n2 then n3 left n1 listing both as partitioned for good (only a
@@ -233,7 +233,10 @@ export const healPartitionWorkflow = defineWorkflow<Args>({
         label: `stop the rabbit app on \`${node}\`${clientsOn(node)}`,
         data: { phase: 'stop', node, trusted, restart },
       })),
-      ...restart.map((node) => ({
+      // Last stopped, first started: a node's boot waits for the nodes it saw running when it stopped (runbook 1.4),
+      // and the loser stopped first saw the others, so started first it waits for a node still stopped (seen in
+      // CI: start_app on the first-stopped of two losers timed out after 2 minutes).
+      ...[...restart].reverse().map((node) => ({
         key: `start:${node}`,
         label: `start the rabbit app on \`${node}\` and wait (up to ${formatDuration(REJOIN_WAIT_MS)}) until it runs with the trusted side, reporting no partition`,
         data: { phase: 'start', node, trusted, restart },

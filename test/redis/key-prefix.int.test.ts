@@ -7,10 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
 import { type AofRedis, startAofRedis } from '../support/aof-redis.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { OsloPublisher, osloMessage } from '../support/oslo-publisher.js';
+import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
 import { slash, startHarnessWarren } from '../support/warren-harness.js';
 
@@ -91,7 +93,12 @@ describe('REDIS_KEY_PREFIX', () => {
     } finally {
       await publisher.close();
     }
-    // A command that keeps state, and a run requested.
+    // A command that keeps state, and a run requested (once the queue's stats show the messages the plan purges).
+    await waitUntil(
+      async () => (await freshQueue(stackManagement(stack), '/', queue))?.messages_ready === 60,
+      'the broker to count the messages',
+      30_000,
+    );
     expect(String((await slash(warren, fake, OPERATOR, 'definitions', CHANNEL)).text)).toMatch(/definitions/i);
     expect(String((await slash(warren, fake, OPERATOR, `fix purge-queue ${queue}`, CHANNEL)).text)).toMatch(/run `r-/);
 

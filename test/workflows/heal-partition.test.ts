@@ -120,17 +120,17 @@ describe('heal-partition arguments', () => {
 });
 
 describe('heal-partition plan', () => {
-  it('keeps the side with the most client connections and stops, then starts, every other node one at a time', async () => {
+  it('keeps the side with the most client connections and stops, then starts, every other node one at a time, the last stopped first', async () => {
     const plan = await healPartitionWorkflow.plan(contextOf(fakeCluster()), {});
-    expect(plan.actions.map((a) => a.key)).toEqual([`stop:${R2}`, `stop:${R3}`, `start:${R2}`, `start:${R3}`]);
+    expect(plan.actions.map((a) => a.key)).toEqual([`stop:${R2}`, `stop:${R3}`, `start:${R3}`, `start:${R2}`]);
     expect(plan.actions.map((a) => a.data)).toEqual([
       { phase: 'stop', node: R2, trusted: [R1], restart: [R2, R3] },
       { phase: 'stop', node: R3, trusted: [R1], restart: [R2, R3] },
-      { phase: 'start', node: R2, trusted: [R1], restart: [R2, R3] },
       { phase: 'start', node: R3, trusted: [R1], restart: [R2, R3] },
+      { phase: 'start', node: R2, trusted: [R1], restart: [R2, R3] },
     ]);
     expect(plan.actions[0]?.label).toBe('stop the rabbit app on `rabbit2@localhost` (1 client connection on it)');
-    expect(plan.actions[2]?.label).toBe(
+    expect(plan.actions[3]?.label).toBe(
       'start the rabbit app on `rabbit2@localhost` and wait (up to 90s) until it runs with the trusted side, reporting no partition',
     );
     expect(plan.summary).toBe(
@@ -181,7 +181,7 @@ describe('heal-partition plan', () => {
       /^No side wins the autoheal rule .* Keep the side your clients use: run it again with --trust NODE\.$/,
     );
     const plan = await healPartitionWorkflow.plan(contextOf(tied), { trust: R3 });
-    expect(plan.actions.map((a) => a.key)).toEqual([`stop:${R1}`, `stop:${R2}`, `start:${R1}`, `start:${R2}`]);
+    expect(plan.actions.map((a) => a.key)).toEqual([`stop:${R1}`, `stop:${R2}`, `start:${R2}`, `start:${R1}`]);
     expect(plan.warnings).toContain(
       'Client connections could not be listed: the side was chosen by node count only. Check which side clients use.',
     );
@@ -292,9 +292,9 @@ describe('heal-partition execute and verify', () => {
       expect(await healPartitionWorkflow.guard(context, action, {})).toBeUndefined();
       results.push(await healPartitionWorkflow.execute(context, action, {}));
     }
-    expect(cluster.calls).toEqual([`stop_app ${R2}`, `stop_app ${R3}`, `start_app ${R2}`, `start_app ${R3}`]);
+    expect(cluster.calls).toEqual([`stop_app ${R2}`, `stop_app ${R3}`, `start_app ${R3}`, `start_app ${R2}`]);
     expect(results[0]).toBe('rabbit app stopped on `rabbit2@localhost`');
-    expect(results[2]).toMatch(
+    expect(results[3]).toMatch(
       /^rabbit app started on `rabbit2@localhost`; running with the trusted side after \d+ s$/,
     );
     expect(await healPartitionWorkflow.verify(context, plan.actions, {})).toEqual({

@@ -354,17 +354,20 @@ describe('remediation workflows against the real cluster', () => {
     const losers = plan.actions.filter((a) => a.data.phase === 'stop').map((a) => a.data.node as string);
     expect(losers.length).toBeGreaterThan(0);
     expect(losers).not.toContain(node1);
+    // Started the last stopped first: the first stopped would wait in its boot for the others.
     expect(plan.actions.map((a) => a.key)).toEqual([
       ...losers.map((n) => `stop:${n}`),
-      ...losers.map((n) => `start:${n}`),
+      ...[...losers].reverse().map((n) => `start:${n}`),
     ]);
     expect(plan.actions[0]?.data.trusted).toContain(node1);
     expect(plan.summary).toMatch(new RegExp(`^heal a [23]-way partition: keep .*\`${node1}\``));
     expect(results).toEqual([
       ...losers.map((n) => `rabbit app stopped on \`${n}\``),
-      ...losers.map((n) =>
-        expect.stringMatching(new RegExp(`^rabbit app started on \`${n}\`; running with the trusted side after`)),
-      ),
+      ...[...losers]
+        .reverse()
+        .map((n) =>
+          expect.stringMatching(new RegExp(`^rabbit app started on \`${n}\`; running with the trusted side after`)),
+        ),
     ]);
     expect(verification).toEqual({ ok: true, detail: 'all 3 nodes run together and none reports a partition' });
     expect(await clusterHealthy()).toBe(true);
