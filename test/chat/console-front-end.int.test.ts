@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { type CliRun, runCli } from '../support/run-cli.js';
 import { stackEnv } from '../support/stack-env.js';
+import { harnessKeys } from '../support/warren-harness.js';
+
+const KEYS = harnessKeys('chat-console-front-end');
 
 describe('console front end', () => {
   const stack = inject('stack');
@@ -17,7 +20,7 @@ describe('console front end', () => {
   });
 
   it('answers /rabbit status with the three nodes and exits 0 when the input ends', async () => {
-    const run = runCli(['start'], stackEnv(stack));
+    const run = runCli(['start'], { ...stackEnv(stack), REDIS_KEY_PREFIX: KEYS });
     runs.push(run);
     await run.waitForOutput((out) => out.includes('warren console.'));
     run.send('/rabbit status');
@@ -35,7 +38,7 @@ describe('console front end', () => {
   it('applies access rules to the acting user and channel', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'warren-console-'));
     writeFileSync(join(dir, 'warren.yaml'), 'access:\n  channels: [C0OPS]\n');
-    const run = runCli(['start'], stackEnv(stack), dir);
+    const run = runCli(['start'], { ...stackEnv(stack), REDIS_KEY_PREFIX: KEYS }, dir);
     runs.push(run);
     await run.waitForOutput((out) => out.includes('warren console.'));
     run.send('/rabbit status');

@@ -13,6 +13,9 @@ import { FakeSlack } from '../support/fake-slack.js';
 import { scanningLogger } from '../support/secret-scan.js';
 import { postToBolt, slashCommandBody } from '../support/slack-signing.js';
 import { stackEnv } from '../support/stack-env.js';
+import { harnessKeys } from '../support/warren-harness.js';
+
+const KEYS = harnessKeys('chat-slack-front-end');
 
 const SIGNING_SECRET = 'test-signing-secret-0123456789';
 const SCOPED_VHOST = `/neutron-${process.pid}`;
@@ -44,6 +47,7 @@ describe('Slack front end (HTTP mode)', () => {
     const config = loadConfig({
       env: {
         ...stackEnv(stack),
+        REDIS_KEY_PREFIX: KEYS,
         SLACK_BOT_TOKEN: 'xoxb-test-token',
         SLACK_SIGNING_SECRET: SIGNING_SECRET,
         SLACK_API_URL: fake.apiUrl,

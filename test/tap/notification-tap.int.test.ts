@@ -27,6 +27,9 @@ import { type RecordingLog, recordingChat } from '../support/recording-chat.js';
 import { scanningLogger } from '../support/secret-scan.js';
 import { stackEnv } from '../support/stack-env.js';
 import { waitUntil } from '../support/wait-until.js';
+import { flushHarnessRedis, harnessKeys } from '../support/warren-harness.js';
+
+const KEYS = harnessKeys('tap-notification-tap');
 
 /** The tap's samples in thread replies' texts: each names its message_id once, and a reply may carry several. */
 const samplesIn = (texts: readonly string[]) => texts.reduce((n, t) => n + (t.match(/message_id `/g)?.length ?? 0), 0);
@@ -59,10 +62,7 @@ describe('notification tap', () => {
       .map((b) => b.exchange) ?? [];
 
   beforeAll(async () => {
-    const redis = new Redis(stack.redisUrl);
-    const stale = await redis.keys('warren:tap:*');
-    if (stale.length > 0) await redis.del(...stale);
-    redis.disconnect();
+    await flushHarnessRedis(stack, KEYS);
 
     publisher = await OsloPublisher.connect(stack.nodes[0]?.amqpUrl as string);
     for (const exchange of ['nova', 'neutron', 'openstack', 'glance']) await publisher.declareExchange(exchange);
@@ -98,6 +98,7 @@ tap:
     const config = loadConfig({
       env: {
         ...stackEnv(stack),
+        REDIS_KEY_PREFIX: KEYS,
         WARREN_CONFIG: file,
         SLACK_BOT_TOKEN: 'xoxb-tap-test',
         SLACK_SIGNING_SECRET: SIGNING_SECRET,
@@ -114,11 +115,7 @@ tap:
     await warren?.stop();
     await publisher?.close();
     await fake?.stop();
-    // Groups still pending would be flushed by the next test file's warren on the same Redis.
-    const redis = new Redis(stack.redisUrl);
-    const keys = await redis.keys('warren:tap:*');
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
+    await flushHarnessRedis(stack, KEYS);
   });
 
   it('posts errors of both envelope versions to the routed channels, with the extracted fields', async () => {
@@ -406,7 +403,8 @@ describe('notification tap with declareExchanges', () => {
       }),
       alertChannel: 'C0ALERTS',
       redis,
-      pacer: new ChannelPacer(redis, 1_000),
+      keyPrefix: `${KEYS}tap:`,
+      pacer: new ChannelPacer(redis, 1_000, `${KEYS}slack:pace:`),
       chat,
       metrics: createMetrics(),
       logger: createLogger('silent'),
@@ -471,7 +469,8 @@ describe('notification tap in durable mode', () => {
         }),
         alertChannel: 'C0ALERTS',
         redis,
-        pacer: new ChannelPacer(redis, 1_000),
+        keyPrefix: `${KEYS}tap:`,
+        pacer: new ChannelPacer(redis, 1_000, `${KEYS}slack:pace:`),
         chat,
         metrics: createMetrics(),
         logger: createLogger('silent'),
@@ -548,7 +547,8 @@ describe('two warren replicas on one Redis', () => {
           }),
           alertChannel: 'C0ALERTS',
           redis: redises[i] as Redis,
-          pacer: new ChannelPacer(redises[i] as Redis, 50),
+          keyPrefix: `${KEYS}tap:`,
+          pacer: new ChannelPacer(redises[i] as Redis, 50, `${KEYS}slack:pace:`),
           chat: recordingChat(log, `replica${i}`),
           metrics: metrics[i] as ReturnType<typeof createMetrics>,
           logger: createLogger('silent'),
