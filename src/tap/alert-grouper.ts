@@ -77,11 +77,11 @@ const RECORD = new RedisScript(RECORD_SCRIPT);
 /**
  * Groups an earlier warren left queued its own way (a `dirty` set, samples in `group:<id>:pending`), handed to the
  * outbox: so an upgrade in the middle of an incident loses neither a group's last edit nor its waiting samples.
- * ARGV: prefix, retention in ms. Answers how many it moved.
+ * ARGV: prefix, retention in ms, how many groups at most. Answers how many it took from the set.
  */
 const ADOPT = new RedisScript(`
 local prefix, retainMs = ARGV[1], tonumber(ARGV[2])
-local ids = redis.call('SPOP', prefix .. 'dirty', 200)
+local ids = redis.call('SPOP', prefix .. 'dirty', tonumber(ARGV[3]))
 for _, id in ipairs(ids) do
   local g = prefix .. 'group:' .. id
   if redis.call('EXISTS', g) == 1 then
@@ -108,6 +108,8 @@ const MAX_BATCH = 256;
 const GROUP_HASH_CACHE = 4_096;
 /** Group messages one flush delivers at most (new ones first); the next flush, a moment later, takes the rest. */
 const FLUSH_BATCH = 200;
+/** Groups ADOPT takes per call; fewer taken means the old set is empty. */
+const ADOPT_BATCH = 200;
 
 interface PendingRecord {
   resolve: (result: RecordResult) => void;
@@ -162,6 +164,8 @@ export class AlertGrouper {
   private readonly outbox: SlackOutbox;
   /** What the flush under way did, counted from the outbox's calls. */
   private stats: FlushStats = { posted: 0, updated: 0, replies: 0 };
+  /** Until an older warren's queued groups are all taken over: a one-time step, not one for every flush. */
+  private adopting = true;
 
   constructor(private readonly options: AlertGrouperOptions) {
     this.prefix = options.keyPrefix ?? 'warren:tap:';
@@ -359,7 +363,10 @@ export class AlertGrouper {
   private async flushOnce(): Promise<FlushStats> {
     const { redis } = this.options;
     this.stats = { posted: 0, updated: 0, replies: 0 };
-    await ADOPT.run(redis, [], [this.prefix, String(this.retainMs())]);
+    if (this.adopting) {
+      const taken = await ADOPT.run(redis, [], [this.prefix, String(this.retainMs()), String(ADOPT_BATCH)]);
+      if (Number(taken) < ADOPT_BATCH) this.adopting = false;
+    }
     const ids = await this.outbox.pending();
     const posted = await Promise.all(ids.map((id) => redis.hexists(`${this.prefix}group:${id}`, 'ts')));
     const order = ids.map((id, i) => ({ id, known: posted[i] })).sort((a, b) => a.known - b.known);
