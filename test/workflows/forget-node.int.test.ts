@@ -269,8 +269,14 @@ access:
     expect(text(await approve(APPROVER_B, shrink.runId, shrink.post))).toMatch(/You approved/);
     const shrunk = await ended(shrink.post);
     expect(`${shrunk.params.text}\n${blocksOf(shrunk)}`, blocksOf(shrunk)).toMatch(/^Done and verified/);
-    expect((await freshQueue(management, '/', quorum))?.members).toEqual(expect.arrayContaining([node1, node2]));
-    expect((await freshQueue(management, '/', quorum))?.members).not.toContain(node3);
+    // The run's verify read the queue without the member, and a later read can show it again for a while (seen once
+    // on 4.0.5). The listing's members are partly the stats the queue's leader emits on its tick, from a read of the
+    // queue record that can predate the removal; the record itself is right. The alert's resolution below is the
+    // lasting answer.
+    await waitUntil(async () => {
+      const members = (await freshQueue(management, '/', quorum))?.members ?? [];
+      return members.includes(node1) && members.includes(node2) && !members.includes(node3);
+    }, `${quorum} to list its members on ${node1} and ${node2}, none on ${node3}`);
     await fake
       .waitForCall(
         'chat.update',
