@@ -28,7 +28,7 @@ export interface ClusterStatus {
   cluster: string;
   overview: ManagementOverview;
   nodes: ManagementNode[];
-  /** Each node's Erlang version, from the /api/overview of the management URL that node serves. */
+  /** Each running node's Erlang version, from the /api/overview of the management URL that node serves (kept for its boot). */
   erlangByNode?: ReadonlyMap<string, string>;
   /** The `khepri_db` feature flag's state; undefined when the broker lists no such flag or the listing failed. */
   khepriFlag?: 'enabled' | 'disabled';
@@ -193,20 +193,6 @@ export function renderClusterStatus(status: ClusterStatus): { text: string; bloc
   return { text, blocks };
 }
 
-const nodeOverviewSchema = z.looseObject({ node: z.string(), erlang_version: z.string().optional() });
-
-/** Each management URL's own /api/overview names its node and that node's Erlang; a URL that fails is left out. */
-async function erlangByNode(handle: ClusterHandle): Promise<Map<string, string>> {
-  const answers = await Promise.all(
-    handle.management.baseUrls.map((url) =>
-      handle.management.getFrom(url, '/api/overview', nodeOverviewSchema).catch(() => undefined),
-    ),
-  );
-  const erlang = new Map<string, string>();
-  for (const a of answers) if (a?.erlang_version) erlang.set(a.node, a.erlang_version);
-  return erlang;
-}
-
 /** Through the cluster's reader (shared with the sweep, so mostly a cached answer); never fails the command. */
 async function readPartitionHandling(
   handle: ClusterHandle,
@@ -221,14 +207,16 @@ async function readPartitionHandling(
 }
 
 async function fetchStatus(handle: ClusterHandle): Promise<ClusterStatus> {
-  const [overview, nodes, erlang, khepriFlag] = await Promise.all([
+  const [overview, nodes, khepriFlag] = await Promise.all([
     handle.management.overview(),
     handle.management.get('/api/nodes', nodesSchema, { columns: NODE_COLUMNS }),
-    erlangByNode(handle),
     khepriFlagState(handle.management),
   ]);
   nodes.sort((a, b) => a.name.localeCompare(b.name));
-  const partitionHandling = await readPartitionHandling(handle, nodes);
+  const [erlang, partitionHandling] = await Promise.all([
+    handle.erlangVersions.of(nodes),
+    readPartitionHandling(handle, nodes),
+  ]);
   return {
     partitionHandling,
     cluster: handle.config.name,

@@ -5,6 +5,7 @@
  */
 import type { ClusterConfig } from '../config/schema.js';
 import { UnknownClusterError } from '../errors.js';
+import { ErlangVersions } from '../management/erlang-versions.js';
 import type { RejectionSink } from '../management/listing.js';
 import { ManagementClient } from '../management/management-client.js';
 import { type NodeControl, nodeControlFrom } from '../remediation/node-control.js';
@@ -14,6 +15,8 @@ import { PartitionHandlingReader } from './partition-handling-reader.js';
 export interface ClusterHandle {
   config: ClusterConfig;
   management: ManagementClient;
+  /** Each node's Erlang version, kept for the node's boot (for `/rabbit status`). */
+  erlangVersions: ErlangVersions;
   /** Each node's cluster_partition_handling, read through node control; absent without `nodeControl`. */
   partitionHandling?: PartitionHandlingReader;
   /** The cluster's node control for what the sweep reads only through the CLI; absent without `nodeControl`. */
@@ -41,12 +44,14 @@ export class ClusterDirectory {
       const nodeControl = config.nodeControl
         ? nodeControlFrom(config.nodeControl, Math.min(config.nodeControl.timeout, NODE_READ_TIMEOUT_MS))
         : undefined;
+      const management = new ManagementClient(config, {
+        timeoutMs: options.managementTimeoutMs,
+        onRejected: options.listingRejections?.(config.name),
+      });
       this.byName.set(config.name, {
         config,
-        management: new ManagementClient(config, {
-          timeoutMs: options.managementTimeoutMs,
-          onRejected: options.listingRejections?.(config.name),
-        }),
+        management,
+        erlangVersions: new ErlangVersions(management),
         ...(nodeControl
           ? {
               nodeControl,

@@ -126,12 +126,17 @@ export class ManagementClient {
     options: GetOptions = {},
   ): Promise<z.output<S>> {
     const key = `${params ? `${path}?${JSON.stringify(params)}` : path}${options.bert ? ' bert' : ''}${options.repeatedKeys ? ' repeated' : ''}`;
+    return this.validate(path, schema, await this.shared(key, () => this.getBody(path, params, options)));
+  }
+
+  /** The body of the identical GET already in flight under `key`, or of a new one. */
+  private shared(key: string, load: () => Promise<unknown>): Promise<unknown> {
     let body = this.inflight.get(key);
     if (!body) {
-      body = this.getBody(path, params, options).finally(() => this.inflight.delete(key));
+      body = load().finally(() => this.inflight.delete(key));
       this.inflight.set(key, body);
     }
-    return this.validate(path, schema, await body);
+    return body;
   }
 
   private async getBody(path: string, params: Record<string, string | number> | undefined, options: GetOptions) {
@@ -228,9 +233,12 @@ export class ManagementClient {
     throw new ManagementUnreachableError(this.cluster, attempts);
   }
 
-  /** GET from one specific node, for endpoints that judge the node serving the request (health checks). */
+  /**
+   * GET from one specific node, for endpoints that judge the node serving the request (health checks). Shared like
+   * `get` with an identical request to the same node in flight.
+   */
   async getFrom<S extends z.ZodType>(base: string, path: string, schema: S): Promise<z.output<S>> {
-    return this.validate(path, schema, await this.request(base, path));
+    return this.validate(path, schema, await this.shared(`${base} ${path}`, () => this.request(base, path)));
   }
 
   /**
