@@ -5,11 +5,11 @@
  */
 import type { ClusterConfig } from '../config/schema.js';
 import { UnknownClusterError } from '../errors.js';
-import { ErlangVersions } from '../management/erlang-versions.js';
 import type { RejectionSink } from '../management/listing.js';
 import { ManagementClient } from '../management/management-client.js';
 import { type NodeControl, nodeControlFrom } from '../remediation/node-control.js';
 import { BootWatch } from './boot-watch.js';
+import { ErlangVersions } from './erlang-versions.js';
 import { PartitionHandlingReader } from './partition-handling-reader.js';
 
 export interface ClusterHandle {

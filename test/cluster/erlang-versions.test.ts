@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { ErlangVersions, type NodeOverviewSource } from '../../src/management/erlang-versions.js';
+import { ErlangVersions, type NodeOverviewSource } from '../../src/cluster/erlang-versions.js';
 import type { ManagementNode } from '../../src/management/schemas.js';
 
 /** Management URLs that each serve one node, counting the overviews asked of them. */

@@ -5,7 +5,7 @@
  * brokers nothing for it.
  */
 import { z } from 'zod';
-import type { ManagementNode } from './schemas.js';
+import type { ManagementNode } from '../management/schemas.js';
 
 /** The part of the management client this needs. */
 export interface NodeOverviewSource {
