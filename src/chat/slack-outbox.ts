@@ -57,8 +57,8 @@ export interface SlackOutboxOptions {
   pacer: ChannelPacer;
   source?: OutboxSource;
   logger: Logger;
-  /** Counts each Slack call that went through, and each failed delivery attempt. */
-  onCall?: (action: 'post' | 'update' | 'reply' | 'error') => void;
+  /** Counts each Slack call that went through (a failed one goes to `onError`). */
+  onCall?: (action: 'post' | 'update' | 'reply') => void;
   now: () => number;
   /** Redis keys: `<prefix>` (the pending set), `<prefix>:<id>` (state), `:replies`, `:lock`. */
   prefix: string;
@@ -273,7 +273,6 @@ export class SlackOutbox {
             return false;
           }
           attempt.inSlack = false;
-          this.options.onCall?.('error');
           this.options.onError?.(error, id, 'slack');
           // Slack refused a first post: it is known not to be there. A timeout or a broken connection says
           // nothing, and a failure of any other call leaves an earlier uncertain post uncertain.

@@ -67,7 +67,15 @@ export class AlertReconciler {
       prefix: options.outboxPrefix ?? 'warren:health:outbox',
       kind: 'alert',
       retentionS: OUTBOX_RETENTION_S,
-      ...(metrics ? { onCall: (action) => metrics.slack.inc({ action }) } : {}),
+      ...(metrics
+        ? {
+            onCall: (action) => metrics.slack.inc({ action }),
+            // The outbox logs each failure; a Slack one is counted too, a Redis one is the sweep's to report.
+            onError: (_error, _id, stage) => {
+              if (stage === 'slack') metrics.slack.inc({ action: 'error' });
+            },
+          }
+        : {}),
       source: { posted: (episode, posted) => this.posted(episode, posted) },
     });
   }

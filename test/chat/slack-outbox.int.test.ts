@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChannelPacer } from '../../src/chat/channel-pacer.js';
 import type { ChatMessage, ChatPort, PostedMessage } from '../../src/chat/chat-message.js';
-import { type OutboxSource, SENT_AGAIN, SlackOutbox } from '../../src/chat/slack-outbox.js';
+import { type OutboxSource, SENT_AGAIN, SlackOutbox, type SlackOutboxOptions } from '../../src/chat/slack-outbox.js';
 import { createLogger } from '../../src/logger.js';
 import { type AofRedis, startAofRedis } from '../support/aof-redis.js';
 import { scratchRedis } from '../support/scratch-redis.js';
@@ -74,8 +74,15 @@ describe('SlackOutbox', () => {
   let redis: Redis;
   let n = 0;
   const fresh = () => `m${++n}`;
-  const outbox = (chat: ChatPort, source: OutboxSource, connection = redis, now: () => number = Date.now) =>
+  const outbox = (
+    chat: ChatPort,
+    source: OutboxSource,
+    connection = redis,
+    now: () => number = Date.now,
+    hooks: Pick<SlackOutboxOptions, 'onCall' | 'onError'> = {},
+  ) =>
     new SlackOutbox({
+      ...hooks,
       redis: connection,
       chat,
       pacer: new ChannelPacer(connection, 0, `${scratch.prefix}pace:`),
@@ -92,7 +99,10 @@ describe('SlackOutbox', () => {
   });
 
   /** One message, 'request', on an outbox whose Slack calls pass `gate` first and whose back-offs pass at once. */
-  function gated(gate: (call: Call, log: Call[]) => Promise<void>) {
+  function gated(
+    gate: (call: Call, log: Call[]) => Promise<void>,
+    hooks: Pick<SlackOutboxOptions, 'onCall' | 'onError'> = {},
+  ) {
     const log: Call[] = [];
     const texts = new Map<string, string>();
     const box = outbox(
@@ -100,6 +110,7 @@ describe('SlackOutbox', () => {
       textSource(texts),
       redis,
       aheadClock(),
+      hooks,
     );
     const id = fresh();
     texts.set(id, 'request');
@@ -255,12 +266,19 @@ describe('SlackOutbox', () => {
   it('keeps everything while Slack refuses, then delivers it once and in order', async () => {
     let down = true;
     let refusedCalls = 0;
-    const { log, texts, box, id } = gated(async () => {
-      if (down) {
-        refusedCalls++;
-        throw refused();
-      }
-    });
+    const reported: string[] = [];
+    const { log, texts, box, id } = gated(
+      async () => {
+        if (down) {
+          refusedCalls++;
+          throw refused();
+        }
+      },
+      {
+        onCall: (action) => reported.push(action),
+        onError: (error, failed, stage) => reported.push(`${stage} error on ${failed}: ${(error as Error).message}`),
+      },
+    );
     expect(await box.refresh(id)).toBe(false);
     for (const text of ['r1', 'r2']) expect(await box.reply(id, text)).toBe(false);
     texts.set(id, 'request, approved');
@@ -279,6 +297,8 @@ describe('SlackOutbox', () => {
       `post:r2:${ts}`,
     ]);
     expect(await box.pending()).not.toContain(id);
+    // Each refused call reported once, as an error; the calls that went through, as what they were.
+    expect(reported).toEqual([...Array(refusedCalls).fill(`slack error on ${id}: fake 500`), 'post', 'reply', 'reply']);
   });
 
   it('marks a reply sent again when Slack may have taken it before the call failed', async () => {
