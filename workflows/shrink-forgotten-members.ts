@@ -21,6 +21,7 @@ import {
   CHANGE_NOT_PERMITTED_RETRY_MS,
   deleteQuorumMember,
   freshNodes,
+  holdRemoval,
   type MemberBatch,
   memberBatches,
   unlistedNote,
@@ -182,16 +183,25 @@ export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
     let already = 0;
     // A queue listed without members (no leader yet) is asked again, not taken for one without a member there.
     const members = batchMembers(context.management);
+    const read: MemberBatch['queues'] = [];
     for (const { vhost, name } of queues) {
       const listed = await members.read(vhost, name);
       if (!listed) continue;
+      read.push({ vhost, name });
       if (!listed.includes(node)) already++;
       else {
         await deleteQuorumMember(context.management, vhost, name, node);
         removed++;
       }
     }
-    return `removed ${removed} member(s) on \`${node}\`${already ? `, ${already} already removed or gone` : ''}${unlistedNote(members.unlisted())}`;
+    // The broker can answer a removal it did not make, and list the member again a few seconds later: see holdRemoval.
+    const held = await holdRemoval(context.management, node, read);
+    const repeated = held.repeated
+      ? `; ${held.repeated} removal(s) done again: the broker listed the member again after removing it${
+          held.left.length ? `, and still lists it on ${held.left.map((n) => `\`${n}\``).join(', ')}` : ''
+        }`
+      : '';
+    return `removed ${removed} member(s) on \`${node}\`${already ? `, ${already} already removed or gone` : ''}${repeated}${unlistedNote(members.unlisted())}`;
   },
 
   async verify(context, done) {

@@ -161,6 +161,49 @@ export function deleteQuorumMember(
   return change(management, 'DELETE', vhost, name, node);
 }
 
+/**
+ * How long a removed member must stay out of the queue's listing before the removal counts as held. On RabbitMQ
+ * 4.0 the queue record, which the listing shows and the broker's delete_member consults, is rewritten from Raft by
+ * the leader on its tick (every 5 s); after an offline forget and a restart the two disagree for a while, and a
+ * delete_member that finds the node missing from the record answers 2xx without touching Raft. The member then
+ * comes back at the next tick. Seen on 4.0.5 in warren's own forget-node test.
+ */
+const HOLD_MS = 6_000;
+/** How long a removal that keeps coming back is repeated before the step leaves it to verify. */
+const HOLD_LIMIT_MS = 60_000;
+const HOLD_POLL_MS = 1_000;
+
+/**
+ * Watches `queues` until none has listed a member on `node` for HOLD_MS, removing it again whenever it shows up:
+ * how many removals were repeated, and the queues still listing the member when the limit came.
+ */
+export async function holdRemoval(
+  management: ManagementClient,
+  node: string,
+  queues: readonly { vhost: string; name: string }[],
+): Promise<{ repeated: number; left: string[] }> {
+  const deadline = Date.now() + HOLD_LIMIT_MS;
+  let quietSince = Date.now();
+  let repeated = 0;
+  for (;;) {
+    const back = [];
+    for (const queue of queues) {
+      if ((await freshQueue(management, queue.vhost, queue.name))?.members?.includes(node)) back.push(queue);
+    }
+    if (back.length === 0) {
+      if (Date.now() - quietSince >= HOLD_MS) return { repeated, left: [] };
+    } else {
+      if (Date.now() > deadline) return { repeated, left: back.map((q) => q.name) };
+      for (const queue of back) {
+        await deleteQuorumMember(management, queue.vhost, queue.name, node);
+        repeated++;
+      }
+      quietSince = Date.now();
+    }
+    await new Promise((resolve) => setTimeout(resolve, HOLD_POLL_MS));
+  }
+}
+
 /** One step of a membership workflow: a batch of queues whose member on `node` is added or removed. */
 export interface MemberBatch extends Record<string, unknown> {
   node: string;
