@@ -4,16 +4,14 @@
  * answer is kept for as long as the node runs the boot it came from; a burst of status commands then asks the
  * brokers nothing for it.
  */
-import { z } from 'zod';
-import type { ManagementNode } from '../management/schemas.js';
+import type { z } from 'zod';
+import { type ManagementNode, nodeOverviewSchema } from '../management/schemas.js';
 
 /** The part of the management client this needs. */
 export interface NodeOverviewSource {
   readonly baseUrls: readonly string[];
   getFrom<S extends z.ZodType>(base: string, path: string, schema: S): Promise<z.output<S>>;
 }
-
-const nodeOverviewSchema = z.looseObject({ node: z.string(), erlang_version: z.string().optional() });
 
 /**
  * How far two readings of one boot's start may differ: `uptime` comes with the node's stats, emitted every few

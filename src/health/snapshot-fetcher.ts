@@ -40,6 +40,7 @@ import {
   consumerSchema,
   featureFlagSchema,
   type ManagementNode,
+  nodeOverviewSchema,
   policySchema,
   queueSchema,
 } from '../management/schemas.js';
@@ -105,11 +106,6 @@ export function consumerCounts(consumers: Iterable<{ queue: { vhost: string; nam
   return counts;
 }
 
-const nodeOfOverview = z.looseObject({
-  node: z.string(),
-  rabbitmq_version: z.string().optional(),
-  erlang_version: z.string().optional(),
-});
 const policiesSchema = z.array(policySchema);
 const featureFlagsSchema = z.array(featureFlagSchema);
 const deprecatedFeaturesSchema = z.array(z.looseObject({ name: z.string(), deprecation_phase: z.string().optional() }));
@@ -324,7 +320,7 @@ export class SnapshotFetcher implements SnapshotSource {
 
   private async endpoint(url: string): Promise<ManagementEndpoint> {
     try {
-      const overview = await this.management.getFrom(url, '/api/overview', nodeOfOverview);
+      const overview = await this.management.getFrom(url, '/api/overview', nodeOverviewSchema);
       const { node } = overview;
       this.nodeOfUrl.set(url, node);
       const versions = {

@@ -36,6 +36,13 @@ export type ManagementNode = z.infer<typeof nodeSchema>;
 export const NODE_COLUMNS = Object.keys(nodeSchema.shape).join(',');
 export const nodesSchema = z.array(nodeSchema);
 
+/** A node URL's own /api/overview, read for the node behind the URL and that node's versions. */
+export const nodeOverviewSchema = z.looseObject({
+  node: z.string(),
+  rabbitmq_version: z.string().optional(),
+  erlang_version: z.string().optional(),
+});
+
 export const overviewSchema = z.looseObject({
   cluster_name: z.string().optional(),
   rabbitmq_version: z.string().optional(),
