@@ -4,7 +4,9 @@
  * loop (as warren's AckBatcher does), on the same broker, with the same prefetch, in the same run. Both drain a queue
  * pre-loaded with the same realistic oslo v2 notifications (mostly INFO, some ERROR spread over hosts), and both
  * clocks stop when the last delivery has been acked (warren's flushed work included), not when it was received.
- * Prints events/s for both, the ratio, and the peak RSS while warren drains; ends with one BENCH line.
+ * Prints events/s for both, the ratio, the peak RSS while warren drains, and what each side cost in CPU per event
+ * (this process, the broker, Redis), which tells a side that waited from one that ran out of CPU; ends with one BENCH
+ * line.
  *
  * BENCH_TAP_MODE=durable runs warren's durable tap (a named quorum queue) against a bare consumer of a quorum queue.
  *
@@ -21,6 +23,7 @@ import { startLocalStack } from '../../src/devstack/index.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
 import { TapService } from '../../src/tap/tap-service.js';
+import { cpuSeconds } from '../support/process-cpu.js';
 import { runInfo } from '../support/run-info.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
@@ -80,12 +83,38 @@ async function waitFor(check: () => boolean | Promise<boolean>, what: string, ti
   }
 }
 
+/** CPU microseconds per event spent by this process, the broker and Redis between `start()` and `stop()`. */
+function cpuMeter(brokerPids: number[], redisPid: number) {
+  const read = () => ({
+    node: process.cpuUsage(),
+    broker: cpuSeconds(brokerPids),
+    redis: cpuSeconds([redisPid]),
+  });
+  let from = read();
+  return {
+    start: () => {
+      from = read();
+    },
+    perEvent: (events: number) => {
+      const to = read();
+      const us = (seconds: number) => Math.round((seconds * 1e6) / events);
+      const node = process.cpuUsage(from.node);
+      return {
+        node: us((node.user + node.system) / 1e6),
+        broker: us(to.broker - from.broker),
+        redis: us(to.redis - from.redis),
+      };
+    },
+  };
+}
+
 async function main(): Promise<void> {
   console.log(`bench/tap: ${EVENTS} notifications, prefetch ${PREFETCH}, ${MODE} queues`);
   console.log(`  ${runInfo('start')}`);
   const stack = await startLocalStack({ nodes: 1, log: (line) => console.log(`  [devstack] ${line}`) });
   try {
     const url = stack.nodes[0]?.amqpUrl as string;
+    const cpu = cpuMeter(Object.values(stack.pids.rabbit), stack.pids.redis);
     const publisherConnection = await connect(url);
     const publisher = await publisherConnection.createConfirmChannel();
     await publisher.assertExchange(EXCHANGE, 'topic', { durable: false });
@@ -106,6 +135,7 @@ async function main(): Promise<void> {
     let bareAcked = 0;
     let pending = 0;
     let last: ConsumeMessage | undefined;
+    cpu.start();
     const bareStart = performance.now();
     await bare.consume(queue, (msg) => {
       if (!msg) return;
@@ -122,6 +152,7 @@ async function main(): Promise<void> {
     });
     await waitFor(() => bareAcked >= EVENTS, 'the bare consumer');
     const bareSeconds = (performance.now() - bareStart) / 1000;
+    const bareCpu = cpu.perEvent(EVENTS);
     if (MODE === 'durable') await bare.deleteQueue(queue);
     await bareConnection.close();
 
@@ -168,10 +199,12 @@ async function main(): Promise<void> {
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, process.memoryUsage().rss);
     }, 50);
+    cpu.start();
     const warrenStart = performance.now();
     await service.resume();
     await waitFor(() => (service.status()[0]?.acked ?? 0) >= EVENTS, 'warren to ack the whole queue');
     const warrenSeconds = (performance.now() - warrenStart) / 1000;
+    const warrenCpu = cpu.perEvent(EVENTS);
     clearInterval(sampler);
     await service.grouper.flush();
     await service.stop();
@@ -185,9 +218,12 @@ async function main(): Promise<void> {
     console.log(`  bare amqplib consumer: ${barePerS} events/s (${bareSeconds.toFixed(1)} s)`);
     console.log(`  warren tap pipeline:   ${warrenPerS} events/s (${warrenSeconds.toFixed(1)} s)`);
     console.log(`  ratio ${ratio}, peak RSS ${rssMb} MB, Slack sink: ${posts} posts, ${updates} updates`);
+    const cpuLine = (c: { node: number; broker: number; redis: number }) =>
+      `this process ${c.node}, broker ${c.broker}, Redis ${c.redis}`;
+    console.log(`  CPU µs per event: bare side ${cpuLine(bareCpu)}; warren side ${cpuLine(warrenCpu)}`);
     console.log(`  ${runInfo('end')}`);
     console.log(
-      `BENCH tap ${JSON.stringify({ mode: MODE, events: EVENTS, warren_per_s: warrenPerS, bare_per_s: barePerS, ratio, rss_mb: rssMb })}`,
+      `BENCH tap ${JSON.stringify({ mode: MODE, events: EVENTS, warren_per_s: warrenPerS, bare_per_s: barePerS, ratio, rss_mb: rssMb, cpu_us_per_event: { bare: bareCpu, warren: warrenCpu } })}`,
     );
   } finally {
     await stack.stop();

@@ -5,20 +5,37 @@
  * and counts as finished for the low-water mark, but its tag is never the one acked.
  *
  * One slow delivery (an event waiting for Redis) holds back the low-water mark, and every delivery behind it stays
- * unacknowledged: were that allowed to fill the prefetch window, the broker would stop delivering until Redis
- * answered. So once half the window is unacknowledged, finished deliveries behind a pending one are acked one by
- * one, and the batch ack later skips them like the requeued ones.
+ * unacknowledged: were that allowed to fill the prefetch window for long, the broker would stop delivering until
+ * Redis answered. So when the oldest unfinished delivery has waited `aheadAfterMs` and half the window is
+ * unacknowledged, the finished deliveries behind it are acked one by one, and the batch ack later skips them like
+ * the requeued ones. Not sooner: a healthy Redis answers within a few turns, and acking one by one whenever half the
+ * window was waiting on it (as this did until 2026-12) cost a frame per delivery on both sides, two thirds of all
+ * acks under a burst with one event in ten recorded, and made the tap slower, not faster (docs/benchmarks.md).
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 
+/** How long the oldest unfinished delivery may hold back the batch ack before the ones behind it are acked alone. */
+export const ACK_AHEAD_AFTER_MS = 50;
+
+export interface AckBatcherOptions {
+  /** Default ACK_AHEAD_AFTER_MS. */
+  aheadAfterMs?: number;
+  now?: () => number;
+}
+
 export class AckBatcher {
-  /** Deliveries received and not yet covered by a batch ack, in delivery order. */
+  /** Deliveries received and not yet covered by a batch ack, in delivery order, and when each was received. */
   private readonly inFlight: ConsumeMessage[] = [];
+  private readonly receivedAt: number[] = [];
   private readonly finished = new Set<number>();
   /** Tags the broker already considers settled (requeued, or acked one by one): never the tag of a batch ack. */
   private readonly settled = new Set<number>();
   private scheduled = false;
   private readonly ackAheadAt: number;
+  private readonly aheadAfterMs: number;
+  private readonly now: () => number;
+  /** Set while a full-enough window waits for its oldest delivery, to look again when that one has waited enough. */
+  private aheadTimer?: NodeJS.Timeout;
 
   /**
    * `window` is the channel's prefetch count: how many deliveries the broker lets be unacknowledged at once.
@@ -28,19 +45,26 @@ export class AckBatcher {
     private readonly channel: Channel,
     window = Number.POSITIVE_INFINITY,
     private readonly onAcked: (count: number) => void = () => undefined,
+    options: AckBatcherOptions = {},
   ) {
     this.ackAheadAt = Math.max(1, Math.floor(window / 2));
+    this.aheadAfterMs = options.aheadAfterMs ?? ACK_AHEAD_AFTER_MS;
+    this.now = options.now ?? Date.now;
   }
 
   received(msg: ConsumeMessage): void {
     this.inFlight.push(msg);
+    this.receivedAt.push(this.now());
   }
 
   done(msg: ConsumeMessage): void {
     this.finished.add(msg.fields.deliveryTag);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
     }
   }
 
@@ -56,7 +80,6 @@ export class AckBatcher {
   }
 
   private flush(): void {
-    this.scheduled = false;
     let lastAckable: ConsumeMessage | undefined;
     let ackable = 0;
     let covered = 0;
@@ -73,7 +96,10 @@ export class AckBatcher {
       lastAckable = next;
       ackable++;
     }
-    if (covered > 0) this.inFlight.splice(0, covered);
+    if (covered > 0) {
+      this.inFlight.splice(0, covered);
+      this.receivedAt.splice(0, covered);
+    }
     if (lastAckable) {
       try {
         // allUpTo settles every still-unacked delivery up to this tag; the settled ones below it are already settled.
@@ -83,8 +109,27 @@ export class AckBatcher {
         // Channel closed: unacked deliveries are redelivered, and de-duplication by message_id absorbs them.
       }
     }
+    this.aheadIfStuck();
+  }
+
+  /**
+   * Acks ahead when the oldest unfinished delivery has waited `aheadAfterMs` with half the window unacknowledged;
+   * when it has not waited that long yet, looks again when it will have (no delivery may arrive meanwhile to trigger
+   * a flush: the window is full).
+   */
+  private aheadIfStuck(): void {
     // Settled deliveries still in the list are no longer unacknowledged as far as the broker is concerned.
-    if (this.inFlight.length - this.settled.size >= this.ackAheadAt) this.ackAhead();
+    if (this.aheadTimer || this.inFlight.length - this.settled.size < this.ackAheadAt) return;
+    const waited = this.now() - (this.receivedAt[0] as number);
+    if (waited >= this.aheadAfterMs) {
+      this.ackAhead();
+      return;
+    }
+    this.aheadTimer = setTimeout(() => {
+      this.aheadTimer = undefined;
+      this.flush();
+    }, this.aheadAfterMs - waited);
+    this.aheadTimer.unref();
   }
 
   /** Acks, one by one, the finished deliveries waiting behind an unfinished one. */
