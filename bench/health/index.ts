@@ -1,7 +1,7 @@
 /**
  * bench/health: one full health sweep of a cluster as warren runs it (`HealthMonitor.sweep`: the snapshot fetch
  * through the management API, every check of `allChecks`, the alert lifecycle in Redis) on a 3-node local cluster
- * grown to 1,000, 10,000 and 30,000 queues with 1,000 oslo-like connections. At each size it times the sweep (median
+ * grown to 1,000, 10,000, 30,000 and 100,000 queues with 1,000 oslo-like connections. At each size it times the sweep (median
  * of BENCH_RUNS, default 3), the fetch and checks alone (`evaluate`, no alert state), the peak RSS during the sweep,
  * and as the baseline `rabbitmqctl list_queues name messages consumers` on the same cluster, run as many times.
  *
@@ -35,7 +35,7 @@ import { cpuSeconds } from '../support/process-cpu.js';
 import { loadAverage, runInfo } from '../support/run-info.js';
 import type { LoadReply, LoadRequest } from './load.js';
 
-const SIZES = (process.env.BENCH_QUEUES ?? '1000,10000,30000').split(',').map(Number);
+const SIZES = (process.env.BENCH_QUEUES ?? '1000,10000,30000,100000').split(',').map(Number);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 1000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CLUSTER = 'bench';
@@ -50,6 +50,8 @@ interface Row {
   evaluateS: number;
   baselineS: number;
   ratio: number;
+  /** Each complete run's own ratio (sweep / CLI of the same run), in run order. */
+  ratios: number[];
   rssMb: number;
   queueListingS: number;
   consumerListingS: number;
@@ -213,6 +215,7 @@ function printTable(rows: Row[]): void {
     'fetch+checks s',
     'CLI s',
     'ratio',
+    'run ratios',
     'peak RSS MB',
     'sweep ms/1k q',
     'GET queues s',
@@ -227,6 +230,7 @@ function printTable(rows: Row[]): void {
     r.evaluateS.toFixed(2),
     r.baselineS.toFixed(2),
     r.ratio.toFixed(2),
+    r.ratios.map((x) => x.toFixed(2)).join('/'),
     String(r.rssMb),
     String(Math.round((r.sweepS * 1000) / (r.queues / 1000))),
     r.queueListingS.toFixed(2),
@@ -375,6 +379,7 @@ async function main(): Promise<void> {
         evaluateS: median(evaluations),
         baselineS,
         ratio: sweepS / baselineS,
+        ratios: sweeps.map((sweep, i) => round(sweep / (baselines[i] as number))),
         rssMb: Math.round(peakRss / 2 ** 20),
         queueListingS: median(queueListings),
         consumerListingS: median(consumerListings),
@@ -389,6 +394,7 @@ async function main(): Promise<void> {
     );
     printTable(rows);
     const last = rows.at(-1) as Row;
+    const previous = rows.at(-2);
     console.log(`  ${runInfo('end')}`);
     console.log(
       `BENCH health ${JSON.stringify({
@@ -396,7 +402,20 @@ async function main(): Promise<void> {
         sweep_s: round(last.sweepS),
         baseline_s: round(last.baselineS),
         ratio: round(last.ratio),
+        ratios: last.ratios,
+        failed: last.failed,
         rss_mb: last.rssMb,
+        // The sweep's time per queue at the last size over the one before: at most 1 is linear growth or better.
+        ...(previous
+          ? { growth_per_queue: round(last.sweepS / last.queues / (previous.sweepS / previous.queues)) }
+          : {}),
+        sizes: rows.map((r) => ({
+          queues: r.queues,
+          ratio: round(r.ratio),
+          ratios: r.ratios,
+          failed: r.failed,
+          rss_mb: r.rssMb,
+        })),
       })}`,
     );
   } finally {
