@@ -24,12 +24,16 @@ function kollaQueues(edit: (q: Queue) => Queue): Queue[] {
 }
 
 /** The kolla cluster's nodes, each reporting RabbitMQ `version` when given (e.g. a 3.x cluster). */
-function nodesAt(version?: string): unknown {
-  const nodes = readFixture('kolla-nodes.json', '4.0') as { applications: { name: string; version: string }[] }[];
-  if (!version) return nodes;
+function nodesAt(version?: string, uptime?: Record<string, number>): unknown {
+  const nodes = readFixture('kolla-nodes.json', '4.0') as {
+    name: string;
+    uptime: number;
+    applications: { name: string; version: string }[];
+  }[];
   return nodes.map((n) => ({
     ...n,
-    applications: n.applications.map((a) => (a.name === 'rabbit' ? { ...a, version } : a)),
+    uptime: uptime?.[n.name] ?? n.uptime,
+    applications: n.applications.map((a) => (a.name === 'rabbit' && version ? { ...a, version } : a)),
   }));
 }
 
@@ -42,14 +46,21 @@ const path = (q: { vhost: string; name: string }) => `${encodeURIComponent(q.vho
  */
 function fakeManagement(
   queues: Queue[],
-  opts: { replicaStatus?: number; rebalanceMovesOn?: number; notPermittedTimes?: number; version?: string } = {},
+  opts: {
+    replicaStatus?: number;
+    rebalanceMovesOn?: number;
+    notPermittedTimes?: number;
+    version?: string;
+    /** Uptime in ms by node name, over the fixture's (about two minutes). */
+    uptime?: Record<string, number>;
+  } = {},
 ) {
   let refusals = 0;
   const byPath = new Map(queues.map((q) => [`/api/queues/${path(q)}`, q]));
   const sent: { method: string; path: string; data?: unknown }[] = [];
   const answer = (p: string): unknown => {
     if (p === '/api/queues') return [...byPath.values()];
-    if (p === '/api/nodes') return nodesAt(opts.version);
+    if (p === '/api/nodes') return nodesAt(opts.version, opts.uptime);
     if (p === '/api/consumers' || p === '/api/connections' || p === '/api/policies' || p === '/api/feature-flags') {
       return [];
     }
@@ -305,6 +316,22 @@ describe('shrink-forgotten-members', () => {
       node: GONE,
     });
     expect(all.warnings.join('\n')).not.toMatch(/without members/);
+  });
+
+  it('warns that a node started less than a minute ago may still list queues without their member there', async () => {
+    const young = fakeManagement(kollaQueues(withGone), { uptime: { [R3]: 12_400 } });
+    const plan = await shrinkForgottenMembersWorkflow.plan(contextOf(young.management), { node: GONE });
+    expect(plan.warnings.join('\n')).toContain(
+      `Started \`${R3}\` 12 s ago: for about a minute after a start RabbitMQ may list a quorum queue without its member on \`${GONE}\``,
+    );
+    // The fixture's nodes have run for about two minutes: nothing to say.
+    const settled = await shrinkForgottenMembersWorkflow.plan(
+      contextOf(fakeManagement(kollaQueues(withGone)).management),
+      {
+        node: GONE,
+      },
+    );
+    expect(settled.warnings.join('\n')).not.toMatch(/ago: for about a minute/);
   });
 
   it('says in its verify that a queue the plan could not see lists a member on the node by now', async () => {
