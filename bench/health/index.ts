@@ -27,6 +27,7 @@ import type { ChatPort } from '../../src/chat/chat-message.js';
 import { ClusterDirectory } from '../../src/cluster/cluster-directory.js';
 import { healthSchema } from '../../src/config/health-schema.js';
 import { type LocalStack, startLocalStack } from '../../src/devstack/index.js';
+import { outcomeOf } from '../../src/health/check-run.js';
 import { HealthMonitor } from '../../src/health/health-monitor.js';
 import { createLogger } from '../../src/logger.js';
 import { ManagementClient } from '../../src/management/management-client.js';
@@ -295,6 +296,7 @@ async function main(): Promise<void> {
     const brokerPids = Object.values(stack.pids.rabbit);
 
     const rows: Row[] = [];
+    let notApplicable: string[] = [];
     for (const size of SIZES) {
       const grown = await load.request({ type: 'grow', queues: size, connections: CONNECTIONS });
       if (grown.type !== 'grown') throw new Error('unexpected reply from the load process');
@@ -324,9 +326,13 @@ async function main(): Promise<void> {
         const evaluation = await measured(() => monitor.evaluate(CLUSTER));
         const waits = `settled ${settled.map((w) => `${w.seconds.toFixed(0)} s`).join('/')}`;
         const { snapshot, results } = evaluation.value;
-        // A check without an event was skipped: a part of the cluster could not be read, which makes a sweep quick
-        // and meaningless. Such runs are counted and left out of the figures (the default request timeout is 10 s).
-        const skipped = monitor.checks.length - Object.keys(sweep.value.events).length;
+        // An applicable check without an event was skipped: a part of the cluster could not be read, which makes a
+        // sweep quick and meaningless. Such runs are counted and left out of the figures (the default request timeout
+        // is 10 s). Checks that do not apply here (those that need node control, or another RabbitMQ series) have
+        // no event either way.
+        notApplicable = results.filter((r) => outcomeOf(r) === 'not_applicable').map((r) => r.check.id);
+        const applicable = results.length - notApplicable.length;
+        const skipped = applicable - Object.keys(sweep.value.events).length;
         const errors = Object.values(snapshot.errors);
         // A sweep that meant to read the metrics and fell back measured the other path: not this bench's figure.
         if (cluster.prometheus && snapshot.depths?.from !== 'prometheus') {
@@ -389,7 +395,7 @@ async function main(): Promise<void> {
     }
     console.log(
       `  queue depths from ${cluster.prometheus ? "each node's Prometheus plugin" : 'the management API'}; ` +
-        `medians of ${RUNS} runs; ${monitor.checks.length} checks, findings per size: ` +
+        `medians of ${RUNS} runs; ${monitor.checks.length} checks (not applicable here: ${notApplicable.join(', ') || 'none'}), findings per size: ` +
         `${rows.map((r) => r.findings).join(', ')}; chat sink: ${posts} posts, ${updates} updates (no channel)`,
     );
     printTable(rows);
