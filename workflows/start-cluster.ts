@@ -45,6 +45,12 @@ interface StartData {
   how: How;
   /** For a booting node: other nodes already ran when the run was planned, so a boot still going is hung. */
   hungWithPeers?: boolean;
+  /**
+   * For the first node after a whole-cluster stop: the node that stopped next to last, which force-boot would boot
+   * without it if it is lost for good (runbook 1.6). Its failure says so; the run never switches by itself, because
+   * only an operator knows that a node's disk is gone rather than slow.
+   */
+  next?: string;
 }
 
 const NODE_NAME = /^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/;
@@ -81,6 +87,35 @@ async function restartVm(control: NodeControl, node: string, why: string): Promi
     );
   }
   return `\`${node}\` ${why}: its VM was ended and started again, and it runs`;
+}
+
+/** Brings one node up as the plan said; what it did. Throws StepFailedError (or node control's error) when it cannot. */
+async function bringUp(control: NodeControl, { node, how, hungWithPeers }: StartData): Promise<string> {
+  const state = await appState(control, node);
+  if ('running' in state && state.running) return `the rabbit app already runs on \`${node}\``;
+  const started = Date.now();
+  const took = () => `${Math.round((Date.now() - started) / 1000)} s`;
+  if (how === 'boot' || ('booting' in state && state.booting)) {
+    // A boot that was waiting for a peer this run started ends within seconds of it: give it that long.
+    const grace = hungWithPeers ? HUNG_GRACE_MS : BOOT_GRACE_MS;
+    if (await runsWithin(control, node, grace)) return `\`${node}\` finished its boot in ${took()}`;
+    return restartVm(control, node, `was still booting ${grace / 1000} s after its peers ran`);
+  }
+  if ('error' in state) {
+    await control.startService(node);
+    if (!(await runsWithin(control, node, SERVICE_BOOT_MS))) {
+      throw new StepFailedError(
+        `the service of \`${node}\` was started, but its rabbit app does not run after ${took()}`,
+      );
+    }
+    return `RabbitMQ service of \`${node}\` started; its rabbit app runs after ${took()}`;
+  }
+  // start_app returns once the node has booted, or fails when it gave up waiting for its peers.
+  await control.run(node, 'start_app');
+  if (!(await control.rabbitRunning(node))) {
+    throw new StepFailedError(`start_app returned on \`${node}\`, but its rabbit app does not run`);
+  }
+  return `rabbit app started on \`${node}\` in ${took()}`;
 }
 
 function label({ node, first, how, hungWithPeers }: StartData): string {
@@ -181,11 +216,14 @@ export const startClusterWorkflow = defineWorkflow<Args>({
       summary: `start ${formatCount(toStart.length)} node(s), in this order: ${code(toStart)}`,
       warnings,
       actions: hows.map(([node, how]) => {
+        // After a whole-cluster stop, the first node's failure names force-boot's way out.
+        const next = node === first && !peersRunning ? hows[1]?.[0] : undefined;
         const step: StartData = {
           node,
           first,
           how,
           ...(how === 'boot' && peersRunning ? { hungWithPeers: true } : {}),
+          ...(next ? { next } : {}),
         };
         return { key: `start:${node}`, label: label(step), data: { ...step } };
       }),
@@ -215,33 +253,17 @@ export const startClusterWorkflow = defineWorkflow<Args>({
   },
 
   async execute(context, action) {
-    const { node, how, hungWithPeers } = data(action);
+    const step = data(action);
     const control = nodeControlOf(context, NEEDS_CLI);
-    const state = await appState(control, node);
-    if ('running' in state && state.running) return `the rabbit app already runs on \`${node}\``;
-    const started = Date.now();
-    const took = () => `${Math.round((Date.now() - started) / 1000)} s`;
-    if (how === 'boot' || ('booting' in state && state.booting)) {
-      // A boot that was waiting for a peer this run started ends within seconds of it: give it that long.
-      const grace = hungWithPeers ? HUNG_GRACE_MS : BOOT_GRACE_MS;
-      if (await runsWithin(control, node, grace)) return `\`${node}\` finished its boot in ${took()}`;
-      return restartVm(control, node, `was still booting ${grace / 1000} s after its peers ran`);
+    try {
+      return await bringUp(control, step);
+    } catch (error) {
+      if (!step.next) throw error;
+      const said = error instanceof Error ? error.message : String(error);
+      throw new StepFailedError(
+        `${said.replace(/\.?$/, '.')} If \`${step.node}\` is lost for good, boot \`${step.next}\` (stopped next to last) without it: \`/rabbit fix force-boot ${step.next} --lost ${step.node}\`, then start the others.`,
+      );
     }
-    if ('error' in state) {
-      await control.startService(node);
-      if (!(await runsWithin(control, node, SERVICE_BOOT_MS))) {
-        throw new StepFailedError(
-          `the service of \`${node}\` was started, but its rabbit app does not run after ${took()}`,
-        );
-      }
-      return `RabbitMQ service of \`${node}\` started; its rabbit app runs after ${took()}`;
-    }
-    // start_app returns once the node has booted, or fails when it gave up waiting for its peers.
-    await control.run(node, 'start_app');
-    if (!(await control.rabbitRunning(node))) {
-      throw new StepFailedError(`start_app returned on \`${node}\`, but its rabbit app does not run`);
-    }
-    return `rabbit app started on \`${node}\` in ${took()}`;
   },
 
   async verify(context, done) {

@@ -10,8 +10,11 @@ const R1 = 'rabbit1@localhost';
 const R2 = 'rabbit2@localhost';
 const R3 = 'rabbit3@localhost';
 
-/** `booting`: waits for `lastStopped`, and runs once it does. `hung`: boots until its VM is restarted. */
-type AppState = 'running' | 'stopped' | 'vm-down' | 'booting' | 'hung';
+/**
+ * `booting`: waits for `lastStopped`, and runs once it does. `hung`: boots until its VM is restarted. `lost`: its VM
+ * is down and its service does not start (its disk is gone).
+ */
+type AppState = 'running' | 'stopped' | 'vm-down' | 'booting' | 'hung' | 'lost';
 
 /**
  * Three nodes whose apps node control starts; the management API answers (from any running node) only while some
@@ -34,7 +37,9 @@ function fakeCluster(apps: Record<string, AppState>, lastStopped = R3, service =
   } as unknown as ManagementClient;
   const nodeControl = nodeControlFake('start-cluster', {
     rabbitRunning: async (node) => {
-      if (apps[node] === 'vm-down') throw new NodeControlError(`environment on ${node} failed (exit 69): nodedown`);
+      if (apps[node] === 'vm-down' || apps[node] === 'lost') {
+        throw new NodeControlError(`environment on ${node} failed (exit 69): nodedown`);
+      }
       if (apps[node] === 'booting' && apps[lastStopped] === 'running') apps[node] = 'running';
       return apps[node] === 'running';
     },
@@ -42,6 +47,8 @@ function fakeCluster(apps: Record<string, AppState>, lastStopped = R3, service =
     canControlService: service,
     startService: async (node) => {
       calls.push(`service start ${node}`);
+      if (apps[node] === 'lost')
+        throw new NodeControlError(`service start of ${node} failed (exit 1): no data directory`);
       apps[node] = node === lastStopped || apps[lastStopped] === 'running' ? 'running' : 'booting';
       return '';
     },
@@ -183,6 +190,24 @@ describe('start-cluster with VMs down or hung in their boot', () => {
     expect(cluster.calls).toEqual([`service start ${R3}`, `start_app ${R2}`, `start_app ${R1}`]);
     expect(results[0]).toMatch(/^RabbitMQ service of `rabbit3@localhost` started; its rabbit app runs after \d+ s$/);
     expect(verification.ok).toBe(true);
+  });
+
+  it('names force-boot when the node that stopped last does not start after a whole stop, and only then', async () => {
+    const cluster = fakeCluster({ [R1]: 'stopped', [R2]: 'stopped', [R3]: 'lost' }, R3, true);
+    const nodes = [R3, R2, R1];
+    const plan = await startClusterWorkflow.plan(cluster.context, { nodes });
+    const [first, second] = plan.actions;
+    if (!first || !second) throw new Error('no steps');
+    await expect(startClusterWorkflow.execute(cluster.context, first, { nodes })).rejects.toThrow(
+      `service start of ${R3} failed (exit 1): no data directory. If \`${R3}\` is lost for good, boot \`${R2}\` (stopped next to last) without it: \`/rabbit fix force-boot ${R2} --lost ${R3}\`, then start the others.`,
+    );
+    // The run does not switch by itself: nothing else was started.
+    expect(cluster.calls).toEqual([`service start ${R3}`]);
+    // A later node's failure is its own.
+    cluster.apps[R2] = 'lost';
+    await expect(startClusterWorkflow.execute(cluster.context, second, { nodes })).rejects.toThrow(
+      new RegExp(`^service start of ${R2} failed \\(exit 1\\): no data directory$`),
+    );
   });
 
   it('lets a node waiting for its peers finish its boot once the last-stopped one runs, starting nothing twice', async () => {
