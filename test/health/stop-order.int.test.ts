@@ -9,8 +9,10 @@
  * it, the first one syncs from that, and the lost node joins again afresh.
  * Then a boot left hung: after a whole stop the first-stopped node alone is started and waits for its peers; the
  * boot-hang alert names it and the node to start first, and its Fix… (start-cluster) starts the others in the
- * recorded order, the hung boot finishing on its own. Last, a node's VM killed while the others run is started again
- * through node control's service templates (the devstack's stand-in for systemd).
+ * recorded order, the hung boot finishing on its own. Then a boot hung while its peers run (its global name server
+ * suspended, so the boot's global sync never returns): its Fix… ends the VM and starts it again. Last, a node's VM
+ * killed while the others run is started again through node control's service templates (the devstack's stand-in
+ * for systemd).
  */
 
 import { randomUUID } from 'node:crypto';
@@ -222,6 +224,34 @@ access:
     expect((await hung).code).toBe(0);
     await resolved((alert.reply as { ts: string }).ts);
     await resolved(ts);
+    expect(await clusterHealthy(desc)).toBe(true);
+  }, 600_000);
+
+  it('ends a boot hung while its peers run (a stalled global sync) by restarting its VM, after two approvers', async () => {
+    const since = lastSeq();
+    expect((await stack.rabbitmqctl(node2, ['stop_app'])).code).toBe(0);
+    // RabbitMQ's boot waits for `global:sync()` (rabbit_mnesia:init), the call the "global hang workaround" of 3.x
+    // watches: with the node's global name server suspended it never returns, as in that hang. A process of the
+    // node's own holds the suspension (it would end with the eval's process otherwise) until the VM ends.
+    const suspended = await stack.rabbitmqctl(node2, [
+      'eval',
+      'spawn(fun() -> erlang:suspend_process(whereis(global_name_server)), receive never -> ok end end), ok.',
+    ]);
+    expect(suspended.code, suspended.stderr).toBe(0);
+    const hung = stack.rabbitmqctl(node2, ['start_app'], { timeoutMs: 300_000 });
+    const alert = await posted(since, 'boot-hang@default', `\`${node2}\` is hung in its boot while`);
+    expect(blocksOf(alert)).toContain('does not end by itself');
+    const { post, approveAll } = await requestedRun(await fixFromAlert('boot-hang@default'));
+    expect(blocksOf(post)).toContain(
+      `end the VM of \`${node2}\`, hung in its boot while other nodes run, and start it again`,
+    );
+    await approveAll([
+      [APPROVER_A, /needs one more approver/],
+      [APPROVER_B, /You approved/],
+    ]);
+    // The start_app still waiting ends with the VM it asked; the VM started again boots without the suspension.
+    expect((await hung).code).not.toBe(0);
+    await resolved((alert.reply as { ts: string }).ts);
     expect(await clusterHealthy(desc)).toBe(true);
   }, 600_000);
 
