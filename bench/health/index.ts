@@ -297,6 +297,7 @@ async function main(): Promise<void> {
 
     const rows: Row[] = [];
     let notApplicable: string[] = [];
+    let cannotRun: string[] = [];
     for (const size of SIZES) {
       const grown = await load.request({ type: 'grow', queues: size, connections: CONNECTIONS });
       if (grown.type !== 'grown') throw new Error('unexpected reply from the load process');
@@ -326,13 +327,15 @@ async function main(): Promise<void> {
         const evaluation = await measured(() => monitor.evaluate(CLUSTER));
         const waits = `settled ${settled.map((w) => `${w.seconds.toFixed(0)} s`).join('/')}`;
         const { snapshot, results } = evaluation.value;
-        // An applicable check without an event was skipped: a part of the cluster could not be read, which makes a
-        // sweep quick and meaningless. Such runs are counted and left out of the figures (the default request timeout
-        // is 10 s). Checks that do not apply here (those that need node control, or another RabbitMQ series) have
-        // no event either way.
+        // A check that ran in the evaluation but has no event in the sweep was skipped there: a part of the cluster
+        // could not be read, which makes a sweep quick and meaningless. Such runs are counted and left out of the
+        // figures (the default request timeout is 10 s). Checks that do not apply here (those that need node
+        // control, or another RabbitMQ series) or lack a part this configuration does not read (the Prometheus
+        // counters, without the plugin's endpoints) have no event either way; an error reading a part is caught
+        // below.
         notApplicable = results.filter((r) => outcomeOf(r) === 'not_applicable').map((r) => r.check.id);
-        const applicable = results.length - notApplicable.length;
-        const skipped = applicable - Object.keys(sweep.value.events).length;
+        cannotRun = results.filter((r) => outcomeOf(r) === 'could_not_run').map((r) => r.check.id);
+        const skipped = results.filter((r) => r.findings && !(r.check.id in sweep.value.events)).length;
         const errors = Object.values(snapshot.errors);
         // A sweep that meant to read the metrics and fell back measured the other path: not this bench's figure.
         if (cluster.prometheus && snapshot.depths?.from !== 'prometheus') {
@@ -395,7 +398,7 @@ async function main(): Promise<void> {
     }
     console.log(
       `  queue depths from ${cluster.prometheus ? "each node's Prometheus plugin" : 'the management API'}; ` +
-        `medians of ${RUNS} runs; ${monitor.checks.length} checks (not applicable here: ${notApplicable.join(', ') || 'none'}), findings per size: ` +
+        `medians of ${RUNS} runs; ${monitor.checks.length} checks (not applicable here: ${notApplicable.join(', ') || 'none'}; without a part this configuration reads: ${cannotRun.join(', ') || 'none'}), findings per size: ` +
         `${rows.map((r) => r.findings).join(', ')}; chat sink: ${posts} posts, ${updates} updates (no channel)`,
     );
     printTable(rows);
