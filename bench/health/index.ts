@@ -1,9 +1,10 @@
 /**
  * bench/health: one full health sweep of a cluster as warren runs it (`HealthMonitor.sweep`: the snapshot fetch
  * through the management API, every check of `allChecks`, the alert lifecycle in Redis) on a 3-node local cluster
- * grown to 1,000, 10,000, 30,000 and 100,000 queues with 1,000 oslo-like connections. At each size it times the sweep (median
- * of BENCH_RUNS, default 3), the fetch and checks alone (`evaluate`, no alert state), the peak RSS during the sweep,
- * and as the baseline `rabbitmqctl list_queues name messages consumers` on the same cluster, run as many times.
+ * grown to 1,000, 10,000, 30,000 and 100,000 queues with 1,000 oslo-like connections. At each size it times the
+ * sweep (median of BENCH_RUNS, default 3), the fetch and checks alone (`evaluate`, no alert state), the peak RSS
+ * during the sweep, and as the baseline `rabbitmqctl list_queues name messages consumers` on the same cluster, run
+ * as many times.
  *
  * The baseline is fair because it is what an operator runs today to see the same thing: every queue of the cluster
  * with its depth and consumer count, read by the broker itself with no HTTP, JSON or Node in between (the CLI's
@@ -398,7 +399,7 @@ async function main(): Promise<void> {
     }
     console.log(
       `  queue depths from ${cluster.prometheus ? "each node's Prometheus plugin" : 'the management API'}; ` +
-        `medians of ${RUNS} runs; ${monitor.checks.length} checks (not applicable here: ${notApplicable.join(', ') || 'none'}; without a part this configuration reads: ${cannotRun.join(', ') || 'none'}), findings per size: ` +
+        `medians of ${RUNS} runs; ${monitor.checks.length} checks (not applicable here: ${notApplicable.join(', ') || 'none'}; lacking a part not read here: ${cannotRun.join(', ') || 'none'}), findings per size: ` +
         `${rows.map((r) => r.findings).join(', ')}; chat sink: ${posts} posts, ${updates} updates (no channel)`,
     );
     printTable(rows);

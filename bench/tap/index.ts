@@ -83,7 +83,7 @@ async function waitFor(check: () => boolean | Promise<boolean>, what: string, ti
   }
 }
 
-/** CPU microseconds per event spent by this process, the broker and Redis between `start()` and `stop()`. */
+/** CPU microseconds per event spent by this process, the broker and Redis from `start()` to `perEvent()`. */
 function cpuMeter(brokerPids: number[], redisPid: number) {
   const read = () => ({
     node: process.cpuUsage(),
