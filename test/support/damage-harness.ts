@@ -23,12 +23,20 @@ export async function onWholeCluster(
   desc: LocalStackDescription,
   yaml: string,
   keyPrefix: string,
+  onLogLine?: (line: string) => void,
 ): Promise<DamageHarness> {
   const stack = attachLocalStack(desc);
   await restoreCluster(desc, stack);
   await flushHarnessRedis(desc, keyPrefix);
   const fake = await FakeSlack.start();
-  const warren = await startHarnessWarren({ stack: desc, fake, yaml, keyPrefix, clustersInYaml: true });
+  const warren = await startHarnessWarren({
+    stack: desc,
+    fake,
+    yaml,
+    keyPrefix,
+    clustersInYaml: true,
+    ...(onLogLine ? { onLogLine } : {}),
+  });
   return { stack, fake, warren };
 }
 

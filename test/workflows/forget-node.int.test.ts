@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { healPartition, type LocalStack } from '../../src/devstack/index.js';
+import { healPartition, type LocalStack, managementAuthorization } from '../../src/devstack/index.js';
 import { ManagementApiError } from '../../src/errors.js';
 import { freshQueue } from '../../src/remediation/broker-state.js';
 import type { Warren } from '../../src/warren.js';
@@ -124,8 +124,62 @@ access:
       300_000,
     );
 
+  /** warren's last warnings and errors, for failure messages (its debug lines are too many to keep). */
+  const warnings: string[] = [];
+  const keepWarning = (line: string) => {
+    if (!/"level":(40|50|60)/.test(line)) return;
+    warnings.push(line.trim().slice(0, 400));
+    if (warnings.length > 20) warnings.shift();
+  };
+
+  /**
+   * What a wait for an alert saw, for its failure message: every top-level alert message posted or edited since
+   * `since`, each node's own listing of the cluster (running, partitions), and warren's last warnings.
+   */
+  async function alertsSeen(since: number): Promise<string> {
+    const line = (c: RecordedCall) => `#${c.seq} ${c.method} ${String(c.params.text).slice(0, 160)}`;
+    const top = fake.calls.filter((c) => c.params.channel === ALERTS && !c.params.thread_ts);
+    const calls = top.filter((c) => c.seq > since).map(line);
+    // An alert still open from before (the partition's) is edited only when what it shows changes.
+    const earlier = top
+      .filter((c) => c.seq <= since && blocksOf(c).includes('alert `node-down@local`'))
+      .slice(-3)
+      .map(line);
+    const views = await Promise.all(
+      desc.nodes.slice(0, 2).map(async (node) => {
+        const listed = await fetch(`${node.managementUrl}/api/nodes?columns=name,running,partitions`, {
+          headers: { authorization: managementAuthorization(desc) },
+          signal: AbortSignal.timeout(10_000),
+        })
+          .then(async (r) => `${r.status} ${await r.text()}`)
+          .catch((error: Error) => error.message);
+        return `${node.name} lists ${listed}`;
+      }),
+    );
+    return [
+      `alert messages since #${since}: ${calls.length ? calls.join(' | ') : 'none'}`,
+      `the last node-down messages before: ${earlier.length ? earlier.join(' | ') : 'none'}`,
+      ...views,
+      `warren's last warnings: ${warnings.length ? warnings.join('\n') : 'none'}`,
+    ].join('\n');
+  }
+
+  /** The last text of every node-down alert message whose last post or edit is not RESOLVED. */
+  function openNodeDownAlerts(): string[] {
+    const last = new Map<string, RecordedCall>();
+    for (const c of fake.calls) {
+      if (c.params.channel !== ALERTS || c.params.thread_ts || !blocksOf(c).includes('alert `node-down@local`'))
+        continue;
+      const ts = c.method === 'chat.update' ? String(c.params.ts) : (c.reply as { ts?: string } | undefined)?.ts;
+      if (ts) last.set(ts, c);
+    }
+    return [...last.values()]
+      .filter((c) => !String(c.params.text).startsWith('RESOLVED'))
+      .map((c) => `#${c.seq} ${String(c.params.text).slice(0, 160)}`);
+  }
+
   beforeAll(async () => {
-    ({ stack, fake, warren } = await onWholeCluster(desc, yaml(), KEYS));
+    ({ stack, fake, warren } = await onWholeCluster(desc, yaml(), KEYS, keepWarning));
   });
 
   afterAll(async () => {
@@ -162,9 +216,19 @@ access:
     await publisher.waitForConfirms();
     await onNode3.close();
     await waitUntil(async () => (await freshQueue(management, '/', home))?.messages === 1, 'the message to be counted');
-    // The partition of the first test may have fired a node-down alert for node 3 already: only a post or edit
-    // after the destroy is this fault's.
+    // The partition of the first test may have fired a node-down alert for node 3. It must have resolved (the
+    // cluster is whole again): one still open would not be edited for the same finding after the destroy. Only a
+    // post or edit after the destroy is this fault's.
+    await waitUntil(
+      () => openNodeDownAlerts().length === 0,
+      () => `every node-down alert to have resolved before the damage (open: ${openNodeDownAlerts().join(' | ')})`,
+      60_000,
+    );
     const before = fake.calls.at(-1)?.seq ?? 0;
+    // Should the test fail before node 3 joins again below, the next test still finds three nodes.
+    restoreWhenFinished(desc, stack, async () => {
+      if (!(await clusterHealthy(desc))) await rejoinAfresh(desc, stack, node3, node1);
+    });
     await stack.destroyNode(node3);
     const alert = await waitUntil(
       () =>
@@ -180,7 +244,9 @@ access:
         ),
       `a node-down alert naming ${node3} posted or edited after it was destroyed`,
       60_000,
-    );
+    ).catch(async (error: Error) => {
+      throw new Error(`${error.message}; saw:\n${await alertsSeen(before)}`);
+    });
     const alertTs = String(alert.method === 'chat.update' ? alert.params.ts : (alert.reply as { ts: string }).ts);
 
     const { runId, post } = await requested(await slash(warren, fake, OPERATOR, `fix forget-node ${node3}`, CHANNEL));
