@@ -4,7 +4,7 @@
  * must never pass arguments through a shell: `rabbitmqctl eval` receives Erlang code verbatim.
  */
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import {
   chownSync,
   closeSync,
@@ -17,10 +17,14 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { type CommandResult, runCommand } from '../run-command.js';
 import type { BrokerRuntime } from './broker-runtime.js';
 import { LocalStackError } from './errors.js';
 import { isAlive, killIfOurs, MARKER_ENV, sleep, tailFile, waitForExit } from './processes.js';
 import type { RabbitCli, RabbitmqctlResult } from './types.js';
+
+/** A CLI's output kept whole: `list_queues` of 100,000 queues (bench/health's baseline) runs to megabytes. */
+const CLI_MAX_BYTES = 256 * 1024 * 1024;
 
 export interface NodeSpec {
   name: string;
@@ -158,53 +162,44 @@ export function nodeLogTail(ctx: NodeContext, spec: NodeSpec, lines = 20): strin
 }
 
 /**
- * Runs rabbitmqctl as the current user (root can read the rabbitmq-owned 0400 cookie). The CLI is itself an
- * Erlang VM started with exec, so killing the child on timeout leaves nothing behind.
+ * A CLI run's result as the stack's callers read it: 124 for a timeout (as `timeout(1)` says it), -1 for a CLI that
+ * could not start or was ended by a signal, with the reason added to stderr.
  */
-export function runRabbitmqctl(
+function cliResult(run: CommandResult, what: string, timeoutMs: number): RabbitmqctlResult {
+  const { stdout, stderr } = run;
+  if (run.timedOut) return { stdout, stderr: `${stderr}${what} timed out after ${timeoutMs} ms\n`, code: 124 };
+  if (run.spawnError) return { stdout, stderr: `${stderr}${run.spawnError.message}\n`, code: -1 };
+  if (run.tooMuchOutput) return { stdout, stderr: `${stderr}${what}: output over 1 MiB\n`, code: -1 };
+  return { stdout, stderr, code: run.code ?? -1 };
+}
+
+/**
+ * Runs rabbitmqctl as the current user (root can read the rabbitmq-owned 0400 cookie). On a timeout the whole
+ * process group is ended (run-command.ts): the CLI's VM may run under a chroot.
+ */
+export async function runRabbitmqctl(
   ctx: Pick<NodeContext, 'baseDir' | 'cookieHome'> & { runtime: Pick<BrokerRuntime, 'rabbitmqctl'> },
   node: string,
   args: string[],
   timeoutMs = 60_000,
 ): Promise<RabbitmqctlResult> {
-  return new Promise((resolve) => {
-    const [cli, ...prefix] = ctx.runtime.rabbitmqctl as [string, ...string[]];
-    const child = spawn(cli, [...prefix, '-n', node, ...args], {
-      cwd: ctx.cookieHome,
-      env: baseEnv(ctx),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: false,
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8');
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr: `${stderr}${err.message}\n`, code: -1 });
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      if (timedOut) resolve({ stdout, stderr: `${stderr}rabbitmqctl timed out after ${timeoutMs} ms\n`, code: 124 });
-      else resolve({ stdout, stderr, code: code ?? -1 });
-    });
+  const [cli, ...prefix] = ctx.runtime.rabbitmqctl as [string, ...string[]];
+  const run = await runCommand(cli, [...prefix, '-n', node, ...args], {
+    cwd: ctx.cookieHome,
+    env: baseEnv(ctx),
+    timeoutMs,
+    maxBytes: CLI_MAX_BYTES,
   });
+  return cliResult(run, 'rabbitmqctl', timeoutMs);
 }
 
 /**
  * Runs rabbitmqctl as the node's own user with the node's own environment (its data and config paths), as on the
- * node's host: for the commands that work on a stopped node's files (`forget_cluster_node --offline`).
+ * node's host: for the commands that work on a stopped node's files (`forget_cluster_node --offline`). The CLI runs
+ * under the user switch's process, so a timeout must end the group, not the switch alone: an offline forget left
+ * running holds the node's name, and the node's next start fails with `duplicate_node_name`.
  */
-export function runOwnRabbitmqctl(
+export async function runOwnRabbitmqctl(
   ctx: NodeContext & { runtime: Pick<BrokerRuntime, 'rabbitmqctl'> },
   spec: NodeSpec,
   args: string[],
@@ -215,17 +210,13 @@ export function runOwnRabbitmqctl(
   // tools are in the same folder.
   const cli = (ctx.runtime.rabbitmqctl.at(-1) as string).replace(/rabbitmqctl$/, tool);
   const [file, ...argv] = ctx.runtime.asNodeUser([cli, '-n', spec.name, ...args]) as [string, ...string[]];
-  return new Promise((resolve) => {
-    execFile(
-      file,
-      argv,
-      { cwd: ctx.cookieHome, env: nodeEnv(ctx, spec), timeout: timeoutMs, killSignal: 'SIGKILL' },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : error.killed ? 124 : -1) : 0;
-        resolve({ stdout, stderr, code });
-      },
-    );
+  const run = await runCommand(file, argv, {
+    cwd: ctx.cookieHome,
+    env: nodeEnv(ctx, spec),
+    timeoutMs,
+    maxBytes: CLI_MAX_BYTES,
   });
+  return cliResult(run, tool, timeoutMs);
 }
 
 /**

@@ -3,10 +3,10 @@
  * memory watermark, read its `cluster_partition_handling`). Configured per
  * cluster as an argv template, e.g. `[rabbitmqctl, -n, "{node}", "{action}"]` on the broker's host, or
  * `[ssh, "{host}", sudo, rabbitmqctl, -n, "{node}", "{action}"]`, or
- * `[kubectl, exec, -n, rabbitmq, "{shortHost}", -c, rabbitmq, --, rabbitmqctl, "{action}"]`. The template is run with
- * execFile, never through a shell, and the only values put into it are a node name that the management API listed,
- * an action from the fixed list below and, for some actions, arguments warren formats itself (a number, a fixed
- * flag): nothing typed in Slack reaches the command line. Arguments follow the action: an entry that is exactly
+ * `[kubectl, exec, -n, rabbitmq, "{shortHost}", -c, rabbitmq, --, rabbitmqctl, "{action}"]`. The template is run
+ * without a shell (run-command.ts, which on a timeout also ends what the command started), and the only values put
+ * into it are a node name that the management API listed, an action from the fixed list below and, for some
+ * actions, arguments warren formats itself (a number, a fixed flag): nothing typed in Slack reaches the command line. Arguments follow the action: an entry that is exactly
  * `{action}` becomes the action and its arguments; inside a longer entry (one remote command string) they are
  * joined with spaces, which is safe because an argument may hold only letters, digits, `.`, `_`, `-`, `@` (a node
  * name), `/` and `:` (a vhost such as `/nova`, a queue-manager name): no shell reads any of them specially.
@@ -16,11 +16,11 @@
  * The node's VM itself (the service) is started and ended through two more templates, `nodeControl.service.start`
  * and `.stop`, when configured: rabbitmqctl can start and stop the rabbit application only inside a running VM.
  */
-import { execFile } from 'node:child_process';
 import { z } from 'zod';
 import type { ClusterConfig } from '../config/schema.js';
 import { NodeControlError } from '../errors.js';
 import { type PartitionHandling, partitionHandlingFrom } from '../management/partition-handling.js';
+import { runCommand } from '../run-command.js';
 import { scrub } from '../secrets.js';
 
 export const NODE_ACTIONS = [
@@ -365,32 +365,31 @@ export class CommandNodeControl implements NodeControl, PartitionHandlingSource 
     return tail(await this.exec(node, 'set_vm_memory_high_watermark', [formatFraction(fraction)]));
   }
 
-  private exec(
+  private async exec(
     node: string,
     action: NodeAction | ServiceAction,
     extra: readonly string[] = [],
     template: readonly string[] = this.config.command,
   ): Promise<string> {
     const [file, ...args] = commandFor(template, node, action, extra);
-    return new Promise((resolve, reject) => {
-      execFile(
-        file as string,
-        args,
-        {
-          timeout: this.config.timeoutMs,
-          env: { ...process.env, ...this.config.env },
-          maxBuffer: 1024 * 1024,
-          killSignal: 'SIGKILL',
-        },
-        (error, stdout, stderr) => {
-          if (error) {
-            const output = tail(scrub(`${stdout}${stderr}`.trim()));
-            const why = error.killed ? `timed out after ${this.config.timeoutMs} ms` : `exit ${error.code ?? '?'}`;
-            reject(new NodeControlError(`${action} on ${node} failed (${why}): ${output || error.message}`));
-          } else resolve(scrub(`${stdout}${stderr}`.trim()));
-        },
-      );
+    const run = await runCommand(file as string, args, {
+      timeoutMs: this.config.timeoutMs,
+      env: { ...process.env, ...this.config.env },
     });
+    const output = scrub(`${run.stdout}${run.stderr}`.trim());
+    if (run.code === 0 && !run.timedOut && !run.tooMuchOutput) return output;
+    const why = run.timedOut
+      ? `timed out after ${this.config.timeoutMs} ms`
+      : run.tooMuchOutput
+        ? 'its output passed 1 MiB'
+        : run.spawnError
+          ? 'could not start'
+          : run.signal
+            ? `ended by ${run.signal}`
+            : `exit ${run.code}`;
+    throw new NodeControlError(
+      `${action} on ${node} failed (${why}): ${tail(output) || (run.spawnError ? scrub(run.spawnError.message) : 'no output')}`,
+    );
   }
 }
 

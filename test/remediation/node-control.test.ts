@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NodeControlError } from '../../src/errors.js';
 import {
@@ -8,6 +11,7 @@ import {
   parseNodeMemory,
   toolTemplate,
 } from '../../src/remediation/node-control.js';
+import { processRunning } from '../support/process-state.js';
 
 describe('node control', () => {
   it('fills the template with the node, its host and the action, one argv entry each', () => {
@@ -42,6 +46,23 @@ describe('node control', () => {
     await expect(failing.run('rabbit@h', 'stop_app')).rejects.toThrow(
       /stop_app on rabbit@h failed \(exit 3\): no such node/,
     );
+  });
+
+  it('ends what a timed-out command started: a wrapper killed alone would leave its CLI running', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-node-control-'));
+    try {
+      const pidFile = join(dir, 'pid');
+      const wrapper = new CommandNodeControl({
+        command: ['/bin/sh', '-c', `sleep 300 & echo $! > ${pidFile}; wait`, '{node}', '{action}'],
+        timeoutMs: 500,
+      });
+      await expect(wrapper.run('rabbit@h', 'stop_app')).rejects.toThrow(
+        /stop_app on rabbit@h failed \(timed out after 500 ms\)/,
+      );
+      expect(processRunning(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("puts an action's arguments after it: as entries of their own, or inside a remote command string", () => {
