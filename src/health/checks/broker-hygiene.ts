@@ -17,7 +17,7 @@ import type { ClusterSnapshot, QueueInfo } from '../cluster-snapshot.js';
 import type { Finding } from '../finding.js';
 import { type CheckContext, defineCheck } from '../health-check.js';
 import { parseOsloQueueName } from '../oslo-queue-names.js';
-import { rpcTopics } from './delivery-limit.js';
+import { rpcTopicOf, rpcTopics } from './delivery-limit.js';
 
 const ID = 'broker-hygiene';
 const LISTED = 10;
@@ -89,11 +89,7 @@ function classicOsloFindings(snapshot: ClusterSnapshot, context: CheckContext): 
     if (q.type !== 'classic' || q.exclusive) continue;
     const kind = parseOsloQueueName(q.name)?.kind;
     const into =
-      kind === 'fanout' || kind === 'reply'
-        ? transient
-        : [...topics].some((t) => q.name === t || q.name.startsWith(`${t}.`))
-          ? rpc
-          : undefined;
+      kind === 'fanout' || kind === 'reply' ? transient : rpcTopicOf(q.name, topics) !== undefined ? rpc : undefined;
     if (!into) continue;
     const list = into.get(q.vhost) ?? [];
     list.push(q);

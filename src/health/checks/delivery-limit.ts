@@ -52,9 +52,23 @@ export function osloConsumerOf(name: string, topics: ReadonlySet<string>): strin
     return parsed.kind === 'fanout' ? `the \`${parsed.topic}\` RPC servers${who}` : `an RPC caller${who}`;
   }
   if (parsed?.kind === 'notifications') return `the consumers of ${parsed.topic} (e.g. Ceilometer)`;
-  for (const topic of topics) {
-    if (name === topic) return `the \`${topic}\` RPC servers`;
-    if (name.startsWith(`${topic}.`)) return `the \`${topic}\` RPC server \`${name.slice(topic.length + 1)}\``;
+  const topic = rpcTopicOf(name, topics);
+  if (topic === undefined) return undefined;
+  return name === topic
+    ? `the \`${topic}\` RPC servers`
+    : `the \`${topic}\` RPC server \`${name.slice(topic.length + 1)}\``;
+}
+
+/**
+ * The RPC topic a queue serves by its name: the topic itself (`compute`) or a server's queue under it
+ * (`compute.host-1`), the longest such topic when topics nest. Looked up by the name's prefixes, not by walking the
+ * topics: the sweep asks this of every queue, and a cluster can have thousands of topics.
+ */
+export function rpcTopicOf(name: string, topics: ReadonlySet<string>): string | undefined {
+  if (topics.has(name)) return name;
+  for (let dot = name.lastIndexOf('.'); dot > 0; dot = name.lastIndexOf('.', dot - 1)) {
+    const prefix = name.slice(0, dot);
+    if (topics.has(prefix)) return prefix;
   }
   return undefined;
 }

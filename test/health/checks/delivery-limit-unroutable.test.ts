@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { deliveryLimitCheck } from '../../../src/health/checks/delivery-limit.js';
+import { deliveryLimitCheck, rpcTopicOf } from '../../../src/health/checks/delivery-limit.js';
 import { unroutableCheck } from '../../../src/health/checks/unroutable.js';
 import type { QueueInfo } from '../../../src/health/cluster-snapshot.js';
 import {
@@ -142,6 +142,20 @@ describe('delivery-limit', () => {
       context(previously({})),
     );
     expect(findings[0]?.summary).toMatch(/^`dl-test` \(vhost `\/nova`\) drops messages/);
+  });
+});
+
+describe('rpcTopicOf', () => {
+  it('finds the topic a queue name serves, by whole dot-separated parts only, the longest when topics nest', () => {
+    const topics = new Set(['compute', 'q-agent-notifier-port-update', 'a', 'a.b']);
+    expect(rpcTopicOf('compute', topics)).toBe('compute');
+    expect(rpcTopicOf('compute.cmp-1', topics)).toBe('compute');
+    expect(rpcTopicOf('compute.cmp-1.example.org', topics)).toBe('compute');
+    expect(rpcTopicOf('a.b.c', topics)).toBe('a.b');
+    expect(rpcTopicOf('a.c', topics)).toBe('a');
+    for (const name of ['computer', 'compute-x.cmp-1', 'conductor', '.compute', 'cmp.compute', '']) {
+      expect(rpcTopicOf(name, topics), name).toBeUndefined();
+    }
   });
 });
 
