@@ -22,12 +22,14 @@ import { RedisScript } from '../redis/redis-script.js';
 import { type GroupState, renderGroup, renderSample, renderSampleReply, samplesPerReply } from './group-message.js';
 import { groupFieldValue, type RouteDecision, type Severity, type TapEvent } from './notification-router.js';
 
-// One call records a batch of events, in order, each exactly as if it were recorded alone. ARGV holds the shared
-// settings, then EVENT_ARGS values per event; the reply is one status per event.
+// One call records a batch of events, in order, leaving what recording each alone would leave; what only the last
+// event of a group decides (its lastSeen, the keys' expiry, the outbox entry) is written once per group at the end.
+// ARGV holds the shared settings, then EVENT_ARGS values per event; the reply is one status per event.
 const RECORD_SCRIPT = `
 local prefix, windowMs, retainMs, dedupMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local maxSamples = tonumber(ARGV[5])
 local results = {}
+local lastSeen = {}
 for base = 5, #ARGV - 1, 15 do
   local messageKey, hash, newId, now = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4]
   if redis.call('SET', prefix .. 'seen:' .. messageKey, '1', 'NX', 'PX', dedupMs) == false then
@@ -48,7 +50,7 @@ for base = 5, #ARGV - 1, 15 do
         'count', 0)
     end
     redis.call('HINCRBY', g, 'count', 1)
-    redis.call('HSET', g, 'lastSeen', now)
+    lastSeen[id] = now
     local lastError, host, instance = ARGV[base + 11], ARGV[base + 12], ARGV[base + 13]
     if lastError ~= '' then redis.call('HSET', g, 'lastError', lastError) end
     if host ~= '' and redis.call('SCARD', g .. ':hosts') < 50 then redis.call('SADD', g .. ':hosts', host) end
@@ -63,12 +65,17 @@ for base = 5, #ARGV - 1, 15 do
     if redis.call('HINCRBY', o, 'offered', 1) <= maxSamples then
       redis.call('RPUSH', o .. ':replies', ARGV[base + 14])
     end
-    for _, k in ipairs({g, g .. ':hosts', g .. ':instances', g .. ':vhosts', o, o .. ':replies'}) do
-      redis.call('PEXPIRE', k, retainMs)
-    end
-    redis.call('SADD', prefix .. 'outbox', id)
     results[#results + 1] = isNew == 1 and 'new' or 'grouped'
   end
+end
+-- Once per group of the call, not per event: a burst's events share a handful of groups.
+for id, now in pairs(lastSeen) do
+  local g, o = prefix .. 'group:' .. id, prefix .. 'outbox:' .. id
+  redis.call('HSET', g, 'lastSeen', now)
+  for _, k in ipairs({g, g .. ':hosts', g .. ':instances', g .. ':vhosts', o, o .. ':replies'}) do
+    redis.call('PEXPIRE', k, retainMs)
+  end
+  redis.call('SADD', prefix .. 'outbox', id)
 end
 return results
 `;

@@ -104,6 +104,16 @@ describe('AlertGrouper.record', () => {
         message: await redis.hgetall(message),
         pending: await redis.lrange(`${message}:replies`, 0, -1),
         dirty: await redis.sismember(`${prefix}outbox`, id),
+        // Every key of the group that exists expires (after the retention): none is left to live for good.
+        unexpiring: (
+          await Promise.all(
+            [g, `${g}:hosts`, `${g}:instances`, `${g}:vhosts`, message, `${message}:replies`].map(
+              async (key) => [key.slice(prefix.length), await redis.pttl(key)] as const,
+            ),
+          )
+        )
+          .filter(([, ttl]) => ttl === -1)
+          .map(([key]) => key),
       };
     }
     return { groups, seen: (await redis.keys(`${prefix}seen:*`)).sort().map((k) => k.slice(prefix.length)) };
@@ -149,7 +159,8 @@ describe('AlertGrouper.record', () => {
       instances: number;
       pending: string[];
     };
-    expect(wide.hash).toMatchObject({ count: '60', lastError: 'RescheduledException' });
+    expect(wide.hash).toMatchObject({ count: '60', lastError: 'RescheduledException', lastSeen: '1795000000000' });
+    for (const group of Object.values(recorded.groups)) expect(group).toMatchObject({ dirty: 1, unexpiring: [] });
     expect(wide.message).toMatchObject({ offered: '60' });
     expect(wide.instances).toBe(50);
     expect(wide.pending).toHaveLength(5);
