@@ -169,7 +169,9 @@ function cliResult(run: CommandResult, what: string, timeoutMs: number): Rabbitm
   const { stdout, stderr } = run;
   if (run.timedOut) return { stdout, stderr: `${stderr}${what} timed out after ${timeoutMs} ms\n`, code: 124 };
   if (run.spawnError) return { stdout, stderr: `${stderr}${run.spawnError.message}\n`, code: -1 };
-  if (run.tooMuchOutput) return { stdout, stderr: `${stderr}${what}: output over 1 MiB\n`, code: -1 };
+  if (run.tooMuchOutput) {
+    return { stdout, stderr: `${stderr}${what}: output over ${CLI_MAX_BYTES / 1024 / 1024} MiB\n`, code: -1 };
+  }
   return { stdout, stderr, code: run.code ?? -1 };
 }
 

@@ -147,6 +147,12 @@ export function nodeControlFrom(
   });
 }
 
+/**
+ * A command's output kept at most; past it the command is ended. `rabbitmq-queues shrink` prints a line for every
+ * quorum queue it touches (tens of thousands on a large cluster): the limit must never end one half done.
+ */
+const MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
+
 /** A node name as RabbitMQ lists it: `name@host`, nothing a command line could misread. */
 const NODE_NAME = /^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/;
 const ARGUMENT = /^[A-Za-z0-9_.@:/-]+$/;
@@ -375,13 +381,14 @@ export class CommandNodeControl implements NodeControl, PartitionHandlingSource 
     const run = await runCommand(file as string, args, {
       timeoutMs: this.config.timeoutMs,
       env: { ...process.env, ...this.config.env },
+      maxBytes: MAX_OUTPUT_BYTES,
     });
     const output = scrub(`${run.stdout}${run.stderr}`.trim());
     if (run.code === 0 && !run.timedOut && !run.tooMuchOutput) return output;
     const why = run.timedOut
       ? `timed out after ${this.config.timeoutMs} ms`
       : run.tooMuchOutput
-        ? 'its output passed 1 MiB'
+        ? `its output passed ${MAX_OUTPUT_BYTES / 1024 / 1024} MiB`
         : run.spawnError
           ? 'could not start'
           : run.signal
