@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { isAlive } from '../src/devstack/processes.js';
 import { runCommand } from '../src/run-command.js';
-import { processRunning } from './support/process-state.js';
 
 describe('runCommand', () => {
   it('returns the output and the exit code, whatever the code', async () => {
@@ -22,7 +22,7 @@ describe('runCommand', () => {
     const child = Number(run.stdout.trim());
     expect(child).toBeGreaterThan(0);
     expect(run.timedOut).toBe(true);
-    expect(processRunning(child)).toBe(false);
+    expect(isAlive(child)).toBe(false);
   });
 
   it('kills a group that ignores SIGTERM once the grace period is over', async () => {
@@ -31,7 +31,7 @@ describe('runCommand', () => {
       graceMs: 700,
     });
     expect(run).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
-    expect(processRunning(Number(run.stdout.trim()))).toBe(false);
+    expect(isAlive(Number(run.stdout.trim()))).toBe(false);
   });
 
   it('ends a command whose output passes the limit, keeping what came before it', async () => {
@@ -47,7 +47,7 @@ describe('runCommand', () => {
     expect(run).toMatchObject({ code: 0, timedOut: false });
     const daemon = Number(run.stdout.trim());
     try {
-      expect(processRunning(daemon)).toBe(true);
+      expect(isAlive(daemon)).toBe(true);
     } finally {
       process.kill(daemon, 'SIGKILL');
     }

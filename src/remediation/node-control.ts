@@ -6,10 +6,11 @@
  * `[kubectl, exec, -n, rabbitmq, "{shortHost}", -c, rabbitmq, --, rabbitmqctl, "{action}"]`. The template is run
  * without a shell (run-command.ts, which on a timeout also ends what the command started), and the only values put
  * into it are a node name that the management API listed, an action from the fixed list below and, for some
- * actions, arguments warren formats itself (a number, a fixed flag): nothing typed in Slack reaches the command line. Arguments follow the action: an entry that is exactly
- * `{action}` becomes the action and its arguments; inside a longer entry (one remote command string) they are
- * joined with spaces, which is safe because an argument may hold only letters, digits, `.`, `_`, `-`, `@` (a node
- * name), `/` and `:` (a vhost such as `/nova`, a queue-manager name): no shell reads any of them specially.
+ * actions, arguments warren formats itself (a number, a fixed flag): nothing typed in Slack reaches the command
+ * line. Arguments follow the action: an entry that is exactly `{action}` becomes the action and its arguments;
+ * inside a longer entry (one remote command string) they are joined with spaces, which is safe because an
+ * argument may hold only letters, digits, `.`, `_`, `-`, `@` (a node name), `/` and `:` (a vhost such as `/nova`, a
+ * queue-manager name): no shell reads any of them specially.
  * Stream replicas are changed with another CLI, `rabbitmq-streams`, and whether a node is still booting is asked of
  * `rabbitmq-diagnostics`, each run through the same kind of template (`nodeControl.streamsCommand`,
  * `diagnosticsCommand`), by default the `command` with its `rabbitmqctl` replaced by that tool in the same folder.

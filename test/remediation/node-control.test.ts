@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { isAlive } from '../../src/devstack/processes.js';
 import { NodeControlError } from '../../src/errors.js';
 import {
   CommandNodeControl,
@@ -11,7 +12,6 @@ import {
   parseNodeMemory,
   toolTemplate,
 } from '../../src/remediation/node-control.js';
-import { processRunning } from '../support/process-state.js';
 
 describe('node control', () => {
   it('fills the template with the node, its host and the action, one argv entry each', () => {
@@ -59,7 +59,7 @@ describe('node control', () => {
       await expect(wrapper.run('rabbit@h', 'stop_app')).rejects.toThrow(
         /stop_app on rabbit@h failed \(timed out after 500 ms\)/,
       );
-      expect(processRunning(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
+      expect(isAlive(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
