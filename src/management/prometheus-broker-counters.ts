@@ -15,7 +15,7 @@
  */
 import type { AxiosInstance } from 'axios';
 import { QueueMetricsError } from '../errors.js';
-import { metricsText, prometheusHttp, readLabels } from './prometheus-queue-metrics.js';
+import { linesOf, prometheusHttp, readMetricLines, type Sample, sampleOf } from './prometheus-text.js';
 
 /** Counters of one vhost's exchange or queue. */
 export interface ObjectCounter {
@@ -41,34 +41,6 @@ export interface NodeDropCounters {
 const GLOBAL_PATH = '/metrics';
 const DETAILED_PATH = '/metrics/detailed?family=exchange_metrics&family=queue_delivery_metrics&family=identity_info';
 
-interface Sample {
-  metric: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Every sample line of a Prometheus text answer whose metric is in `wanted`. */
-function* samples(text: string, wanted: ReadonlySet<string>): Generator<Sample> {
-  let at = 0;
-  while (at < text.length) {
-    let next = text.indexOf('\n', at);
-    if (next < 0) next = text.length;
-    const line = text.slice(at, next);
-    at = next + 1;
-    if (!line.startsWith('rabbitmq_')) continue;
-    const brace = line.indexOf('{');
-    const space = line.indexOf(' ');
-    const nameEnd = brace >= 0 && (space < 0 || brace < space) ? brace : space;
-    if (nameEnd < 0) continue;
-    const metric = line.slice(0, nameEnd);
-    if (!wanted.has(metric)) continue;
-    const { labels, end } = brace === nameEnd ? readLabels(line, brace + 1) : { labels: {}, end: nameEnd };
-    const value = Number(line.slice(end).trim().split(' ')[0]);
-    if (!Number.isFinite(value)) throw new QueueMetricsError(`unreadable sample "${line.slice(0, 200)}"`);
-    yield { metric, labels, value };
-  }
-}
-
 const DELIVERY_LIMIT = 'rabbitmq_global_messages_dead_lettered_delivery_limit_total';
 const DROPPED = 'rabbitmq_global_messages_unroutable_dropped_total';
 const RETURNED = 'rabbitmq_global_messages_unroutable_returned_total';
@@ -77,58 +49,75 @@ const EXCHANGE_DROPPED = 'rabbitmq_detailed_exchange_messages_unroutable_dropped
 const EXCHANGE_RETURNED = 'rabbitmq_detailed_exchange_messages_unroutable_returned_total';
 const REDELIVERED = 'rabbitmq_detailed_queue_messages_redelivered_total';
 
-/** Parses one node's `/metrics` and `/metrics/detailed` answers. */
-export function parseDropCounters(globalText: string, detailedText: string): NodeDropCounters & { node?: string } {
-  let node: string | undefined;
-  let deliveryLimitDropped = 0;
-  let unroutableDropped = 0;
-  let unroutableReturned = 0;
-  for (const s of samples(globalText, new Set([DELIVERY_LIMIT, DROPPED, RETURNED, IDENTITY]))) {
-    if (s.metric === IDENTITY) node = s.labels.rabbitmq_node ?? node;
+const GLOBAL_WANTED: ReadonlySet<string> = new Set([DELIVERY_LIMIT, DROPPED, RETURNED, IDENTITY]);
+const DETAILED_WANTED: ReadonlySet<string> = new Set([EXCHANGE_DROPPED, EXCHANGE_RETURNED, REDELIVERED, IDENTITY]);
+
+/** Gathers one node's counters from the lines of its `/metrics` and `/metrics/detailed` answers, as they come. */
+export class DropCountersReader {
+  node: string | undefined;
+  private readonly counters: Omit<NodeDropCounters, 'node'> = {
+    deliveryLimitDropped: 0,
+    unroutableDropped: 0,
+    unroutableReturned: 0,
+    exchangesDropped: [],
+    exchangesReturned: [],
+    queuesRedelivered: [],
+  };
+
+  globalLine(line: string): void {
+    const s = sampleOf(line, GLOBAL_WANTED);
+    if (!s) return;
+    const c = this.counters;
+    if (s.metric === IDENTITY) this.node = s.labels.rabbitmq_node ?? this.node;
     else if (s.metric === DELIVERY_LIMIT) {
-      if (s.labels.dead_letter_strategy === 'disabled') deliveryLimitDropped += s.value;
-    } else if (s.metric === DROPPED) unroutableDropped += s.value;
-    else unroutableReturned += s.value;
+      if (s.labels.dead_letter_strategy === 'disabled') c.deliveryLimitDropped += s.value;
+    } else if (s.metric === DROPPED) c.unroutableDropped += s.value;
+    else c.unroutableReturned += s.value;
   }
-  const exchangesDropped: ObjectCounter[] = [];
-  const exchangesReturned: ObjectCounter[] = [];
-  const queuesRedelivered: ObjectCounter[] = [];
-  for (const s of samples(detailedText, new Set([EXCHANGE_DROPPED, EXCHANGE_RETURNED, REDELIVERED, IDENTITY]))) {
+
+  detailedLine(line: string): void {
+    const s: Sample | undefined = sampleOf(line, DETAILED_WANTED);
+    if (!s) return;
     if (s.metric === IDENTITY) {
-      node ??= s.labels.rabbitmq_node;
-      continue;
+      this.node ??= s.labels.rabbitmq_node;
+      return;
     }
-    if (s.value === 0) continue;
+    if (s.value === 0) return;
     const vhost = s.labels.vhost;
     const name = s.metric === REDELIVERED ? s.labels.queue : s.labels.exchange;
-    if (vhost === undefined || name === undefined) continue;
+    if (vhost === undefined || name === undefined) return;
+    const c = this.counters;
     const into =
       s.metric === REDELIVERED
-        ? queuesRedelivered
+        ? c.queuesRedelivered
         : s.metric === EXCHANGE_DROPPED
-          ? exchangesDropped
-          : exchangesReturned;
+          ? c.exchangesDropped
+          : c.exchangesReturned;
     into.push({ vhost, name, value: s.value });
   }
-  return {
-    node: node as string,
-    deliveryLimitDropped,
-    unroutableDropped,
-    unroutableReturned,
-    exchangesDropped,
-    exchangesReturned,
-    queuesRedelivered,
-  };
+
+  result(): NodeDropCounters & { node?: string } {
+    return { node: this.node as string, ...this.counters };
+  }
+}
+
+/** Parses one node's whole `/metrics` and `/metrics/detailed` answers. */
+export function parseDropCounters(globalText: string, detailedText: string): NodeDropCounters & { node?: string } {
+  const reader = new DropCountersReader();
+  for (const line of linesOf(globalText)) reader.globalLine(line);
+  for (const line of linesOf(detailedText)) reader.detailedLine(line);
+  return reader.result();
 }
 
 export class PrometheusDropCounters {
-  private readonly http: AxiosInstance;
+  private readonly http: AxiosInstance = prometheusHttp();
+  private readonly timeoutMs: number;
 
   constructor(
     readonly urls: readonly string[],
     options: { timeoutMs?: number } = {},
   ) {
-    this.http = prometheusHttp(options.timeoutMs);
+    this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
   /** Every node's counters; throws when a node does not answer, since a missing node's drops would go unseen. */
@@ -138,11 +127,12 @@ export class PrometheusDropCounters {
 
   async read(base: string): Promise<NodeDropCounters> {
     const root = base.replace(/\/$/, '');
-    const [globalText, detailedText] = await Promise.all([
-      metricsText(this.http, `${root}${GLOBAL_PATH}`),
-      metricsText(this.http, `${root}${DETAILED_PATH}`),
+    const reader = new DropCountersReader();
+    await Promise.all([
+      readMetricLines(this.http, `${root}${GLOBAL_PATH}`, (line) => reader.globalLine(line), this.timeoutMs),
+      readMetricLines(this.http, `${root}${DETAILED_PATH}`, (line) => reader.detailedLine(line), this.timeoutMs),
     ]);
-    const counters = parseDropCounters(globalText, detailedText);
+    const counters = reader.result();
     if (!counters.node) throw new QueueMetricsError(`${root} did not name its node (no rabbitmq_identity_info)`);
     return counters;
   }
