@@ -134,7 +134,7 @@ function planOffline(node: string, on: string) {
     warnings: [
       `This cannot be undone: \`${node}\` can come back only as a new member, reset and joined again, with none of its data.`,
       `\`${on}\` then boots without waiting for \`${node}\`. It must be the node that stopped last among the others: a node that stopped before another still waits for that one.`,
-      `Nothing can be listed while every node is down: the classic queues whose home was \`${node}\` are lost with their messages, and its quorum members cannot be removed offline (the quorum-forgotten-members alert names them once the cluster runs; shrink-forgotten-members removes them, best asked a minute after the nodes are back: until then RabbitMQ may list a queue without its member there and the plan would leave it out).`,
+      `Nothing can be listed while every node is down: the classic queues whose home was \`${node}\` are lost with their messages, and its quorum members cannot be removed offline (the quorum-forgotten-members alert names them once the cluster runs; shrink-forgotten-members removes them; for about a minute after the nodes are back RabbitMQ may list a queue without its member there, and that run's last step lists the queues again once the nodes have run a minute).`,
       'Afterwards start the other nodes (start-cluster): they sync from it.',
     ],
     actions: [

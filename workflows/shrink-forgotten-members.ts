@@ -4,12 +4,14 @@
  * reports them (its Fix…). Such a member never comes back but counts towards each queue's quorum. Critical, two
  * approvers: removing members of a node that is only away (a rename being undone, a node being restored) throws its
  * copy away, so the plan and every batch's guard require that /api/nodes does not list the node at all. On 4.0 and
- * later each member goes over HTTP, in batches; before, where that endpoint does not exist, one `rabbitmq-queues
- * shrink` through node control removes them all.
+ * later each member goes over HTTP, in batches, and a last step lists the queues again once every node has run a
+ * minute: RabbitMQ can list a queue without its member for about that long after a start, which leaves it out of a
+ * plan made then (4.0.5, after an offline forget). Before 4.0, where that endpoint does not exist, one
+ * `rabbitmq-queues shrink` through node control removes them all.
  */
 import { z } from 'zod';
 import { formatCount } from '../src/chat/human-format.js';
-import { WorkflowRefusedError } from '../src/errors.js';
+import { StepFailedError, WorkflowRefusedError } from '../src/errors.js';
 import { quorumForgottenMembersCheck } from '../src/health/checks/quorum-forgotten-members.js';
 import { type ClusterSnapshot, snapshotVersion } from '../src/health/cluster-snapshot.js';
 import { type GapQueue, membershipGaps, trafficSummary } from '../src/health/quorum-membership.js';
@@ -65,15 +67,73 @@ async function stillMembers(context: WorkflowContext, node: string, queues: Memb
  * member it has, which leaves it out of a plan (observed on 4.0.5 after an offline forget and a restart).
  */
 const SETTLING_MS = 60_000;
+const SETTLING_POLL_MS = 2_000;
 
 /** A warning for a plan made while some node is that young. */
-function settlingWarning(nodes: ClusterSnapshot['nodes'], node: string): string[] {
+function settlingWarning(nodes: ClusterSnapshot['nodes'], node: string, lastStep: boolean): string[] {
   const young = (nodes ?? []).filter((n) => n.running && n.uptime !== undefined && n.uptime < SETTLING_MS);
   if (young.length === 0) return [];
   const started = young.map((n) => `\`${n.name}\` ${Math.round((n.uptime ?? 0) / 1000)} s ago`).join(', ');
+  const then = lastStep
+    ? "the run's last step lists the queues again once every node has run a minute and removes those members too."
+    : "for the full list, reject this run and ask again in a minute; the run's check afterwards names any queue that lists the member then.";
   return [
-    `Started ${started}: for about a minute after a start RabbitMQ may list a quorum queue without its member on \`${node}\`, and such a queue is not in this plan. For the full list, reject this run and ask again in a minute; the run's check afterwards names any queue that lists the member then.`,
+    `Started ${started}: for about a minute after a start RabbitMQ may list a quorum queue without its member on \`${node}\`, and such a queue is not in this plan: ${then}`,
   ];
+}
+
+/** The queues `snapshot` lists with a member on one of `nodes`, none of which is in the cluster. */
+function forgottenMembers(snapshot: ClusterSnapshot, nodes: ReadonlySet<string>): GapQueue[] {
+  if (!snapshot.nodes || !snapshot.queues) return [];
+  return membershipGaps(snapshot.nodes, snapshot.queues)
+    .filter((g) => g.gap === 'forgotten' && g.node !== undefined && nodes.has(g.node))
+    .flatMap((g) => g.queues);
+}
+
+const uptimes = z.array(z.object({ name: z.string(), running: z.boolean().optional(), uptime: z.number().optional() }));
+
+/** Waits until every running node has run SETTLING_MS, for at most that long; returns how long it waited. */
+async function waitForSettledNodes(context: WorkflowContext): Promise<number> {
+  const started = Date.now();
+  await pollUntil(
+    async () => {
+      const nodes = await context.management.get('/api/nodes', uptimes, { columns: 'name,running,uptime' });
+      return nodes.every((n) => n.running === false || (n.uptime ?? SETTLING_MS) >= SETTLING_MS) ? true : undefined;
+    },
+    SETTLING_MS,
+    SETTLING_POLL_MS,
+  );
+  return Date.now() - started;
+}
+
+/**
+ * The last step over HTTP: the plan's queues are done; any other quorum queue that lists a member on `node` by now
+ * was listed without it when the run was planned (RabbitMQ rewriting member lists after a start), and its member is
+ * removed too, up to `limit` (what remediation.maxItemsPerRun leaves after the plan's own).
+ */
+async function removeStragglers(context: WorkflowContext, node: string, limit: number): Promise<string> {
+  const waited = await waitForSettledNodes(context);
+  const snapshot = await new SnapshotFetcher(context.cluster, context.management).fetch();
+  if (!snapshot.nodes || !snapshot.queues) {
+    throw new StepFailedError(`could not list the queues again: ${snapshot.errors.nodes ?? snapshot.errors.queues}`);
+  }
+  const found = forgottenMembers(snapshot, new Set([node]));
+  const waitedNote =
+    waited >= SETTLING_POLL_MS
+      ? ` (after waiting ${Math.round(waited / 1000)} s for every node to have run a minute)`
+      : '';
+  if (found.length === 0) return `no other quorum queue lists a member on \`${node}\`${waitedNote}`;
+  const taken = found.slice(0, limit);
+  for (const { vhost, name } of taken) await deleteQuorumMember(context.management, vhost, name, node);
+  const held = await holdRemoval(context.management, node, taken);
+  const names = taken.map((q) => `\`${q.name}\``).join(', ');
+  return `${formatCount(found.length)} other quorum queue(s) listed a member on \`${node}\` by then${waitedNote}, not when the run was planned: removed it from ${names}${
+    found.length > taken.length
+      ? `; ${formatCount(found.length - taken.length)} more past remediation.maxItemsPerRun, for another run`
+      : ''
+  }${held.repeated ? `; ${held.repeated} removal(s) done again` : ''}${
+    held.left.length ? `; still listed on ${held.left.map((n) => `\`${n}\``).join(', ')}` : ''
+  }`;
 }
 
 /** The plan's warning, whichever way the members go. */
@@ -99,7 +159,7 @@ function planWithCli(
     summary: `remove the member on \`${node}\` (not in the cluster) from ${formatCount(queues.length)} quorum queue(s): ${trafficSummary(queues).line}`,
     warnings: [
       mayBeAway(node),
-      ...settlingWarning(snapshot.nodes, node),
+      ...settlingWarning(snapshot.nodes, node, false),
       `RabbitMQ ${seriesOf(version)} has no HTTP endpoint for it: one \`rabbitmq-queues shrink\` through node control on \`${via}\` removes the member from every queue at once.`,
     ],
     actions: [
@@ -141,9 +201,7 @@ export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
         `\`${args.node}\` is in cluster ${context.cluster}: its members are not forgotten. Start the node, or shrink by hand if you mean to.`,
       );
     }
-    const queues = membershipGaps(snapshot.nodes, snapshot.queues)
-      .filter((g) => g.gap === 'forgotten' && g.node === args.node)
-      .flatMap((g) => g.queues);
+    const queues = forgottenMembers(snapshot, new Set([args.node]));
     if (queues.length === 0) {
       throw new WorkflowRefusedError(`No quorum queue has a member on \`${args.node}\`: nothing to remove.`);
     }
@@ -151,7 +209,21 @@ export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
     if (version && !hasQuorumMemberEndpoints(version))
       return planWithCli(context, args.node, queues, version, snapshot);
     const chosen = queues.slice(0, context.remediation.maxItemsPerRun);
-    const actions = memberBatches(args.node, chosen, (names) => `remove the member on \`${args.node}\` from ${names}`);
+    const actions: PlannedAction[] = memberBatches(
+      args.node,
+      chosen,
+      (names) => `remove the member on \`${args.node}\` from ${names}`,
+    );
+    // Room left under maxItemsPerRun: a plan that already left queues out has none, and the next run sees them all.
+    const room = queues.length > chosen.length ? 0 : context.remediation.maxItemsPerRun - chosen.length;
+    if (room > 0) {
+      actions.push({
+        key: 'stragglers',
+        label: `then any other quorum queue that lists a member on \`${args.node}\` once every node has run a minute (RabbitMQ can list a queue without it for about that long after a start)`,
+        data: { node: args.node, queues: [], stragglers: room },
+        vhosts: [],
+      });
+    }
     // A quorum queue whose Raft cluster has no leader yet (just after a restart) is listed without its members: the
     // plan cannot see whether it has one on the node, and the alert names it once it is listed again.
     const unlisted = snapshot.queues.filter((q) => q.type === 'quorum' && !q.members?.length).length;
@@ -159,10 +231,14 @@ export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
       summary: `remove the member on \`${args.node}\` (not in the cluster) from ${formatCount(chosen.length)} quorum queue(s): ${trafficSummary(chosen).line}`,
       warnings: [
         mayBeAway(args.node),
-        ...settlingWarning(snapshot.nodes, args.node),
+        ...settlingWarning(snapshot.nodes, args.node, room > 0),
         ...(unlisted > 0
           ? [
-              `${formatCount(unlisted)} quorum queue(s) are listed without members (no leader elected yet?) and are not in this plan: if the alert still names \`${args.node}\` after this run, run it again.`,
+              `${formatCount(unlisted)} quorum queue(s) are listed without members (no leader elected yet?) and are not in this plan: ${
+                room > 0
+                  ? 'the last step lists the queues again and takes those that list a member there by then'
+                  : `if the alert still names \`${args.node}\` after this run, run it again`
+              }.`,
             ]
           : []),
       ],
@@ -170,6 +246,11 @@ export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
       guards: [
         `before each batch, \`${args.node}\` is still absent from the cluster's node list`,
         'before each queue, it still has a member on the node (else "already removed")',
+        ...(room > 0
+          ? [
+              `the last step waits (at most a minute) until every node has run a minute, then lists the queues again and takes at most ${formatCount(room)} more`,
+            ]
+          : []),
       ],
       ...(queues.length > chosen.length ? { leftOut: queues.length - chosen.length } : {}),
     };
@@ -186,6 +267,8 @@ export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
   async execute(context, action) {
     const { node, queues } = batch(action);
     const via = action.data.via;
+    const stragglers = action.data.stragglers;
+    if (typeof stragglers === 'number') return removeStragglers(context, node, stragglers);
     if (typeof via === 'string') {
       const control = nodeControlOf(context, NO_ENDPOINT);
       // The CLI reports a queue whose leader refused the change (cluster_change_not_permitted, just after an
@@ -235,13 +318,7 @@ export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
     const nodes = new Set(done.map((action) => batch(action).node));
     const planned = new Set(done.flatMap((action) => batch(action).queues.map((q) => `${q.vhost}\u0000${q.name}`)));
     const snapshot = await new SnapshotFetcher(context.cluster, context.management).fetch();
-    const since =
-      snapshot.nodes && snapshot.queues
-        ? membershipGaps(snapshot.nodes, snapshot.queues)
-            .filter((g) => g.gap === 'forgotten' && g.node !== undefined && nodes.has(g.node))
-            .flatMap((g) => g.queues)
-            .filter((q) => !planned.has(`${q.vhost}\u0000${q.name}`))
-        : [];
+    const since = forgottenMembers(snapshot, nodes).filter((q) => !planned.has(`${q.vhost}\u0000${q.name}`));
     return {
       ok: true,
       detail: `no queue of the run has a member on the node any more${

@@ -310,7 +310,9 @@ describe('shrink-forgotten-members', () => {
       node: GONE,
     });
     expect(plan.summary).toMatch(/from 6 quorum queue\(s\)/);
-    expect(plan.warnings.join('\n')).toMatch(/1 quorum queue\(s\) are listed without members .* run it again/);
+    expect(plan.warnings.join('\n')).toMatch(
+      /1 quorum queue\(s\) are listed without members .* the last step lists the queues again/,
+    );
 
     const all = await shrinkForgottenMembersWorkflow.plan(contextOf(fakeManagement(kollaQueues(withGone)).management), {
       node: GONE,
@@ -332,6 +334,59 @@ describe('shrink-forgotten-members', () => {
       },
     );
     expect(settled.warnings.join('\n')).not.toMatch(/ago: for about a minute/);
+  });
+
+  it('lists again once every node has run a minute, and removes the member from a queue the plan could not see', async () => {
+    const queues = kollaQueues(withGone);
+    const hidden = queues.find((q) => q.type === 'quorum') as Queue;
+    const members = hidden.members;
+    // RabbitMQ 4.0.5 after an offline forget and a restart: the queue is listed without its member on the node.
+    hidden.members = members?.filter((m) => m !== GONE);
+    const uptime = { [R3]: 12_400 };
+    const { management, sent } = fakeManagement(queues, { uptime });
+    const context = contextOf(management);
+    const plan = await shrinkForgottenMembersWorkflow.plan(context, { node: GONE });
+    expect(plan.summary).toMatch(/from 6 quorum queue\(s\)/);
+    expect(plan.warnings.join('\n')).toMatch(
+      /the run's last step lists the queues again once every node has run a minute/,
+    );
+    const last = plan.actions.at(-1) as PlannedAction;
+    expect(last.key).toBe('stragglers');
+    expect(plan.guards.join('\n')).toMatch(/the last step waits .* until every node has run a minute/);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] });
+    try {
+      for (const action of plan.actions.slice(0, -1))
+        await held(shrinkForgottenMembersWorkflow.execute(context, action, { node: GONE }));
+      hidden.members = members;
+      const deletesBefore = sent.filter((s) => s.method === 'DELETE').length;
+      const step = shrinkForgottenMembersWorkflow.execute(context, last, { node: GONE });
+      await vi.advanceTimersByTimeAsync(30_000);
+      // Not yet: node 3 has not run a minute, and the step has not listed the queues again.
+      expect(sent.filter((s) => s.method === 'DELETE')).toHaveLength(deletesBefore);
+      uptime[R3] = 61_000;
+      expect(await held(step)).toMatch(
+        new RegExp(
+          `^1 other quorum queue\\(s\\) listed a member on \`${GONE}\` by then \\(after waiting 3\\d s for every node to have run a minute\\), not when the run was planned: removed it from \`${hidden.name}\`$`,
+        ),
+      );
+      expect(sent.filter((s) => s.method === 'DELETE')).toHaveLength(deletesBefore + 1);
+      expect(hidden.members).not.toContain(GONE);
+    } finally {
+      vi.useRealTimers();
+    }
+    const verified = await shrinkForgottenMembersWorkflow.verify(context, plan.actions, { node: GONE });
+    expect(verified).toEqual({ ok: true, detail: 'no queue of the run has a member on the node any more' });
+  });
+
+  it('has no last step when the plan already leaves queues for another run', async () => {
+    const { management } = fakeManagement(kollaQueues(withGone));
+    const capped = await shrinkForgottenMembersWorkflow.plan(contextOf(management, { maxItemsPerRun: 3 }), {
+      node: GONE,
+    });
+    expect(capped.leftOut).toBe(4);
+    expect(capped.actions.map((a) => a.key)).not.toContain('stragglers');
+    const all = await shrinkForgottenMembersWorkflow.plan(contextOf(management), { node: GONE });
+    expect(all.actions.map((a) => a.key)).toContain('stragglers');
   });
 
   it('says in its verify that a queue the plan could not see lists a member on the node by now', async () => {
