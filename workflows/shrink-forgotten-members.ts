@@ -107,6 +107,41 @@ async function waitForSettledNodes(context: WorkflowContext): Promise<number> {
 }
 
 /**
+ * Removes the member on `node` from each of `queues`, each read afresh first: one already without it, or gone, is
+ * counted, not an error, and one listed without members (no leader yet) is asked again, never taken for one without
+ * a member there. Then the removals are held (see holdRemoval). Returns the names of the queues it removed the
+ * member from, how many had none, and what a step's result adds of the holding and of queues it could not read.
+ */
+async function removeMembers(
+  context: WorkflowContext,
+  node: string,
+  queues: MemberBatch['queues'],
+): Promise<{ removed: string[]; already: number; note: string }> {
+  const removed: string[] = [];
+  let already = 0;
+  const members = batchMembers(context.management);
+  const read: MemberBatch['queues'] = [];
+  for (const { vhost, name } of queues) {
+    const listed = await members.read(vhost, name);
+    if (!listed) continue;
+    read.push({ vhost, name });
+    if (!listed.includes(node)) already++;
+    else {
+      await deleteQuorumMember(context.management, vhost, name, node);
+      removed.push(name);
+    }
+  }
+  // The broker can answer a removal it did not make, and list the member again a few seconds later: see holdRemoval.
+  const held = await holdRemoval(context.management, node, read);
+  const repeated = held.repeated
+    ? `; ${held.repeated} removal(s) done again: the broker listed the member again after removing it${
+        held.left.length ? `, and still lists it on ${held.left.map((n) => `\`${n}\``).join(', ')}` : ''
+      }`
+    : '';
+  return { removed, already, note: `${repeated}${unlistedNote(members.unlisted())}` };
+}
+
+/**
  * The last step over HTTP: the plan's queues are done; any other quorum queue that lists a member on `node` by now
  * was listed without it when the run was planned (RabbitMQ rewriting member lists after a start), and its member is
  * removed too, up to `limit` (what remediation.maxItemsPerRun leaves after the plan's own).
@@ -124,16 +159,15 @@ async function removeStragglers(context: WorkflowContext, node: string, limit: n
       : '';
   if (found.length === 0) return `no other quorum queue lists a member on \`${node}\`${waitedNote}`;
   const taken = found.slice(0, limit);
-  for (const { vhost, name } of taken) await deleteQuorumMember(context.management, vhost, name, node);
-  const held = await holdRemoval(context.management, node, taken);
-  const names = taken.map((q) => `\`${q.name}\``).join(', ');
-  return `${formatCount(found.length)} other quorum queue(s) listed a member on \`${node}\` by then${waitedNote}, not when the run was planned: removed it from ${names}${
+  const { removed, already, note } = await removeMembers(context, node, taken);
+  const names = removed.map((name) => `\`${name}\``).join(', ');
+  return `${formatCount(found.length)} other quorum queue(s) listed a member on \`${node}\` by then${waitedNote}, not when the run was planned: removed it from ${names || 'none'}${
+    already ? `, ${already} already removed or gone` : ''
+  }${
     found.length > taken.length
       ? `; ${formatCount(found.length - taken.length)} more past remediation.maxItemsPerRun, for another run`
       : ''
-  }${held.repeated ? `; ${held.repeated} removal(s) done again` : ''}${
-    held.left.length ? `; still listed on ${held.left.map((n) => `\`${n}\``).join(', ')}` : ''
-  }`;
+  }${note}`;
 }
 
 /** The plan's warning, whichever way the members go. */
@@ -281,29 +315,8 @@ export const shrinkForgottenMembersWorkflow = defineWorkflow<Args>({
       }, CHANGE_NOT_PERMITTED_RETRY_MS);
       return `\`rabbitmq-queues shrink\` on \`${via}\`: ${formatCount(queues.length - left.length)} of ${formatCount(queues.length)} member(s) on \`${node}\` gone`;
     }
-    let removed = 0;
-    let already = 0;
-    // A queue listed without members (no leader yet) is asked again, not taken for one without a member there.
-    const members = batchMembers(context.management);
-    const read: MemberBatch['queues'] = [];
-    for (const { vhost, name } of queues) {
-      const listed = await members.read(vhost, name);
-      if (!listed) continue;
-      read.push({ vhost, name });
-      if (!listed.includes(node)) already++;
-      else {
-        await deleteQuorumMember(context.management, vhost, name, node);
-        removed++;
-      }
-    }
-    // The broker can answer a removal it did not make, and list the member again a few seconds later: see holdRemoval.
-    const held = await holdRemoval(context.management, node, read);
-    const repeated = held.repeated
-      ? `; ${held.repeated} removal(s) done again: the broker listed the member again after removing it${
-          held.left.length ? `, and still lists it on ${held.left.map((n) => `\`${n}\``).join(', ')}` : ''
-        }`
-      : '';
-    return `removed ${removed} member(s) on \`${node}\`${already ? `, ${already} already removed or gone` : ''}${repeated}${unlistedNote(members.unlisted())}`;
+    const { removed, already, note } = await removeMembers(context, node, queues);
+    return `removed ${removed.length} member(s) on \`${node}\`${already ? `, ${already} already removed or gone` : ''}${note}`;
   },
 
   async verify(context, done) {

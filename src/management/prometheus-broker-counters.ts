@@ -15,7 +15,7 @@
  */
 import type { AxiosInstance } from 'axios';
 import { QueueMetricsError } from '../errors.js';
-import { linesOf, prometheusHttp, readMetricLines, type Sample, sampleOf } from './prometheus-text.js';
+import { linesOf, METRICS_TIMEOUT_MS, prometheusHttp, readMetricLines, sampleOf } from './prometheus-text.js';
 
 /** Counters of one vhost's exchange or queue. */
 export interface ObjectCounter {
@@ -76,7 +76,7 @@ export class DropCountersReader {
   }
 
   detailedLine(line: string): void {
-    const s: Sample | undefined = sampleOf(line, DETAILED_WANTED);
+    const s = sampleOf(line, DETAILED_WANTED);
     if (!s) return;
     if (s.metric === IDENTITY) {
       this.node ??= s.labels.rabbitmq_node;
@@ -117,7 +117,7 @@ export class PrometheusDropCounters {
     readonly urls: readonly string[],
     options: { timeoutMs?: number } = {},
   ) {
-    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.timeoutMs = options.timeoutMs ?? METRICS_TIMEOUT_MS;
   }
 
   /** Every node's counters; throws when a node does not answer, since a missing node's drops would go unseen. */

@@ -11,7 +11,7 @@
  */
 import type { AxiosInstance } from 'axios';
 import { QueueMetricsError } from '../errors.js';
-import { linesOf, prometheusHttp, readMetricLines, sampleOf } from './prometheus-text.js';
+import { linesOf, METRICS_TIMEOUT_MS, prometheusHttp, readMetricLines, sampleOf } from './prometheus-text.js';
 
 /** What the sweep needs of a queue that the cheap listing leaves out. */
 export interface QueueDepth {
@@ -90,7 +90,7 @@ export class PrometheusQueueMetrics {
     readonly urls: string[],
     options: { timeoutMs?: number } = {},
   ) {
-    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.timeoutMs = options.timeoutMs ?? METRICS_TIMEOUT_MS;
   }
 
   /** Every node's answer, asked at the same time, and why each node that did not answer failed. */

@@ -106,6 +106,9 @@ export class LineSplitter {
   }
 }
 
+/** How long one whole metrics answer may take when the caller names no limit. */
+export const METRICS_TIMEOUT_MS = 30_000;
+
 /** The HTTP client for a node's Prometheus plugin: statuses are judged by the caller. */
 export function prometheusHttp(): AxiosInstance {
   return axios.create({
