@@ -74,6 +74,7 @@ function resolveCluster(cluster: FileConfig['clusters'][number]): ClusterConfig 
     ...(cluster.prometheus ? { prometheus: cluster.prometheus.map((url) => url.replace(/\/$/, '')) } : {}),
     managementUser: cluster.managementUser ?? fromManagement?.user ?? fromAmqp?.user ?? 'guest',
     managementPassword: cluster.managementPassword ?? fromManagement?.password ?? fromAmqp?.password ?? 'guest',
+    ...(cluster.httpCompression ? { httpCompression: true } : {}),
     ...(cluster.remediationUser && cluster.remediationPassword
       ? { remediation: { user: cluster.remediationUser, password: cluster.remediationPassword } }
       : {}),
@@ -168,6 +169,7 @@ export function loadConfig(options: LoadOptions = {}): WarrenConfig {
           prometheus: env.RABBITMQ_PROMETHEUS_URL,
           remediationUser: env.RABBITMQ_REMEDIATION_USER,
           remediationPassword: env.RABBITMQ_REMEDIATION_PASSWORD,
+          httpCompression: false,
           vhost: '/',
         }),
       );

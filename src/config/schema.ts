@@ -47,6 +47,12 @@ export const clusterSchema = z
     managementUser: z.string().min(1).optional(),
     managementPassword: z.string().min(1).optional(),
     /**
+     * Ask the management API and the Prometheus endpoints for gzip-compressed answers. Off by default: near the
+     * cluster, compressing a whole-cluster listing (megabytes at tens of thousands of queues) costs the broker and
+     * warren more CPU than the bytes it saves take to send. On for a slow or metered link.
+     */
+    httpCompression: z.boolean().default(false),
+    /**
      * The RabbitMQ user that remediation changes the broker with (management API writes). Kept apart from
      * managementUser, which needs only the `monitoring` tag: a compromised read path cannot change the broker, and
      * without these warren starts no remediation run on the cluster.
@@ -230,6 +236,8 @@ export interface ClusterConfig {
   managementPassword: string;
   /** Prometheus plugin endpoints, one per node; unset: depths from the management API. */
   prometheus?: string[];
+  /** Ask for gzip-compressed HTTP answers; unset: uncompressed. */
+  httpCompression?: boolean;
   /** Credentials for management API writes; unset: no remediation on this cluster. */
   remediation?: { user: string; password: string };
   vhost: string;

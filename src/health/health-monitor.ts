@@ -140,6 +140,7 @@ export class HealthMonitor implements HealthControl {
             ? {
                 queueMetrics: new PrometheusQueueMetrics(handle.config.prometheus, {
                   timeoutMs: this.options.health.listingTimeout,
+                  compression: handle.config.httpCompression,
                 }),
               }
             : {}),

@@ -198,7 +198,10 @@ export class SnapshotFetcher implements SnapshotSource {
     this.bootWatch = options.bootWatch;
     this.streamMembers = options.streamMembers;
     if (this.queueMetrics) {
-      this.dropCounters = new PrometheusDropCounters(this.queueMetrics.urls, { timeoutMs: this.listingTimeoutMs });
+      this.dropCounters = new PrometheusDropCounters(this.queueMetrics.urls, {
+        timeoutMs: this.listingTimeoutMs,
+        compression: this.queueMetrics.compression,
+      });
     }
   }
 

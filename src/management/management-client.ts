@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type { ClusterConfig } from '../config/schema.js';
 import { ManagementApiError, ManagementUnreachableError, RemediationCredentialsError } from '../errors.js';
 import { scrub } from '../secrets.js';
+import { acceptEncoding } from './accept-encoding.js';
 import { decodeErlangTerm } from './erlang-term.js';
 import { parseListing, type RejectionSink } from './listing.js';
 import { parseRepeatedKeys } from './repeated-keys-json.js';
@@ -103,7 +104,7 @@ export class ManagementClient {
     this.http = axios.create({
       timeout: options.timeoutMs ?? 10_000,
       auth: { username: cluster.managementUser, password: cluster.managementPassword },
-      headers: { accept: 'application/json' },
+      headers: { accept: 'application/json', ...acceptEncoding(cluster.httpCompression) },
       // Status handling is ours: 4xx/5xx are classified in `request`.
       validateStatus: () => true,
       maxRedirects: 0,

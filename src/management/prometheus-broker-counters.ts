@@ -110,14 +110,18 @@ export function parseDropCounters(globalText: string, detailedText: string): Nod
 }
 
 export class PrometheusDropCounters {
-  private readonly http: AxiosInstance = prometheusHttp();
+  private readonly http: AxiosInstance;
   private readonly timeoutMs: number;
+  /** Whether answers are asked for gzip-compressed (clusters[].httpCompression). */
+  readonly compression: boolean;
 
   constructor(
     readonly urls: readonly string[],
-    options: { timeoutMs?: number } = {},
+    options: { timeoutMs?: number; compression?: boolean } = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? METRICS_TIMEOUT_MS;
+    this.compression = options.compression ?? false;
+    this.http = prometheusHttp({ compression: this.compression });
   }
 
   /** Every node's counters; throws when a node does not answer, since a missing node's drops would go unseen. */

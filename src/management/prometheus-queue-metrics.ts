@@ -83,14 +83,18 @@ export function parseQueueMetrics(text: string): { node: string | undefined; que
 }
 
 export class PrometheusQueueMetrics {
-  private readonly http: AxiosInstance = prometheusHttp();
+  private readonly http: AxiosInstance;
   private readonly timeoutMs: number;
+  /** Whether answers are asked for gzip-compressed (clusters[].httpCompression). */
+  readonly compression: boolean;
 
   constructor(
     readonly urls: string[],
-    options: { timeoutMs?: number } = {},
+    options: { timeoutMs?: number; compression?: boolean } = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? METRICS_TIMEOUT_MS;
+    this.compression = options.compression ?? false;
+    this.http = prometheusHttp({ compression: this.compression });
   }
 
   /** Every node's answer, asked at the same time, and why each node that did not answer failed. */

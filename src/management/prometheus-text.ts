@@ -12,6 +12,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
 import axios, { type AxiosInstance, isAxiosError } from 'axios';
 import { QueueMetricsError } from '../errors.js';
+import { acceptEncoding } from './accept-encoding.js';
 
 /** One sample line. */
 export interface Sample {
@@ -110,8 +111,9 @@ export class LineSplitter {
 export const METRICS_TIMEOUT_MS = 30_000;
 
 /** The HTTP client for a node's Prometheus plugin: statuses are judged by the caller. */
-export function prometheusHttp(): AxiosInstance {
+export function prometheusHttp(options: { compression?: boolean } = {}): AxiosInstance {
   return axios.create({
+    headers: acceptEncoding(options.compression),
     validateStatus: () => true,
     httpAgent: new HttpAgent({ keepAlive: true }),
     httpsAgent: new HttpsAgent({ keepAlive: true }),

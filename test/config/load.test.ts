@@ -176,6 +176,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ file: file(cluster), env: {}, cwd: dir }).clusters[0]?.prometheus).toBeUndefined();
   });
 
+  it('asks for uncompressed HTTP answers unless httpCompression is on, and refuses a value that is not a boolean', () => {
+    expect(loadConfig({ file: file(cluster), env: {}, cwd: dir }).clusters[0]?.httpCompression).toBeUndefined();
+    const on = loadConfig({ file: file(`${cluster}    httpCompression: true\n`), env: {}, cwd: dir });
+    expect(on.clusters[0]?.httpCompression).toBe(true);
+    expect(problems(`${cluster}    httpCompression: gzip\n`)).toEqual([
+      expect.stringMatching(/^clusters\[0\]\.httpCompression: /),
+    ]);
+  });
+
   it('selects the Slack mode from the credentials present', () => {
     expect(loadConfig({ env: {}, cwd: dir }).slack.mode).toBe('console');
     expect(loadConfig({ env: { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'abc' }, cwd: dir }).slack.mode).toBe(
