@@ -290,6 +290,13 @@ class StackHandle implements LocalStack {
     this.log(`destroyed ${spec.name}: its VM killed and its data removed`);
   }
 
+  async loseNode(node: string): Promise<void> {
+    const spec = this.spec(node);
+    await this.killNode(node);
+    rmSync(nodeDir(this.ctx, spec), { recursive: true, force: true });
+    this.log(`lost ${spec.name}: its VM killed and its whole directory removed`);
+  }
+
   async reformCluster(): Promise<void> {
     const started = Date.now();
     await Promise.all(this.specs.map((spec) => this.destroyNode(spec.name)));

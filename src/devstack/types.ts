@@ -94,6 +94,11 @@ export interface LocalStack extends LocalStackDescription {
   /** A node lost for good, as a dead disk leaves it: kill -9 of its VM, then its data removed. */
   destroyNode(node: string): Promise<void>;
   /**
+   * A node whose host is gone: kill -9 of its VM, then its whole directory removed (config, data, logs), so that
+   * starting it fails at once, as a service start on a dead host does. destroyNode makes it startable again, empty.
+   */
+  loseNode(node: string): Promise<void>;
+  /**
    * Brings a node back as a new member with no data (after destroyNode): boots it alone, resets it and joins it to
    * `seed`'s cluster, forgetting its old membership first if the cluster still lists it.
    */

@@ -5,8 +5,9 @@
  * its boot for the last-stopped one, which boots on its own when started as the alert says; the cluster comes back
  * whole and the alert resolves in place. Then the same stop in another order, brought back by the alert's Fix…:
  * start-cluster, approved by two people other than the requester, starts the nodes in the order warren recorded.
- * Then the node that stopped last is lost (its VM killed, its data deleted): force-boot boots the next one without
- * it, the first one syncs from that, and the lost node joins again afresh.
+ * Then the node that stopped last is lost (its VM killed, its host's directory removed): the alert's Fix…
+ * (start-cluster) fails at that node and names force-boot, which boots the next one without it, the first one syncs
+ * from that, and the lost node joins again afresh.
  * Then a boot left hung: after a whole stop the first-stopped node alone is started and waits for its peers; the
  * boot-hang alert names it and the node to start first, and its Fix… (start-cluster) starts the others in the
  * recorded order, the hung boot finishing on its own. Then a boot hung while its peers run (its global name server
@@ -100,7 +101,7 @@ access:
       (c) => !c.params.thread_ts && blocksOf(c).includes(runId),
       ALERT_WAIT_MS,
     );
-    const approveAll = async (approvals: [string, RegExp][]) => {
+    const approveAll = async (approvals: [string, RegExp][], ending = /^Done and verified/) => {
       for (const [user, said] of approvals) {
         expect(String((await approveRun(warren, fake, { user, runId, post, channel: ALERTS })).text)).toMatch(said);
       }
@@ -110,7 +111,9 @@ access:
           c.params.ts === (post.reply as { ts: string }).ts && /^(Done|Failed|Aborted)/.test(String(c.params.text)),
         300_000,
       );
-      expect(`${done.params.text}\n${blocksOf(done)}`).toMatch(/^Done and verified/);
+      const said = `${done.params.text}\n${blocksOf(done)}`;
+      expect(said).toMatch(ending);
+      return said;
     };
     return { post, approveAll };
   }
@@ -187,6 +190,23 @@ access:
   it('boots a survivor with force-boot when the node that stopped last is lost, after two approvers', async () => {
     const ts = await stopInOrder([node1, node2, node3]);
     destroyed = true;
+    // Its host is gone: the alert's Fix… (start-cluster) fails at its first step and names force-boot's way out.
+    await stack.loseNode(node3);
+    const start = await requestedRun(await fixFromAlert('node-down@default'));
+    expect(blocksOf(start.post)).toContain(`in this order: \`${node3}\`, \`${node2}\`, \`${node1}\``);
+    const failed = await start.approveAll(
+      [
+        [APPROVER_A, /needs one more approver/],
+        [APPROVER_B, /You approved/],
+      ],
+      /^Failed/,
+    );
+    expect(failed).toContain(`/rabbit fix force-boot ${node2} --lost ${node3}`);
+    // Nothing was started: the step after the failed one is not run.
+    for (const node of [node1, node2]) {
+      expect((await stack.rabbitmqctl(node, ['eval', 'rabbit:is_running().'])).stdout.trim()).toBe('false');
+    }
+    // An empty node 3 (its data lost), for the new member it becomes below.
     await stack.destroyNode(node3);
     await edited(ts, `/rabbit fix force-boot ${node2} --lost ${node3}`);
     const reply = await slash(warren, fake, OPERATOR, `fix force-boot ${node2} --lost ${node3}`, ALERTS);
