@@ -11,6 +11,8 @@
  * RSS while warren drains, and what each side cost in CPU per event (this process, the broker, Redis), which tells
  * a side that waited from one that ran out of CPU.
  *
+ * Defaults: 5 rounds of 200,000 events per side (about 3 minutes).
+ *
  * BENCH_TAP_MODE=durable runs warren's durable tap (a named quorum queue) against a bare consumer of a quorum queue.
  *
  *   npm run bench -- tap            (BENCH_EVENTS=20000 for a quick run, BENCH_ROUNDS=5; BENCH_TAP_MODE=durable)
@@ -35,7 +37,7 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const MODE = process.env.BENCH_TAP_MODE === 'durable' ? 'durable' : 'exclusive';
 const PREFETCH = 200;
 /** Rounds of both sides; the ratio is the median of the rounds' ratios (BENCH_ROUNDS). */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const EXCHANGE = 'nova';
 const KEYS = ['notifications.info', 'notifications.error'];
 
