@@ -11,11 +11,12 @@
  * RSS while warren drains, and what each side cost in CPU per event (this process, the broker, Redis), which tells
  * a side that waited from one that ran out of CPU.
  *
- * Defaults: 5 rounds of 200,000 events per side (about 3 minutes).
+ * Defaults: 10 rounds of 50,000 events per side (about 2 minutes). Rounds of 200,000 showed the broker's own
+ * swings (its CPU per event from 23 to 126 µs for the same drain); ten shorter rounds give a steadier median.
  *
  * BENCH_TAP_MODE=durable runs warren's durable tap (a named quorum queue) against a bare consumer of a quorum queue.
  *
- *   npm run bench -- tap            (BENCH_EVENTS=20000 for a quick run, BENCH_ROUNDS=5; BENCH_TAP_MODE=durable)
+ *   npm run bench -- tap            (BENCH_EVENTS=200000, BENCH_ROUNDS=5; BENCH_TAP_MODE=durable)
  */
 
 import { randomUUID } from 'node:crypto';
@@ -32,12 +33,12 @@ import { cpuSeconds } from '../support/process-cpu.js';
 import { runInfo } from '../support/run-info.js';
 import { median, round } from '../support/stats.js';
 
-const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);
 /** `exclusive` (the default tap) or `durable`: warren's named quorum queue, against a bare consumer of one. */
 const MODE = process.env.BENCH_TAP_MODE === 'durable' ? 'durable' : 'exclusive';
 const PREFETCH = 200;
 /** Rounds of both sides; the ratio is the median of the rounds' ratios (BENCH_ROUNDS). */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
 const EXCHANGE = 'nova';
 const KEYS = ['notifications.info', 'notifications.error'];
 
