@@ -32,6 +32,7 @@ import { outcomeOf } from '../../src/health/check-run.js';
 import { HealthMonitor } from '../../src/health/health-monitor.js';
 import { createLogger } from '../../src/logger.js';
 import { ManagementClient } from '../../src/management/management-client.js';
+import { PrometheusEndpoints } from '../../src/management/prometheus-endpoints.js';
 import { PrometheusQueueMetrics } from '../../src/management/prometheus-queue-metrics.js';
 import { cpuSeconds } from '../support/process-cpu.js';
 import { loadAverage, runInfo } from '../support/run-info.js';
@@ -272,7 +273,7 @@ async function main(): Promise<void> {
     // For timing the two big listings alone: what the broker takes, however long, not warren's 10 s timeout.
     const patient = new ManagementClient(cluster, { timeoutMs: 300_000 });
     const metrics = cluster.prometheus
-      ? new PrometheusQueueMetrics(cluster.prometheus, { timeoutMs: 300_000 })
+      ? new PrometheusQueueMetrics(new PrometheusEndpoints(cluster.prometheus, { timeoutMs: 300_000 }))
       : undefined;
     redis = new Redis(stack.redisUrl, { enableAutoPipelining: true });
     let posts = 0;

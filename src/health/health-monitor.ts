@@ -14,7 +14,7 @@ import type { HealthConfig } from '../config/health-schema.js';
 import { UnknownClusterError } from '../errors.js';
 import { LogThrottle } from '../log-throttle.js';
 import type { Logger } from '../logger.js';
-import { PrometheusQueueMetrics } from '../management/prometheus-queue-metrics.js';
+import { PrometheusEndpoints } from '../management/prometheus-endpoints.js';
 import { RedisLock } from '../redis/redis-lock.js';
 import type { AlertAck } from './alert-message.js';
 import { AlertReconciler } from './alert-reconciler.js';
@@ -138,7 +138,7 @@ export class HealthMonitor implements HealthControl {
           listingTimeoutMs: this.options.health.listingTimeout,
           ...(handle.config.prometheus
             ? {
-                queueMetrics: new PrometheusQueueMetrics(handle.config.prometheus, {
+                prometheus: new PrometheusEndpoints(handle.config.prometheus, {
                   timeoutMs: this.options.health.listingTimeout,
                   compression: handle.config.httpCompression,
                 }),

@@ -34,7 +34,8 @@ import { ManagementApiError, QueueMetricsError } from '../errors.js';
 import { hasClassicMirroring, parseBrokerVersion } from '../management/broker-version.js';
 import type { GetOptions, ManagementClient } from '../management/management-client.js';
 import { type NodeDropCounters, PrometheusDropCounters } from '../management/prometheus-broker-counters.js';
-import type { PrometheusQueueMetrics, QueueDepth } from '../management/prometheus-queue-metrics.js';
+import type { PrometheusEndpoints } from '../management/prometheus-endpoints.js';
+import { PrometheusQueueMetrics, type QueueDepth } from '../management/prometheus-queue-metrics.js';
 import {
   connectionSchema,
   consumerSchema,
@@ -158,8 +159,11 @@ export interface SnapshotFetcherOptions {
   pageSize?: number;
   /** How long a whole-cluster listing may take (health.listingTimeout); other requests keep the client's own. */
   listingTimeoutMs?: number;
-  /** Where queue depths come from when the cluster names its Prometheus endpoints; else the management API. */
-  queueMetrics?: PrometheusQueueMetrics;
+  /**
+   * The cluster's Prometheus endpoints, when it names them: queue depths come from there (else from the management
+   * API), and the nodes' drop counters only from there.
+   */
+  prometheus?: PrometheusEndpoints;
   /** Each node's cluster_partition_handling, when the cluster has node control. */
   partitionHandling?: PartitionHandlingReader;
   /** Which stopped nodes are booting, when the cluster has node control. */
@@ -178,10 +182,10 @@ export class SnapshotFetcher implements SnapshotSource {
   private readonly nodeOfUrl = new Map<string, string>();
   /** The nodes' drop counters, from the same Prometheus endpoints as the queue metrics. */
   private readonly dropCounters?: PrometheusDropCounters;
+  private readonly queueMetrics?: PrometheusQueueMetrics;
 
   private readonly pageSize: number;
   private readonly listingTimeoutMs?: number;
-  private readonly queueMetrics?: PrometheusQueueMetrics;
   private readonly partitionHandling?: PartitionHandlingReader;
   private readonly bootWatch?: BootWatch;
   private readonly streamMembers?: StreamMembersSource;
@@ -193,15 +197,12 @@ export class SnapshotFetcher implements SnapshotSource {
   ) {
     this.pageSize = options.pageSize ?? 0;
     this.listingTimeoutMs = options.listingTimeoutMs;
-    this.queueMetrics = options.queueMetrics;
     this.partitionHandling = options.partitionHandling;
     this.bootWatch = options.bootWatch;
     this.streamMembers = options.streamMembers;
-    if (this.queueMetrics) {
-      this.dropCounters = new PrometheusDropCounters(this.queueMetrics.urls, {
-        timeoutMs: this.listingTimeoutMs,
-        compression: this.queueMetrics.compression,
-      });
+    if (options.prometheus) {
+      this.queueMetrics = new PrometheusQueueMetrics(options.prometheus);
+      this.dropCounters = new PrometheusDropCounters(options.prometheus);
     }
   }
 

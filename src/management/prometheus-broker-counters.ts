@@ -13,9 +13,9 @@
  * Two requests per node: `/metrics` for the global counters (aggregated: its size does not grow with queues) and
  * `/metrics/detailed` for the per-exchange and per-queue ones. Reads only; judging increases is the checks'.
  */
-import type { AxiosInstance } from 'axios';
 import { QueueMetricsError } from '../errors.js';
-import { linesOf, METRICS_TIMEOUT_MS, prometheusHttp, readMetricLines, sampleOf } from './prometheus-text.js';
+import type { PrometheusEndpoints } from './prometheus-endpoints.js';
+import { linesOf, sampleOf } from './prometheus-text.js';
 
 /** Counters of one vhost's exchange or queue. */
 export interface ObjectCounter {
@@ -110,34 +110,24 @@ export function parseDropCounters(globalText: string, detailedText: string): Nod
 }
 
 export class PrometheusDropCounters {
-  private readonly http: AxiosInstance;
-  private readonly timeoutMs: number;
-  /** Whether answers are asked for gzip-compressed (clusters[].httpCompression). */
-  readonly compression: boolean;
-
-  constructor(
-    readonly urls: readonly string[],
-    options: { timeoutMs?: number; compression?: boolean } = {},
-  ) {
-    this.timeoutMs = options.timeoutMs ?? METRICS_TIMEOUT_MS;
-    this.compression = options.compression ?? false;
-    this.http = prometheusHttp({ compression: this.compression });
-  }
+  constructor(readonly endpoints: PrometheusEndpoints) {}
 
   /** Every node's counters; throws when a node does not answer, since a missing node's drops would go unseen. */
   async readAll(): Promise<NodeDropCounters[]> {
-    return Promise.all(this.urls.map((url) => this.read(url)));
+    return Promise.all(this.endpoints.urls.map((url) => this.read(url)));
   }
 
   async read(base: string): Promise<NodeDropCounters> {
-    const root = base.replace(/\/$/, '');
+    const { endpoints } = this;
     const reader = new DropCountersReader();
     await Promise.all([
-      readMetricLines(this.http, `${root}${GLOBAL_PATH}`, (line) => reader.globalLine(line), this.timeoutMs),
-      readMetricLines(this.http, `${root}${DETAILED_PATH}`, (line) => reader.detailedLine(line), this.timeoutMs),
+      endpoints.lines(endpoints.url(base, GLOBAL_PATH), (line) => reader.globalLine(line)),
+      endpoints.lines(endpoints.url(base, DETAILED_PATH), (line) => reader.detailedLine(line)),
     ]);
     const counters = reader.result();
-    if (!counters.node) throw new QueueMetricsError(`${root} did not name its node (no rabbitmq_identity_info)`);
+    if (!counters.node) {
+      throw new QueueMetricsError(`${endpoints.url(base, '')} did not name its node (no rabbitmq_identity_info)`);
+    }
     return counters;
   }
 }

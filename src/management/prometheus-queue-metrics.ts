@@ -9,9 +9,9 @@
  * queue process is woken. The price is that figures can be one stats interval old, which a 30 s sweep tolerates;
  * remediation guards re-read the one queue they act on from the management API.
  */
-import type { AxiosInstance } from 'axios';
 import { QueueMetricsError } from '../errors.js';
-import { linesOf, METRICS_TIMEOUT_MS, prometheusHttp, readMetricLines, sampleOf } from './prometheus-text.js';
+import type { PrometheusEndpoints } from './prometheus-endpoints.js';
+import { linesOf, sampleOf } from './prometheus-text.js';
 
 /** What the sweep needs of a queue that the cheap listing leaves out. */
 export interface QueueDepth {
@@ -83,23 +83,11 @@ export function parseQueueMetrics(text: string): { node: string | undefined; que
 }
 
 export class PrometheusQueueMetrics {
-  private readonly http: AxiosInstance;
-  private readonly timeoutMs: number;
-  /** Whether answers are asked for gzip-compressed (clusters[].httpCompression). */
-  readonly compression: boolean;
-
-  constructor(
-    readonly urls: string[],
-    options: { timeoutMs?: number; compression?: boolean } = {},
-  ) {
-    this.timeoutMs = options.timeoutMs ?? METRICS_TIMEOUT_MS;
-    this.compression = options.compression ?? false;
-    this.http = prometheusHttp({ compression: this.compression });
-  }
+  constructor(readonly endpoints: PrometheusEndpoints) {}
 
   /** Every node's answer, asked at the same time, and why each node that did not answer failed. */
   async readAll(): Promise<{ answers: NodeQueueMetrics[]; failures: string[] }> {
-    const settled = await Promise.allSettled(this.urls.map((url) => this.read(url)));
+    const settled = await Promise.allSettled(this.endpoints.urls.map((url) => this.read(url)));
     const answers: NodeQueueMetrics[] = [];
     const failures: string[] = [];
     for (const result of settled) {
@@ -110,9 +98,9 @@ export class PrometheusQueueMetrics {
   }
 
   async read(base: string): Promise<NodeQueueMetrics> {
-    const url = `${base.replace(/\/$/, '')}${PATH}`;
+    const url = this.endpoints.url(base, PATH);
     const reader = new QueueMetricsReader();
-    await readMetricLines(this.http, url, (line) => reader.line(line), this.timeoutMs);
+    await this.endpoints.lines(url, (line) => reader.line(line));
     const { node, queues } = reader;
     if (!node) throw new QueueMetricsError(`${url} did not name its node (no rabbitmq_identity_info)`);
     return { url: base, node, queues };

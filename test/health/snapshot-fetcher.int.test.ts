@@ -16,7 +16,7 @@ import { queueKey } from '../../src/health/cluster-snapshot.js';
 import { SnapshotFetcher } from '../../src/health/snapshot-fetcher.js';
 import { type RejectedItem, rejectionReporter } from '../../src/management/listing.js';
 import { ManagementClient } from '../../src/management/management-client.js';
-import { PrometheusQueueMetrics } from '../../src/management/prometheus-queue-metrics.js';
+import { PrometheusEndpoints } from '../../src/management/prometheus-endpoints.js';
 import { createMetrics } from '../../src/metrics.js';
 import { stackManagement } from '../support/stack-fixtures.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -127,7 +127,7 @@ describe('SnapshotFetcher against the real cluster', () => {
       );
     const withMetrics = (prometheus: string[]) =>
       new SnapshotFetcher('local', stackManagement(stack), {
-        queueMetrics: new PrometheusQueueMetrics(prometheus, { timeoutMs: 10_000 }),
+        prometheus: new PrometheusEndpoints(prometheus, { timeoutMs: 10_000 }),
       });
     let other: ChannelModel;
     let channel: Awaited<ReturnType<ChannelModel['createChannel']>>;
