@@ -144,6 +144,21 @@ async function main(): Promise<void> {
     const bare = await bareConnection.createChannel();
     await bare.prefetch(PREFETCH);
 
+    /** Times one side's drain, from its start until it resolves (the last delivery acked). */
+    const measure = async (drain: () => Promise<void>): Promise<Side> => {
+      cpu.start();
+      const loop = performance.eventLoopUtilization();
+      const start = performance.now();
+      await drain();
+      const seconds = (performance.now() - start) / 1000;
+      return {
+        perS: Math.round(EVENTS / seconds),
+        busy: round(performance.eventLoopUtilization(loop).utilization),
+        seconds,
+        cpu: cpu.perEvent(EVENTS),
+      };
+    };
+
     // Each round gets a fresh queue: the broker's cost per event of a reused one rose round after round (26 to 55 µs
     // over ten rounds on 3.10), and the baseline is the best a plain client does, not one on a worn-out queue.
     const runBare = async (): Promise<Side> => {
@@ -159,30 +174,23 @@ async function main(): Promise<void> {
       let acked = 0;
       let pending = 0;
       let last: ConsumeMessage | undefined;
-      cpu.start();
-      const loop = performance.eventLoopUtilization();
-      const start = performance.now();
-      const { consumerTag } = await bare.consume(queue, (msg) => {
-        if (!msg) return;
-        if (!last) {
-          setImmediate(() => {
-            bare.ack(last as ConsumeMessage, true);
-            acked += pending;
-            pending = 0;
-            last = undefined;
-          });
-        }
-        last = msg;
-        pending++;
+      let consumerTag = '';
+      const side = await measure(async () => {
+        ({ consumerTag } = await bare.consume(queue, (msg) => {
+          if (!msg) return;
+          if (!last) {
+            setImmediate(() => {
+              bare.ack(last as ConsumeMessage, true);
+              acked += pending;
+              pending = 0;
+              last = undefined;
+            });
+          }
+          last = msg;
+          pending++;
+        }));
+        await waitFor(() => acked >= EVENTS, 'the bare consumer');
       });
-      await waitFor(() => acked >= EVENTS, 'the bare consumer');
-      const seconds = (performance.now() - start) / 1000;
-      const side = {
-        perS: Math.round(EVENTS / seconds),
-        busy: round(performance.eventLoopUtilization(loop).utilization),
-        seconds,
-        cpu: cpu.perEvent(EVENTS),
-      };
       await bare.cancel(consumerTag);
       await bare.deleteQueue(queue);
       return side;
@@ -234,19 +242,11 @@ async function main(): Promise<void> {
       const sampler = setInterval(() => {
         peakRss = Math.max(peakRss, process.memoryUsage().rss);
       }, 50);
-      cpu.start();
-      const loop = performance.eventLoopUtilization();
-      const start = performance.now();
-      await service.resume();
-      warrenAcked += EVENTS;
-      await waitFor(() => (service.status()[0]?.acked ?? 0) >= warrenAcked, 'warren to ack the whole queue');
-      const seconds = (performance.now() - start) / 1000;
-      const side = {
-        perS: Math.round(EVENTS / seconds),
-        busy: round(performance.eventLoopUtilization(loop).utilization),
-        seconds,
-        cpu: cpu.perEvent(EVENTS),
-      };
+      const side = await measure(async () => {
+        await service.resume();
+        warrenAcked += EVENTS;
+        await waitFor(() => (service.status()[0]?.acked ?? 0) >= warrenAcked, 'warren to ack the whole queue');
+      });
       clearInterval(sampler);
       await service.pause();
       return side;
