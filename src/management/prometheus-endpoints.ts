@@ -15,8 +15,7 @@ export interface PrometheusEndpointsOptions {
 }
 
 export class PrometheusEndpoints {
-  readonly timeoutMs: number;
-  readonly compression: boolean;
+  private readonly timeoutMs: number;
   private readonly http: AxiosInstance;
 
   constructor(
@@ -24,8 +23,7 @@ export class PrometheusEndpoints {
     options: PrometheusEndpointsOptions = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? METRICS_TIMEOUT_MS;
-    this.compression = options.compression ?? false;
-    this.http = prometheusHttp({ compression: this.compression });
+    this.http = prometheusHttp({ compression: options.compression ?? false });
   }
 
   /** `path` (with its query) on the node whose endpoint is `base`. */
